@@ -1,0 +1,165 @@
+"""Train page: the book's fit (or any preset) in the background, with live charts and a stop."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import MODEL_KEY, classifier, enlarge, job_slot, load_training_data, mnist
+from mnist_core.analysis import confident_mistakes, confusion_matrix, downsample, first_layer_pictures
+from mnist_core.config import PRESET_NOTES, PRESETS, ConfigError, parse_hidden
+from mnist_core.data import DataError
+from mnist_core.job import JobRunning, JobState
+from mnist_core.runs import read_run, runs_dir
+
+BOOK = {"val_accuracy": 0.923, "test_accuracy": 0.922}  # chapter 1's published figures, seed model
+FIELDS = ("epochs", "batch_size", "learning_rate", "optimizer", "hidden", "dropout", "validation_split", "seed")
+
+st.title("Train a dense network")
+
+
+def apply_preset() -> None:
+    """Fill the form with the chosen preset's settings."""
+    cfg = PRESETS[st.session_state.train_preset]
+    for name in FIELDS:
+        value = getattr(cfg, name)
+        st.session_state[f"train_{name}"] = ", ".join(map(str, value)) if name == "hidden" else value
+
+
+with st.sidebar:
+    st.header("Settings")
+    st.selectbox("Preset", list(PRESETS), key="train_preset", on_change=apply_preset,
+                 help="\n".join(f"- **{k}**: {v}" for k, v in PRESET_NOTES.items()))
+    if "train_epochs" not in st.session_state:
+        apply_preset()
+    st.caption(PRESET_NOTES[st.session_state.train_preset])
+    with st.form("train_form"):
+        st.number_input("Epochs", 1, 10_000, key="train_epochs")
+        st.number_input("Batch size", 1, 60_000, key="train_batch_size")
+        st.number_input("Learning rate", 1e-6, 10.0, key="train_learning_rate", format="%.4f")
+        st.selectbox("Optimizer", ["sgd", "rmsprop", "adam"], key="train_optimizer")
+        st.text_input("Hidden layers", key="train_hidden", help="ReLU units per layer, e.g. 128, 128; empty for none")
+        st.slider("Dropout", 0.0, 0.9, key="train_dropout", step=0.05)
+        st.slider("Validation split", 0.05, 0.5, key="train_validation_split", step=0.05)
+        st.number_input("Seed", 0, 2**31 - 1, key="train_seed")
+        start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+
+slot = job_slot()
+if start:
+    try:
+        values = {name: st.session_state[f"train_{name}"] for name in FIELDS}
+        values["hidden"] = parse_hidden(values["hidden"])
+        preset = PRESETS[st.session_state.train_preset]
+        config = preset.replace(**values)  # keeps the preset's other settings (augmentation, ...)
+        slot.start(config, st.session_state.train_preset, load_training_data, runs_dir())
+    except ConfigError as e:
+        st.error(f"Check the settings: {e}")
+    except JobRunning as e:
+        st.warning(f"{e}. Its progress is below.")
+
+
+def show_curves(state: JobState) -> None:
+    history = pd.DataFrame(state.history, index=pd.RangeIndex(1, state.epochs_done + 1, name="epoch"))
+    a, b = st.columns(2)
+    with a:
+        st.subheader("Loss")
+        st.line_chart(history[["loss", "val_loss"]], height=260, x_label="epoch")
+    with b:
+        st.subheader("Accuracy")
+        st.line_chart(history[["accuracy", "val_accuracy"]], height=260, x_label="epoch")
+    if state.batch_loss:
+        st.caption("Loss of every batch (averaged in groups when there are many)")
+        st.line_chart(pd.DataFrame({"batch loss": downsample(state.batch_loss, 1500)}), height=160)
+
+
+def show_progress(state: JobState) -> None:
+    total = state.config.epochs
+    if state.status == "loading data":
+        st.progress(0.0, text=f"Loading MNIST… {state.message}")
+    elif state.active:
+        left = state.seconds_left
+        text = f"Epoch {state.epochs_done} of {total} · {state.elapsed:.0f} s elapsed"
+        text += f" · about {left:.0f} s left" if left is not None else ""
+        st.progress(state.epochs_done / total, text=text)
+    if state.active and st.button("Stop", key="train_stop", icon=":material/stop:"):
+        slot.job.request_stop()
+        st.toast("Stopping after this epoch; the model so far will be saved.")
+
+
+@st.fragment(run_every=1.0)
+def live_view() -> None:
+    """Redrawn every second while a job runs; one full rerun when it ends."""
+    state = slot.job.snapshot()
+    show_progress(state)
+    show_curves(state)
+    if not state.active:
+        st.rerun()
+
+
+@st.cache_resource(show_spinner="Scoring the test set…", max_entries=4)
+def test_report(model_path: str) -> dict:
+    clf = classifier(Path(model_path))
+    data = mnist()
+    probabilities = clf.predict_proba(data.x_test.astype(np.float32) / 255.0)
+    worst = confident_mistakes(probabilities, data.y_test, 12)
+    return {
+        "confusion": confusion_matrix(data.y_test, probabilities.argmax(axis=1)),
+        "mistakes": [(data.x_test[i], int(data.y_test[i]), int(probabilities[i].argmax()),
+                      float(probabilities[i].max())) for i in worst],
+        "pictures": first_layer_pictures(clf.model, limit=40),
+    }
+
+
+def show_results(state: JobState) -> None:
+    run = read_run(state.run_folder)
+    st.success(f"{'Stopped' if state.status == 'stopped' else 'Finished'} after {state.epochs_done} epochs: "
+               f"saved as “{run.name}”.")
+    a, b, c = st.columns(3)
+    a.metric("Test accuracy", f"{state.test_accuracy:.2%}",
+             delta=f"{(state.test_accuracy - BOOK['test_accuracy']) * 100:+.2f} pts vs the book's 92.2%")
+    b.metric("Validation accuracy", f"{state.history['val_accuracy'][-1]:.2%}")
+    c.metric("Training time", f"{run.record.get('fit_seconds', 0):.1f} s")
+    if st.button("Draw with this model", key="train_use_model", icon=":material/draw:"):
+        st.session_state[MODEL_KEY] = f"Run: {run.name} ({state.test_accuracy:.2%})"
+        st.switch_page("app_pages/draw.py")
+    try:
+        report = test_report(str(run.model_path))
+    except DataError as e:
+        st.error(str(e))
+        return
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Confusion matrix (rows: true digit)")
+        st.dataframe(pd.DataFrame(report["confusion"]), height=390)
+    with right:
+        st.subheader("Most confidently wrong test digits")
+        cols = st.columns(6)
+        for i, (image, true, predicted, confidence) in enumerate(report["mistakes"]):
+            cols[i % 6].image(enlarge(image / 255.0, 84), caption=f"{true}→{predicted} {confidence:.0%}")
+    pictures = report["pictures"]
+    st.subheader("What it learned: " + ("the ten digit templates" if len(pictures) == 10 else "first-layer units"))
+    st.caption("Red: ink here votes for the unit; blue: against.")
+    cols = st.columns(10)
+    for i, picture in enumerate(pictures):
+        rgb = np.stack([np.clip(picture, 0, 1), np.zeros_like(picture), np.clip(-picture, 0, 1)], axis=-1)
+        cols[i % 10].image(np.kron(rgb, np.ones((3, 3, 1))), caption=str(i), clamp=True)
+
+
+if slot.job is None:
+    st.info("Choose a preset or settings in the sidebar and press **Start training**. "
+            "The default is the book's chapter-1 fit: one softmax layer, SGD, 200 epochs.")
+else:
+    state = slot.job.snapshot()
+    st.write(f"**{state.preset}** · {', '.join(f'{k}={v}' for k, v in state.config.to_dict().items() if k in FIELDS)}")
+    if state.active:
+        live_view()
+    else:
+        show_progress(state)
+        show_curves(state)
+        if state.status == "failed":
+            st.error(f"Training failed: {state.error}")
+        elif state.run_folder is not None:
+            show_results(state)
+        else:
+            st.warning(state.error or "Stopped.")

@@ -1,0 +1,31 @@
+"""mnist_core: MNIST, dense Keras networks, their training and the MNIST-style preprocessing.
+
+    from mnist_core import load_mnist, train, preprocess, load_classifier, PRESETS
+
+Never imports streamlit; the app in streamlit_app.py is a thin view over this package.
+Names load lazily, so `import mnist_core` stays cheap until TensorFlow is actually needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "load_mnist": "mnist_core.data",
+    "Mnist": "mnist_core.data",
+    "train": "mnist_core.train",
+    "TrainResult": "mnist_core.train",
+    "preprocess": "mnist_core.preprocess",
+    "load_classifier": "mnist_core.classifier",
+    "Classifier": "mnist_core.classifier",
+    "TrainConfig": "mnist_core.config",
+    "PRESETS": "mnist_core.config",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'mnist_core' has no attribute {name!r}")

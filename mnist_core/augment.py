@@ -1,0 +1,64 @@
+"""On-the-fly distortions of training digits, computed in TensorFlow on whole batches.
+
+    x = distort(images, generator, elastic=True)  # (n, 28, 28) uint8 -> (n, 784) float32
+
+Each image gets a random affine map (rotation, scale, shear, shift) and, with `elastic`, a
+smooth random displacement field (Simard et al., 2003): a coarse 4x4 grid of random offsets
+upsampled bicubically to 28x28. Both become one sampling map, read with bilinear weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+MAX_ROTATE = math.radians(12)  # radians either way
+MAX_SCALE = 0.12  # relative zoom either way
+MAX_SHEAR = 0.25  # radians either way
+MAX_SHIFT = 2.5  # pixels either way
+ELASTIC_PIXELS = 1.6  # standard deviation of the displacement field, in pixels
+
+
+@tf.function(reduce_retracing=True)
+def distort(images: tf.Tensor, generator: tf.random.Generator, elastic: bool = False) -> tf.Tensor:
+    """(n, 28, 28) uint8 -> (n, 784) float32 in [0, 1], each image randomly distorted."""
+    n = tf.shape(images)[0]
+    u = lambda lo, hi: generator.uniform([n], lo, hi)  # noqa: E731
+    angle, shear = u(-MAX_ROTATE, MAX_ROTATE), u(-MAX_SHEAR, MAX_SHEAR)
+    sx = 1.0 + u(-MAX_SCALE, MAX_SCALE)
+    sy = sx * (1.0 + u(-MAX_SCALE / 2, MAX_SCALE / 2))  # small change of aspect ratio
+    tx, ty = u(-MAX_SHIFT, MAX_SHIFT), u(-MAX_SHIFT, MAX_SHIFT)
+
+    # For each output pixel (x, y), the input point it samples: centre, inverse map, recentre.
+    grid = tf.range(28, dtype=tf.float32) - 13.5
+    gy, gx = tf.meshgrid(grid, grid, indexing="ij")  # (28, 28) each
+    gx, gy = gx[None] - tx[:, None, None], gy[None] - ty[:, None, None]
+    cos, sin = tf.cos(angle)[:, None, None], tf.sin(angle)[:, None, None]
+    rx, ry = cos * gx + sin * gy, -sin * gx + cos * gy  # undo the rotation
+    rx = rx - tf.tan(shear)[:, None, None] * ry  # undo the shear
+    src_x = rx / sx[:, None, None] + 13.5
+    src_y = ry / sy[:, None, None] + 13.5
+    if elastic:
+        coarse = generator.normal([n, 4, 4, 2]) * ELASTIC_PIXELS
+        field = tf.image.resize(coarse, (28, 28), method="bicubic")  # (n, 28, 28, 2), smooth
+        src_x += field[..., 0]
+        src_y += field[..., 1]
+    return tf.reshape(_bilinear(tf.cast(images, tf.float32) / 255.0, src_x, src_y), (n, 784))
+
+
+def _bilinear(images: tf.Tensor, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    """Sample (n, 28, 28) images at float coordinates (n, 28, 28); outside is black."""
+    n = tf.shape(images)[0]
+    padded = tf.pad(images, [[0, 0], [1, 1], [1, 1]])  # (n, 30, 30): a black border
+    flat = tf.reshape(padded, [-1])
+    x = tf.clip_by_value(x + 1.0, 0.0, 28.999)  # in padded coordinates, inside the border
+    y = tf.clip_by_value(y + 1.0, 0.0, 28.999)
+    x0, y0 = tf.floor(x), tf.floor(y)
+    wx, wy = x - x0, y - y0
+    base = (tf.range(n) * 900)[:, None, None]
+    i00 = base + tf.cast(y0, tf.int32) * 30 + tf.cast(x0, tf.int32)
+    at = lambda offset: tf.gather(flat, i00 + offset)  # noqa: E731
+    top = at(0) * (1 - wx) + at(1) * wx
+    bottom = at(30) * (1 - wx) + at(31) * wx
+    return top * (1 - wy) + bottom * wy

@@ -1,0 +1,9 @@
+"""The errors that mean "the user's input or environment is wrong": shown as one line."""
+
+from mnist_core.classifier import ModelError
+from mnist_core.config import ConfigError
+from mnist_core.data import DataError
+from mnist_core.image_file import ImageError
+from mnist_core.runs import RunError
+
+USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, DataError, ImageError, ModelError, RunError, OSError)

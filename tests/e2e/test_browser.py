@@ -1,0 +1,57 @@
+"""The app in headless Chromium: draw on the real canvas with the mouse; train from the browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"
+
+
+def draw(page, points: list[tuple[float, float]]) -> None:
+    """Drag the mouse through `points` (canvas pixels) as one stroke."""
+    canvas = page.locator(CANVAS)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    x0, y0 = points[0]
+    page.mouse.move(box["x"] + x0, box["y"] + y0)
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+    page.mouse.up()
+
+
+def prediction(page) -> str:
+    metric = page.locator("[data-testid=stMetric]", has_text="Prediction")
+    metric.wait_for()
+    return metric.locator("[data-testid=stMetricValue]").inner_text()
+
+
+def test_draw_a_one_then_a_seven_off_centre(page, app_url):
+    page.goto(app_url)
+    page.locator(CANVAS).wait_for()
+    page.get_by_text("Draw a digit on the black square").wait_for()
+    draw(page, [(200, 40), (205, 120), (210, 200)])  # a small "1", far right of centre
+    assert prediction(page) == "1"
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_text("Draw a digit on the black square").wait_for()
+    draw(page, [(40, 60), (200, 60), (150, 150), (100, 250)])  # a "7"
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stMetricValue]')]"
+                           ".some(e => e.innerText === '7')", timeout=30_000)
+    assert prediction(page) == "7"
+    page.screenshot(path="/tmp/mnist-dense-draw.png")
+
+
+def test_train_a_tiny_run_and_watch_the_chart_grow(page, app_url):
+    page.goto(f"{app_url}/train")
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("6")
+    epochs.press("Tab")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"Epoch [1-5] of 6")).wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Finished after 6 epochs")).wait_for(timeout=120_000)
+    page.locator("[data-testid=stMetric]", has_text="Test accuracy").wait_for()
+    page.get_by_text("Confusion matrix").wait_for()
+    page.screenshot(path="/tmp/mnist-dense-train.png", full_page=True)

@@ -1,0 +1,90 @@
+"""Preprocessing: any drawing -> MNIST's 28x28 layout (size, centre of mass, stroke width)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mnist_core.preprocess import digit_stroke_width, preprocess
+
+
+def drawn(size=280, box=(100, 60, 180, 220), width=20, ink="white", paper="black", mode="RGB") -> Image.Image:
+    """A '0'-like ellipse drawn in a box on a canvas."""
+    img = Image.new(mode, (size, size), paper)
+    ImageDraw.Draw(img).ellipse(box, outline=ink, width=width)
+    return img
+
+
+def centre_of_mass(x: np.ndarray) -> tuple[float, float]:
+    r = np.arange(28)
+    return float(x.sum(1) @ r / x.sum()), float(x.sum(0) @ r / x.sum())
+
+
+def test_output_is_mnist_shaped_and_centred():
+    x = preprocess(drawn())
+    assert x.shape == (28, 28) and x.dtype == np.float32
+    assert x.min() >= 0 and x.max() == pytest.approx(1.0)
+    cy, cx = centre_of_mass(x)
+    assert abs(cy - 14) <= 0.75 and abs(cx - 14) <= 0.75
+    rows, cols = np.nonzero(x > 0.05)
+    assert max(np.ptp(rows), np.ptp(cols)) + 1 in (19, 20, 21)  # the longer side fills the 20 px box
+
+
+def test_position_and_size_do_not_matter():
+    big = preprocess(drawn(box=(40, 20, 240, 260), width=24))
+    small_corner = preprocess(drawn(box=(10, 10, 50, 58), width=5))  # same shape, 1/5 the size
+    assert _distance(big, small_corner) < 0.03
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference, allowing a shift of one pixel (centring rounds to whole pixels)."""
+    shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    return min(float(np.abs(np.roll(a, s, axis=(0, 1)) - b).mean()) for s in shifts)
+
+
+@pytest.mark.parametrize("ink,paper", [("white", "black"), ("black", "white"), ("#2030c0", "#f4f0e0")])
+def test_dark_on_light_and_colours_read_like_light_on_dark(ink, paper):
+    reference = preprocess(drawn())
+    assert _distance(preprocess(drawn(ink=ink, paper=paper)), reference) < 0.03
+
+
+def test_transparent_background_uses_alpha():
+    img = drawn(ink=(0, 0, 0, 255), paper=(0, 0, 0, 0), mode="RGBA")  # black ink, transparent
+    assert _distance(preprocess(img), preprocess(drawn())) < 0.03
+    assert preprocess(np.asarray(img)) is not None
+
+
+@pytest.mark.parametrize("pen", [3, 12, 30, 60])
+def test_stroke_width_lands_in_mnists_range(pen):
+    # MNIST's strokes, measured the same way, are 7.8-14.9 px (10th-90th percentile)
+    x = preprocess(drawn(box=(40, 20, 240, 260), width=pen))
+    assert 7.8 <= digit_stroke_width(x) <= 14.9
+
+
+def test_blank_inputs_give_none():
+    assert preprocess(np.zeros((280, 280, 4), np.uint8)) is None
+    assert preprocess(np.full((50, 50), 255, np.uint8)) is None
+    assert preprocess(Image.new("L", (10, 10), 128)) is None
+
+
+def test_one_pixel_and_tiny_and_huge_images():
+    dot = np.zeros((280, 280), np.uint8)
+    dot[100, 200] = 255
+    assert preprocess(dot).shape == (28, 28)
+    assert preprocess(np.ones((1, 1), np.uint8)) is None  # one pixel and no background: no contrast
+    huge = drawn(size=3000, box=(1000, 500, 1900, 2500), width=200)
+    assert centre_of_mass(preprocess(huge))[0] == pytest.approx(14, abs=0.75)
+
+
+def test_array_types_and_shapes():
+    grey = np.asarray(drawn().convert("L"))
+    for variant in (grey, grey[..., None], grey.astype(np.float32) / 255, grey.astype(np.uint16) * 257, grey > 128):
+        assert preprocess(variant) is not None
+    with pytest.raises(ValueError):
+        preprocess(np.zeros((5, 5, 7)))
+
+
+def test_sixteen_bit_and_palette_pil_images():
+    assert preprocess(drawn().convert("L").convert("I;16")) is not None
+    assert preprocess(drawn().convert("P")) is not None

@@ -1,0 +1,75 @@
+"""The training loop on synthetic digits: it learns, reports, stops, and splits as Keras."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from mnist_core.config import PRESETS, ConfigError, TrainConfig, parse_hidden
+from mnist_core.train import split_validation, train
+
+FAST = TrainConfig(epochs=3, batch_size=64, learning_rate=0.5)
+
+
+def test_loss_falls_and_accuracy_rises(tiny_mnist):
+    result = train(FAST.replace(epochs=5), tiny_mnist)
+    h = result.history
+    assert set(h) == {"loss", "accuracy", "val_loss", "val_accuracy"} and len(h["loss"]) == 5
+    assert h["loss"][-1] < h["loss"][0] * 0.5
+    assert result.test_accuracy > 0.9 and not result.stopped
+
+
+def test_callback_gets_every_epoch_and_every_batch(tiny_mnist):
+    seen = []
+    train(FAST, tiny_mnist, on_epoch_end=lambda epoch, logs: seen.append((epoch, logs)))
+    assert [e for e, _ in seen] == [0, 1, 2]
+    # 800 training images in batches of 64: 12 full batches and one of 32, as Keras does
+    assert all(len(logs["batch_loss"]) == 13 for _, logs in seen)
+    assert seen[0][1]["loss"] == pytest.approx(np.average(seen[0][1]["batch_loss"], weights=[64] * 12 + [32]))
+
+
+def test_stop_between_epochs_keeps_the_model(tiny_mnist):
+    stop = threading.Event()
+    result = train(FAST.replace(epochs=50), tiny_mnist, on_epoch_end=lambda e, logs: e == 1 and stop.set(), stop=stop)
+    assert result.stopped and result.epochs_done == 2
+    assert result.model.predict_on_batch(np.zeros((1, 784), np.float32)).shape == (1, 10)
+
+
+def test_same_seed_same_result(tiny_mnist):
+    a, b = train(FAST, tiny_mnist), train(FAST, tiny_mnist)
+    assert a.history["loss"] == pytest.approx(b.history["loss"], rel=1e-5)
+
+
+def test_validation_split_is_taken_from_the_end_as_keras():
+    assert split_validation(60000, 0.2) == 48000
+    assert split_validation(1000, 0.25) == 750
+
+
+@pytest.mark.parametrize("preset", ["hidden", "dropout", "rmsprop", "adam", "best"])
+def test_every_preset_trains(preset, tiny_mnist):
+    config = PRESETS[preset].replace(epochs=1, hidden=tuple(min(h, 32) for h in PRESETS[preset].hidden))
+    result = train(config, tiny_mnist)
+    assert np.isfinite(result.history["loss"][0])
+
+
+def test_bad_settings_are_refused_with_one_line():
+    with pytest.raises(ConfigError, match="epochs"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ConfigError, match="optimizer"):
+        TrainConfig(optimizer="lbfgs")
+    with pytest.raises(ConfigError, match="hidden"):
+        parse_hidden("12x")
+    assert parse_hidden("128, 64") == (128, 64) and parse_hidden("") == ()
+
+
+def test_config_round_trips_through_a_dict():
+    config = PRESETS["best"]
+    assert TrainConfig.from_dict({**config.to_dict(), "unknown": 1}) == config
+
+
+@pytest.mark.mnist
+def test_real_mnist_a_few_epochs_are_sensible(real_mnist):
+    result = train(PRESETS["seed"].replace(epochs=3), real_mnist)
+    assert 0.85 < result.test_accuracy < 0.93
