@@ -107,6 +107,7 @@ def test_bad_models_are_refused(tmp_path):
 def test_lambda_layers_are_refused_by_safe_mode(tmp_path):
     inputs = keras.Input((784,))
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Lambda(lambda t: t * 2)(inputs))
-    keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
-    with pytest.raises(ModelError, match="cannot be opened"):
-        load_classifier(tmp_path / "lambda.keras")
+    for name in ("lambda.keras", "lambda.h5"):  # safe mode covers the legacy format too
+        keras.Model(inputs, outputs).save(tmp_path / name)
+        with pytest.raises(ModelError, match="cannot be opened"):
+            load_classifier(tmp_path / name)
