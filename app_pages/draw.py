@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages.common import MODEL_KEY, classifier, enlarge, model_choices, save_uploaded_model
+from app_pages.common import MODEL_KEY, classifier, enlarge, model_choices, save_uploaded_model, warm_up_tensorflow
 from mnist_core.classifier import ModelError
 from mnist_core.image_file import ImageError, read_image
 from mnist_core.preprocess import preprocess
@@ -24,15 +24,6 @@ with st.sidebar:
         model_path = save_uploaded_model(uploaded_model.getvalue(), uploaded_model.name) if uploaded_model else None
     st.header("Pen")
     pen = st.slider("Pen width", 4, 60, 20, key="draw_pen")
-
-model = None
-if model_path is not None:
-    try:
-        model = classifier(model_path)
-    except (ModelError, OSError) as e:
-        st.error(f"This model cannot be used: {e}")
-else:
-    st.info("Upload a model in the sidebar, or choose another one.")
 
 left, right = st.columns([1, 1], gap="large")
 with left:
@@ -63,7 +54,16 @@ with left:
             except ImageError as e:
                 problem = f"{upload.name}: {e}"
 
+warm_up_tensorflow()  # after the canvas is on screen: importing TensorFlow holds the GIL for seconds
 with right:
+    model = None  # loaded after the canvas is on screen: the first load imports TensorFlow
+    if model_path is not None:
+        try:
+            model = classifier(model_path)
+        except (ModelError, OSError) as e:
+            st.error(f"This model cannot be used: {e}")
+    else:
+        st.info("Upload a model in the sidebar, or choose another one.")
     x28 = preprocess(image) if image is not None else None
     if problem:
         st.error(problem)

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import MODEL_KEY
+from app_pages.common import MODEL_KEY, line_chart
 from mnist_core.runs import H5_FILE, MODEL_FILE, RunError, delete_run, list_runs, rename_run, runs_dir
 
 st.title("Runs")
@@ -37,11 +37,10 @@ st.dataframe(table, hide_index=True, column_config={
 labels = {f"{r.name} · {r.path.name}": r for r in good}
 compare = st.multiselect("Compare validation accuracy", list(labels), default=list(labels)[:3], key="runs_compare")
 if compare:
-    # columns named by folder: Altair reads a colon in a column name (as in "12:30") as a type
-    curves = pd.DataFrame({labels[label].path.name: pd.Series(labels[label].record["history"]["val_accuracy"])
+    curves = pd.DataFrame({label: pd.Series(labels[label].record["history"]["val_accuracy"])
                            for label in compare})
     curves.index = curves.index + 1
-    st.line_chart(curves, x_label="epoch", y_label="validation accuracy", height=300)
+    line_chart(curves, "epoch", "validation accuracy", height=300)
 
 st.subheader("One run")
 label = st.selectbox("Run", list(labels), key="runs_selected")

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import MODEL_KEY, classifier, enlarge, job_slot, load_training_data, mnist
+from app_pages.common import MODEL_KEY, classifier, enlarge, job_slot, line_chart, mnist
+from mnist_core import data as mnist_data
 from mnist_core.analysis import confident_mistakes, confusion_matrix, downsample, first_layer_pictures
 from mnist_core.config import PRESET_NOTES, PRESETS, ConfigError, parse_hidden
-from mnist_core.data import DataError
 from mnist_core.job import JobRunning, JobState
 from mnist_core.runs import read_run, runs_dir
 
@@ -52,7 +52,8 @@ if start:
         values["hidden"] = parse_hidden(values["hidden"])
         preset = PRESETS[st.session_state.train_preset]
         config = preset.replace(**values)  # keeps the preset's other settings (augmentation, ...)
-        slot.start(config, st.session_state.train_preset, load_training_data, runs_dir())
+        # looked up at each start, so tests can patch the loader; the job runs it in a child process
+        slot.start(config, st.session_state.train_preset, mnist_data.load_mnist, runs_dir())
     except ConfigError as e:
         st.error(f"Check the settings: {e}")
     except JobRunning as e:
@@ -64,13 +65,15 @@ def show_curves(state: JobState) -> None:
     a, b = st.columns(2)
     with a:
         st.subheader("Loss")
-        st.line_chart(history[["loss", "val_loss"]], height=260, x_label="epoch")
+        line_chart(history[["loss", "val_loss"]], "epoch", "loss")
     with b:
         st.subheader("Accuracy")
-        st.line_chart(history[["accuracy", "val_accuracy"]], height=260, x_label="epoch")
+        line_chart(history[["accuracy", "val_accuracy"]], "epoch", "accuracy")
     if state.batch_loss:
-        st.caption("Loss of every batch (averaged in groups when there are many)")
-        st.line_chart(pd.DataFrame({"batch loss": downsample(state.batch_loss, 1500)}), height=160)
+        group = -(-len(state.batch_loss) // 400)  # batches per point, at most 400 points
+        points = downsample(state.batch_loss, 400)
+        frame = pd.DataFrame({"batch loss": points}, index=np.arange(len(points)) * group + 1)
+        line_chart(frame, "batch" if group == 1 else f"batch (means of {group})", "batch loss", height=180, log_y=True)
 
 
 def show_progress(state: JobState) -> None:
@@ -87,13 +90,12 @@ def show_progress(state: JobState) -> None:
         st.toast("Stopping after this epoch; the model so far will be saved.")
 
 
-@st.fragment(run_every=1.0)
-def live_view() -> None:
-    """Redrawn every second while a job runs; one full rerun when it ends."""
+def job_view(polling: bool) -> None:
+    """Progress and curves, redrawn every 2 s (each redraw takes CPU from a running fit)."""
     state = slot.job.snapshot()
     show_progress(state)
     show_curves(state)
-    if not state.active:
+    if state.active != polling:
         st.rerun()
 
 
@@ -125,7 +127,7 @@ def show_results(state: JobState) -> None:
         st.switch_page("app_pages/draw.py")
     try:
         report = test_report(str(run.model_path))
-    except DataError as e:
+    except mnist_data.DataError as e:
         st.error(str(e))
         return
     left, right = st.columns(2)
@@ -152,11 +154,10 @@ if slot.job is None:
 else:
     state = slot.job.snapshot()
     st.write(f"**{state.preset}** · {', '.join(f'{k}={v}' for k, v in state.config.to_dict().items() if k in FIELDS)}")
-    if state.active:
-        live_view()
-    else:
-        show_progress(state)
-        show_curves(state)
+    # One fragment, always polling (a constant run_every, so the browser's timer never belongs to
+    # an older fragment); it asks for one full rerun when the job starts or ends.
+    st.fragment(job_view, run_every=2.0)(state.active)
+    if not state.active:
         if state.status == "failed":
             st.error(f"Training failed: {state.error}")
         elif state.run_folder is not None:

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 from mnist_core.runs import PROJECT_ROOT
+
+if TYPE_CHECKING:  # Keras (TensorFlow) loads on the first model load, not on import
+    import keras
 
 MODELS_DIR = PROJECT_ROOT / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.keras"  # the best dense model, trained with augmentation
@@ -32,7 +35,7 @@ class ModelError(Exception):
 
 @dataclass
 class Classifier:
-    model: keras.Model
+    model: "keras.Model"
     path: Path
     flat_input: bool  # True: the model takes (n, 784); False: (n, 28, 28[, 1])
 
@@ -52,6 +55,8 @@ def load_classifier(path: str | Path | None = None) -> Classifier:
         raise ModelError(f"{path.name}: expected a .keras or .h5 model file")
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
+    import keras
+
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for bad files; all mean "cannot open"
@@ -60,7 +65,7 @@ def load_classifier(path: str | Path | None = None) -> Classifier:
     return Classifier(model, path, flat_input=_check_shapes(model, path.name))
 
 
-def _check_shapes(model: keras.Model, name: str) -> bool:
+def _check_shapes(model: "keras.Model", name: str) -> bool:
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ModelError(f"{name}: expected one input and one output")
     inp = tuple(model.inputs[0].shape[1:])

@@ -22,12 +22,17 @@ def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-@pytest.fixture
-def tiny_mnist() -> Mnist:
-    """A learnable stand-in for MNIST: 1,000 training and 200 test images."""
+def load_tiny_mnist(path=None, progress=None) -> Mnist:
+    """A learnable stand-in for MNIST: 1,000 training and 200 test images. A top-level
+    function, so that a training job's child process can import it."""
     x_train, y_train = synthetic_digits(1000, seed=1)
     x_test, y_test = synthetic_digits(200, seed=2)
     return Mnist(x_train, y_train, x_test, y_test, source="synthetic")
+
+
+@pytest.fixture
+def tiny_mnist() -> Mnist:
+    return load_tiny_mnist()
 
 
 @pytest.fixture(autouse=True)

@@ -27,8 +27,10 @@ def fresh_caches():
 
 
 @pytest.fixture
-def synthetic_data(monkeypatch, tiny_mnist):
-    monkeypatch.setattr(mnist_data, "load_mnist", lambda path=None, progress=None: tiny_mnist)
+def synthetic_data(monkeypatch):
+    from tests.conftest import load_tiny_mnist
+
+    monkeypatch.setattr(mnist_data, "load_mnist", load_tiny_mnist)
 
 
 def canvas_value(image: Image.Image) -> dict:

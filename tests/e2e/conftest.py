@@ -48,7 +48,11 @@ def app_url(tmp_path_factory):
         pytest.fail(f"the app did not start; see {log.name}")
     yield url
     server.terminate()
-    server.wait(10)
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 @pytest.fixture(scope="session")

@@ -44,14 +44,25 @@ def test_draw_a_one_then_a_seven_off_centre(page, app_url):
     page.screenshot(path="/tmp/mnist-dense-draw.png")
 
 
-def test_train_a_tiny_run_and_watch_the_chart_grow(page, app_url):
+def test_train_a_run_and_watch_the_curves_grow(page, app_url):
     page.goto(f"{app_url}/train")
     epochs = page.get_by_label("Epochs")
-    epochs.fill("6")
+    epochs.fill("150")
     epochs.press("Tab")
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text(re.compile(r"Epoch [1-5] of 6")).wait_for(timeout=120_000)
-    page.get_by_text(re.compile(r"Finished after 6 epochs")).wait_for(timeout=120_000)
+    progress = page.get_by_text(re.compile(r"Epoch \d+ of 150"))
+    progress.wait_for(timeout=120_000)
+    first = int(re.search(r"Epoch (\d+)", progress.inner_text()).group(1))
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('p, div')].some(e => /^Epoch (\\d+) of 150/.test(e.innerText)"
+        " && +e.innerText.match(/^Epoch (\\d+)/)[1] > n) || document.body.innerText.includes('Finished after')",
+        arg=first, timeout=60_000,
+    )
+    page.get_by_text("Finished after 150 epochs").wait_for(timeout=120_000)
     page.locator("[data-testid=stMetric]", has_text="Test accuracy").wait_for()
     page.get_by_text("Confusion matrix").wait_for()
+    page.get_by_text("What it learned").wait_for()
+    # the live charts are replaced in place: once the rerun ends, exactly three remain
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=stVegaLiteChart]').length === 3",
+                           timeout=15_000)
     page.screenshot(path="/tmp/mnist-dense-train.png", full_page=True)
