@@ -92,7 +92,41 @@ def line_chart(frame: pd.DataFrame, x_title: str, y_title: str, height: int = 26
                   "scale": {"type": "log"} if log_y else {"zero": False}},
             "color": {"field": "series", "type": "nominal", "title": None, "legend": legend},
         },
-    }, use_container_width=True)
+    }, width="stretch")
+
+
+def probability_chart(probabilities: np.ndarray) -> None:
+    """The ten probabilities as bars; a plain Vega-Lite spec (cheap on every stroke, unlike Altair)."""
+    st.vega_lite_chart({
+        "height": 220,
+        "mark": {"type": "bar", "tooltip": True},
+        "data": {"values": [{"digit": str(d), "probability": float(p)} for d, p in enumerate(probabilities)]},
+        "encoding": {
+            "x": {"field": "digit", "type": "ordinal", "axis": {"labelAngle": 0}},
+            "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]}},
+        },
+    }, width="stretch")
+
+
+def confusion_chart(counts: np.ndarray) -> None:
+    """A 10x10 confusion matrix as a heatmap with the counts written in (rows: true digit)."""
+    cells = [{"true": str(t), "predicted": str(p), "count": int(counts[t, p])} for t in range(10) for p in range(10)]
+    axis = {"labelAngle": 0}
+    st.vega_lite_chart({
+        "height": 360,
+        "data": {"values": cells},
+        "encoding": {
+            "x": {"field": "predicted", "type": "ordinal", "axis": {**axis, "orient": "top"}},
+            "y": {"field": "true", "type": "ordinal", "axis": axis},
+        },
+        "layer": [
+            {"mark": "rect", "encoding": {"color": {"field": "count", "type": "quantitative",
+                                                    "scale": {"type": "symlog", "scheme": "blues"}, "legend": None}}},
+            {"mark": {"type": "text", "fontSize": 11},
+             "encoding": {"text": {"field": "count"},
+                          "color": {"condition": {"test": "datum.count > 100", "value": "white"}, "value": "#222"}}},
+        ],
+    }, width="stretch")
 
 
 def enlarge(image: np.ndarray, size: int = 196) -> np.ndarray:

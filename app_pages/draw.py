@@ -1,12 +1,13 @@
 """Draw page: draw (or upload) a digit, see what the dense model reads and what it saw."""
 
-import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages.common import MODEL_KEY, classifier, enlarge, model_choices, save_uploaded_model, warm_up_tensorflow
+from app_pages.common import (
+    MODEL_KEY, classifier, enlarge, model_choices, probability_chart, save_uploaded_model, warm_up_tensorflow,
+)
 from mnist_core.classifier import ModelError
-from mnist_core.image_file import ImageError, read_image
+from mnist_core.image_file import ImageError, preview, read_image
 from mnist_core.preprocess import preprocess
 
 st.title("Draw a digit")
@@ -50,7 +51,7 @@ with left:
         if upload is not None:
             try:
                 image = read_image(upload.getvalue())
-                st.image(image, caption=upload.name, width=280)
+                st.image(preview(image), caption=upload.name, width=280)
             except ImageError as e:
                 problem = f"{upload.name}: {e}"
 
@@ -75,6 +76,5 @@ with right:
         a, b = st.columns(2)
         a.metric("Prediction", digit)
         b.metric("Confidence", f"{probabilities[digit]:.1%}")
-        chart = pd.DataFrame({"digit": [str(d) for d in range(10)], "probability": probabilities})
-        st.bar_chart(chart, x="digit", y="probability", height=220)
+        probability_chart(probabilities)
         st.image(enlarge(x28), caption="What the model sees: 28x28, as MNIST", width=196)

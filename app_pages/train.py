@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import MODEL_KEY, classifier, enlarge, job_slot, line_chart, mnist
+from app_pages.common import MODEL_KEY, classifier, confusion_chart, enlarge, job_slot, line_chart, mnist
 from mnist_core import data as mnist_data
 from mnist_core.analysis import confident_mistakes, confusion_matrix, downsample, first_layer_pictures
-from mnist_core.config import PRESET_NOTES, PRESETS, ConfigError, parse_hidden
+from mnist_core.config import OPTIMIZERS, PRESET_NOTES, PRESETS, ConfigError, parse_hidden
 from mnist_core.job import JobRunning, JobState
 from mnist_core.runs import read_run, runs_dir
 
@@ -18,42 +18,38 @@ FIELDS = ("epochs", "batch_size", "learning_rate", "optimizer", "hidden", "dropo
 
 st.title("Train a dense network")
 
-
-def apply_preset() -> None:
-    """Fill the form with the chosen preset's settings."""
-    cfg = PRESETS[st.session_state.train_preset]
-    for name in FIELDS:
-        value = getattr(cfg, name)
-        st.session_state[f"train_{name}"] = ", ".join(map(str, value)) if name == "hidden" else value
-
-
 with st.sidebar:
     st.header("Settings")
-    st.selectbox("Preset", list(PRESETS), key="train_preset", on_change=apply_preset,
-                 help="\n".join(f"- **{k}**: {v}" for k, v in PRESET_NOTES.items()))
-    if "train_epochs" not in st.session_state:
-        apply_preset()
-    st.caption(PRESET_NOTES[st.session_state.train_preset])
+    preset_name = st.selectbox("Preset", list(PRESETS), key="train_preset",
+                               help="\n".join(f"- **{k}**: {v}" for k, v in PRESET_NOTES.items()))
+    st.caption(PRESET_NOTES[preset_name])
+    preset = PRESETS[preset_name]
+    # Each field starts at the preset's value, keyed per preset: switching presets gives fresh
+    # fields, and a field whose state Streamlit drops falls back to the preset, not to its minimum.
     with st.form("train_form"):
-        st.number_input("Epochs", 1, 10_000, key="train_epochs")
-        st.number_input("Batch size", 1, 60_000, key="train_batch_size")
-        st.number_input("Learning rate", 1e-6, 10.0, key="train_learning_rate", format="%.4f")
-        st.selectbox("Optimizer", ["sgd", "rmsprop", "adam"], key="train_optimizer")
-        st.text_input("Hidden layers", key="train_hidden", help="ReLU units per layer, e.g. 128, 128; empty for none")
-        st.slider("Dropout", 0.0, 0.9, key="train_dropout", step=0.05)
-        st.slider("Validation split", 0.05, 0.5, key="train_validation_split", step=0.05)
-        st.number_input("Seed", 0, 2**31 - 1, key="train_seed")
+        values = {
+            "epochs": st.number_input("Epochs", 1, 10_000, preset.epochs, key=f"train_epochs_{preset_name}"),
+            "batch_size": st.number_input("Batch size", 1, 60_000, preset.batch_size,
+                                          key=f"train_batch_size_{preset_name}"),
+            "learning_rate": st.number_input("Learning rate", 1e-6, 10.0, preset.learning_rate, format="%.4f",
+                                             key=f"train_learning_rate_{preset_name}"),
+            "optimizer": st.selectbox("Optimizer", OPTIMIZERS, OPTIMIZERS.index(preset.optimizer),
+                                      key=f"train_optimizer_{preset_name}"),
+            "hidden": st.text_input("Hidden layers", ", ".join(map(str, preset.hidden)), key=f"train_hidden_{preset_name}",
+                                    help="ReLU units per layer, e.g. 128, 128; empty for none"),
+            "dropout": st.slider("Dropout", 0.0, 0.9, preset.dropout, step=0.05, key=f"train_dropout_{preset_name}"),
+            "validation_split": st.slider("Validation split", 0.05, 0.5, preset.validation_split, step=0.05,
+                                          key=f"train_validation_split_{preset_name}"),
+            "seed": st.number_input("Seed", 0, 2**31 - 1, preset.seed, key=f"train_seed_{preset_name}"),
+        }
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 
 slot = job_slot()
 if start:
     try:
-        values = {name: st.session_state[f"train_{name}"] for name in FIELDS}
-        values["hidden"] = parse_hidden(values["hidden"])
-        preset = PRESETS[st.session_state.train_preset]
-        config = preset.replace(**values)  # keeps the preset's other settings (augmentation, ...)
+        config = preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])})  # keeps augmentation etc.
         # looked up at each start, so tests can patch the loader; the job runs it in a child process
-        slot.start(config, st.session_state.train_preset, mnist_data.load_mnist, runs_dir())
+        slot.start(config, preset_name, mnist_data.load_mnist, runs_dir())
     except ConfigError as e:
         st.error(f"Check the settings: {e}")
     except JobRunning as e:
@@ -132,8 +128,9 @@ def show_results(state: JobState) -> None:
         return
     left, right = st.columns(2)
     with left:
-        st.subheader("Confusion matrix (rows: true digit)")
-        st.dataframe(pd.DataFrame(report["confusion"]), height=390)
+        st.subheader("Confusion matrix")
+        st.caption("Rows: the true digit; columns: what the model said.")
+        confusion_chart(report["confusion"])
     with right:
         st.subheader("Most confidently wrong test digits")
         cols = st.columns(6)

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run"]
 CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"
+# the canvas's toolbar is built when the component is ready for strokes: before that, a drag is lost
+CANVAS_READY = "[data-testid=stBidiComponentIsolated] .dc-toolbar"
 
 
 @contextlib.contextmanager
@@ -26,11 +28,12 @@ def app_server(runs_dir: Path) -> Iterator[tuple[str, subprocess.Popen, float]]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "MNIST_RUNS_DIR": str(runs_dir), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    log = open(os.environ.get("APP_LOG", os.devnull), "w")  # APP_LOG=path keeps the server's output
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -109,7 +109,8 @@ def main() -> None:
         clf = load_classifier(path)
         ok_naive = clf.predict_proba(squashed).argmax(axis=1) == labels
         ok_ours = clf.predict_proba(ours).argmax(axis=1) == labels
-        print(f"{path.name:22}{ok_naive.mean():14.2%}{ok_ours.mean():12.2%}"
+        name = path.name if path.name != "model.keras" else f"{path.parent.name}/{path.name}"[-22:]
+        print(f"{name:22}{ok_naive.mean():14.2%}{ok_ours.mean():12.2%}"
               f"{ok_ours[~typed].mean():13.2%}{ok_ours[typed].mean():8.2%}")
 
 

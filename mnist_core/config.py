@@ -90,7 +90,7 @@ PRESETS: dict[str, TrainConfig] = {
     "rmsprop": TrainConfig(hidden=(128, 128), dropout=0.3, optimizer="rmsprop", learning_rate=0.001),
     "adam": TrainConfig(hidden=(128, 128), dropout=0.3, optimizer="adam", learning_rate=0.001),
     "best": TrainConfig(
-        epochs=60, hidden=(512, 512), dropout=0.2, optimizer="adam", learning_rate=0.001,
+        epochs=150, hidden=(1024, 1024), dropout=0.2, optimizer="adam", learning_rate=0.001,
         augment="affine", label_smoothing=0.1, lr_schedule="cosine",
     ),
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import warnings
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 10 * 1024 * 1024  # 10 MB per file, as the app's upload limit
@@ -45,3 +46,15 @@ def read_image(data: bytes) -> Image.Image:
         raise ImageError("the image declares too many pixels (a decompression bomb?)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"the image is damaged or truncated ({str(e)[:80]})") from None
+
+
+def preview(img: Image.Image, size: int = 280) -> Image.Image:
+    """A small 8-bit copy to show on a page (16-bit and other modes made displayable)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(img, dtype=np.float32)
+        img = Image.fromarray((a * (255.0 / max(float(a.max()), 1.0))).astype(np.uint8), "L")
+    elif img.mode not in ("L", "RGB", "RGBA"):
+        img = img.convert("RGBA")
+    img = img.copy()
+    img.thumbnail((size, size))
+    return img

@@ -77,16 +77,23 @@ def _grey_and_alpha(image: Image.Image | np.ndarray) -> tuple[np.ndarray, np.nda
     return np.clip(grey, 0, 1), (np.clip(a[..., 3], 0, 1) if a.shape[2] == 4 else None)
 
 
+MAX_SIDE = 1024  # px: larger pictures (phone photos) are shrunk first; the digit ends up 20 px
+
+
 def _pil_to_array(img: Image.Image) -> np.ndarray:
-    """A PIL image (any mode, EXIF-rotated) as a grey, RGB or RGBA array."""
+    """A PIL image (any mode, EXIF-rotated, at most MAX_SIDE px) as a grey, RGB or RGBA array."""
     img = ImageOps.exif_transpose(img) or img
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        return np.asarray(img, dtype=np.float32) / (65535.0 if np.asarray(img).max() > 255 else 255.0)
-    if img.mode == "F":
-        return np.asarray(img, dtype=np.float32)
-    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-        return np.asarray(img.convert("RGBA"))
-    return np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
+        a = np.asarray(img, dtype=np.float32)
+        img = Image.fromarray(a / (65535.0 if a.max() > 255 else 255.0), "F")
+    elif img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        img = img.convert("RGBA")
+    elif img.mode not in ("L", "RGB", "F"):
+        img = img.convert("RGB")
+    if max(img.size) > MAX_SIDE:
+        img = img.copy()
+        img.thumbnail((MAX_SIDE, MAX_SIDE), Image.BOX)
+    return np.asarray(img, dtype=np.float32) if img.mode == "F" else np.asarray(img)
 
 
 def _ink_against_background(grey: np.ndarray) -> np.ndarray:

@@ -69,9 +69,10 @@ def test_clear_button_gives_a_fresh_canvas():
 def test_train_page_runs_a_short_job_and_shows_results(synthetic_data):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/train.py").run()
-    assert at.session_state["train_epochs"] == 200 and at.session_state["train_optimizer"] == "sgd"
-    at.number_input(key="train_epochs").set_value(3)
-    at.number_input(key="train_learning_rate").set_value(0.5)
+    assert at.number_input(key="train_epochs_seed").value == 200
+    assert at.selectbox(key="train_optimizer_seed").value == "sgd"
+    at.number_input(key="train_epochs_seed").set_value(3)
+    at.number_input(key="train_learning_rate_seed").set_value(0.5)
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     from app_pages.common import job_slot
 
@@ -88,7 +89,9 @@ def test_preset_fills_the_form():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/train.py").run()
     at.selectbox(key="train_preset").set_value("adam").run()
-    assert at.session_state["train_optimizer"] == "adam" and at.session_state["train_hidden"] == "128, 128"
+    assert at.selectbox(key="train_optimizer_adam").value == "adam"
+    assert at.text_input(key="train_hidden_adam").value == "128, 128"
+    assert at.number_input(key="train_learning_rate_adam").value == pytest.approx(0.001)
 
 
 def test_runs_page_lists_renames_and_deletes(tiny_mnist, tmp_path):
@@ -107,3 +110,60 @@ def test_runs_page_lists_renames_and_deletes(tiny_mnist, tmp_path):
     at.checkbox(key="runs_confirm_delete").check().run()
     at.button(key="runs_delete").click().run()
     assert [r for r in list_runs(runs_dir()) if not r.broken] == []
+
+
+SEED_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "seed" / "1.png"
+
+
+def upload_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.radio(key="draw_source").set_value("Upload an image").run()
+    return at
+
+
+@pytest.mark.skipif(not SEED_IMAGE.is_file(), reason="the seed's images are in ../shared/seed")
+def test_uploaded_photo_of_a_three_is_read():
+    at = upload_page()
+    at.file_uploader(key="draw_image_file").upload("1.png", SEED_IMAGE.read_bytes(), "image/png").run()
+    assert not at.exception
+    assert next(m for m in at.metric if m.label == "Prediction").value == "3"
+
+
+def test_broken_image_upload_is_one_line_not_a_traceback():
+    at = upload_page()
+    at.file_uploader(key="draw_image_file").upload("broken.png", b"\x89PNG\r\n\x1a\n broken", "image/png").run()
+    assert not at.exception and not at.metric
+    assert "broken.png" in at.error[0].value and "\n" not in at.error[0].value
+
+
+def test_a_model_with_the_wrong_input_is_refused_clearly(tmp_path):
+    import keras
+
+    wrong = keras.Sequential([keras.Input((100,)), keras.layers.Dense(10, activation="softmax")])
+    wrong.save(tmp_path / "wrong.keras")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.selectbox(key="model_choice").set_value("Upload a model…").run()
+    at.file_uploader(key="draw_model_file").upload("wrong.keras", (tmp_path / "wrong.keras").read_bytes()).run()
+    assert not at.exception
+    assert "not 784 values or a 28x28 image" in at.error[0].value
+
+
+def test_not_a_model_upload_is_refused_clearly():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.selectbox(key="model_choice").set_value("Upload a model…").run()
+    at.file_uploader(key="draw_model_file").upload("evil.h5", b"\x00" * 100).run()
+    assert not at.exception and "cannot be opened" in at.error[0].value
+
+
+def test_sixteen_bit_upload_is_shown_and_read():
+    import numpy as np
+
+    img = Image.new("I;16", (300, 300), 0)
+    ImageDraw.Draw(img).line([(150, 40), (150, 260)], fill=60000, width=24)
+    buffer = io.BytesIO()
+    img.save(buffer, "PNG")
+    assert np.asarray(Image.open(io.BytesIO(buffer.getvalue()))).max() > 255  # really 16-bit
+    at = upload_page()
+    at.file_uploader(key="draw_image_file").upload("deep.png", buffer.getvalue(), "image/png").run()
+    assert not at.exception and not at.error
+    assert next(m for m in at.metric if m.label == "Prediction").value == "1"

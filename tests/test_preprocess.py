@@ -88,3 +88,8 @@ def test_array_types_and_shapes():
 def test_sixteen_bit_and_palette_pil_images():
     assert preprocess(drawn().convert("L").convert("I;16")) is not None
     assert preprocess(drawn().convert("P")) is not None
+
+
+def test_a_big_photo_reads_like_its_small_copy():
+    photo = drawn(size=6000, box=(2000, 1000, 4000, 5000), width=400)  # 36 megapixels, shrunk first
+    assert _distance(preprocess(photo), preprocess(drawn(box=(93, 47, 187, 233), width=19))) < 0.05

@@ -6,12 +6,14 @@ import re
 
 import pytest
 
+from benchmarks.app_server import CANVAS, CANVAS_READY
+
 pytestmark = pytest.mark.browser
-CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"
 
 
 def draw(page, points: list[tuple[float, float]]) -> None:
     """Drag the mouse through `points` (canvas pixels) as one stroke."""
+    page.locator(CANVAS_READY).wait_for(state="attached")
     canvas = page.locator(CANVAS)
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
@@ -62,7 +64,29 @@ def test_train_a_run_and_watch_the_curves_grow(page, app_url):
     page.locator("[data-testid=stMetric]", has_text="Test accuracy").wait_for()
     page.get_by_text("Confusion matrix").wait_for()
     page.get_by_text("What it learned").wait_for()
-    # the live charts are replaced in place: once the rerun ends, exactly three remain
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=stVegaLiteChart]').length === 3",
+    # the live charts are replaced in place: once the rerun ends, the three curves and the confusion matrix
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=stVegaLiteChart]').length === 4",
                            timeout=15_000)
+    assert page.get_by_label("Epochs").input_value() == "150"  # the settings survive the run
     page.screenshot(path="/tmp/mnist-dense-train.png", full_page=True)
+
+
+def test_a_finger_can_draw_on_a_phone(browser, app_url):
+    """Touch events (as a phone sends them, through the DevTools protocol) draw on the canvas."""
+    context = browser.new_context(has_touch=True, is_mobile=True, viewport={"width": 412, "height": 915})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(app_url)
+        page.locator(CANVAS_READY).wait_for(state="attached")
+        canvas = page.locator(CANVAS)
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        cdp = context.new_cdp_session(page)
+        stroke = [(140, 40 + 10 * i) for i in range(21)]  # a "1", top to bottom
+        for kind, (x, y) in [("touchStart", stroke[0])] + [("touchMove", p) for p in stroke[1:]]:
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": box["x"] + x, "y": box["y"] + y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        assert prediction(page) == "1"
+    finally:
+        context.close()

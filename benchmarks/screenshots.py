@@ -1,0 +1,53 @@
+"""The README's screenshots, taken in headless Chromium from a freshly started app.
+
+    python benchmarks/screenshots.py        # writes docs/draw.png, docs/train.png, docs/runs.png
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import CHROMIUM_FLAGS, ROOT, app_server, chromium, draw_stroke  # noqa: E402
+from app_server import CANVAS_READY  # noqa: E402
+
+DOCS = ROOT / "docs"
+FOUR = [(90, 50), (60, 160), (200, 160), (170, 40), (165, 250)]  # a "4" in one stroke
+
+
+def main() -> None:
+    DOCS.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        with app_server(Path(tmp) / "runs") as (url, _, _):
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.set_default_timeout(120_000)
+            page.goto(url)
+            page.locator(CANVAS_READY).wait_for(state="attached")
+            draw_stroke(page, FOUR)
+            page.locator("[data-testid=stMetric]", has_text="Prediction").wait_for()
+            page.wait_for_timeout(1500)  # the chart's transition
+            page.screenshot(path=DOCS / "draw.png")
+
+            page.goto(f"{url}/train")
+            page.get_by_role("button", name="Start training").click()
+            page.get_by_text("Finished after 200 epochs").wait_for()
+            page.get_by_text("What it learned").wait_for()
+            page.wait_for_function("() => document.querySelectorAll('[data-testid=stVegaLiteChart]').length === 4")
+            page.wait_for_timeout(1500)
+            page.set_viewport_size({"width": 1280, "height": 1900})
+            page.screenshot(path=DOCS / "train.png")
+
+            page.set_viewport_size({"width": 1280, "height": 800})
+            page.goto(f"{url}/runs")
+            page.get_by_text("Compare validation accuracy").wait_for()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=DOCS / "runs.png")
+        browser.close()
+    print("wrote", ", ".join(str(p.relative_to(ROOT)) for p in sorted(DOCS.glob("*.png"))))
+
+
+if __name__ == "__main__":
+    main()
