@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import MODEL_KEY, line_chart
+from app_pages.common import MODEL_KEY, line_chart, run_label
 from mnist_core.runs import H5_FILE, MODEL_FILE, RunError, delete_run, list_runs, rename_run, runs_dir
 
 st.title("Runs")
@@ -50,8 +50,7 @@ a.download_button("model.keras", (run.path / MODEL_FILE).read_bytes(), file_name
 if (run.path / H5_FILE).is_file():
     b.download_button("mnist_dense_model.h5", (run.path / H5_FILE).read_bytes(), file_name=H5_FILE, key="runs_download_h5", icon=":material/download:")
 if c.button("Draw with this run", key="runs_use", icon=":material/draw:"):
-    accuracy = f"{run.test_accuracy:.2%}" if run.test_accuracy is not None else "?"
-    st.session_state[MODEL_KEY] = f"Run: {run.name} ({accuracy})"
+    st.session_state[MODEL_KEY] = run_label(run)
     st.switch_page("app_pages/draw.py")
 with st.form("runs_rename_form"):
     new_name = st.text_input("New name", value=run.name, key="runs_new_name")

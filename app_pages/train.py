@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import MODEL_KEY, classifier, confusion_chart, enlarge, job_slot, line_chart, mnist
+from app_pages.common import MODEL_KEY, classifier, confusion_chart, enlarge, job_slot, line_chart, mnist, run_label
 from mnist_core import data as mnist_data
 from mnist_core.analysis import confident_mistakes, confusion_matrix, downsample, first_layer_pictures
 from mnist_core.config import OPTIMIZERS, PRESET_NOTES, PRESETS, ConfigError, parse_hidden
@@ -119,7 +119,7 @@ def show_results(state: JobState) -> None:
     b.metric("Validation accuracy", f"{state.history['val_accuracy'][-1]:.2%}")
     c.metric("Training time", f"{run.record.get('fit_seconds', 0):.1f} s")
     if st.button("Draw with this model", key="train_use_model", icon=":material/draw:"):
-        st.session_state[MODEL_KEY] = f"Run: {run.name} ({state.test_accuracy:.2%})"
+        st.session_state[MODEL_KEY] = run_label(run)
         st.switch_page("app_pages/draw.py")
     try:
         report = test_report(str(run.model_path))

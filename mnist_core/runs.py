@@ -97,6 +97,20 @@ def list_runs(root: Path) -> list[Run]:
     return sorted(runs, key=lambda r: (str(r.record.get("created", "")), r.path.name), reverse=True)
 
 
+def runs_stamp(root: Path) -> tuple[tuple[str, int], ...]:
+    """A cheap fingerprint of the runs folder (one stat per run): it changes when a run is
+    added, deleted or renamed, so listings can be cached against it."""
+    if not root.is_dir():
+        return ()
+    stamp = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            stamp.append((folder.name, (folder / RECORD_FILE).stat().st_mtime_ns))
+        except OSError:
+            stamp.append((folder.name, 0))
+    return tuple(stamp)
+
+
 def read_run(folder: Path) -> Run:
     """One run folder; broken (with the reason) when its files are missing or unreadable."""
     try:

@@ -167,3 +167,16 @@ def test_sixteen_bit_upload_is_shown_and_read():
     at.file_uploader(key="draw_image_file").upload("deep.png", buffer.getvalue(), "image/png").run()
     assert not at.exception and not at.error
     assert next(m for m in at.metric if m.label == "Prediction").value == "1"
+
+
+def test_draw_with_a_run_from_the_runs_page(tiny_mnist):
+    from mnist_core.config import TrainConfig
+    from mnist_core.runs import runs_dir, save_run
+    from mnist_core.train import train
+
+    save_run(train(TrainConfig(epochs=1, batch_size=100), tiny_mnist), runs_dir(), preset="seed")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/runs.py").run()
+    at.button(key="runs_use").click().run()
+    assert not at.exception
+    assert at.selectbox(key="model_choice").value.startswith("Run: seed")  # the Draw page uses the run

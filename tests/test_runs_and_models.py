@@ -12,7 +12,7 @@ import pytest
 from mnist_core import atomic
 from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, ModelError, load_classifier
 from mnist_core.config import TrainConfig
-from mnist_core.runs import RunError, delete_run, list_runs, read_run, rename_run, save_run
+from mnist_core.runs import RunError, delete_run, list_runs, read_run, rename_run, runs_stamp, save_run
 from mnist_core.train import train
 
 SEED_H5 = Path(__file__).resolve().parents[2] / "shared" / "seed" / "mnist_dense_model.h5"
@@ -43,8 +43,10 @@ def test_list_rename_delete(result, tmp_path):
     a = save_run(result, tmp_path, preset="seed")
     b = save_run(result, tmp_path, preset="seed")
     assert a != b and {r.path for r in list_runs(tmp_path)} == {a, b}
+    before = runs_stamp(tmp_path)
     rename_run(a, "  my   first run ")
     assert read_run(a).name == "my first run"
+    assert runs_stamp(tmp_path) != before  # listings cached against the stamp see the new name
     with pytest.raises(RunError):
         rename_run(a, "   ")
     delete_run(b, tmp_path)
