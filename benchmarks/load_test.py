@@ -63,7 +63,7 @@ async def one_drawing(page, latencies: list[float], errors: list[str], timeout_m
             await page.wait_for_function("canvas => !canvas.isConnected", arg=old, timeout=timeout_ms)
             await page.locator(CANVAS).wait_for(timeout=timeout_ms)
         step = "drawing"
-        for attempt in range(3):  # a drag the busy test browser did not register is drawn again
+        for _ in range(3):  # a drag the busy test browser did not register is drawn again
             await draw(page, STROKES[random.choice("17")])
             if await page.locator(INKED_CANVAS).first.evaluate(INK_PIXELS) > 0:
                 break

@@ -40,8 +40,8 @@ def main() -> None:
         clf = load_classifier(path)
         clf.predict_proba(preprocess(frames[0]))  # warm up
         clf.model.predict(np.zeros((1, 784), np.float32), verbose=0)
-        fast = median_ms(lambda f: clf.predict_proba(preprocess(f)), frames)
-        slow = median_ms(lambda f: clf.model.predict(preprocess(f).reshape(1, 784), verbose=0), frames[:60])
+        fast = median_ms(lambda f, clf=clf: clf.predict_proba(preprocess(f)), frames)
+        slow = median_ms(lambda f, clf=clf: clf.model.predict(preprocess(f).reshape(1, 784), verbose=0), frames[:60])
         print(f"{path.name:14} frame -> probabilities {fast:.2f} ms median; with model.predict {slow:.1f} ms "
               f"({slow / fast:.0f}x slower)")
 

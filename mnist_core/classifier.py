@@ -35,7 +35,7 @@ class ModelError(Exception):
 
 @dataclass
 class Classifier:
-    model: "keras.Model"
+    model: keras.Model
     path: Path
     flat_input: bool  # True: the model takes (n, 784); False: (n, 28, 28[, 1])
 
@@ -65,7 +65,7 @@ def load_classifier(path: str | Path | None = None) -> Classifier:
     return Classifier(model, path, flat_input=_check_shapes(model, path.name))
 
 
-def _check_shapes(model: "keras.Model", name: str) -> bool:
+def _check_shapes(model: keras.Model, name: str) -> bool:
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ModelError(f"{name}: expected one input and one output")
     inp = tuple(model.inputs[0].shape[1:])

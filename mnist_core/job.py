@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import multiprocessing.synchronize
 import queue
 import threading
 import time
@@ -137,7 +138,7 @@ class TrainingJob:
 
 
 def _work(config: TrainConfig, preset: str, load_data: LoadData, runs_root: Path,
-          events: multiprocessing.Queue, stop: threading.Event) -> None:
+          events: multiprocessing.Queue, stop: multiprocessing.synchronize.Event) -> None:
     """The child process: load the data, train, save the run; every step goes on `events`."""
     import os
 

@@ -61,7 +61,7 @@ def runs_dir() -> Path:
 
 def save_run(result: Any, root: Path, preset: str = "custom", extra: dict[str, Any] | None = None) -> Path:
     """Save a TrainResult as a new run folder under `root`; return the folder."""
-    created = dt.datetime.now(dt.timezone.utc)
+    created = dt.datetime.now(dt.UTC)
     stem = f"{created:%Y%m%d-%H%M%S}-{_slug(preset)}"
     folder = root / stem
     n = 1
