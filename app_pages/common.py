@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from mnist_core import atomic
 from mnist_core import data as mnist_data
 from mnist_core.classifier import DEFAULT_MODEL, MODEL_SUFFIXES, SEED_MODEL, Classifier, load_classifier
 from mnist_core.job import JobSlot
@@ -79,8 +80,6 @@ def save_uploaded_model(data: bytes, filename: str) -> Path:
     suffix = suffix if suffix in MODEL_SUFFIXES else ".keras"
     path = UPLOADED_MODELS / f"{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
     if not path.exists():
-        from mnist_core import atomic
-
         atomic.write_bytes(path, data)
     return path
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_core.config import PRESET_NOTES, PRESETS, ConfigError, TrainConfig, parse_hidden
+from mnist_core.errors import USER_ERRORS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,11 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # the edge: every error becomes one line for the user
-        from mnist_core.errors import USER_ERRORS
-
-        if not isinstance(e, USER_ERRORS):
-            raise
+    except USER_ERRORS as e:  # the edge: the user's errors become one line
         print(f"error: {e}", file=sys.stderr)
         return 1
 

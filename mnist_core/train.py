@@ -95,36 +95,38 @@ def train(
         batches = x[:full].reshape(steps, config.batch_size, 784), y[:full].reshape(steps, config.batch_size)
         return (*map(tf.constant, batches), tf.constant(x[None, full:]), tf.constant(y[None, full:]))
 
+    sizes = [config.batch_size] * steps + ([rest] if rest else [])  # weights of the batch losses
     # The next epoch's batches are made on the other core while this one trains.
     prefetch = ThreadPoolExecutor(max_workers=1)
-    upcoming = prefetch.submit(next_epoch)
-    for epoch in range(config.epochs):
-        if stop is not None and stop.is_set():
-            stopped = True
-            break
-        t0 = time.perf_counter()
-        xs, ys, x_rest, y_rest = upcoming.result()
-        if epoch + 1 < config.epochs:
-            upcoming = prefetch.submit(next_epoch)
-        losses, correct = run_epoch(xs, ys) if steps else (tf.zeros([0]), 0.0)
-        batch_loss = [float(v) for v in losses.numpy()]
-        if rest:  # Keras' last, smaller batch: one more step, compiled for its own shape
-            last_loss, last_correct = run_epoch(x_rest, y_rest)
-            batch_loss.append(float(last_loss[0]))
-            correct += last_correct
-        sizes = [config.batch_size] * steps + ([rest] if rest else [])
-        val_loss, val_accuracy = evaluate(validation)
-        logs = {
-            "loss": float(np.average(batch_loss, weights=sizes)),
-            "accuracy": float(correct) / cut,
-            "val_loss": val_loss,
-            "val_accuracy": val_accuracy,
-        }
-        for k, v in logs.items():
-            history[k].append(v)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, {**logs, "batch_loss": batch_loss, "seconds": time.perf_counter() - t0})
-    prefetch.shutdown(cancel_futures=True)
+    try:
+        upcoming = prefetch.submit(next_epoch)
+        for epoch in range(config.epochs):
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
+            t0 = time.perf_counter()
+            xs, ys, x_rest, y_rest = upcoming.result()
+            if epoch + 1 < config.epochs:
+                upcoming = prefetch.submit(next_epoch)
+            losses, correct = run_epoch(xs, ys) if steps else (tf.zeros([0]), 0.0)
+            batch_loss = [float(v) for v in losses.numpy()]
+            if rest:  # Keras' last, smaller batch: one more step, compiled for its own shape
+                last_loss, last_correct = run_epoch(x_rest, y_rest)
+                batch_loss.append(float(last_loss[0]))
+                correct += last_correct
+            val_loss, val_accuracy = evaluate(validation)
+            logs = {
+                "loss": float(np.average(batch_loss, weights=sizes)),
+                "accuracy": float(correct) / cut,
+                "val_loss": val_loss,
+                "val_accuracy": val_accuracy,
+            }
+            for k, v in logs.items():
+                history[k].append(v)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, {**logs, "batch_loss": batch_loss, "seconds": time.perf_counter() - t0})
+    finally:  # also on an error or a stop: no epoch is prepared for nothing
+        prefetch.shutdown(cancel_futures=True)
     fit_seconds = time.perf_counter() - started
     test_loss, test_accuracy = evaluate(prepare(_as_inputs(data.x_test), data.y_test.astype(np.int32)))
     return TrainResult(model, config, history, test_loss, test_accuracy, fit_seconds, stopped)
