@@ -108,8 +108,9 @@ def _load_data(args: argparse.Namespace):
 def _train(args: argparse.Namespace) -> int:
     config = _config(args)  # checked before the slow imports
     from mnist_core.runs import runs_dir, save_run
-    from mnist_core.train import train
+    from mnist_core.train import train, use_threads_for
 
+    use_threads_for(config)
     data = _load_data(args)
     bar = _ProgressBar(config.epochs, sys.stderr)
     result = train(config, data, on_epoch_end=bar.update)

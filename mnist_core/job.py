@@ -145,8 +145,9 @@ def _work(config: TrainConfig, preset: str, load_data: LoadData, runs_root: Path
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from mnist_core.errors import USER_ERRORS
     from mnist_core.runs import save_run
-    from mnist_core.train import train
+    from mnist_core.train import train, use_threads_for
 
+    use_threads_for(config)
     progress: Progress = lambda message, fraction: events.put(("data", message))  # noqa: E731
     try:
         data = load_data(progress=progress)

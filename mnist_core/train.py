@@ -7,10 +7,12 @@
 What it computes is Keras' fit: the last `validation_split` of the training set held out,
 the rest shuffled every epoch, one optimizer step per batch of `batch_size` (the last one
 smaller when it does not divide), loss and accuracy averaged over the epoch's batches, then
-the validation set scored. Why it is fast: the data stays resident as uint8 tensors and a
-whole epoch of steps runs inside one XLA-compiled loop, so Python and the tf.data pipeline are
-out of the inner loop, and the next epoch's shuffled batches are made on the other core
-meanwhile (the seed's fit: 7.8x faster than `model.fit` on 2 cores; benchmarks/fit_speed.py).
+the validation set scored. Why it is fast (the seed's fit: 15x faster than `model.fit` on 2
+cores, benchmarks/fit_speed.py): the data stays resident as uint8 tensors and a whole epoch of
+steps runs inside one XLA-compiled loop, so Python and the tf.data pipeline are out of the
+inner loop; a skinny first layer gets its kernel gradient in XLA's faster layout; and while a
+worker thread trains an epoch, the calling thread scores the previous one on the validation
+set and shuffles the next one's batches.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.compiler.tf2xla.ops.gen_xla_ops import xla_optimization_barrier
 
 from mnist_core.augment import distort
 from mnist_core.config import TrainConfig
@@ -50,6 +53,25 @@ class TrainResult:
         self.epochs_done = len(self.history["loss"])
 
 
+def one_thread_loop(config: TrainConfig) -> bool:
+    """True for the one-layer models, whose compiled epoch is work for one core: the loop then
+    scores the last epoch on the other core while the next one trains. Wider models' epochs use
+    both cores (TensorFlow splits their products), and anything beside them slows them down
+    (the `adam` preset: 16% slower with scoring beside it, 37% on one thread)."""
+    return not config.hidden
+
+
+def use_threads_for(config: TrainConfig) -> None:
+    """Size TensorFlow's thread pool for training `config` in this process (no effect once
+    TensorFlow has run something): one thread for the one-layer models, whose loop keeps both
+    cores busy with its own two threads (the seed's fit: 4.2 s instead of 5.1)."""
+    if one_thread_loop(config):
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+        except RuntimeError:  # TensorFlow is running already: its pool stays as it is
+            pass
+
+
 def split_validation(n: int, validation_split: float) -> int:
     """Index where Keras splits off the validation set: the first ceil(n * (1 - split))."""
     return int(math.ceil(n * (1.0 - validation_split)))
@@ -61,11 +83,13 @@ def train(
     on_epoch_end: EpochCallback | None = None,
     stop: threading.Event | None = None,
 ) -> TrainResult:
-    """Train a fresh model on `data` as `config` says; stop between epochs if `stop` is set."""
+    """Train a fresh model on `data` as `config` says; `on_epoch_end` is called from this
+    thread. When `stop` is set, the epoch in progress finishes and training stops there."""
     keras.utils.set_random_seed(config.seed)
     cut = split_validation(len(data.x_train), config.validation_split)
-    x_train, y_train = data.x_train[:cut].reshape(cut, 784), data.y_train[:cut].astype(np.int32)
-    x_val, y_val = _as_inputs(data.x_train[cut:]), data.y_train[cut:].astype(np.int32)
+    # Resident as uint8 tensors; each epoch is one gather of them in a shuffled order.
+    x_train, y_train = tf.constant(data.x_train[:cut].reshape(cut, 784)), tf.constant(data.y_train[:cut].astype(np.int32))
+    x_val, y_val = data.x_train[cut:], data.y_train[cut:]
     if cut < 1 or len(x_val) < 1:
         raise ValueError("validation split leaves no training or no validation images")
 
@@ -75,7 +99,8 @@ def train(
     optimizer.build(model.trainable_variables)
     loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     run_epoch = _epoch_function(model, optimizer, loss_fn)
-    prepare, evaluate = _evaluate_function(model, loss_fn)
+    scorer = keras.models.clone_model(model)  # made after the model: its random draws are done
+    prepare, evaluate = _evaluate_function(scorer, loss_fn)
     validation = prepare(x_val, y_val)
     rng = np.random.default_rng(config.seed)
     generator = tf.random.Generator.from_seed(config.seed)
@@ -89,57 +114,71 @@ def train(
         """The epoch's batches, shuffled (and distorted): (steps, batch, 784), (steps, batch),
         and Keras' last smaller batch as (1, rest, 784), (1, rest)."""
         order = rng.permutation(cut)
-        x, y = x_train[order], y_train[order]  # (cut, 784) uint8, (cut,) int32
+        x, y = tf.gather(x_train, order), tf.gather(y_train, order)  # (cut, 784) uint8, (cut,) int32
         if config.augment != "none":
-            x = distort(tf.constant(x.reshape(-1, 28, 28)), generator, elastic=config.augment == "elastic").numpy()
-        batches = x[:full].reshape(steps, config.batch_size, 784), y[:full].reshape(steps, config.batch_size)
-        return (*map(tf.constant, batches), tf.constant(x[None, full:]), tf.constant(y[None, full:]))
+            x = distort(tf.reshape(x, (-1, 28, 28)), generator, elastic=config.augment == "elastic")
+        xs, ys = tf.reshape(x[:full], (steps, config.batch_size, 784)), tf.reshape(y[:full], (steps, config.batch_size))
+        return xs, ys, x[None, full:], y[None, full:]
 
     sizes = [config.batch_size] * steps + ([rest] if rest else [])  # weights of the batch losses
-    # The next epoch's batches are made on the other core while this one trains.
-    prefetch = ThreadPoolExecutor(max_workers=1)
+
+    def fit_epoch(xs: tf.Tensor, ys: tf.Tensor, x_rest: tf.Tensor, y_rest: tf.Tensor) -> dict:
+        t0 = time.perf_counter()
+        losses, correct = run_epoch(xs, ys) if steps else (tf.zeros([0]), 0.0)
+        batch_loss = [float(v) for v in losses.numpy()]
+        if rest:  # Keras' last, smaller batch: one more step, compiled for its own shape
+            last_loss, last_correct = run_epoch(x_rest, y_rest)
+            batch_loss.append(float(last_loss[0]))
+            correct += last_correct
+        return {
+            "loss": float(np.average(batch_loss, weights=sizes)),
+            "accuracy": float(correct) / cut,
+            "batch_loss": batch_loss,
+            "seconds": time.perf_counter() - t0,
+        }
+
+    def report(epoch: int, logs: dict) -> None:
+        logs["val_loss"], logs["val_accuracy"] = evaluate(validation)  # on the scorer's copy
+        for k in history:
+            history[k].append(logs[k])
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, logs)
+
+    # A worker thread trains epoch n while this one makes the shuffled batches of epoch n + 1
+    # and, for one-layer models, scores epoch n - 1 on the validation set (on a copy of the
+    # model's weights) and reports it; wider models are scored after their epoch.
+    worker, beside = ThreadPoolExecutor(max_workers=1), one_thread_loop(config)
+    pending: tuple[int, dict] | None = None
     try:
-        upcoming = prefetch.submit(next_epoch)
+        batches = next_epoch()
         for epoch in range(config.epochs):
             if stop is not None and stop.is_set():
                 stopped = True
                 break
-            t0 = time.perf_counter()
-            xs, ys, x_rest, y_rest = upcoming.result()
+            training = worker.submit(fit_epoch, *batches)
+            if pending is not None:
+                report(*pending)
             if epoch + 1 < config.epochs:
-                upcoming = prefetch.submit(next_epoch)
-            losses, correct = run_epoch(xs, ys) if steps else (tf.zeros([0]), 0.0)
-            batch_loss = [float(v) for v in losses.numpy()]
-            if rest:  # Keras' last, smaller batch: one more step, compiled for its own shape
-                last_loss, last_correct = run_epoch(x_rest, y_rest)
-                batch_loss.append(float(last_loss[0]))
-                correct += last_correct
-            val_loss, val_accuracy = evaluate(validation)
-            logs = {
-                "loss": float(np.average(batch_loss, weights=sizes)),
-                "accuracy": float(correct) / cut,
-                "val_loss": val_loss,
-                "val_accuracy": val_accuracy,
-            }
-            for k, v in logs.items():
-                history[k].append(v)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, {**logs, "batch_loss": batch_loss, "seconds": time.perf_counter() - t0})
-    finally:  # also on an error or a stop: no epoch is prepared for nothing
-        prefetch.shutdown(cancel_futures=True)
+                batches = next_epoch()
+            pending = epoch, training.result()
+            scorer.set_weights(model.get_weights())
+            if not beside:
+                report(*pending)
+                pending = None
+        if pending is not None:
+            report(*pending)
+    finally:  # also on an error or a stop: no epoch is trained for nothing
+        worker.shutdown(cancel_futures=True)
     fit_seconds = time.perf_counter() - started
-    test_loss, test_accuracy = evaluate(prepare(_as_inputs(data.x_test), data.y_test.astype(np.int32)))
+    scorer.set_weights(model.get_weights())
+    test_loss, test_accuracy = evaluate(prepare(data.x_test, data.y_test))
     return TrainResult(model, config, history, test_loss, test_accuracy, fit_seconds, stopped)
-
-
-def _as_inputs(images: np.ndarray) -> np.ndarray:
-    # (n, 28, 28) uint8 -> (n, 784) float32 in [0, 1], as the seed notebook scales them
-    return images.reshape(len(images), 784).astype(np.float32) / 255.0
 
 
 def _epoch_function(model: keras.Model, optimizer: keras.Optimizer, loss_fn: keras.Loss) -> Callable:
     """One XLA program for a whole epoch: (steps, batch, 784) inputs -> per-batch losses."""
     variables = model.trainable_variables
+    forward = _skinny_forward(model) if model.layers[0].units < SKINNY_UNITS else model
 
     @tf.function(jit_compile=True, reduce_retracing=True)
     def run_epoch(xs: tf.Tensor, ys: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -147,11 +186,11 @@ def _epoch_function(model: keras.Model, optimizer: keras.Optimizer, loss_fn: ker
 
         def step(i, losses, correct):
             x = tf.cast(xs[i], tf.float32)
-            if xs.dtype == tf.uint8:
+            if xs.dtype == tf.uint8:  # distorted epochs come as floats in [0, 1] already
                 x = x / 255.0
             y = tf.one_hot(ys[i], 10)
             with tf.GradientTape() as tape:
-                p = model(x, training=True)
+                p = forward(x, training=True)
                 loss = loss_fn(y, p)
             optimizer.apply(tape.gradient(loss, variables), variables)
             hits = tf.reduce_sum(tf.cast(tf.argmax(p, 1, output_type=tf.int32) == ys[i], tf.float32))
@@ -166,19 +205,56 @@ def _epoch_function(model: keras.Model, optimizer: keras.Optimizer, loss_fn: ker
     return run_epoch
 
 
+# Below this many units, the first layer's kernel gradient is computed as its transpose: for
+# the seed's 784 -> 10 layer, XLA's (10, 784) product takes 10 ms an epoch where the (784, 10)
+# one takes 20 ms; from 128 units on, the usual product is as fast or faster.
+SKINNY_UNITS = 32
+
+
+def _skinny_forward(model: keras.Model) -> Callable:
+    """model(x) with the first Dense layer's kernel gradient made in the faster layout."""
+    first, rest = model.layers[0], model.layers[1:]
+
+    @tf.custom_gradient
+    def matmul(x: tf.Tensor, kernel: tf.Tensor) -> tuple[tf.Tensor, Callable]:
+        def grad(g: tf.Tensor) -> tuple[None, tf.Tensor]:
+            # The barrier keeps XLA from folding the transpose back into the slow product.
+            return None, tf.transpose(_barrier(tf.matmul(g, x, transpose_a=True)))
+
+        return tf.matmul(x, kernel), grad
+
+    def forward(x: tf.Tensor, training: bool) -> tf.Tensor:
+        h = first.activation(matmul(x, tf.convert_to_tensor(first.kernel)) + first.bias)
+        for layer in rest:
+            h = layer(h, training=training)
+        return h
+
+    return forward
+
+
+def _barrier(t: tf.Tensor) -> tf.Tensor:
+    return xla_optimization_barrier([t])[0]
+
+
+# Rows scored per call. Scoring runs beside training, so the calls' overhead hardly counts;
+# one size for the seed's validation (12,000) and test (10,000) sets means one compilation.
+CHUNK = 2_000
+
+
 def _evaluate_function(model: keras.Model, loss_fn: keras.Loss) -> tuple[Callable, Callable]:
-    """prepare((n, 784) float32, (n,) int labels) -> chunks; evaluate(chunks) -> (mean loss, accuracy)."""
+    """prepare((n, 28, 28) uint8, (n,) labels) -> chunks; evaluate(chunks) -> (mean loss, accuracy)."""
 
     @tf.function(jit_compile=True, reduce_retracing=True)
     def chunk(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        p = model(x, training=False)
+        p = model(tf.cast(x, tf.float32) / 255.0, training=False)  # scaled as the seed notebook
         n = tf.cast(tf.shape(x)[0], tf.float32)
         hits = tf.reduce_sum(tf.cast(tf.argmax(p, 1, output_type=tf.int32) == y, tf.float32))
         return loss_fn(tf.one_hot(y, 10), p) * n, hits
 
     def prepare(x: np.ndarray, y: np.ndarray) -> list[tuple[tf.Tensor, tf.Tensor]]:
-        """Chunks as tensors, made once: converting 37 MB of numpy every epoch costs ~10 ms."""
-        return [(tf.constant(x[i : i + 10_000]), tf.constant(y[i : i + 10_000])) for i in range(0, len(x), 10_000)]
+        """Chunks as uint8 tensors, made once (converting numpy every epoch costs ~10 ms)."""
+        x, y = x.reshape(len(x), 784), y.astype(np.int32)
+        return [(tf.constant(x[i : i + CHUNK]), tf.constant(y[i : i + CHUNK])) for i in range(0, len(x), CHUNK)]
 
     def evaluate(chunks: list[tuple[tf.Tensor, tf.Tensor]]) -> tuple[float, float]:
         n = sum(int(x.shape[0]) for x, _ in chunks)

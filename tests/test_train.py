@@ -33,8 +33,29 @@ def test_callback_gets_every_epoch_and_every_batch(tiny_mnist):
 def test_stop_between_epochs_keeps_the_model(tiny_mnist):
     stop = threading.Event()
     result = train(FAST.replace(epochs=50), tiny_mnist, on_epoch_end=lambda e, logs: e == 1 and stop.set(), stop=stop)
-    assert result.stopped and result.epochs_done == 2
+    # epoch 1 is reported while epoch 2 trains: that one is finished and kept, then it stops
+    assert result.stopped and result.epochs_done == 3 and len(result.history["val_accuracy"]) == 3
     assert result.model.predict_on_batch(np.zeros((1, 784), np.float32)).shape == (1, 10)
+
+
+def test_reported_scores_are_the_final_weights_scores(tiny_mnist):
+    # validation is scored on a copy of the weights while the next epoch trains
+    result = train(FAST, tiny_mnist)
+    cut = split_validation(len(tiny_mnist.x_train), FAST.validation_split)
+    for x, y, score in ((tiny_mnist.x_train[cut:], tiny_mnist.y_train[cut:], result.history["val_accuracy"][-1]),
+                        (tiny_mnist.x_test, tiny_mnist.y_test, result.test_accuracy)):
+        p = result.model.predict_on_batch(x.reshape(len(x), 784).astype(np.float32) / 255)
+        assert score == pytest.approx(float((p.argmax(1) == y).mean()))
+
+
+def test_skinny_first_layer_gradient_is_the_usual_one(tiny_mnist, monkeypatch):
+    # the seed's 784 -> 10 layer gets its kernel gradient in a faster layout: same steps
+    plain = train(FAST, tiny_mnist)
+    monkeypatch.setattr("mnist_core.train.SKINNY_UNITS", 0)
+    usual = train(FAST, tiny_mnist)
+    for a, b in zip(plain.model.get_weights(), usual.model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert plain.history["loss"] == pytest.approx(usual.history["loss"], rel=1e-5)
 
 
 def test_same_seed_same_result(tiny_mnist):
