@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import tempfile
@@ -36,9 +37,19 @@ def classifier(path: Path) -> Classifier:
 def warm_up_tensorflow() -> threading.Thread:
     """Import Keras (TensorFlow, ~3 s) in the background once per process, so the page draws
     at once and the model is ready by the first stroke."""
-    thread = threading.Thread(target=importlib.import_module, args=("keras",), daemon=True)
+    thread = threading.Thread(target=_import_keras, daemon=True)
     thread.start()
     return thread
+
+
+def _import_keras() -> None:
+    """Import Keras, then exempt every object alive so far from garbage collection, once per
+    process. Streamlit collects after every script run, twice (its own `gc.collect(2)`, and
+    Keras' `clear_session()`, which it calls whenever Keras is loaded): with TensorFlow's
+    300,000 long-lived objects in them, a Draw-page rerun took 0.39 s instead of 0.05 s. Models
+    are not frozen: one evicted from the cache must still be collectable."""
+    importlib.import_module("keras")
+    gc.freeze()
 
 
 @st.cache_resource

@@ -8,7 +8,7 @@ from app_pages.common import (
 )
 from mnist_core.classifier import ModelError
 from mnist_core.image_file import ImageError, preview, read_image
-from mnist_core.preprocess import preprocess
+from mnist_core.preprocess import NotADigit, preprocess
 
 st.title("Draw a digit")
 
@@ -65,9 +65,16 @@ with right:
             st.error(f"This model cannot be used: {e}")
     else:
         st.info("Upload a model in the sidebar, or choose another one.")
-    x28 = preprocess(image) if image is not None else None
+    x28, hint = None, ""
+    if image is not None and not problem:
+        try:
+            x28 = preprocess(image)
+        except NotADigit as e:
+            hint = f"That is {e}."
     if problem:
         st.error(problem)
+    elif hint:
+        st.warning(hint)
     elif x28 is None:
         st.info("Draw a digit on the black square (or upload an image) to see what the model reads.")
     elif model is not None:

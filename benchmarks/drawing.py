@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
 from mnist_core.data import load_mnist
-from mnist_core.preprocess import preprocess
+from mnist_core.preprocess import NotADigit, preprocess
 
 FONTS = sorted(glob.glob("/usr/share/fonts/truetype/*/*.ttf"))
 
@@ -84,6 +84,15 @@ def make_drawings(n: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
     return drawings, np.array(labels)
 
 
+def ours_or_blank(drawing: np.ndarray) -> np.ndarray:
+    """`preprocess`, with a blank 28x28 (scored as wrong) where it finds no digit."""
+    try:
+        x = preprocess(drawing)
+    except NotADigit:
+        x = None
+    return x if x is not None else np.zeros((28, 28), np.float32)
+
+
 def naive(drawing: np.ndarray) -> np.ndarray:
     """The seed app's preprocessing: grey, squash to 28x28, scale to [0, 1]."""
     return np.asarray(Image.fromarray(drawing).convert("L").resize((28, 28)), np.float32) / 255
@@ -100,7 +109,7 @@ def main() -> None:
         shown = [(d[..., :3] * (d[..., 3:] / 255.0)).astype(np.uint8) for d in drawings[:24]]  # over black
         sheet = np.vstack([np.hstack(shown[r * 8 : r * 8 + 8]) for r in range(3)])
         Image.fromarray(sheet).resize((sheet.shape[1] // 2, sheet.shape[0] // 2)).save(args.save_examples)
-    ours = np.stack([p if (p := preprocess(d)) is not None else np.zeros((28, 28), np.float32) for d in drawings])
+    ours = np.stack([ours_or_blank(d) for d in drawings])
     squashed = np.stack([naive(d) for d in drawings])
     typed = np.arange(args.n) % 5 == 4
     print(f"{args.n} drawings ({(~typed).sum()} from MNIST's test set, {typed.sum()} typed in fonts)")

@@ -1,42 +1,80 @@
 """Many users at once, then a long session: errors, prediction latency, server memory.
 
-    python benchmarks/load_test.py                       # 20 sessions x 5 drawings, 10-minute soak
-    python benchmarks/load_test.py --sessions 4 --drawings 2 --soak-seconds 20   # the short mode
+    python benchmarks/load_test.py               # 20 sessions + 2 browsers x 10 drawings, 10-minute soak
+    python benchmarks/load_test.py --sessions 20 --browsers 1 --drawings 2 --soak-seconds 10  # short mode
 
-Everything runs on localhost: one app server, one headless Chromium with a page per session.
-1. Load: a training job is started from the Train page, then every session draws digits on the
-   real canvas at the same time (clear, stroke, wait for the prediction). Latency is from the
-   mouse-up to the Prediction metric on screen, as a person would see it.
-2. Soak: one session draws and clears in a loop; the server's resident memory is sampled at
-   the start and the end.
-Errors are any exception shown by the app, any page error, any wait that times out.
+Everything runs on localhost against one app server started as `streamlit run` is.
+1. Load: a training job is started from the Train page; then, at the same time, `--sessions`
+   Draw-page sessions speak Streamlit's websocket protocol as the browser does
+   (benchmarks/ws_session.py: a stroke is a canvas value holding a PNG of a drawn digit) and
+   `--browsers` real Chromium pages draw with the mouse on the real canvas. Each draws
+   `--drawings` digits, a second apart. Latency: from the stroke sent (the mouse-up, for the
+   browsers) to the Prediction metric arriving (on screen, for the browsers).
+2. Soak: one protocol session draws for `--soak-seconds`; the server's resident memory is
+   read at the start and the end.
+Errors: an exception or error shown by the app, a page error, a wait that times out, a dropped
+connection. Twenty rendering browsers would measure the test machine, not the app: on this
+machine's 2 cores they lost a third of their drags before the server saw them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections import Counter
 import random
 import sys
 import tempfile
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import CANVAS, CANVAS_READY, CHROMIUM_FLAGS, app_server, chromium, rss_mb  # noqa: E402
+from ws_session import AppError, DrawSession, digit_png  # noqa: E402
 
 PREDICTION = "[data-testid=stMetric]:has-text('Prediction')"
 INKED_CANVAS = "[data-testid=stBidiComponentIsolated] canvas.dc-canvas.lower-canvas"  # where strokes are drawn
-INK_PIXELS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 128) n++; return n; }"""
-redraws: list[int] = []  # drags the test browser did not register, drawn again
+INKED = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }"""
 STROKES = {  # canvas pixels: a "1" and a "7"
     "1": [(140, 40), (142, 140), (144, 240)],
     "7": [(50, 60), (220, 60), (160, 150), (110, 250)],
 }
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    redraws: int = 0  # drags the test browser did not register, drawn again
+
+    def summary(self, what: str) -> str:
+        kinds = "; ".join(f"{n} x {k}" for k, n in Counter(e.split(":")[0] for e in self.errors).most_common())
+        return (f"{what}: {len(self.latencies)} predictions, {len(self.errors)} errors{f' ({kinds})' if kinds else ''}; "
+                f"latency median {percentile(self.latencies, 0.5):.2f} s, p95 {percentile(self.latencies, 0.95):.2f} s")
+
+
+async def protocol_session(url: str, drawings: int, pause: float, tally: Tally, rng: random.Random,
+                           timeout: float) -> None:
+    """A Draw-page session over the websocket: `drawings` digits, `pause` seconds apart."""
+    try:
+        session = await DrawSession.open(url, timeout)
+    except (AppError, OSError) as e:
+        tally.errors.append(f"opening the page: {e}")
+        return
+    try:
+        for _ in range(drawings):
+            await asyncio.sleep(pause * rng.uniform(0.5, 1.5))
+            try:
+                tally.latencies.append(await session.draw(digit_png(rng), timeout))
+            except AppError as e:
+                tally.errors.append(f"drawing: {e}")
+    finally:
+        await session.close()
 
 
 async def draw(page, points) -> None:
@@ -49,12 +87,9 @@ async def draw(page, points) -> None:
     await page.mouse.up()
 
 
-async def one_drawing(page, latencies: list[float], errors: list[str], timeout_ms: int) -> None:
-    """Clear, draw a random digit, wait for its prediction; record the latency or the error.
-
-    An error is a stroke on the canvas that gets no prediction, an exception on the page, or a
-    page error; a drag that never reached the canvas (the test browser's 20 pages share the
-    server's 2 cores) is drawn again, as a person would, and counted apart as a redraw."""
+async def one_drawing(page, tally: Tally, timeout_ms: int) -> None:
+    """Clear, draw a random digit with the mouse, wait for its prediction; record the latency or
+    the error. A drag that never reached the canvas is drawn again, as a person would."""
     step = "clearing"
     try:
         if await page.locator(PREDICTION).count():  # clear the last digit: a new canvas replaces the old
@@ -63,35 +98,46 @@ async def one_drawing(page, latencies: list[float], errors: list[str], timeout_m
             await page.wait_for_function("canvas => !canvas.isConnected", arg=old, timeout=timeout_ms)
             await page.locator(CANVAS).wait_for(timeout=timeout_ms)
         step = "drawing"
-        for _ in range(3):  # a drag the busy test browser did not register is drawn again
+        for _ in range(3):
             await draw(page, STROKES[random.choice("17")])
-            if await page.locator(INKED_CANVAS).first.evaluate(INK_PIXELS) > 0:
+            if await inked(page):
                 break
-            redraws.append(1)
+            tally.redraws += 1
         else:
             raise RuntimeError("the browser registered none of 3 strokes")
         start = time.perf_counter()
         step = "waiting for the prediction of a stroke on the canvas"
         await page.locator(PREDICTION).wait_for(timeout=timeout_ms)
-        latencies.append(time.perf_counter() - start)
+        tally.latencies.append(time.perf_counter() - start)
         if await page.locator("[data-testid=stException]").count():
-            errors.append("the page shows an exception")
-    except Exception as e:  # a timeout or a closed page: counted, the others go on
-        errors.append(f"{step}: {e.__class__.__name__}: {str(e).splitlines()[0][:100]}")
-        await page.screenshot(path=f"/tmp/load-error-{len(errors)}.png")
+            tally.errors.append("the page shows an exception")
+    except Exception as e:  # noqa: BLE001 -- a timeout or a closed page: counted, the others go on
+        tally.errors.append(f"{step}: {e.__class__.__name__}: {str(e).splitlines()[0][:100]}")
 
 
-async def session(browser, url: str, drawings: int, latencies, errors, timeout_ms: int) -> None:
+async def inked(page, timeout_ms: int = 3000) -> bool:
+    """Whether the stroke shows on the canvas within `timeout_ms` (the canvas paints its strokes
+    on the next animation frame, which a busy browser delays)."""
+    canvas = await page.locator(INKED_CANVAS).first.element_handle()
+    try:
+        await page.wait_for_function(INKED, arg=canvas, timeout=timeout_ms)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
+async def browser_session(browser, url: str, drawings: int, pause: float, tally: Tally, timeout: float) -> None:
     context = await browser.new_context(viewport={"width": 1300, "height": 900})
     page = await context.new_page()
-    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    page.on("pageerror", lambda e: tally.errors.append(f"page error: {e}"))
     try:
-        await page.goto(url, timeout=timeout_ms)
-        await page.locator(CANVAS).wait_for(timeout=timeout_ms)
+        await page.goto(url, timeout=timeout * 1000)
+        await page.locator(CANVAS).wait_for(timeout=timeout * 1000)
         for _ in range(drawings):
-            await one_drawing(page, latencies, errors, timeout_ms)
-    except Exception as e:
-        errors.append(f"{e.__class__.__name__}: {str(e).splitlines()[0][:120]}")
+            await asyncio.sleep(pause)
+            await one_drawing(page, tally, int(timeout * 1000))
+    except Exception as e:  # noqa: BLE001 -- counted; the other sessions go on
+        tally.errors.append(f"{e.__class__.__name__}: {str(e).splitlines()[0][:120]}")
     finally:
         await context.close()
 
@@ -106,71 +152,102 @@ async def start_training(browser, url: str, epochs: int) -> None:
     await page.close()
 
 
+def training_process_alive(server_pid: int) -> bool:
+    """Whether the app's training job (a process spawned by the server) is running."""
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            ppid = next(line for line in status.read_text().splitlines() if line.startswith("PPid:"))
+            cmdline = (status.parent / "cmdline").read_bytes()
+        except (OSError, StopIteration):
+            continue
+        if int(ppid.split()[1]) == server_pid and b"spawn_main" in cmdline:
+            return True
+    return False
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-async def run(args: argparse.Namespace) -> int:
+@dataclass
+class Results:
+    protocol: Tally
+    browsers: Tally
+    soak: Tally
+    seconds: float
+    training_throughout: bool  # the training process was still running when the load ended
+    memory_mb: tuple[float, float] = (0.0, 0.0)  # the server's, at the soak's start and end
+
+    @property
+    def errors(self) -> int:
+        return len(self.protocol.errors) + len(self.browsers.errors) + len(self.soak.errors)
+
+
+async def run(args: argparse.Namespace) -> Results:
     random.seed(0)
+    rng = random.Random(0)
+    timeout = args.timeout
     with tempfile.TemporaryDirectory() as tmp, app_server(Path(tmp) / "runs") as (url, server, _):
         async with async_playwright() as p:
-            # every session is a page of one browser: without these, Chromium throttles the timers
-            # and rendering of pages in the background, which real users' own browsers do not
-            foreground = ["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-                          "--disable-backgrounding-occluded-windows"]
-            browser = await p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS + foreground)
-            warm = await browser.new_page()  # load TensorFlow and the model once, as the first visitor does
-            await warm.goto(url)
-            await warm.locator(CANVAS).wait_for(timeout=60_000)
-            await draw(warm, STROKES["1"])
-            await warm.locator(PREDICTION).wait_for(timeout=60_000)
-            await warm.close()
+            browser = await p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+            first = await DrawSession.open(url, 60)  # the first visitor loads TensorFlow and the model
+            await first.draw(digit_png(rng), 60)
+            await first.close()
             await start_training(browser, url, args.train_epochs)
 
-            latencies: list[float] = []
-            errors: list[str] = []
+            protocol, browsers = Tally(), Tally()
             start = time.perf_counter()
-            await asyncio.gather(*(session(browser, url, args.drawings, latencies, errors, args.timeout * 1000)
-                                   for _ in range(args.sessions)))
-            took = time.perf_counter() - start
-            print(f"load: {args.sessions} sessions x {args.drawings} drawings during a training run, {took:.0f} s: "
-                  f"{len(latencies)} predictions, {len(errors)} errors, {len(redraws)} strokes redrawn; latency median "
-                  f"{percentile(latencies, 0.5):.2f} s, p95 {percentile(latencies, 0.95):.2f} s")
-            for kind, count in Counter(e.split(":")[0] for e in errors).most_common():
-                print(f"  {count} x {kind}")
-
-            soak_errors: list[str] = []
-            if args.soak_seconds:
-                context = await browser.new_context()
-                page = await context.new_page()
-                page.on("pageerror", lambda e: soak_errors.append(f"page error: {e}"))
-                await page.goto(url)
-                await page.locator(CANVAS).wait_for(timeout=60_000)
-                soak_latencies: list[float] = []
-                for _ in range(3):  # settle caches before the first reading
-                    await one_drawing(page, soak_latencies, soak_errors, args.timeout * 1000)
-                first = rss_mb(server.pid)
-                end = time.perf_counter() + args.soak_seconds
-                while time.perf_counter() < end:
-                    await one_drawing(page, soak_latencies, soak_errors, args.timeout * 1000)
-                last = rss_mb(server.pid)
-                print(f"soak: {len(soak_latencies)} predictions in {args.soak_seconds:.0f} s, {len(soak_errors)} errors; "
-                      f"server memory {first:.0f} MB at the start, {last:.0f} MB at the end ({last - first:+.0f} MB); "
-                      f"latency median {percentile(soak_latencies, 0.5):.2f} s")
-                await context.close()
+            await asyncio.gather(
+                *(protocol_session(url, args.drawings, args.pause, protocol, random.Random(i), timeout)
+                  for i in range(args.sessions)),
+                *(browser_session(browser, url, args.drawings, args.pause, browsers, timeout)
+                  for _ in range(args.browsers)),
+            )
+            results = Results(protocol, browsers, Tally(), time.perf_counter() - start,
+                              training_throughout=training_process_alive(server.pid))
             await browser.close()
-    return 1 if errors or soak_errors else 0
+
+        if args.soak_seconds:
+            session = await DrawSession.open(url, timeout)
+            for _ in range(20):  # settle caches before the first reading
+                await session.draw(digit_png(rng), timeout)
+            before = rss_mb(server.pid)
+            end = time.perf_counter() + args.soak_seconds
+            while time.perf_counter() < end:
+                try:
+                    results.soak.latencies.append(await session.draw(digit_png(rng), timeout))
+                except AppError as e:
+                    results.soak.errors.append(f"drawing: {e}")
+            results.memory_mb = before, rss_mb(server.pid)
+            await session.close()
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=20)
-    parser.add_argument("--drawings", type=int, default=5, help="drawings per session")
-    parser.add_argument("--train-epochs", type=int, default=100, help="the training run going on meanwhile")
+    parser.add_argument("--sessions", type=int, default=20, help="Draw-page sessions over the websocket")
+    parser.add_argument("--browsers", type=int, default=2, help="Chromium pages drawing with the mouse meanwhile")
+    parser.add_argument("--drawings", type=int, default=10, help="drawings per session")
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds between a session's drawings")
+    parser.add_argument("--train-epochs", type=int, default=2000,
+                        help="the seed fit going on meanwhile (about 40 epochs a second)")
     parser.add_argument("--soak-seconds", type=float, default=600)
     parser.add_argument("--timeout", type=float, default=120, help="seconds before a wait counts as an error")
-    sys.exit(asyncio.run(run(parser.parse_args())))
+    args = parser.parse_args()
+    r = asyncio.run(run(args))
+    still = "still running at the end" if r.training_throughout else "which ended before the load did"
+    print(f"load, {r.seconds:.0f} s, during a {args.train_epochs}-epoch training run ({still}):")
+    print("  " + r.protocol.summary(f"{args.sessions} websocket sessions x {args.drawings} drawings"))
+    print("  " + r.browsers.summary(f"{args.browsers} browsers x {args.drawings} drawings") +
+          f"; {r.browsers.redraws} drags redrawn")
+    if args.soak_seconds:
+        first, last = r.memory_mb
+        print(r.soak.summary(f"soak, {args.soak_seconds:.0f} s, one session") +
+              f"; server memory {first:.0f} MB at the start, {last:.0f} MB at the end ({last - first:+.0f} MB)")
+    for error in (r.protocol.errors + r.browsers.errors + r.soak.errors)[:10]:
+        print("  error:", error)
+    sys.exit(1 if r.errors or not r.training_throughout else 0)
 
 
 if __name__ == "__main__":

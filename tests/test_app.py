@@ -60,6 +60,20 @@ def test_blank_canvas_hints_then_a_drawn_one_is_read():
     assert prediction.value == "1"
 
 
+@pytest.mark.parametrize(("ink", "message"), [("dot", "single dot"), ("everywhere", "Draw a digit")])
+def test_a_dot_or_ink_everywhere_gets_a_hint_not_a_guess(ink, message):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    img = Image.new("RGBA", (280, 280), "black")
+    if ink == "dot":
+        ImageDraw.Draw(img).ellipse((130, 130, 150, 150), fill="white")
+    else:
+        ImageDraw.Draw(img).rectangle((0, 0, 279, 279), fill="white")
+    at.session_state["draw_canvas_0"] = canvas_value(img)
+    at.run()
+    assert not at.exception and not at.metric
+    assert any(message in e.value for e in [*at.warning, *at.info])
+
+
 def test_clear_button_gives_a_fresh_canvas():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.button(key="draw_clear").click().run()

@@ -37,12 +37,17 @@ def test_predict_answers_each_file_and_reports_errors(tmp_path):
     Image.new("L", (50, 50), 0).save(blank)
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"this is not a png")
-    out = cli("predict", str(one), str(blank), str(bad), str(tmp_path / "missing.png"), "--json")
+    dot = tmp_path / "dot.png"
+    img = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(img).ellipse((90, 90, 110, 110), fill=0)
+    img.save(dot)
+    out = cli("predict", str(one), str(blank), str(bad), str(tmp_path / "missing.png"), str(dot), "--json")
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert lines[0]["digit"] == 1 and abs(sum(lines[0]["probabilities"]) - 1) < 1e-3
     assert lines[1] == {"file": str(blank), "digit": None, "probabilities": None}
     assert "not an image" in lines[2]["error"] and lines[3]["error"]
+    assert lines[4] == {"file": str(dot), "error": "a single dot, not a digit: draw the whole digit"}
 
 
 def test_bad_model_and_bad_settings_are_one_line_errors(tmp_path):

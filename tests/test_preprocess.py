@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_core.preprocess import digit_stroke_width, preprocess
+from mnist_core.preprocess import NotADigit, digit_stroke_width, preprocess
 
 
 def drawn(size=280, box=(100, 60, 180, 220), width=20, ink="white", paper="black", mode="RGB") -> Image.Image:
@@ -68,10 +68,21 @@ def test_blank_inputs_give_none():
     assert preprocess(Image.new("L", (10, 10), 128)) is None
 
 
+@pytest.mark.parametrize("pen", [1, 4, 20, 60])
+def test_a_single_dot_is_not_a_digit(pen):
+    img = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(img).ellipse((100, 100, 100 + pen, 100 + pen), fill=255)
+    with pytest.raises(NotADigit, match="single dot"):
+        preprocess(img)
+    ImageDraw.Draw(img).line([(100, 100), (100, 100 + 3 * pen)], fill=255, width=pen)  # a short stroke: read
+    assert preprocess(img).shape == (28, 28)
+
+
 def test_one_pixel_and_tiny_and_huge_images():
     dot = np.zeros((280, 280), np.uint8)
     dot[100, 200] = 255
-    assert preprocess(dot).shape == (28, 28)
+    with pytest.raises(NotADigit):
+        preprocess(dot)
     assert preprocess(np.ones((1, 1), np.uint8)) is None  # one pixel and no background: no contrast
     huge = drawn(size=3000, box=(1000, 500, 1900, 2500), width=200)
     assert centre_of_mass(preprocess(huge))[0] == pytest.approx(14, abs=0.75)

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
 from mnist_core.image_file import MAX_BYTES, ImageError, read_image
-from mnist_core.preprocess import preprocess
+from mnist_core.preprocess import NotADigit, preprocess
 from mnist_core.runs import list_runs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,13 +86,18 @@ def test_photo_with_uneven_lighting_reads_right():
     assert int(clf.predict_proba(preprocess(paper)).argmax()) == 7
 
 
-def test_ink_everywhere_and_a_single_dot_do_not_crash():
-    clf = load_classifier(SEED_MODEL)
+def test_ink_everywhere_and_a_single_dot_get_an_answer_not_a_crash():
+    assert preprocess(np.full((280, 280, 4), 255, np.uint8)) is None  # all ink: nothing stands out
     for canvas in (np.full((280, 280, 4), 255, np.uint8), np.zeros((280, 280, 4), np.uint8)):
         canvas[..., 3] = 255
-        canvas[140, 140, :3] = 255 - canvas[140, 140, :3]
-        x = preprocess(canvas)
-        assert x is None or np.isclose(clf.predict_proba(x).sum(), 1, atol=1e-4)
+        canvas[140, 140, :3] = 255 - canvas[140, 140, :3]  # one pixel, dark on light or light on dark
+        with pytest.raises(NotADigit):
+            preprocess(canvas)
+    scribble = Image.new("RGBA", (280, 280), "black")
+    for y in range(0, 280, 30):  # ink over most of the canvas
+        ImageDraw.Draw(scribble).line([(0, y), (279, y + 20)], fill="white", width=25)
+    p = load_classifier(SEED_MODEL).predict_proba(preprocess(scribble))
+    assert np.isclose(p.sum(), 1, atol=1e-4)
 
 
 SAVER = """

@@ -1,0 +1,113 @@
+"""A Draw-page session without a browser: Streamlit's own websocket protocol, for load tests.
+
+    session = await DrawSession.open("http://127.0.0.1:8501")
+    seconds = await session.draw(digit_png(random.Random(0)))   # time to the Prediction metric
+
+It sends what Chromium's frontend sends (checked by capturing its frames while drawing on the
+real canvas): a `rerun_script` BackMsg, then one per stroke with the canvas's widget state, a
+JSON value holding a PNG data URL of the drawing; and it reads the server's ForwardMsgs as the
+page would render them. Twenty of these cost the test machine almost nothing, so a load test
+measures the app, not twenty rendering browsers on the server's two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import random
+import time
+
+import websockets
+from PIL import Image, ImageDraw
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+CANVAS_KEY = "draw_canvas_"  # the Draw page's canvas widget key, then a clear counter
+
+
+class AppError(Exception):
+    """The app answered with an exception, no prediction, or not at all."""
+
+
+def digit_png(rng: random.Random, size: int = 280) -> bytes:
+    """A "1" or a "7" in a white pen on black, somewhere on the canvas, as the canvas exports it."""
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 255))
+    scale, dx, dy = rng.uniform(0.5, 1.0), rng.uniform(-40, 40), rng.uniform(-30, 30)
+    strokes = {"1": [(140, 40), (142, 140), (144, 240)], "7": [(50, 60), (220, 60), (160, 150), (110, 250)]}
+    points = [(140 + (x - 140) * scale + dx, 140 + (y - 140) * scale + dy) for x, y in strokes[rng.choice("17")]]
+    ImageDraw.Draw(image).line(points, fill=(255, 255, 255, 255), width=rng.randint(12, 28), joint="curve")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+class DrawSession:
+    def __init__(self, ws: websockets.ClientConnection, url: str) -> None:
+        self.ws, self.url = ws, url
+        self.page_hash = ""
+        self.canvas_id = ""
+
+    @classmethod
+    async def open(cls, url: str, timeout: float = 60) -> DrawSession:
+        """Connect and run the Draw page once, as a browser's first visit does."""
+        ws = await websockets.connect(url.replace("http", "ws", 1) + "/_stcore/stream", max_size=None)
+        session = cls(ws, url)
+        await session._rerun([], timeout)
+        if not session.canvas_id:
+            raise AppError("the Draw page showed no canvas")
+        return session
+
+    async def draw(self, png: bytes, timeout: float = 60) -> float:
+        """Put a drawing on the canvas; seconds until the page shows its prediction."""
+        value = {"drawing": {"raw": {"objects": [], "background": "#000000"},
+                             "data": "data:image/png;base64," + base64.b64encode(png).decode()},
+                 "backgroundFit": None}
+        state = BackMsg().rerun_script.widget_states.widgets.add()
+        state.id, state.json_value = self.canvas_id, json.dumps(value)
+        return await self._rerun([state], timeout, want="Prediction")
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+    async def _rerun(self, widgets: list, timeout: float, want: str = "") -> float:
+        msg = BackMsg()
+        rerun = msg.rerun_script
+        rerun.widget_states.widgets.extend(widgets)
+        rerun.page_script_hash = self.page_hash
+        rerun.context_info.timezone = "UTC"
+        rerun.context_info.url = self.url + "/"
+        start = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        seen = None
+        deadline = start + timeout
+        while True:
+            try:
+                raw = await asyncio.wait_for(self.ws.recv(), max(0.0, deadline - time.perf_counter()))
+            except TimeoutError:
+                raise AppError(f"no answer in {timeout:.0f} s") from None
+            except websockets.ConnectionClosed as e:
+                raise AppError(f"the server closed the connection ({e.code})") from None
+            fwd = ForwardMsg()
+            fwd.ParseFromString(raw)
+            kind = fwd.WhichOneof("type")
+            if kind == "new_session":
+                self.page_hash = self.page_hash or fwd.new_session.page_script_hash
+            elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                element = fwd.delta.new_element
+                which = element.WhichOneof("type")
+                if which == "exception":
+                    raise AppError(f"the page shows an exception: {element.exception.message[:100]}")
+                if which == "alert" and element.alert.format == element.alert.ERROR:
+                    raise AppError(f"the page shows an error: {element.alert.body[:100]}")
+                if which == "bidi_component" and CANVAS_KEY in element.bidi_component.id:
+                    self.canvas_id = element.bidi_component.id
+                if which == "metric" and want and element.metric.label == want and seen is None:
+                    seen = time.perf_counter() - start
+            elif kind == "script_finished":
+                if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    continue
+                if want and seen is None:
+                    raise AppError(f"the page showed no {want}")
+                return seen if seen is not None else time.perf_counter() - start
