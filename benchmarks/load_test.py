@@ -34,16 +34,12 @@ from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import CANVAS, CANVAS_READY, CHROMIUM_FLAGS, app_server, chromium, rss_mb  # noqa: E402
-from ws_session import AppError, DrawSession, digit_png  # noqa: E402
+from ws_session import STROKES, AppError, DrawSession, digit_png  # noqa: E402
 
 PREDICTION = "[data-testid=stMetric]:has-text('Prediction')"
 INKED_CANVAS = "[data-testid=stBidiComponentIsolated] canvas.dc-canvas.lower-canvas"  # where strokes are drawn
 INKED = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }"""
-STROKES = {  # canvas pixels: a "1" and a "7"
-    "1": [(140, 40), (142, 140), (144, 240)],
-    "7": [(50, 60), (220, 60), (160, 150), (110, 250)],
-}
 
 
 @dataclass

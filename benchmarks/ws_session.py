@@ -25,6 +25,10 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 CANVAS_KEY = "draw_canvas_"  # the Draw page's canvas widget key, then a clear counter
+STROKES = {  # canvas pixels: a "1" and a "7"
+    "1": [(140, 40), (142, 140), (144, 240)],
+    "7": [(50, 60), (220, 60), (160, 150), (110, 250)],
+}
 
 
 class AppError(Exception):
@@ -35,8 +39,7 @@ def digit_png(rng: random.Random, size: int = 280) -> bytes:
     """A "1" or a "7" in a white pen on black, somewhere on the canvas, as the canvas exports it."""
     image = Image.new("RGBA", (size, size), (0, 0, 0, 255))
     scale, dx, dy = rng.uniform(0.5, 1.0), rng.uniform(-40, 40), rng.uniform(-30, 30)
-    strokes = {"1": [(140, 40), (142, 140), (144, 240)], "7": [(50, 60), (220, 60), (160, 150), (110, 250)]}
-    points = [(140 + (x - 140) * scale + dx, 140 + (y - 140) * scale + dy) for x, y in strokes[rng.choice("17")]]
+    points = [(140 + (x - 140) * scale + dx, 140 + (y - 140) * scale + dy) for x, y in STROKES[rng.choice("17")]]
     ImageDraw.Draw(image).line(points, fill=(255, 255, 255, 255), width=rng.randint(12, 28), joint="curve")
     out = io.BytesIO()
     image.save(out, format="PNG")

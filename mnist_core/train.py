@@ -7,8 +7,8 @@
 What it computes is Keras' fit: the last `validation_split` of the training set held out,
 the rest shuffled every epoch, one optimizer step per batch of `batch_size` (the last one
 smaller when it does not divide), loss and accuracy averaged over the epoch's batches, then
-the validation set scored. Why it is fast (the seed's fit: 15x faster than `model.fit` on 2
-cores, benchmarks/fit_speed.py): the data stays resident as uint8 tensors and a whole epoch of
+the validation set scored. Why it is fast (the seed's fit: 17x faster than `model.fit` on 2
+cores, 12x as whole processes; benchmarks/fit_speed.py): the data stays resident as uint8 tensors and a whole epoch of
 steps runs inside one XLA-compiled loop, so Python and the tf.data pipeline are out of the
 inner loop; a skinny first layer gets its kernel gradient in XLA's faster layout; and while a
 worker thread trains an epoch, the calling thread scores the previous one on the validation
@@ -99,7 +99,10 @@ def train(
     optimizer.build(model.trainable_variables)
     loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     run_epoch = _epoch_function(model, optimizer, loss_fn)
-    scorer = keras.models.clone_model(model)  # made after the model: its random draws are done
+    # One-layer models are scored beside training, on a copy of the weights (cloned after the
+    # model is built, so the model's own random draws are unchanged); others after each epoch.
+    beside = one_thread_loop(config)
+    scorer = keras.models.clone_model(model) if beside else model
     prepare, evaluate = _evaluate_function(scorer, loss_fn)
     validation = prepare(x_val, y_val)
     rng = np.random.default_rng(config.seed)
@@ -137,8 +140,12 @@ def train(
             "seconds": time.perf_counter() - t0,
         }
 
+    def sync_scorer() -> None:
+        if scorer is not model:
+            scorer.set_weights(model.get_weights())
+
     def report(epoch: int, logs: dict) -> None:
-        logs["val_loss"], logs["val_accuracy"] = evaluate(validation)  # on the scorer's copy
+        logs["val_loss"], logs["val_accuracy"] = evaluate(validation)  # on the scorer
         for k in history:
             history[k].append(logs[k])
         if on_epoch_end is not None:
@@ -147,7 +154,7 @@ def train(
     # A worker thread trains epoch n while this one makes the shuffled batches of epoch n + 1
     # and, for one-layer models, scores epoch n - 1 on the validation set (on a copy of the
     # model's weights) and reports it; wider models are scored after their epoch.
-    worker, beside = ThreadPoolExecutor(max_workers=1), one_thread_loop(config)
+    worker = ThreadPoolExecutor(max_workers=1)
     pending: tuple[int, dict] | None = None
     try:
         batches = next_epoch()
@@ -161,7 +168,7 @@ def train(
             if epoch + 1 < config.epochs:
                 batches = next_epoch()
             pending = epoch, training.result()
-            scorer.set_weights(model.get_weights())
+            sync_scorer()
             if not beside:
                 report(*pending)
                 pending = None
@@ -170,7 +177,7 @@ def train(
     finally:  # also on an error or a stop: no epoch is trained for nothing
         worker.shutdown(cancel_futures=True)
     fit_seconds = time.perf_counter() - started
-    scorer.set_weights(model.get_weights())
+    sync_scorer()
     test_loss, test_accuracy = evaluate(prepare(data.x_test, data.y_test))
     return TrainResult(model, config, history, test_loss, test_accuracy, fit_seconds, stopped)
 
