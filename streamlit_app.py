@@ -1,10 +1,21 @@
-"""The app's router: page setup, then the pages. Run it with `streamlit run streamlit_app.py`."""
+"""The app's server: the pages (navigation.py) and the HTTP API (mnist_core/http_api.py) on one port.
+
+    streamlit run streamlit_app.py     # http://localhost:8501 the app, POST /predict, GET /health
+
+Streamlit finds `app` below and serves both with its Starlette server; the API's models come
+from the pages' model cache (shipped models and saved runs), so a model is loaded once for both.
+"""
 
 import streamlit as st
 
-st.set_page_config(page_title="MNIST dense networks", page_icon=":material/draw:", layout="wide")
-st.navigation([
-    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),
-    st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
-    st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:"),
-]).run()
+from app_pages.common import classifier, model_file
+from mnist_core.classifier import Classifier
+from mnist_core.http_api import routes
+
+
+def resolve(name: str | None) -> Classifier:
+    """A shipped model or a saved run, by name, from the cache the Draw page uses."""
+    return classifier(model_file(name or "default"))
+
+
+app = st.App("navigation.py", routes=routes(resolve))

@@ -1,4 +1,5 @@
-"""What the pages share: models and data loaded once per process, the training slot, the model list."""
+"""What the pages share: the database, models and data loaded once per process, the training
+slot, the model list."""
 
 from __future__ import annotations
 
@@ -15,12 +16,38 @@ import streamlit as st
 
 from mnist_core import atomic
 from mnist_core import data as mnist_data
-from mnist_core.classifier import DEFAULT_MODEL, MODEL_SUFFIXES, SEED_MODEL, Classifier, load_classifier
+from mnist_core.classifier import MODEL_SUFFIXES, Classifier, load_classifier
+from mnist_core.database import Database, StoreError, database_url
 from mnist_core.job import JobSlot
-from mnist_core.runs import Run, list_runs, runs_dir, runs_stamp
+from mnist_core.runs import Run, RunStore, legacy_runs_dir, resolve_model
 
 UPLOADED_MODELS = Path(tempfile.gettempdir()) / "mnist-dense-uploads"
 MODEL_KEY = "model_choice"  # session state: the label of the model the Draw page uses
+SHIPPED_CHOICES = {"Default: best dense model": "default", "Seed reproduction (92.2%)": "seed"}
+SECRET = "mnist"  # .streamlit/secrets.toml: [connections.mnist] url = "postgresql://..."
+
+
+def configured_url() -> str:
+    """The database URL: the app's secret `[connections.mnist] url`, else $MNIST_DATABASE_URL,
+    else the SQLite file in the data folder."""
+    try:
+        secret = st.secrets.get("connections", {}).get(SECRET, {}).get("url")
+    except FileNotFoundError:  # no secrets.toml at all
+        secret = None
+    return database_url(secret)
+
+
+def run_store() -> RunStore:
+    """The runs, in the database every session and server shares; StoreError if it is down."""
+    return _run_store(configured_url())
+
+
+@st.cache_resource(show_spinner="Opening the database…")
+def _run_store(url: str) -> RunStore:
+    # a failure is not cached: a database that comes back is found at the next rerun
+    store = RunStore(Database.open(url))
+    store.import_folders(legacy_runs_dir())
+    return store
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
@@ -63,20 +90,44 @@ def mnist() -> mnist_data.Mnist:
     return mnist_data.load_mnist()
 
 
-def model_choices() -> dict[str, Path]:
-    """Label -> model file: the shipped models, then every usable run, newest first."""
-    root = runs_dir()
-    return _model_choices(root, runs_stamp(root))  # read again only when the runs change
+def model_choices() -> tuple[dict[str, str], str]:
+    """Label -> model name (a shipped model's, or a run's id): the shipped models, then every
+    run, newest first; and a one-line problem when the runs cannot be read (shipped ones still work).
+
+    Called on every stroke: the list is rebuilt only when the database's revision changes, and
+    the revision itself is asked at most every 2 s, so a stroke costs no query (a hosted
+    database is a network round trip away)."""
+    try:
+        url = run_store().db.url
+        return _choices_at(url, _revision(url)), ""
+    except StoreError as e:
+        return dict(SHIPPED_CHOICES), f"Saved runs are unavailable: {e}"
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _model_choices(root: Path, stamp: tuple) -> dict[str, Path]:
-    # on every stroke, reading each run.json cost 8.6 ms with 30 runs; the stamp costs a stat each
-    choices = {"Default: best dense model": DEFAULT_MODEL, "Seed reproduction (92.2%)": SEED_MODEL}
-    for run in list_runs(root):
-        if not run.broken:
-            choices[run_label(run)] = run.model_path
+@st.cache_data(show_spinner=False, ttl=2, max_entries=4)
+def _revision(url: str) -> int:
+    return run_store().db.revision()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _choices_at(url: str, revision: int) -> dict[str, str]:
+    # shared, not copied per call (st.cache_data unpickles its value every time): callers only read it
+    choices = dict(SHIPPED_CHOICES)
+    for run in run_store().list():
+        label = run_label(run)
+        choices[label if label not in choices else f"{label} · {run.id}"] = run.id
     return choices
+
+
+def model_file(name: str) -> Path:
+    """The local file of a model choice: a shipped model, or a run's (fetched once: a run's
+    files never change)."""
+    return _model_file(run_store().db.url if name not in SHIPPED_CHOICES.values() else "", name)
+
+
+@st.cache_resource(show_spinner="Fetching the model…", max_entries=64)
+def _model_file(url: str, name: str) -> Path:
+    return resolve_model(name, run_store() if url else None)
 
 
 def run_label(run: Run) -> str:

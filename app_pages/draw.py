@@ -4,22 +4,34 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from app_pages.common import (
-    MODEL_KEY, classifier, enlarge, model_choices, probability_chart, save_uploaded_model, warm_up_tensorflow,
+    MODEL_KEY,
+    classifier,
+    enlarge,
+    model_choices,
+    model_file,
+    probability_chart,
+    save_uploaded_model,
+    warm_up_tensorflow,
 )
 from mnist_core.classifier import ModelError
+from mnist_core.database import StoreError
 from mnist_core.image_file import ImageError, preview, read_image
-from mnist_core.preprocess import NotADigit, preprocess
+from mnist_core.preprocessing import NotADigit, preprocess
+from mnist_core.runs import RunError
 
 st.title("Draw a digit")
 
 with st.sidebar:
     st.header("Model")
-    choices = model_choices()
+    choices, store_problem = model_choices()
+    if store_problem:
+        st.warning(store_problem)
     upload_label = "Upload a model…"
     if st.session_state.get(MODEL_KEY) not in [*choices, upload_label]:
         st.session_state[MODEL_KEY] = next(iter(choices))
     choice = st.selectbox("Model", [*choices, upload_label], key=MODEL_KEY)
-    model_path = choices.get(choice)
+    model_name = choices.get(choice)
+    model_path = None
     if choice == upload_label:
         uploaded_model = st.file_uploader("A .keras or .h5 model", type=["keras", "h5"], key="draw_model_file")
         model_path = save_uploaded_model(uploaded_model.getvalue(), uploaded_model.name) if uploaded_model else None
@@ -58,10 +70,10 @@ with left:
 warm_up_tensorflow()  # after the canvas is on screen: importing TensorFlow holds the GIL for seconds
 with right:
     model = None  # loaded after the canvas is on screen: the first load imports TensorFlow
-    if model_path is not None:
+    if model_path is not None or model_name is not None:
         try:
-            model = classifier(model_path)
-        except (ModelError, OSError) as e:
+            model = classifier(model_path or model_file(model_name))
+        except (ModelError, RunError, StoreError, OSError) as e:
             st.error(f"This model cannot be used: {e}")
     else:
         st.info("Upload a model in the sidebar, or choose another one.")

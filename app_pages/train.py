@@ -1,22 +1,58 @@
 """Train page: the book's fit (or any preset) in the background, with live charts and a stop."""
 
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import MODEL_KEY, classifier, confusion_chart, enlarge, job_slot, line_chart, mnist, run_label
+from app_pages.common import (
+    MODEL_KEY,
+    classifier,
+    configured_url,
+    confusion_chart,
+    enlarge,
+    job_slot,
+    line_chart,
+    mnist,
+    run_label,
+    run_store,
+)
 from mnist_core import data as mnist_data
-from mnist_core.analysis import confident_mistakes, confusion_matrix, downsample, first_layer_pictures
-from mnist_core.config import OPTIMIZERS, PRESET_NOTES, PRESETS, ConfigError, parse_hidden
-from mnist_core.job import JobRunning, JobState
-from mnist_core.runs import read_run, runs_dir
-
-BOOK = {"val_accuracy": 0.923, "test_accuracy": 0.922}  # chapter 1's published figures, seed model
-FIELDS = ("epochs", "batch_size", "learning_rate", "optimizer", "hidden", "dropout", "validation_split", "seed")
+from mnist_core.analysis import Evaluation, downsample, evaluate
+from mnist_core.config import (
+    BOOK_FIGURES,
+    PRESET_NOTES,
+    PRESETS,
+    ConfigError,
+    Setting,
+    TrainConfig,
+    format_value,
+    is_the_books_fit,
+    parse_hidden,
+    settings,
+)
+from mnist_core.database import StoreError
+from mnist_core.job import JobRunning, JobState, JobStatus
+from mnist_core.runs import RunError
 
 st.title("Train a dense network")
+
+
+def setting_input(name: str, setting: Setting, value: Any, preset_name: str) -> Any:
+    """The form's widget for one TrainConfig field, from its Setting: bounds, choices, help."""
+    key = f"train_{name}_{preset_name}"  # per preset: switching presets gives fresh fields
+    if setting.choices:
+        return st.selectbox(setting.label, setting.choices, setting.choices.index(value), key=key, help=setting.help)
+    if isinstance(value, tuple):
+        return st.text_input(setting.label, format_value(value).replace("none", ""), key=key, help=setting.help)
+    if isinstance(value, int):
+        return st.number_input(setting.label, int(setting.low), int(setting.high), value, key=key, help=setting.help)
+    # floats: the closed bounds here, an open end is refused by TrainConfig with its one line
+    decimals = "%.4f" if setting.step and setting.step < 0.01 else "%.2f"
+    return st.number_input(setting.label, float(setting.low), float(setting.high), float(value), step=setting.step,
+                           format=decimals, key=key, help=setting.help)
+
 
 with st.sidebar:
     st.header("Settings")
@@ -24,32 +60,18 @@ with st.sidebar:
                                help="\n".join(f"- **{k}**: {v}" for k, v in PRESET_NOTES.items()))
     st.caption(PRESET_NOTES[preset_name])
     preset = PRESETS[preset_name]
-    # Each field starts at the preset's value, keyed per preset: switching presets gives fresh
-    # fields, and a field whose state Streamlit drops falls back to the preset, not to its minimum.
+    # Every field of TrainConfig, each starting at the preset's value.
     with st.form("train_form"):
-        values = {
-            "epochs": st.number_input("Epochs", 1, 10_000, preset.epochs, key=f"train_epochs_{preset_name}"),
-            "batch_size": st.number_input("Batch size", 1, 60_000, preset.batch_size,
-                                          key=f"train_batch_size_{preset_name}"),
-            "learning_rate": st.number_input("Learning rate", 1e-6, 10.0, preset.learning_rate, format="%.4f",
-                                             key=f"train_learning_rate_{preset_name}"),
-            "optimizer": st.selectbox("Optimizer", OPTIMIZERS, OPTIMIZERS.index(preset.optimizer),
-                                      key=f"train_optimizer_{preset_name}"),
-            "hidden": st.text_input("Hidden layers", ", ".join(map(str, preset.hidden)), key=f"train_hidden_{preset_name}",
-                                    help="ReLU units per layer, e.g. 128, 128; empty for none"),
-            "dropout": st.slider("Dropout", 0.0, 0.9, preset.dropout, step=0.05, key=f"train_dropout_{preset_name}"),
-            "validation_split": st.slider("Validation split", 0.05, 0.5, preset.validation_split, step=0.05,
-                                          key=f"train_validation_split_{preset_name}"),
-            "seed": st.number_input("Seed", 0, 2**31 - 1, preset.seed, key=f"train_seed_{preset_name}"),
-        }
+        values = {name: setting_input(name, setting, getattr(preset, name), preset_name)
+                  for name, setting in settings()}
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 
 slot = job_slot()
 if start:
     try:
-        config = preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])})  # keeps augmentation etc.
+        config = preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])})
         # looked up at each start, so tests can patch the loader; the job runs it in a child process
-        slot.start(config, preset_name, mnist_data.load_mnist, runs_dir())
+        slot.start(config, preset_name, mnist_data.load_mnist, configured_url())
     except ConfigError as e:
         st.error(f"Check the settings: {e}")
     except JobRunning as e:
@@ -74,7 +96,7 @@ def show_curves(state: JobState) -> None:
 
 def show_progress(state: JobState) -> None:
     total = state.config.epochs
-    if state.status == "loading data":
+    if state.status == JobStatus.LOADING:
         st.progress(0.0, text=f"Loading MNIST… {state.message}")
     elif state.active:
         left = state.seconds_left
@@ -96,39 +118,34 @@ def job_view(polling: bool) -> None:
 
 
 @st.cache_resource(show_spinner="Scoring the test set…", max_entries=4)
-def test_report(model_path: str) -> dict:
-    clf = classifier(Path(model_path))
-    data = mnist()
-    probabilities = clf.predict_proba(data.x_test.astype(np.float32) / 255.0)
-    worst = confident_mistakes(probabilities, data.y_test, 12)
-    return {
-        "confusion": confusion_matrix(data.y_test, probabilities.argmax(axis=1)),
-        "mistakes": [(data.x_test[i], int(data.y_test[i]), int(probabilities[i].argmax()),
-                      float(probabilities[i].max())) for i in worst],
-        "pictures": first_layer_pictures(clf.model, limit=40),
-    }
+def test_report(run_id: str) -> Evaluation:
+    return evaluate(classifier(run_store().model_path(run_id)), mnist())
+
+
+def versus_book(config: TrainConfig, value: float, metric: str) -> str | None:
+    """The difference from the book's published figure, for the book's exact fit only."""
+    if not is_the_books_fit(config):
+        return None
+    return f"{(value - BOOK_FIGURES[metric]) * 100:+.2f} pts vs the book's {BOOK_FIGURES[metric]:.1%}"
 
 
 def show_results(state: JobState) -> None:
-    run = read_run(state.run_folder)
-    st.success(f"{'Stopped' if state.status == 'stopped' else 'Finished'} after {state.epochs_done} epochs: "
+    run = run_store().get(state.run_id)
+    st.success(f"{'Stopped' if state.status == JobStatus.STOPPED else 'Finished'} after {run.epochs_done} epochs: "
                f"saved as “{run.name}”.")
-    test, val = state.test_accuracy, state.history["val_accuracy"][-1]
-
-    def versus_book(value: float, key: str) -> str | None:  # the book's figures are the seed model's
-        return f"{(value - BOOK[key]) * 100:+.2f} pts vs the book's {BOOK[key]:.1%}" if state.preset == "seed" else None
-
     a, b, c = st.columns(3)
-    a.metric("Test accuracy", f"{test:.2%}", delta=versus_book(test, "test_accuracy"), delta_color="off")
-    b.metric("Validation accuracy", f"{val:.2%}", delta=versus_book(val, "val_accuracy"), delta_color="off")
-    c.metric("Training time", f"{run.record.get('fit_seconds', 0):.1f} s")
-    if state.preset != "seed":
-        st.caption("The book's seed model, for reference: validation 92.3%, test 92.2%.")
+    a.metric("Test accuracy", f"{run.test_accuracy:.2%}",
+             delta=versus_book(run.config, run.test_accuracy, "test_accuracy"), delta_color="off")
+    b.metric("Validation accuracy", f"{run.val_accuracy:.2%}",
+             delta=versus_book(run.config, run.val_accuracy, "val_accuracy"), delta_color="off")
+    c.metric("Training time", f"{run.fit_seconds:.1f} s")
+    if not is_the_books_fit(run.config):
+        st.caption("The book's chapter-1 fit, for reference: validation 92.3%, test 92.2%.")
     if st.button("Draw with this model", key="train_use_model", icon=":material/draw:"):
         st.session_state[MODEL_KEY] = run_label(run)
         st.switch_page("app_pages/draw.py")
     try:
-        report = test_report(str(run.model_path))
+        report = test_report(run.id)
     except mnist_data.DataError as e:
         st.error(str(e))
         return
@@ -136,13 +153,13 @@ def show_results(state: JobState) -> None:
     with left:
         st.subheader("Confusion matrix")
         st.caption("Rows: the true digit; columns: what the model said.")
-        confusion_chart(report["confusion"])
+        confusion_chart(report.confusion)
     with right:
         st.subheader("Most confidently wrong test digits")
         cols = st.columns(6)
-        for i, (image, true, predicted, confidence) in enumerate(report["mistakes"]):
-            cols[i % 6].image(enlarge(image / 255.0, 84), caption=f"{true}→{predicted} {confidence:.0%}")
-    pictures = report["pictures"]
+        for i, m in enumerate(report.mistakes):
+            cols[i % 6].image(enlarge(m.image / 255.0, 84), caption=f"{m.true}→{m.predicted} {m.confidence:.0%}")
+    pictures = report.pictures
     st.subheader("What it learned: " + ("the ten digit templates" if len(pictures) == 10 else "first-layer units"))
     st.caption("Red: ink here votes for the unit; blue: against.")
     cols = st.columns(10)
@@ -156,14 +173,17 @@ if slot.job is None:
             "The default is the book's chapter-1 fit: one softmax layer, SGD, 200 epochs.")
 else:
     state = slot.job.snapshot()
-    st.write(f"**{state.preset}** · {', '.join(f'{k}={v}' for k, v in state.config.to_dict().items() if k in FIELDS)}")
+    st.write(f"**{state.preset}** · {state.config.describe()}")
     # One fragment, always polling (a constant run_every, so the browser's timer never belongs to
     # an older fragment); it asks for one full rerun when the job starts or ends.
     st.fragment(job_view, run_every=2.0)(state.active)
     if not state.active:
-        if state.status == "failed":
+        if state.status == JobStatus.FAILED:
             st.error(f"Training failed: {state.error}")
-        elif state.run_folder is not None:
-            show_results(state)
+        elif state.run_id is not None:
+            try:
+                show_results(state)
+            except (RunError, StoreError) as e:
+                st.error(f"The run cannot be shown: {e}")
         else:
             st.warning(state.error or "Stopped.")

@@ -30,10 +30,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-        runs = Path(tmp) / "runs"
+        data = Path(tmp) / "data"
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
         start = time.perf_counter()
-        with app_server(runs) as (url, proc, health_s):
+        with app_server(data) as (url, proc, health_s):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(120_000)
             page.goto(url)
@@ -48,7 +48,7 @@ def main() -> None:
             print(f"server memory with the default model loaded: {memory:.0f} MB resident")
 
             page.goto(f"{url}/train")
-            epochs = page.get_by_label("Epochs")
+            epochs = page.get_by_role("spinbutton", name="Epochs")
             epochs.fill(str(args.epochs))
             epochs.press("Tab")
             server_cpu, browser_cpu = cpu_seconds("streamlit run"), cpu_seconds("chromium")
@@ -56,12 +56,14 @@ def main() -> None:
             page.get_by_text(f"Finished after {args.epochs} epochs").wait_for(timeout=600_000)
             print(f"CPU used while the page trained: app server {cpu_seconds('streamlit run') - server_cpu:.1f} s, "
                   f"browser {cpu_seconds('chromium') - browser_cpu:.1f} s")
-            record = json.loads(next(runs.glob("*/run.json")).read_text())
+            record = json.loads(subprocess.run(
+                [sys.executable, "-m", "mnist_core", "runs", "--json", "--database", f"sqlite:///{data}/mnist.db"],
+                cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()[0])
             print(f"server memory after a training run: {rss_mb(proc.pid):.0f} MB resident")
         browser.close()
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        out = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--epochs", str(args.epochs), "--out",
-                              str(Path(tmp) / "cli"), "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--epochs", str(args.epochs), "--database",
+                              f"sqlite:///{tmp}/cli.db", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
                              check=True)
         cli = json.loads(out.stdout.strip().splitlines()[-1])
     page_s, cli_s = record["fit_seconds"], cli["fit_seconds"]

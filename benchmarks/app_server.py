@@ -22,12 +22,17 @@ CANVAS_READY = "[data-testid=stBidiComponentIsolated] .dc-toolbar"
 
 
 @contextlib.contextmanager
-def app_server(runs_dir: Path) -> Iterator[tuple[str, subprocess.Popen, float]]:
-    """Yield (url, process, seconds until /_stcore/health answered)."""
+def app_server(data_dir: Path, database_url: str | None = None) -> Iterator[tuple[str, subprocess.Popen, float]]:
+    """Yield (url, process, seconds until /_stcore/health answered); the app keeps its database
+    at `database_url`, by default an SQLite file in `data_dir`."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "MNIST_RUNS_DIR": str(runs_dir), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "MNIST_DATA_DIR": str(data_dir), "MNIST_RUNS_DIR": str(data_dir / "runs"),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("MNIST_DATABASE_URL", None)
+    if database_url is not None:
+        env["MNIST_DATABASE_URL"] = database_url
     log = open(os.environ.get("APP_LOG", os.devnull), "w")  # APP_LOG=path keeps the server's output
     start = time.perf_counter()
     proc = subprocess.Popen(

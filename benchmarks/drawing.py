@@ -1,4 +1,4 @@
-"""Accuracy on canvas-like drawings: the seed app's naive resize against mnist_core.preprocess.
+"""Accuracy on canvas-like drawings: the seed app's naive resize against mnist_core.preprocessing.
 
     python benchmarks/drawing.py [--n 2000] [--models models/default.keras ...]
 
@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
 from mnist_core.data import load_mnist
-from mnist_core.preprocess import NotADigit, preprocess
+from mnist_core.preprocessing import NotADigit, preprocess
 
 FONTS = sorted(glob.glob("/usr/share/fonts/truetype/*/*.ttf"))
 

@@ -50,7 +50,8 @@ class Tally:
 
     def summary(self, what: str) -> str:
         kinds = "; ".join(f"{n} x {k}" for k, n in Counter(e.split(":")[0] for e in self.errors).most_common())
-        return (f"{what}: {len(self.latencies)} predictions, {len(self.errors)} errors{f' ({kinds})' if kinds else ''}; "
+        kinds = f" ({kinds})" if kinds else ""
+        return (f"{what}: {len(self.latencies)} predictions, {len(self.errors)} errors{kinds}; "
                 f"latency median {percentile(self.latencies, 0.5):.2f} s, p95 {percentile(self.latencies, 0.95):.2f} s")
 
 
@@ -141,8 +142,8 @@ async def browser_session(browser, url: str, drawings: int, pause: float, tally:
 async def start_training(browser, url: str, epochs: int) -> None:
     page = await browser.new_page()
     await page.goto(f"{url}/train")
-    await page.get_by_label("Epochs").fill(str(epochs))
-    await page.get_by_label("Epochs").press("Tab")
+    await page.get_by_role("spinbutton", name="Epochs").fill(str(epochs))
+    await page.get_by_role("spinbutton", name="Epochs").press("Tab")
     await page.get_by_role("button", name="Start training").click()
     await page.get_by_text("Epoch ").first.wait_for(timeout=120_000)
     await page.close()
@@ -184,7 +185,7 @@ async def run(args: argparse.Namespace) -> Results:
     random.seed(0)
     rng = random.Random(0)
     timeout = args.timeout
-    with tempfile.TemporaryDirectory() as tmp, app_server(Path(tmp) / "runs") as (url, server, _):
+    with tempfile.TemporaryDirectory() as tmp, app_server(Path(tmp) / "data") as (url, server, _):
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
             first = await DrawSession.open(url, 60)  # the first visitor loads TensorFlow and the model

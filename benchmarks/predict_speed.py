@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
-from mnist_core.preprocess import preprocess
+from mnist_core.preprocessing import preprocess
 
 FRAMES = 300
 

@@ -10,8 +10,14 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import CHROMIUM_FLAGS, ROOT, app_server, chromium, draw_stroke  # noqa: E402
-from app_server import CANVAS_READY  # noqa: E402
+from app_server import (  # noqa: E402
+    CANVAS_READY,  # noqa: E402
+    CHROMIUM_FLAGS,
+    ROOT,
+    app_server,
+    chromium,
+    draw_stroke,
+)
 
 DOCS = ROOT / "docs"
 FOUR = [(90, 50), (60, 160), (200, 160), (170, 40), (165, 250)]  # a "4" in one stroke
@@ -21,7 +27,7 @@ def main() -> None:
     DOCS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
-        with app_server(Path(tmp) / "runs") as (url, _, _):
+        with app_server(Path(tmp) / "data") as (url, _, _):
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.set_default_timeout(120_000)
             page.goto(url)

@@ -1,6 +1,10 @@
 """mnist_core: MNIST, dense Keras networks, their training and the MNIST-style preprocessing.
 
     from mnist_core import load_mnist, train, preprocess, load_classifier, PRESETS
+    from mnist_core import train_and_save, RunStore, Database, database_url   # saved runs
+
+Public names are functions and types, never module names (the modules are `training`,
+`preprocessing`, ...), so `mnist_core.preprocess` is the function in every import order.
 
 Never imports streamlit; the app in streamlit_app.py is a thin view over this package.
 Names load lazily, so `import mnist_core` stays cheap until TensorFlow is actually needed.
@@ -14,13 +18,18 @@ from typing import Any
 _EXPORTS = {
     "load_mnist": "mnist_core.data",
     "Mnist": "mnist_core.data",
-    "train": "mnist_core.train",
-    "TrainResult": "mnist_core.train",
-    "preprocess": "mnist_core.preprocess",
+    "train": "mnist_core.training",
+    "TrainResult": "mnist_core.training",
+    "preprocess": "mnist_core.preprocessing",
     "load_classifier": "mnist_core.classifier",
     "Classifier": "mnist_core.classifier",
     "TrainConfig": "mnist_core.config",
     "PRESETS": "mnist_core.config",
+    "train_and_save": "mnist_core.pipeline",
+    "RunStore": "mnist_core.runs",
+    "Run": "mnist_core.runs",
+    "Database": "mnist_core.database",
+    "database_url": "mnist_core.database",
 }
 __all__ = list(_EXPORTS)
 

@@ -1,5 +1,6 @@
 """What a trained model got right and wrong, and what it learned, as plain arrays.
 
+    report = evaluate(load_classifier(path), load_mnist())   # the whole test-set report
     cm = confusion_matrix(y_true, y_pred)          # (10, 10) counts, rows = true digit
     worst = confident_mistakes(probabilities, y, 12)  # indices, most confidently wrong first
     pictures = first_layer_pictures(model)         # (units, 28, 28) in [-1, 1]
@@ -7,8 +8,49 @@
 
 from __future__ import annotations
 
-import keras
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+from mnist_core.data import Mnist
+
+if TYPE_CHECKING:  # Keras (TensorFlow) loads with the first model, not on import
+    import keras
+
+    from mnist_core.classifier import Classifier
+
+
+@dataclass(frozen=True)
+class Mistake:
+    image: np.ndarray  # (28, 28) uint8, as in MNIST
+    true: int
+    predicted: int
+    confidence: float  # the probability given to `predicted`
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model scored on MNIST's test set."""
+
+    accuracy: float
+    confusion: np.ndarray  # (10, 10) counts, rows = the true digit
+    mistakes: list[Mistake]  # the most confidently wrong, most confident first
+    pictures: np.ndarray  # (units, 28, 28) first-layer weights in [-1, 1]
+
+
+def evaluate(classifier: Classifier, data: Mnist, mistakes: int = 12, pictures: int = 40) -> Evaluation:
+    """Score `classifier` on the test set: accuracy, confusion matrix, worst mistakes, what it learned."""
+    probabilities = classifier.predict_proba(data.x_test.astype(np.float32) / 255.0)  # (n, 10)
+    predicted = probabilities.argmax(axis=1)
+    worst = confident_mistakes(probabilities, data.y_test, mistakes)
+    return Evaluation(
+        accuracy=float((predicted == data.y_test).mean()),
+        confusion=confusion_matrix(data.y_test, predicted),
+        mistakes=[Mistake(data.x_test[i], int(data.y_test[i]), int(predicted[i]), float(probabilities[i].max()))
+                  for i in worst],
+        pictures=first_layer_pictures(classifier.model, limit=pictures),
+    )
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -32,6 +74,8 @@ def first_layer_pictures(model: keras.Model, limit: int = 64) -> np.ndarray:
     For the seed model these are the ten digit templates: positive where ink votes for that
     digit, negative where it votes against.
     """
+    import keras
+
     dense = next(layer for layer in model.layers if isinstance(layer, keras.layers.Dense))
     kernel = np.asarray(dense.kernel)[:, :limit]  # (784, units)
     pictures = kernel.T.reshape(-1, 28, 28)

@@ -1,6 +1,8 @@
-"""The command line: `python -m mnist_core {train,evaluate,predict,data} --help`.
+"""The command line: `python -m mnist_core {train,evaluate,predict,runs,export,serve,data} --help`.
 
-Errors are one line on stderr and a non-zero exit status, never a traceback.
+Errors are one line on stderr and a non-zero exit status, never a traceback. Runs live in the
+database at `--database`, else `$MNIST_DATABASE_URL`, else the SQLite file the app uses too.
+The train command's flags are derived from TrainConfig's fields (config.settings()).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_core.config import PRESET_NOTES, PRESETS, ConfigError, TrainConfig, parse_hidden
+from mnist_core.config import PRESET_NOTES, PRESETS, ConfigError, TrainConfig, parse_hidden, settings
 from mnist_core.errors import USER_ERRORS
 
 
@@ -47,40 +49,64 @@ def _import_tensorflow_quietly() -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_core", description="Dense networks on MNIST.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument("--database", metavar="URL",
+                       help="where runs are kept (default: $MNIST_DATABASE_URL, else the app's SQLite file)")
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data", help="an mnist.npz or a folder of IDX files (default: $MNIST_PATH, cache, download)")
 
-    t = sub.add_parser("train", help="train a model and save it as a run",
-                       description="Train a dense network; each run is saved in its own folder.",
+    t = sub.add_parser("train", parents=[store, data], help="train a model and save it as a run",
+                       description="Train a dense network; each run is saved in the database.",
                        epilog="presets: " + "; ".join(f"{k}: {v}" for k, v in PRESET_NOTES.items()))
     t.add_argument("--preset", choices=PRESETS, default="seed", help="starting settings (default: seed)")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--learning-rate", type=float)
-    t.add_argument("--optimizer", choices=("sgd", "rmsprop", "adam"))
-    t.add_argument("--hidden", type=_hidden, help="hidden layer sizes, e.g. 128,128 (0 for none)")
-    t.add_argument("--dropout", type=float)
-    t.add_argument("--validation-split", type=float)
-    t.add_argument("--seed", type=int)
-    t.add_argument("--out", type=Path, help="folder that holds the run folders (default: runs/)")
-    t.add_argument("--data", help="an mnist.npz or a folder of IDX files (default: $MNIST_PATH, cache, download)")
+    for name, setting in settings():  # every TrainConfig field, as the sidebar shows it
+        kind = type(getattr(PRESETS["seed"], name))
+        t.add_argument(f"--{name.replace('_', '-')}", type=_hidden if kind is tuple else kind,
+                       choices=setting.choices or None, help=_flag_help(setting))
     t.add_argument("--json", action="store_true", help="end stdout with one JSON object of results")
     t.set_defaults(run=_train)
 
-    e = sub.add_parser("evaluate", help="test accuracy of a model file")
-    e.add_argument("model", nargs="?", type=Path, help=".keras or .h5 file (default: the shipped model)")
-    e.add_argument("--data", help="an mnist.npz or a folder of IDX files")
+    e = sub.add_parser("evaluate", parents=[store, data], help="test accuracy of a model")
+    e.add_argument("model", nargs="?", help="a .keras or .h5 file, a run's id or name, or default or seed "
+                                            "(default: the shipped model)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(run=_evaluate)
 
-    p = sub.add_parser("predict", help="read digits from image files")
+    p = sub.add_parser("predict", parents=[store], help="read digits from image files")
     p.add_argument("images", nargs="+", type=Path)
-    p.add_argument("--model", type=Path, help=".keras or .h5 file (default: the shipped model)")
+    p.add_argument("--model", help="a .keras or .h5 file, a run's id or name, or default or seed")
     p.add_argument("--json", action="store_true", help="one JSON object per line per image")
     p.set_defaults(run=_predict)
 
-    d = sub.add_parser("data", help="fetch and verify MNIST, print where it is")
-    d.add_argument("--data", help="an mnist.npz or a folder of IDX files")
+    r = sub.add_parser("runs", parents=[store], help="list the saved runs, newest first")
+    r.add_argument("--json", action="store_true", help="one JSON object per run per line")
+    r.set_defaults(run=_runs)
+
+    x = sub.add_parser("export", parents=[store], help="write a run's model files out of the database",
+                       description="all: model.keras, mnist_dense_model.h5 and run.json into FOLDER; keras or h5: "
+                                   "that file alone; saved_model: a TensorFlow SavedModel (what TensorFlow Serving "
+                                   "loads) in FOLDER, with a serving_default signature: images (n, 28, 28) in [0, 1] "
+                                   "-> probabilities (n, 10).")
+    x.add_argument("run_ref", metavar="RUN", help="the run's id or name, as `runs` lists it (or default or seed)")
+    x.add_argument("folder", type=Path)
+    x.add_argument("--format", choices=EXPORT_FORMATS, default="all")
+    x.set_defaults(run=_export)
+
+    s = sub.add_parser("serve", parents=[store], help="answer POST /predict over HTTP (the seed's service, done right)",
+                       description="The app's HTTP API alone: POST /predict (multipart `file`, or JSON 28x28 arrays; "
+                                   "?model= a shipped model or a run), GET /health. Stateless: run as many as needed.")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
+    s.add_argument("--port", type=int, default=5000, help="default: 5000, as the seed's service")
+    s.set_defaults(run=_serve)
+
+    d = sub.add_parser("data", parents=[data], help="fetch and verify MNIST, print where it is")
     d.set_defaults(run=_data)
     return parser
+
+
+def _flag_help(setting) -> str:
+    allowed = "" if setting.choices or setting.low is None else f"; {setting.describe_range()}"
+    return f"{setting.label}: {setting.help}{allowed}"
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -91,67 +117,144 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
-    names = ("epochs", "batch_size", "learning_rate", "optimizer", "hidden", "dropout", "validation_split", "seed")
-    changes = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    changes = {name: getattr(args, name) for name, _ in settings() if getattr(args, name) is not None}
     return PRESETS[args.preset].replace(**changes)
+
+
+def _database(args: argparse.Namespace) -> str:
+    from mnist_core.database import database_url
+
+    return database_url(args.database)
+
+
+def _store(args: argparse.Namespace):
+    """The runs in the database, with any old run folders imported first."""
+    from mnist_core.database import Database
+    from mnist_core.runs import RunStore, legacy_runs_dir
+
+    store = RunStore(Database.open(_database(args)))
+    store.import_folders(legacy_runs_dir())
+    return store
+
+
+def _classifier(ref: str | None, args: argparse.Namespace):
+    """A model file given on the command line, else a shipped model or a run by id or name."""
+    from mnist_core.classifier import MODEL_SUFFIXES, SHIPPED_MODELS, load_classifier
+    from mnist_core.runs import resolve_model
+
+    if ref is not None and Path(ref).suffix.lower() in MODEL_SUFFIXES:
+        return load_classifier(ref)
+    return load_classifier(resolve_model(ref, None if ref in (None, *SHIPPED_MODELS) else _store(args)))
 
 
 def _load_data(args: argparse.Namespace):
     from mnist_core.data import load_mnist
 
-    def progress(message: str, fraction: float | None) -> None:
-        print(message, file=sys.stderr)
-
-    return load_mnist(args.data, progress=progress)
+    return load_mnist(args.data, progress=lambda message, fraction: print(message, file=sys.stderr))
 
 
 def _train(args: argparse.Namespace) -> int:
     config = _config(args)  # checked before the slow imports
-    from mnist_core.runs import runs_dir, save_run
-    from mnist_core.train import train, use_threads_for
+    from mnist_core.pipeline import Event, train_and_save
 
-    use_threads_for(config)
-    data = _load_data(args)
     bar = _ProgressBar(config.epochs, sys.stderr)
-    result = train(config, data, on_epoch_end=bar.update)
+
+    def on_event(kind: Event, payload) -> None:
+        if kind == Event.DATA:
+            print(payload, file=sys.stderr)
+        elif kind == Event.EPOCH:
+            bar.update(*payload)
+
+    _store(args)  # the database is reachable (and old run folders imported) before training
+    from mnist_core.data import load_mnist
+
+    outcome = train_and_save(config, args.preset, _database(args),
+                             lambda progress: load_mnist(args.data, progress=progress), on_event)
     bar.close()
-    folder = save_run(result, args.out or runs_dir(), preset=args.preset)
-    summary = {
-        "preset": args.preset,
-        "epochs_done": result.epochs_done,
-        "val_accuracy": round(result.history["val_accuracy"][-1], 5),
-        "test_accuracy": round(result.test_accuracy, 5),
-        "fit_seconds": round(result.fit_seconds, 2),
-        "model_path": str(folder / "model.keras"),
-        "h5_path": str(folder / "mnist_dense_model.h5"),
-    }
+    run, result = outcome.run, outcome.result
+    summary = {"run": run.id, "name": run.name, "preset": run.preset, "epochs_done": run.epochs_done,
+               "val_accuracy": round(run.val_accuracy, 5), "test_accuracy": round(run.test_accuracy, 5),
+               "fit_seconds": round(result.fit_seconds, 2)}
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"test accuracy {result.test_accuracy:.4f}, validation {summary['val_accuracy']:.4f}, "
-              f"{result.fit_seconds:.1f} s; saved {folder}")
+        print(f"test accuracy {run.test_accuracy:.4f}, validation {run.val_accuracy:.4f}, "
+              f"{result.fit_seconds:.1f} s; saved as run {run.id}")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import numpy as np
+    from mnist_core.analysis import evaluate
 
-    from mnist_core.classifier import load_classifier
+    clf = _classifier(args.model, args)
+    report = evaluate(clf, _load_data(args), mistakes=0, pictures=0)
+    if args.json:
+        print(json.dumps({"test_accuracy": report.accuracy, "confusion": report.confusion.tolist()}))
+    else:
+        print(f"test accuracy {report.accuracy:.4f} ({args.model or 'default'})")
+    return 0
 
-    clf = load_classifier(args.model)
-    data = _load_data(args)
-    probabilities = clf.predict_proba(data.x_test.astype(np.float32) / 255.0)
-    accuracy = float((probabilities.argmax(axis=1) == data.y_test).mean())
-    print(json.dumps({"test_accuracy": accuracy}) if args.json else f"test accuracy {accuracy:.4f} ({clf.path})")
+
+def _runs(args: argparse.Namespace) -> int:
+    runs = _store(args).list()
+    for run in runs:
+        if args.json:
+            print(json.dumps(run.to_json()))
+        else:
+            accuracy = "-" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
+            print(f"{run.id}  {accuracy:>7}  {run.epochs_done:>5} ep  {run.name}")
+    if not runs and not args.json:
+        print("no runs yet: python -m mnist_core train", file=sys.stderr)
+    return 0
+
+
+EXPORT_FORMATS = ("all", "keras", "h5", "saved_model")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from mnist_core.classifier import SHIPPED_MODELS
+
+    shipped = args.run_ref in SHIPPED_MODELS
+    if args.format == "saved_model":
+        from mnist_core.saved_model import export_saved_model
+
+        model = _classifier(args.run_ref, args).model
+        export_saved_model(model, args.folder)
+        print(args.folder)
+        return 0
+    if shipped:
+        from mnist_core.runs import RunError
+
+        raise RunError(f"{args.run_ref} is a shipped model: its file is models/{args.run_ref}.keras; "
+                       "use --format saved_model to export it for TensorFlow Serving")
+    store = _store(args)
+    if args.format == "all":
+        written = store.export(args.run_ref, args.folder)
+    else:
+        from mnist_core import atomic
+        from mnist_core.runs import H5_FILE, MODEL_FILE
+
+        name = MODEL_FILE if args.format == "keras" else H5_FILE
+        atomic.write_bytes(args.folder / name, store.file(store.get(args.run_ref).id, name))
+        written = [args.folder / name]
+    for path in written:
+        print(path)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mnist_core.http_api import serve
+
+    print(f"serving POST /predict and GET /health on http://{args.host}:{args.port}", file=sys.stderr)
+    serve(_store(args), args.host, args.port)
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from mnist_core.classifier import load_classifier
     from mnist_core.image_file import ImageError, read_image
-    from mnist_core.preprocess import preprocess
+    from mnist_core.preprocessing import preprocess
 
-    clf = load_classifier(args.model)
+    clf = _classifier(args.model, args)
     failed = 0
     for path in args.images:
         try:

@@ -1,21 +1,31 @@
 """What to train: one frozen config type, and the named presets built from it.
 
-The command line, the app's sidebar and each run's `run.json` all speak `TrainConfig`.
+The command line, the app's sidebar and each saved run all speak `TrainConfig`.
 The defaults are the seed notebook's fit (chapter 1 of *Deep Learning with TensorFlow and
 Keras*): one softmax layer, SGD at 0.01, 200 epochs of batch 128, the last 20% held out.
 
-    from mnist_core.config import PRESETS, TrainConfig
+Each field carries its label, help, range or choices once, as field metadata (`Setting`):
+validation here, the command line's flags and the sidebar's form are all derived from it, so a
+new field appears everywhere at once.
+
+    from mnist_core.config import PRESETS, TrainConfig, settings
     cfg = PRESETS["dropout"].replace(epochs=20)
+    for name, setting in settings(): print(name, setting.label, setting.low, setting.high)
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 AUGMENTATIONS = ("none", "affine", "elastic")
+LR_SCHEDULES = ("constant", "cosine")
+# What training reports for every epoch, and a run keeps: metric -> one value per epoch.
+Metric = Literal["loss", "accuracy", "val_loss", "val_accuracy"]
+METRICS: tuple[Metric, ...] = ("loss", "accuracy", "val_loss", "val_accuracy")
+History = dict[str, list[float]]
 
 
 class ConfigError(ValueError):
@@ -23,39 +33,85 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Setting:
+    """What the user is told about a field, and the values it may take.
+
+    Numbers lie in [low, high]; `open_low` / `open_high` exclude that end. `choices` lists a
+    text field's values; `step` is the form's increment."""
+
+    label: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+    choices: tuple[str, ...] = ()
+    step: float | None = None
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise ConfigError with a one-line message when `value` is outside the setting."""
+        label = self.label.lower()
+        if self.choices and value not in self.choices:
+            raise ConfigError(f"{label} must be one of {', '.join(self.choices)}")
+        if self.low is None or self.high is None:
+            return
+        for v in value if isinstance(value, tuple) else (value,):
+            below = v <= self.low if self.open_low else v < self.low
+            above = v >= self.high if self.open_high else v > self.high
+            if below or above:
+                raise ConfigError(f"{label} must be {self.describe_range()}")
+
+    def describe_range(self) -> str:
+        """'between 1 and 10000' for a closed range, else '(0, 10]' style."""
+        if not (self.open_low or self.open_high):
+            return f"between {_number(self.low)} and {_number(self.high)}"
+        left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
+        return f"in {left}{_number(self.low)}, {_number(self.high)}{right}"
+
+
+def _number(value: float | None) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _setting(default: Any, **meta: Any) -> Any:
+    return field(default=default, metadata={"setting": Setting(**meta)})
+
+
+MAX_HIDDEN_LAYERS = 8
+
+
+@dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 200  # passes over the training split
-    batch_size: int = 128  # images per gradient step
-    learning_rate: float = 0.01  # Keras' default for SGD
-    optimizer: str = "sgd"  # one of OPTIMIZERS
-    momentum: float = 0.0  # SGD only; the seed uses none
-    hidden: tuple[int, ...] = ()  # ReLU units per hidden layer; () is the seed's softmax layer
-    dropout: float = 0.0  # dropout rate after each hidden layer
-    validation_split: float = 0.2  # fraction held out from the END of the training set, as Keras
-    seed: int = 1671  # weights, shuffling and augmentation repeat with the same seed
-    augment: str = "none"  # on-the-fly distortions of training images: one of AUGMENTATIONS
-    label_smoothing: float = 0.0  # target mass spread over the other classes
-    lr_schedule: str = "constant"  # "constant", or "cosine" decay to zero over the epochs
+    epochs: int = _setting(200, label="Epochs", help="passes over the training split", low=1, high=10_000)
+    batch_size: int = _setting(128, label="Batch size", help="images per gradient step", low=1, high=60_000)
+    learning_rate: float = _setting(0.01, label="Learning rate", help="step size; 0.01 is Keras' default for SGD",
+                                    low=0.0, high=10.0, open_low=True, step=0.0001)
+    optimizer: str = _setting("sgd", label="Optimizer", help="how gradients become steps", choices=OPTIMIZERS)
+    momentum: float = _setting(0.0, label="Momentum", help="SGD only; the seed uses none",
+                               low=0.0, high=1.0, open_high=True, step=0.05)
+    hidden: tuple[int, ...] = _setting((), label="Hidden layers",
+                                       help="ReLU units per hidden layer, e.g. 128,128; empty for the seed's one "
+                                            f"softmax layer (at most {MAX_HIDDEN_LAYERS} layers)", low=1, high=8192)
+    dropout: float = _setting(0.0, label="Dropout", help="rate after each hidden layer",
+                              low=0.0, high=1.0, open_high=True, step=0.05)
+    validation_split: float = _setting(0.2, label="Validation split",
+                                       help="fraction held out from the END of the training set, as Keras",
+                                       low=0.0, high=1.0, open_low=True, open_high=True, step=0.05)
+    seed: int = _setting(1671, label="Seed", help="weights, shuffling and augmentation repeat with the same seed",
+                         low=0, high=2**31 - 1)
+    augment: str = _setting("none", label="Augment", help="random distortions of every training batch",
+                            choices=AUGMENTATIONS)
+    label_smoothing: float = _setting(0.0, label="Label smoothing", help="target mass spread over the other classes",
+                                      low=0.0, high=1.0, open_high=True, step=0.05)
+    lr_schedule: str = _setting("constant", label="LR schedule",
+                                help="constant, or cosine decay to zero over the epochs", choices=LR_SCHEDULES)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        checks = [
-            (1 <= self.epochs <= 10_000, "epochs must be between 1 and 10000"),
-            (1 <= self.batch_size <= 60_000, "batch size must be between 1 and 60000"),
-            (0 < self.learning_rate <= 10, "learning rate must be in (0, 10]"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
-            (all(1 <= h <= 8192 for h in self.hidden), "hidden sizes must be between 1 and 8192"),
-            (len(self.hidden) <= 8, "at most 8 hidden layers"),
-            (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
-            (0 < self.validation_split < 1, "validation split must be in (0, 1)"),
-            (self.augment in AUGMENTATIONS, f"augment must be one of {', '.join(AUGMENTATIONS)}"),
-            (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
-            (self.lr_schedule in ("constant", "cosine"), "lr schedule must be constant or cosine"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        for name, setting in settings():
+            setting.check(name, getattr(self, name))
+        if len(self.hidden) > MAX_HIDDEN_LAYERS:
+            raise ConfigError(f"at most {MAX_HIDDEN_LAYERS} hidden layers")
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
@@ -68,15 +124,34 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Read a saved config; unknown keys are ignored so older run.json files still load."""
+        """Read a saved config; unknown keys are ignored so older records still load."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
+    def describe(self) -> str:
+        """One line of every setting, e.g. 'epochs=200, batch_size=128, ...'."""
+        return ", ".join(f"{k}={format_value(v)}" for k, v in dataclasses.asdict(self).items())
+
+
+def settings() -> list[tuple[str, Setting]]:
+    """Every TrainConfig field with its Setting, in declaration order."""
+    return [(f.name, f.metadata["setting"]) for f in dataclasses.fields(TrainConfig)]
+
+
+def format_value(value: Any) -> str:
+    """A field's value as the form and the command line write it: (128, 128) -> '128,128'."""
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "none"
+    return _number(value)
+
 
 def parse_hidden(text: str) -> tuple[int, ...]:
-    """'128, 128' -> (128, 128); '' or '0' -> () (no hidden layer)."""
+    """'128, 128' -> (128, 128); '', '0' or 'none' -> () (no hidden layer)."""
+    text = text.replace(" ", "").lower()
+    if text == "none":
+        return ()
     try:
-        sizes = tuple(int(s) for s in text.replace(" ", "").split(",") if s)
+        sizes = tuple(int(s) for s in text.split(",") if s)
     except ValueError:
         raise ConfigError(f"hidden layers: expected sizes like 128,128, got {text!r}") from None
     return tuple(s for s in sizes if s != 0)
@@ -102,3 +177,10 @@ PRESET_NOTES: dict[str, str] = {
     "adam": "Book: the dropout network trained with Adam",
     "best": "Beyond the book: wide dense layers, random affine distortions, Adam with cosine decay",
 }
+# Chapter 1's published figures for the seed's fit; they compare only to that exact config.
+BOOK_FIGURES = {"val_accuracy": 0.923, "test_accuracy": 0.922}
+
+
+def is_the_books_fit(config: TrainConfig) -> bool:
+    """True when `config` is the seed notebook's fit exactly, so the book's figures apply."""
+    return config == PRESETS["seed"]

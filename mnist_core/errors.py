@@ -3,7 +3,10 @@
 from mnist_core.classifier import ModelError
 from mnist_core.config import ConfigError
 from mnist_core.data import DataError
+from mnist_core.database import StoreError
 from mnist_core.image_file import ImageError
 from mnist_core.runs import RunError
 
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, DataError, ImageError, ModelError, RunError, OSError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError, DataError, ImageError, ModelError, RunError, StoreError, OSError,
+)

@@ -34,7 +34,8 @@ def read_image(data: bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=FORMATS)
             if img.width * img.height > MAX_PIXELS:
-                raise ImageError(f"the image is {img.width}x{img.height} pixels; the limit is {MAX_PIXELS // 10**6} megapixels")
+                raise ImageError(f"the image is {img.width}x{img.height} pixels; "
+                                 f"the limit is {MAX_PIXELS // 10**6} megapixels")
             img.seek(0)  # animated GIF/WebP: the first frame
             img.load()
             return ImageOps.exif_transpose(img) or img

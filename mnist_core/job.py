@@ -1,7 +1,7 @@
 """A training run in its own process, with progress anyone can read and a stop button.
 
     slot = JobSlot()                          # one per app process: one training at a time
-    job = slot.start(config, "seed", load_mnist, runs_root)   # raises JobRunning if busy
+    job = slot.start(config, "seed", load_mnist, database_url)   # raises JobRunning if busy
     job.snapshot()                            # a consistent copy of the progress, any thread
     job.request_stop()                        # stops after the current epoch; the model is kept
 
@@ -9,51 +9,62 @@ Why a process and not a thread: a page redrawing charts holds Python's GIL for t
 milliseconds at a time, and a training thread that needs the GIL between its 45 ms epochs
 then waits; measured, a watched seed fit took 3.9x as long in a thread. In its own process the
 fit runs at the command line's speed, and its memory is returned when it ends.
-The child reports events on a queue; a reader thread here folds them into a JobState.
+The child runs `pipeline.train_and_save` and puts its events on a queue; a reader thread here
+folds them into a JobState.
 `load_data` must be a top-level function (it is pickled by reference into the child).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import multiprocessing
 import multiprocessing.synchronize
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from mnist_core.config import TrainConfig
-from mnist_core.data import Mnist, Progress
-
-LoadData = Callable[..., Mnist]  # load_data(progress=...) -> Mnist
+from mnist_core.config import METRICS, History, TrainConfig
+from mnist_core.pipeline import Event, LoadData
 
 
 class JobRunning(RuntimeError):
     """A training job is already running in this process."""
 
 
+class JobStatus(enum.StrEnum):
+    LOADING = "loading data"
+    TRAINING = "training"
+    SAVING = "saving"
+    DONE = "done"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+ACTIVE = (JobStatus.LOADING, JobStatus.TRAINING, JobStatus.SAVING)
+END = "end"  # the child's last event; its payload is the JobState fields that end the job
+
+
 @dataclass
 class JobState:
     preset: str
     config: TrainConfig
-    status: str = "loading data"  # loading data, training, saving, done, stopped, failed
+    status: JobStatus = JobStatus.LOADING
     message: str = ""  # latest data-loading message
     epochs_done: int = 0
-    history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy")})
+    history: History = field(default_factory=lambda: {k: [] for k in METRICS})
     batch_loss: list[float] = field(default_factory=list)  # every batch of every epoch
     started: float = field(default_factory=time.time)
     fit_started: float | None = None
     finished: float | None = None
     test_accuracy: float | None = None
-    run_folder: Path | None = None
+    run_id: str | None = None  # the saved run
     error: str = ""
 
     @property
     def active(self) -> bool:
-        return self.status in ("loading data", "training", "saving")
+        return self.status in ACTIVE
 
     @property
     def elapsed(self) -> float:
@@ -68,14 +79,14 @@ class JobState:
 
 
 class TrainingJob:
-    def __init__(self, config: TrainConfig, preset: str, load_data: LoadData, runs_root: Path) -> None:
+    def __init__(self, config: TrainConfig, preset: str, load_data: LoadData, database_url: str) -> None:
         self._state = JobState(preset, config)
         self._lock = threading.Lock()
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or TF state
         self._events = context.Queue()
         self._stop = context.Event()
         self._process = context.Process(
-            target=_work, args=(config, preset, load_data, runs_root, self._events, self._stop),
+            target=_work, args=(config, preset, load_data, database_url, self._events, self._stop),
             name="mnist-training", daemon=True,
         )
         self._reader = threading.Thread(target=self._read_events, name="training-events", daemon=True)
@@ -99,7 +110,8 @@ class TrainingJob:
     def snapshot(self) -> JobState:
         with self._lock:
             s = self._state
-            return dataclasses.replace(s, history={k: list(v) for k, v in s.history.items()}, batch_loss=list(s.batch_loss))
+            history = {k: list(v) for k, v in s.history.items()}
+            return dataclasses.replace(s, history=history, batch_loss=list(s.batch_loss))
 
     def _read_events(self) -> None:
         while True:
@@ -108,25 +120,25 @@ class TrainingJob:
             except queue.Empty:
                 if not self._process.is_alive():
                     code = self._process.exitcode
-                    self._update(status="failed", error=f"the training process ended unexpectedly (exit code {code})",
-                                 finished=time.time())
+                    self._update(status=JobStatus.FAILED, finished=time.time(),
+                                 error=f"the training process ended unexpectedly (exit code {code})")
                     return
                 continue
             kind, payload = event
-            if kind == "data":
+            if kind == Event.DATA:
                 self._update(message=payload)
-            elif kind == "training":
-                self._update(status="training", fit_started=time.time())
-            elif kind == "epoch":
+            elif kind == Event.TRAINING:
+                self._update(status=JobStatus.TRAINING, fit_started=time.time())
+            elif kind == Event.EPOCH:
                 epoch, logs = payload
                 with self._lock:
                     for k, values in self._state.history.items():
                         values.append(logs[k])
                     self._state.batch_loss.extend(logs["batch_loss"])
                     self._state.epochs_done = epoch + 1
-            elif kind == "saving":
-                self._update(status="saving")
-            else:  # the last event: done, stopped or failed
+            elif kind == Event.SAVING:
+                self._update(status=JobStatus.SAVING)
+            else:  # END: done, stopped or failed
                 self._update(finished=time.time(), **payload)
                 self._process.join(30)
                 return
@@ -137,33 +149,26 @@ class TrainingJob:
                 setattr(self._state, k, v)
 
 
-def _work(config: TrainConfig, preset: str, load_data: LoadData, runs_root: Path,
+def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: str,
           events: multiprocessing.Queue, stop: multiprocessing.synchronize.Event) -> None:
-    """The child process: load the data, train, save the run; every step goes on `events`."""
+    """The child process: the whole pipeline, every event put on `events`, then END."""
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from mnist_core.errors import USER_ERRORS
-    from mnist_core.runs import save_run
-    from mnist_core.train import train, use_threads_for
+    from mnist_core.pipeline import NothingTrained, train_and_save
 
-    use_threads_for(config)
-    progress: Progress = lambda message, fraction: events.put(("data", message))  # noqa: E731
     try:
-        data = load_data(progress=progress)
-        events.put(("training", None))
-        result = train(config, data, on_epoch_end=lambda epoch, logs: events.put(("epoch", (epoch, logs))), stop=stop)
-        if result.epochs_done == 0:
-            events.put(("end", {"status": "stopped", "error": "stopped before the first epoch ended"}))
-            return
-        events.put(("saving", None))
-        folder = save_run(result, runs_root, preset=preset)
-        status = "stopped" if result.stopped else "done"
-        events.put(("end", {"status": status, "test_accuracy": result.test_accuracy, "run_folder": folder}))
+        outcome = train_and_save(config, preset, database_url, load_data,
+                                 on_event=lambda kind, payload: events.put((kind, payload)), stop=stop)
+        status = JobStatus.STOPPED if outcome.result.stopped else JobStatus.DONE
+        events.put((END, {"status": status, "test_accuracy": outcome.result.test_accuracy, "run_id": outcome.run.id}))
+    except NothingTrained as e:
+        events.put((END, {"status": JobStatus.STOPPED, "error": str(e)}))
     except (*USER_ERRORS, ValueError) as e:
-        events.put(("end", {"status": "failed", "error": str(e)}))
+        events.put((END, {"status": JobStatus.FAILED, "error": str(e)}))
     except Exception as e:  # the job must end with a state, whatever broke
-        events.put(("end", {"status": "failed", "error": f"{e.__class__.__name__}: {e}"}))
+        events.put((END, {"status": JobStatus.FAILED, "error": f"{e.__class__.__name__}: {e}"}))
 
 
 class JobSlot:
@@ -173,10 +178,10 @@ class JobSlot:
         self._lock = threading.Lock()
         self.job: TrainingJob | None = None
 
-    def start(self, config: TrainConfig, preset: str, load_data: LoadData, runs_root: Path) -> TrainingJob:
+    def start(self, config: TrainConfig, preset: str, load_data: LoadData, database_url: str) -> TrainingJob:
         with self._lock:
             if self.job is not None and self.job.snapshot().active:
                 raise JobRunning("a training job is already running; watch it or stop it first")
-            self.job = TrainingJob(config, preset, load_data, runs_root)
+            self.job = TrainingJob(config, preset, load_data, database_url)
             self.job.start()
             return self.job

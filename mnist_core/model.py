@@ -1,6 +1,7 @@
 """The dense network a TrainConfig describes, and its optimizer.
 
     model = build_model(config)      # (n, 784) floats in [0, 1] -> (n, 10) probabilities
+    optimizer = build_optimizer(config, steps_per_epoch=375)
 
 The seed's model is exactly `Dense(10, activation="softmax", name="dense_layer")` on the 784
 pixels; hidden layers are `Dense(h, relu)`, each followed by `Dropout` when asked.
@@ -14,21 +15,17 @@ from mnist_core.config import TrainConfig
 
 
 def build_model(config: TrainConfig) -> keras.Model:
-    """A compiled Sequential model: 784 inputs -> hidden ReLU layers -> 10 softmax outputs."""
+    """A Sequential model, not compiled: 784 inputs -> hidden ReLU layers -> 10 softmax outputs.
+
+    Training compiles it with the optimizer that really steps it (`training.train`), so a saved
+    file carries that optimizer and its state, never a placeholder."""
     layers: list[keras.Layer] = [keras.Input(shape=(784,), name="pixels")]
     for i, units in enumerate(config.hidden, start=1):
         layers.append(keras.layers.Dense(units, activation="relu", name=f"hidden_{i}"))
         if config.dropout:
             layers.append(keras.layers.Dropout(config.dropout, name=f"dropout_{i}"))
     layers.append(keras.layers.Dense(10, activation="softmax", name="dense_layer"))
-    model = keras.Sequential(layers, name="mnist_dense")
-    # Compiled so that a saved file can be evaluated or fine-tuned as it is after loading.
-    model.compile(
-        optimizer=build_optimizer(config, steps_per_epoch=1),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=["accuracy"],
-    )
-    return model
+    return keras.Sequential(layers, name="mnist_dense")
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.Optimizer:

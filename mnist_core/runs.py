@@ -1,150 +1,264 @@
-"""Saved training runs: one folder each, written atomically, listed, renamed, deleted.
+"""Saved training runs: records and model files in the database, listed, renamed, exported.
 
-    folder = save_run(result, runs_dir())     # runs/20261124-071502-seed/
-    for run in list_runs(runs_dir()): print(run.name, run.test_accuracy)
+    store = RunStore(Database.open(database_url()))
+    run = store.save(result, preset="seed")         # record + both model files, one transaction
+    for run in store.list(): print(run.id, run.name, run.test_accuracy)
+    store.model_path(run.id)                        # a local file Keras can open
+    store.export(run.id, Path("out"))               # model.keras, mnist_dense_model.h5, run.json
 
-A run folder holds `model.keras`, `mnist_dense_model.h5` (the seed's file name, which
-`keras.models.load_model` opens) and `run.json` (config, history, metrics, timings, date).
-The folder is built under a temporary name and renamed when complete, so a crash never
-leaves a half-saved run; a folder that cannot be read is listed as broken, never raised.
+A run is a `Run` record (config, metrics, timings) plus two model files: `model.keras` (with
+the optimizer that trained it, so it can go on training) and `mnist_dense_model.h5` (the seed's
+file name and format, weights and architecture only: Keras 3 cannot restore an optimizer from
+HDF5). Run folders from older versions of the app (`runs/`) are imported once, never deleted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import json
+import logging
 import os
 import re
-import shutil
+import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from mnist_core import atomic
-from mnist_core.config import TrainConfig
+from mnist_core.classifier import SHIPPED_MODELS
+from mnist_core.config import METRICS, History, TrainConfig
+from mnist_core.database import PROJECT_ROOT, Database, data_dir, legacy_imports, run_files, runs
 
 MODEL_FILE, H5_FILE, RECORD_FILE = "model.keras", "mnist_dense_model.h5", "run.json"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class RunError(Exception):
-    """A run cannot be found, renamed or deleted; the message is one line for the user."""
+    """A run cannot be found, saved, renamed or deleted; the message is one line for the user."""
 
 
 @dataclass(frozen=True)
 class Run:
-    path: Path
-    record: dict[str, Any]  # run.json's content; empty when broken
-    broken: str = ""  # why the folder cannot be used; "" when it can
+    """One saved run's record, as listings show it (its per-epoch history is read on demand)."""
 
-    @property
-    def name(self) -> str:
-        return str(self.record.get("name") or self.path.name)
+    id: str
+    name: str
+    preset: str
+    config: TrainConfig
+    created: str  # ISO 8601, UTC
+    epochs_done: int
+    stopped: bool  # True when stopped before its last epoch
+    val_accuracy: float | None
+    test_accuracy: float | None
+    test_loss: float | None
+    fit_seconds: float  # the epochs only
 
-    @property
-    def model_path(self) -> Path:
-        return self.path / MODEL_FILE
+    def to_json(self, history: History | None = None) -> dict[str, Any]:
+        """The record as run.json holds it (with `history` when given)."""
+        record = {**dataclasses.asdict(self), "config": self.config.to_dict()}
+        return record if history is None else {**record, "history": history}
 
-    @property
-    def test_accuracy(self) -> float | None:
-        return self.record.get("test_accuracy")
+    @classmethod
+    def from_json(cls, record: dict[str, Any], run_id: str) -> Run:
+        """Read a run.json (older ones lack some fields); ValueError or TypeError if malformed."""
+        history = record.get("history") or {}
+        val = record.get("val_accuracy")
+        return cls(
+            id=run_id,
+            name=str(record.get("name") or run_id),
+            preset=str(record.get("preset") or "custom"),
+            config=TrainConfig.from_dict(record.get("config") or {}),
+            created=str(record.get("created") or ""),
+            epochs_done=int(record.get("epochs_done") or len(history.get("loss", []))),
+            stopped=bool(record.get("stopped")),
+            val_accuracy=None if val is None else float(val),
+            test_accuracy=_float_or_none(record.get("test_accuracy")),
+            test_loss=_float_or_none(record.get("test_loss")),
+            fit_seconds=float(record.get("fit_seconds") or 0.0),
+        )
 
-    @property
-    def config(self) -> TrainConfig:
-        return TrainConfig.from_dict(self.record.get("config", {}))
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
-def runs_dir() -> Path:
-    """Where runs are saved: `$MNIST_RUNS_DIR`, or `runs/` in the project."""
+_SUMMARY = [c for c in runs.c if c.name != "history"]
+
+
+class RunStore:
+    """The runs in one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save(self, result: Any, preset: str = "custom", name: str | None = None) -> Run:
+        """Save a TrainResult as a new run: record and model files commit together or not at all."""
+        created = dt.datetime.now(dt.UTC)
+        run = Run(
+            id=f"{created:%Y%m%d-%H%M%S}-{_slug(preset)}-{secrets.token_hex(3)}",
+            name=_clean_name(name or f"{preset} {created:%Y-%m-%d %H:%M}"),
+            preset=preset,
+            config=result.config,
+            created=created.isoformat(timespec="seconds"),
+            epochs_done=result.epochs_done,
+            stopped=result.stopped,
+            val_accuracy=result.history["val_accuracy"][-1] if result.history["val_accuracy"] else None,
+            test_accuracy=result.test_accuracy,
+            test_loss=result.test_loss,
+            fit_seconds=round(result.fit_seconds, 3),
+        )
+        files = model_files(result.model)  # serialized before the transaction: it stays short
+        self._insert(run, result.history, files)
+        return run
+
+    def _insert(self, run: Run, history: History, files: dict[str, bytes]) -> None:
+        row = {**dataclasses.asdict(run), "config": json.dumps(run.config.to_dict()), "history": json.dumps(history)}
+        with self.db.write() as conn:
+            conn.execute(runs.insert().values(**row))
+            conn.execute(run_files.insert(), [{"run_id": run.id, "name": k, "data": v} for k, v in files.items()])
+
+    def list(self) -> list[Run]:
+        """Every run, newest first (no histories, no model files: fast with thousands)."""
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(*_SUMMARY).order_by(runs.c.created.desc(), runs.c.id.desc())).mappings()
+            return [_run(row) for row in rows]
+
+    def get(self, ref: str) -> Run:
+        """A run by id, or by name when exactly one run has it; RunError otherwise."""
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(*_SUMMARY).where(runs.c.id == ref)).mappings().all()
+            if not rows:
+                rows = conn.execute(sa.select(*_SUMMARY).where(runs.c.name == ref)).mappings().all()
+        if len(rows) > 1:
+            raise RunError(f"{len(rows)} runs are named {ref[:80]!r}: use the run's id (`python -m mnist_core runs`)")
+        if not rows:
+            raise RunError(f"no run has the id or name {ref[:80]!r} (`python -m mnist_core runs` lists them)")
+        return _run(rows[0])
+
+    def history(self, run_id: str) -> History:
+        with self.db.read() as conn:
+            text = conn.execute(sa.select(runs.c.history).where(runs.c.id == run_id)).scalar()
+        if text is None:
+            raise RunError(f"no run has the id {run_id!r}")
+        return json.loads(text)
+
+    def file(self, run_id: str, name: str = MODEL_FILE) -> bytes:
+        """One of a run's model files, as bytes."""
+        with self.db.read() as conn:
+            data = conn.execute(sa.select(run_files.c.data).where(
+                run_files.c.run_id == run_id, run_files.c.name == name)).scalar()
+        if data is None:
+            raise RunError(f"run {run_id} has no {name}")
+        return bytes(data)
+
+    def model_path(self, run_id: str) -> Path:
+        """The run's model.keras as a local file (Keras opens files), written once per machine."""
+        key = hashlib.sha256(f"{self.db.url}\n{run_id}".encode()).hexdigest()[:24]
+        path = data_dir() / "model-cache" / f"{key}.keras"
+        if not path.is_file():
+            atomic.write_bytes(path, self.file(run_id))
+        return path
+
+    def rename(self, run_id: str, name: str) -> None:
+        name = _clean_name(name)
+        if not name:
+            raise RunError("a run name cannot be empty")
+        with self.db.write() as conn:
+            if conn.execute(runs.update().where(runs.c.id == run_id).values(name=name)).rowcount != 1:
+                raise RunError(f"no run has the id {run_id!r}")
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run and its model files (one transaction)."""
+        with self.db.write() as conn:
+            conn.execute(run_files.delete().where(run_files.c.run_id == run_id))
+            if conn.execute(runs.delete().where(runs.c.id == run_id)).rowcount != 1:
+                raise RunError(f"no run has the id {run_id!r}")
+
+    def export(self, ref: str, folder: Path) -> list[Path]:
+        """Write a run's model.keras, mnist_dense_model.h5 and run.json into `folder`."""
+        run = self.get(ref)
+        record = json.dumps(run.to_json(self.history(run.id)), indent=1).encode()
+        written = []
+        for name, data in ((MODEL_FILE, self.file(run.id, MODEL_FILE)), (H5_FILE, self.file(run.id, H5_FILE)),
+                           (RECORD_FILE, record)):
+            atomic.write_bytes(folder / name, data)
+            written.append(folder / name)
+        return written
+
+    def import_folders(self, root: Path) -> int:
+        """Import the run folders of older versions (run.json + model files) once; return how
+        many were new. Folders are never changed; unreadable ones are skipped."""
+        if not root.is_dir():
+            return 0
+        with self.db.read() as conn:
+            done = set(conn.execute(sa.select(legacy_imports.c.folder)).scalars())
+        added = 0
+        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            key = str(folder.resolve())
+            if key in done:
+                continue
+            try:
+                record = json.loads((folder / RECORD_FILE).read_text())
+                run = Run.from_json(record, folder.name[:80])
+                files = {name: (folder / name).read_bytes() for name in (MODEL_FILE, H5_FILE)}
+            except (OSError, ValueError, TypeError, AttributeError):
+                continue  # not a usable run folder: left as it is, tried again next time
+            history = {k: [float(v) for v in record.get("history", {}).get(k, [])] for k in METRICS}
+            with self.db.write() as conn:  # another server may be importing the same folders
+                if conn.execute(sa.select(legacy_imports.c.folder).where(legacy_imports.c.folder == key)).first():
+                    continue
+                conn.execute(legacy_imports.insert().values(folder=key))
+                if conn.execute(sa.select(runs.c.id).where(runs.c.id == run.id)).first() is None:
+                    row = {**dataclasses.asdict(run), "config": json.dumps(run.config.to_dict()),
+                           "history": json.dumps(history)}
+                    conn.execute(runs.insert().values(**row))
+                    conn.execute(run_files.insert(), [{"run_id": run.id, "name": k, "data": v}
+                                                      for k, v in files.items()])
+                    added += 1
+        return added
+
+
+def legacy_runs_dir() -> Path:
+    """Where older versions saved run folders: `$MNIST_RUNS_DIR`, or `runs/` in the project."""
     return Path(os.environ.get("MNIST_RUNS_DIR") or PROJECT_ROOT / "runs")
 
 
-def save_run(result: Any, root: Path, preset: str = "custom", extra: dict[str, Any] | None = None) -> Path:
-    """Save a TrainResult as a new run folder under `root`; return the folder."""
-    created = dt.datetime.now(dt.UTC)
-    stem = f"{created:%Y%m%d-%H%M%S}-{_slug(preset)}"
-    folder = root / stem
-    n = 1
-    while folder.exists():
-        n += 1
-        folder = root / f"{stem}-{n}"
-    record = {
-        "name": f"{preset} {created:%Y-%m-%d %H:%M}",
-        "preset": preset,
-        "config": result.config.to_dict(),
-        "history": result.history,
-        "epochs_done": result.epochs_done,
-        "stopped": result.stopped,
-        "val_accuracy": result.history["val_accuracy"][-1] if result.history["val_accuracy"] else None,
-        "test_accuracy": result.test_accuracy,
-        "test_loss": result.test_loss,
-        "fit_seconds": round(result.fit_seconds, 3),
-        "created": created.isoformat(timespec="seconds"),
-        **(extra or {}),
-    }
-    with atomic.staging_dir(folder) as tmp:
-        result.model.save(tmp / MODEL_FILE)
-        result.model.save(tmp / H5_FILE)
-        (tmp / RECORD_FILE).write_text(json.dumps(record, indent=1))
-    return folder
-
-
-def list_runs(root: Path) -> list[Run]:
-    """Every run folder under `root`, newest first; unreadable ones marked broken."""
-    if not root.is_dir():
-        return []
-    runs = [read_run(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    return sorted(runs, key=lambda r: (str(r.record.get("created", "")), r.path.name), reverse=True)
-
-
-def runs_stamp(root: Path) -> tuple[tuple[str, int], ...]:
-    """A cheap fingerprint of the runs folder (one stat per run): it changes when a run is
-    added, deleted or renamed, so listings can be cached against it."""
-    if not root.is_dir():
-        return ()
-    stamp = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+def model_files(model: Any) -> dict[str, bytes]:
+    """A Keras model as the bytes of model.keras (with its optimizer) and mnist_dense_model.h5."""
+    absl = logging.getLogger("absl")  # Keras warns that HDF5 is legacy on every save: we know
+    level = absl.level
+    with tempfile.TemporaryDirectory(prefix="mnist-save-") as tmp:
+        model.save(Path(tmp) / MODEL_FILE)
+        absl.setLevel(logging.ERROR)
         try:
-            stamp.append((folder.name, (folder / RECORD_FILE).stat().st_mtime_ns))
-        except OSError:
-            stamp.append((folder.name, 0))
-    return tuple(stamp)
+            model.save(Path(tmp) / H5_FILE, include_optimizer=False)
+        finally:
+            absl.setLevel(level)
+        return {name: (Path(tmp) / name).read_bytes() for name in (MODEL_FILE, H5_FILE)}
 
 
-def read_run(folder: Path) -> Run:
-    """One run folder; broken (with the reason) when its files are missing or unreadable."""
-    try:
-        record = json.loads((folder / RECORD_FILE).read_text())
-        if not isinstance(record, dict):
-            raise ValueError("run.json is not an object")
-        TrainConfig.from_dict(record.get("config", {}))
-    except (OSError, ValueError) as e:
-        return Run(folder, {}, broken=f"unreadable run.json ({e.__class__.__name__})")
-    if not (folder / MODEL_FILE).is_file():
-        return Run(folder, record, broken="model.keras is missing")
-    return Run(folder, record)
+def _run(row: Any) -> Run:
+    return Run(**{**row, "config": TrainConfig.from_dict(json.loads(row["config"]))})
 
 
-def rename_run(folder: Path, name: str) -> None:
-    """Change a run's display name (its folder keeps its path)."""
-    name = " ".join(name.split())[:80]
-    if not name:
-        raise RunError("a run name cannot be empty")
-    run = read_run(folder)
-    if not run.record:
-        raise RunError(f"{folder.name} is broken: {run.broken}")
-    atomic.write_text(folder / RECORD_FILE, json.dumps({**run.record, "name": name}, indent=1))
-
-
-def delete_run(folder: Path, root: Path) -> None:
-    """Remove a run folder; it disappears at once (renamed away first), then is deleted."""
-    folder = folder.resolve()
-    if folder.parent != root.resolve() or not folder.is_dir():
-        raise RunError(f"{folder.name} is not a run in {root}")
-    trash = folder.with_name(f".deleted-{folder.name}")
-    os.replace(folder, trash)
-    shutil.rmtree(trash, ignore_errors=True)
+def _clean_name(name: str) -> str:
+    return " ".join(name.split())[:80]
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "run"
+
+
+def resolve_model(ref: str | None, store: RunStore | None) -> Path:
+    """The model file that `ref` names: None, "default" or "seed" (the shipped models), else a
+    run's id or name in `store`. Never a path from `ref` itself: what users type stays a name."""
+    ref = ref or "default"
+    if ref in SHIPPED_MODELS:
+        return SHIPPED_MODELS[ref]
+    if store is None:
+        raise RunError(f"no model is named {ref[:80]!r}: the shipped ones are {', '.join(SHIPPED_MODELS)}")
+    return store.model_path(store.get(ref).id)

@@ -37,9 +37,39 @@ def tiny_mnist() -> Mnist:
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path, monkeypatch):
-    """Runs go to a temp folder; the data cache stays the user's (real MNIST is verified anyway)."""
+    """The database (SQLite) and old run folders go to a temp folder; the data cache stays the
+    user's (real MNIST is verified anyway)."""
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("MNIST_DATABASE_URL", raising=False)
     monkeypatch.delenv("MNIST_PATH", raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url():
+    """A throwaway Postgres server for this test session (tests/postgres.py)."""
+    from tests.postgres import NoPostgres, postgres_server
+
+    try:
+        server = postgres_server()
+        url = server.__enter__()
+    except NoPostgres as e:
+        pytest.skip(str(e))
+    yield url
+    server.__exit__(None, None, None)
+
+
+_databases = iter(range(1, 10**6))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path) -> str:
+    """An empty database of each kind: an SQLite file, and a fresh database on the Postgres server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    from tests.postgres import create_database
+
+    return create_database(request.getfixturevalue("postgres_admin_url"), f"test_{next(_databases)}")
 
 
 @pytest.fixture(scope="session")

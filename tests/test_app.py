@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core import data as mnist_data
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+APP = str(Path(__file__).resolve().parents[1] / "navigation.py")
 TIMEOUT = 120  # the first run imports TensorFlow
 
 
@@ -96,7 +96,9 @@ def test_train_page_runs_a_short_job_and_shows_results(synthetic_data):
     at.run()
     assert not at.exception, at.exception
     assert any("Finished after 3 epochs" in s.value for s in at.success)
-    assert next(m for m in at.metric if m.label == "Test accuracy").value.endswith("%")
+    test = next(m for m in at.metric if m.label == "Test accuracy")
+    assert test.value.endswith("%") and not test.delta  # 3 epochs are not the book's fit: no comparison
+    assert any("epochs=3" in m.value and "augment=none" in m.value for m in at.markdown)  # every setting shown
 
 
 def test_preset_fills_the_form():
@@ -104,26 +106,66 @@ def test_preset_fills_the_form():
     at.switch_page("app_pages/train.py").run()
     at.selectbox(key="train_preset").set_value("adam").run()
     assert at.selectbox(key="train_optimizer_adam").value == "adam"
-    assert at.text_input(key="train_hidden_adam").value == "128, 128"
+    assert at.text_input(key="train_hidden_adam").value == "128,128"
     assert at.number_input(key="train_learning_rate_adam").value == pytest.approx(0.001)
 
 
-def test_runs_page_lists_renames_and_deletes(tiny_mnist, tmp_path):
-    from mnist_core.config import TrainConfig
-    from mnist_core.runs import list_runs, runs_dir, save_run
-    from mnist_core.train import train
+def test_the_sidebar_shows_every_setting_with_the_configs_own_bounds():
+    from mnist_core.config import PRESETS, settings
 
-    save_run(train(TrainConfig(epochs=1, batch_size=100), tiny_mnist), runs_dir(), preset="seed")
-    (runs_dir() / "broken").mkdir()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/train.py").run()
+    at.selectbox(key="train_preset").set_value("best").run()
+    widgets = {w.key: w for w in [*at.number_input, *at.selectbox, *at.text_input]}
+    for name, setting in settings():
+        widget = widgets[f"train_{name}_best"]
+        assert widget.label == setting.label and widget.help == setting.help
+        if hasattr(widget, "min"):
+            assert (widget.min, widget.max) == (setting.low, setting.high)
+    assert widgets["train_augment_best"].value == "affine" and widgets["train_lr_schedule_best"].value == "cosine"
+    assert widgets["train_label_smoothing_best"].value == pytest.approx(PRESETS["best"].label_smoothing)
+    widgets["train_learning_rate_best"].set_value(0.0)  # the form allows the closed bound; the config says why not
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert "learning rate must be in (0, 10]" in at.error[0].value
+
+
+def saved_run(tiny_mnist, preset: str = "seed"):
+    """A run saved where the app looks (the test's SQLite database), as the CLI would save it."""
+    from mnist_core.config import TrainConfig
+    from mnist_core.database import Database, database_url
+    from mnist_core.runs import RunStore
+    from mnist_core.training import train
+
+    store = RunStore(Database.open(database_url()))
+    return store, store.save(train(TrainConfig(epochs=1, batch_size=100), tiny_mnist), preset=preset)
+
+
+def test_runs_page_lists_renames_and_deletes(tiny_mnist):
+    store, run = saved_run(tiny_mnist)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/runs.py").run()
-    assert not at.exception and any("broken" in w.value for w in at.warning)
+    assert not at.exception and run.id in at.selectbox(key="runs_selected").value
     at.text_input(key="runs_new_name").set_value("renamed")
     at.button(key="FormSubmitter:runs_rename_form-Rename").click().run()
-    assert [r.name for r in list_runs(runs_dir()) if not r.broken] == ["renamed"]
+    assert [r.name for r in store.list()] == ["renamed"]
     at.checkbox(key="runs_confirm_delete").check().run()
     at.button(key="runs_delete").click().run()
-    assert [r for r in list_runs(runs_dir()) if not r.broken] == []
+    assert store.list() == [] and not at.exception
+
+
+def test_an_unreachable_database_is_one_line_and_drawing_still_works(monkeypatch):
+    monkeypatch.setenv("MNIST_DATABASE_URL", "postgresql://ann:s3cret@127.0.0.1:1/runs")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception and "Saved runs are unavailable" in at.warning[0].value
+    assert "s3cret" not in at.warning[0].value and "***" in at.warning[0].value
+    img = Image.new("RGBA", (280, 280), "black")
+    ImageDraw.Draw(img).line([(140, 50), (140, 230)], fill="white", width=20)
+    at.session_state["draw_canvas_0"] = canvas_value(img)
+    at.run()
+    assert next(m for m in at.metric if m.label == "Prediction").value == "1"  # the shipped model
+    for page in ("app_pages/runs.py", "app_pages/train.py"):
+        at.switch_page(page).run()
+        assert not at.exception
 
 
 SEED_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "seed" / "1.png"
@@ -184,11 +226,7 @@ def test_sixteen_bit_upload_is_shown_and_read():
 
 
 def test_draw_with_a_run_from_the_runs_page(tiny_mnist):
-    from mnist_core.config import TrainConfig
-    from mnist_core.runs import runs_dir, save_run
-    from mnist_core.train import train
-
-    save_run(train(TrainConfig(epochs=1, batch_size=100), tiny_mnist), runs_dir(), preset="seed")
+    saved_run(tiny_mnist)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/runs.py").run()
     at.button(key="runs_use").click().run()

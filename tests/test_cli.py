@@ -22,7 +22,7 @@ def cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProces
                           timeout=600, env=env)
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"], ["data"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"], ["data"], ["runs"], ["export"]])
 def test_help(command):
     out = cli(*command, "--help")
     assert out.returncode == 0 and "usage" in out.stdout
@@ -77,15 +77,72 @@ def test_evaluate_the_seeds_keras2_model_scores_0_9220():
 
 @pytest.mark.mnist
 def test_train_json_on_real_data(tmp_path):
-    out = cli("train", "--epochs", "2", "--out", str(tmp_path), "--json")
+    out = cli("train", "--epochs", "2", "--json")
     summary = json.loads(out.stdout.splitlines()[-1])
     assert out.returncode == 0 and 0.85 < summary["test_accuracy"] < 0.93
-    assert {"val_accuracy", "fit_seconds", "model_path"} <= set(summary)
-    assert Path(summary["model_path"]).is_file() and Path(summary["h5_path"]).is_file()
+    assert {"val_accuracy", "fit_seconds", "run"} <= set(summary)
+    listed = [json.loads(line) for line in cli("runs", "--json").stdout.splitlines()]
+    assert [r["id"] for r in listed] == [summary["run"]] and listed[0]["config"]["epochs"] == 2
+
+
+def test_every_config_field_is_a_flag_with_its_range():
+    from mnist_core.config import settings
+
+    text = " ".join(cli("train", "--help").stdout.split())
+    for name, setting in settings():
+        assert f"--{name.replace('_', '-')}" in text and setting.help.split(";")[0] in text
+    assert "--learning-rate LEARNING_RATE Learning rate: step size; 0.01 is Keras' default for SGD; in (0, 10]" in text
+    out = cli("train", "--label-smoothing", "1.5")
+    assert out.returncode == 1 and out.stderr.strip() == "error: label smoothing must be in [0, 1)"
+    out = cli("train", "--augment", "sideways")
+    assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_runs_export_evaluate_and_predict_by_run_name(tmp_path, tiny_mnist):
+    from mnist_core.config import TrainConfig
+    from mnist_core.database import Database, database_url
+    from mnist_core.runs import RunStore
+    from mnist_core.training import train
+
+    store = RunStore(Database.open(database_url()))  # where the CLI looks: the test's data folder
+    run = store.save(train(TrainConfig(epochs=2, batch_size=100, learning_rate=0.5), tiny_mnist), name="tiny one")
+    listed = cli("runs")
+    assert listed.returncode == 0 and run.id in listed.stdout and "tiny one" in listed.stdout
+    out = cli("export", "tiny one", str(tmp_path / "out"))
+    assert out.returncode == 0 and sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "mnist_dense_model.h5", "model.keras", "run.json"]
+    one = tmp_path / "one.png"
+    img = Image.new("L", (200, 200), 0)
+    ImageDraw.Draw(img).line([(100, 30), (100, 170)], fill=255, width=14)
+    img.save(one)
+    out = cli("predict", str(one), "--model", run.id, "--json")
+    assert out.returncode == 0 and len(json.loads(out.stdout)["probabilities"]) == 10
+    for args in (["export", "no such run", str(tmp_path)], ["evaluate", "no such run"],
+                 ["predict", str(one), "--model", "missing-run"]):
+        out = cli(*args)
+        assert out.returncode == 1 and out.stderr.startswith("error: no run has the id or name")
+        assert out.stderr.count("\n") == 1
+    for fmt, name in (("keras", "model.keras"), ("h5", "mnist_dense_model.h5")):
+        out = cli("export", run.id, str(tmp_path / fmt), "--format", fmt)
+        assert out.returncode == 0 and [p.name for p in (tmp_path / fmt).iterdir()] == [name]
+    out = cli("export", "tiny one", str(tmp_path / "serving" / "1"), "--format", "saved_model")
+    assert out.returncode == 0, out.stderr
+    import numpy as np
+    import tensorflow as tf
+
+    from mnist_core.classifier import load_classifier
+
+    x = tiny_mnist.x_test[:100].astype(np.float32) / 255.0
+    served = tf.saved_model.load(str(tmp_path / "serving" / "1")).signatures["serving_default"](images=x)
+    expected = load_classifier(tmp_path / "keras" / "model.keras").predict_proba(x)
+    np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-5)
+    out = cli("runs", "--database", "postgresql://ann:s3cret@127.0.0.1:1/runs")
+    assert out.returncode == 1 and "s3cret" not in out.stderr and "cannot open" in out.stderr
 
 
 def test_core_never_imports_streamlit():
-    code = ("import sys, mnist_core.cli, mnist_core.job, mnist_core.train, mnist_core.preprocess, "
-            "mnist_core.classifier, mnist_core.analysis; print('streamlit' in sys.modules)")
+    code = ("import sys, mnist_core.cli, mnist_core.job, mnist_core.training, mnist_core.preprocessing, "
+            "mnist_core.classifier, mnist_core.analysis, mnist_core.runs, mnist_core.database, mnist_core.pipeline; "
+            "print('streamlit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False"

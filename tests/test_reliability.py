@@ -15,9 +15,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
+from mnist_core.database import Database
 from mnist_core.image_file import MAX_BYTES, ImageError, read_image
-from mnist_core.preprocess import NotADigit, preprocess
-from mnist_core.runs import list_runs
+from mnist_core.preprocessing import NotADigit, preprocess
+from mnist_core.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,45 +102,63 @@ def test_ink_everywhere_and_a_single_dot_get_an_answer_not_a_crash():
 
 
 SAVER = """
-import sys, time
-from pathlib import Path
+import sys
 import numpy as np
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
-from mnist_core.runs import save_run
-from mnist_core.train import train
+from mnist_core.database import Database
+from mnist_core.runs import RunStore
+from mnist_core.training import train
 rng = np.random.default_rng(0)
 x = rng.integers(0, 255, (300, 28, 28)).astype(np.uint8); y = rng.integers(0, 10, 300).astype(np.uint8)
-result = train(TrainConfig(epochs=1, hidden=(2048, 2048)), Mnist(x, y, x[:50], y[:50], "synthetic"))
-root = Path(sys.argv[1])
-save_run(result, root, preset="first")
-print("first saved", flush=True)
-while True:
-    save_run(result, root, preset="again")
+result = train(TrainConfig(epochs=1, hidden=(int(sys.argv[3]),) * 2), Mnist(x, y, x[:50], y[:50], "synthetic"))
+store = RunStore(Database.open(sys.argv[1]))
+insert = store._insert
+def announced_insert(*args):  # the transaction starts: the test kills us now
+    print("inserting", flush=True)
+    insert(*args)
+store._insert = announced_insert
+for i in range(int(sys.argv[2])):
+    store.save(result, preset=f"saved {i}")
+    print("saved", i, flush=True)
 """
 
 
-def test_sigkill_while_saving_loses_nothing(tmp_path):
-    """Kill the process in the middle of saving a run: every complete run and the shipped models
-    still load, and the half-written folder is never listed. A leftover temp folder proves that
-    the kill landed mid-save; we retry until one does."""
+def saver(url: str, count: int, units: int = 2048) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-c", SAVER, url, str(count), str(units)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+
+
+def test_sigkill_while_saving_loses_nothing(database_url):
+    """Kill a process inside the transaction that saves a run (a 2048-2048 model: 60 MB of
+    files): every run saved before still loads, no half run is listed, the shipped models still
+    open. The kill landed mid-save when the process said "inserting" and never "saved" after."""
+    store = RunStore(Database.open(database_url))
     for attempt in range(5):
-        root = tmp_path / f"attempt{attempt}"
-        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(root)], env=env, stdout=subprocess.PIPE, text=True)
-        assert proc.stdout.readline().strip() == "first saved"
-        time.sleep(0.7 + 0.37 * attempt)
+        proc = saver(database_url, 1000)
+        lines = [proc.stdout.readline().strip() for _ in range(3)]
+        assert lines == ["inserting", "saved 0", "inserting"], lines
+        time.sleep(0.01 + 0.02 * attempt)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
-        if any(p.name.endswith(".tmp") for p in root.iterdir()):
+        lines += proc.stdout.read().splitlines()
+        runs = store.list()
+        if lines[-1] == "inserting" and len(runs) == lines.count("inserting") - 1:
             break
     else:
         pytest.fail("no kill landed in the middle of a save")
-    runs = list_runs(root)
-    assert runs and all(not r.broken for r in runs)
     for run in runs:
-        load_classifier(run.model_path)
-        load_classifier(run.path / "mnist_dense_model.h5")
-    assert all(not r.path.name.startswith(".") for r in runs)
+        assert store.history(run.id)["loss"] and store.file(run.id, "mnist_dense_model.h5")
+        load_classifier(store.model_path(run.id))
     load_classifier(DEFAULT_MODEL)
     load_classifier(SEED_MODEL)
+
+
+def test_two_servers_writing_at_once_lose_nothing(database_url):
+    RunStore(Database.open(database_url))  # the schema, as the first server to start makes it
+    writers = [saver(database_url, 6, units=64) for _ in range(2)]
+    for proc in writers:
+        assert proc.wait(180) == 0
+    names = sorted(run.preset for run in RunStore(Database.open(database_url)).list())
+    assert names == sorted([f"saved {i}" for i in range(6)] * 2)

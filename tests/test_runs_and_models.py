@@ -1,4 +1,4 @@
-"""Saved runs and model files: atomic saves, listing, renaming, deleting, safe loading."""
+"""Saved runs in the database (SQLite and a real Postgres), model files, safe loading."""
 
 from __future__ import annotations
 
@@ -9,68 +9,139 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core import atomic
+from mnist_core import database
 from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, ModelError, load_classifier
 from mnist_core.config import TrainConfig
-from mnist_core.runs import RunError, delete_run, list_runs, read_run, rename_run, runs_stamp, save_run
-from mnist_core.train import train
+from mnist_core.database import Database, StoreError
+from mnist_core.runs import H5_FILE, MODEL_FILE, RunError, RunStore, resolve_model
+from mnist_core.training import train
 
 SEED_H5 = Path(__file__).resolve().parents[2] / "shared" / "seed" / "mnist_dense_model.h5"
+CONFIG = TrainConfig(epochs=2, batch_size=50, learning_rate=0.001, hidden=(16,), optimizer="adam", lr_schedule="cosine")
 
 
 @pytest.fixture(scope="module")
 def result():
-    from tests.conftest import synthetic_digits
-    from mnist_core.data import Mnist
+    from tests.conftest import load_tiny_mnist
 
-    x, y = synthetic_digits(600, seed=5)
-    xt, yt = synthetic_digits(100, seed=6)
-    return train(TrainConfig(epochs=2, batch_size=50, learning_rate=0.5, hidden=(16,)), Mnist(x, y, xt, yt, "synthetic"))
+    return train(CONFIG, load_tiny_mnist())
 
 
-def test_save_writes_both_formats_and_a_record(result, tmp_path):
-    folder = save_run(result, tmp_path, preset="seed")
-    record = json.loads((folder / "run.json").read_text())
-    assert record["config"]["hidden"] == [16] and len(record["history"]["loss"]) == 2
+@pytest.fixture
+def store(database_url) -> RunStore:
+    return RunStore(Database.open(database_url))
+
+
+def test_a_saved_run_exports_files_keras_opens_with_the_same_predictions(result, store, tmp_path):
+    run = store.save(result, preset="seed")
+    assert store.list() == [run] and store.get(run.id) == run and run.config == CONFIG
+    assert store.history(run.id) == result.history
+    written = store.export(run.id, tmp_path / "out")
+    assert [p.name for p in written] == [MODEL_FILE, H5_FILE, "run.json"]
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["config"]["hidden"] == [16] and len(record["history"]["loss"]) == 2 and record["id"] == run.id
     x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
     expected = result.model(x).numpy()
-    for name in ("model.keras", "mnist_dense_model.h5"):  # what keras.models.load_model opens
-        assert np.allclose(keras.models.load_model(folder / name)(x).numpy(), expected, atol=1e-6)
-    assert np.allclose(load_classifier(folder / "model.keras").predict_proba(x), expected, atol=1e-6)
+    for name in (MODEL_FILE, H5_FILE):  # what keras.models.load_model opens
+        assert np.allclose(keras.models.load_model(tmp_path / "out" / name)(x).numpy(), expected, atol=1e-6)
+    assert np.allclose(load_classifier(store.model_path(run.id)).predict_proba(x), expected, atol=1e-6)
 
 
-def test_list_rename_delete(result, tmp_path):
-    a = save_run(result, tmp_path, preset="seed")
-    b = save_run(result, tmp_path, preset="seed")
-    assert a != b and {r.path for r in list_runs(tmp_path)} == {a, b}
-    before = runs_stamp(tmp_path)
-    rename_run(a, "  my   first run ")
-    assert read_run(a).name == "my first run"
-    assert runs_stamp(tmp_path) != before  # listings cached against the stamp see the new name
-    with pytest.raises(RunError):
-        rename_run(a, "   ")
-    delete_run(b, tmp_path)
-    assert [r.path for r in list_runs(tmp_path)] == [a]
-    with pytest.raises(RunError):
-        delete_run(tmp_path / ".." / "elsewhere", tmp_path)
+def test_model_keras_carries_the_optimizer_that_trained_it(result, store, tmp_path):
+    """So that load_model(...).fit(...) goes on where training stopped: Adam's state after
+    2 epochs of 800 images in batches of 50 (32 steps), and the cosine schedule over those 32."""
+    run = store.save(result)
+    store.export(run.id, tmp_path)
+    model = keras.models.load_model(tmp_path / MODEL_FILE)
+    assert isinstance(model.optimizer, keras.optimizers.Adam) and int(model.optimizer.iterations) == 32
+    assert model.optimizer.get_config()["learning_rate"]["config"]["decay_steps"] == 32
+    for saved, trained in zip(model.optimizer.variables, result.model.optimizer.variables, strict=True):
+        np.testing.assert_allclose(saved.numpy(), trained.numpy(), atol=1e-7)  # the moments, not zeros
+    assert np.abs(model.optimizer.variables[-1].numpy()).max() > 0
+    x = np.random.default_rng(1).random((64, 784), dtype=np.float32)
+    model.fit(x, keras.utils.to_categorical(np.arange(64) % 10, 10), batch_size=32, epochs=1, verbose=0)
+    assert int(model.optimizer.iterations) == 34
+    h5 = keras.models.load_model(tmp_path / H5_FILE)  # HDF5: weights and layers only, said plainly
+    assert getattr(h5, "optimizer", None) is None
 
 
-def test_broken_folders_are_listed_not_raised(result, tmp_path):
-    good = save_run(result, tmp_path)
-    (tmp_path / "garbage").mkdir()
-    (tmp_path / "garbage" / "run.json").write_text("{not json")
-    (tmp_path / "nomodel").mkdir()
-    (tmp_path / "nomodel" / "run.json").write_text("{}")
-    runs = {r.path.name: r for r in list_runs(tmp_path)}
-    assert runs[good.name].broken == ""
-    assert runs["garbage"].broken and runs["nomodel"].broken == "model.keras is missing"
+def test_list_get_rename_delete(result, store):
+    a = store.save(result, preset="seed")
+    b = store.save(result, preset="seed", name="twin")
+    assert a.id != b.id and {r.id for r in store.list()} == {a.id, b.id}
+    revision = store.db.revision()
+    store.rename(a.id, "  my   first run ")
+    assert store.get(a.id).name == "my first run" == store.get("my first run").name
+    assert store.db.revision() > revision  # listings cached against it see the new name
+    with pytest.raises(RunError, match="empty"):
+        store.rename(a.id, "   ")
+    store.rename(a.id, "twin")
+    with pytest.raises(RunError, match="2 runs are named 'twin'"):
+        store.get("twin")
+    store.delete(b.id)
+    assert [r.id for r in store.list()] == [a.id]
+    with pytest.raises(RunError, match="no run"):
+        store.get(b.id)
+    with pytest.raises(RunError, match="no run"):
+        store.delete(b.id)
 
 
-def test_failed_save_leaves_nothing(tmp_path):
-    with pytest.raises(RuntimeError), atomic.staging_dir(tmp_path / "run") as tmp:
-        (tmp / "half.bin").write_bytes(b"x")
-        raise RuntimeError("killed")
-    assert list(tmp_path.iterdir()) == []
+def test_names_resolve_to_shipped_models_or_runs_never_to_paths(result, store):
+    run = store.save(result, name="mine")
+    assert resolve_model(None, store) == DEFAULT_MODEL and resolve_model("seed", None) == SEED_MODEL
+    assert load_classifier(resolve_model("mine", store)).model.count_params() == result.model.count_params()
+    for ref in ("../../etc/passwd", str(DEFAULT_MODEL), "models/default.keras"):
+        with pytest.raises(RunError):
+            resolve_model(ref, store)
+    assert resolve_model(run.id, store).is_file()
+
+
+def test_old_run_folders_are_imported_once_and_left_alone(result, store, tmp_path):
+    old = tmp_path / "runs"
+    folder = old / "20261101-120000-seed"
+    folder.mkdir(parents=True)
+    result.model.save(folder / MODEL_FILE)
+    result.model.save(folder / H5_FILE)
+    record = {"name": "from the folder days", "preset": "seed", "config": CONFIG.to_dict(), "history": result.history,
+              "epochs_done": 2, "stopped": False, "val_accuracy": 0.5, "test_accuracy": 0.6, "test_loss": 1.0,
+              "fit_seconds": 1.5, "created": "2026-11-01T12:00:00+00:00"}
+    (folder / "run.json").write_text(json.dumps(record))
+    (old / "broken").mkdir()
+    (old / "broken" / "run.json").write_text("{not json")
+    assert store.import_folders(old) == 1
+    run = store.get("from the folder days")
+    assert run.id == folder.name and run.test_accuracy == 0.6 and store.history(run.id) == result.history
+    assert store.import_folders(old) == 0  # once
+    store.delete(run.id)
+    assert store.import_folders(old) == 0  # a deleted run stays deleted
+    assert sorted(p.name for p in folder.iterdir()) == sorted([MODEL_FILE, H5_FILE, "run.json"])  # nothing removed
+
+
+def test_an_older_database_opens_in_a_newer_app(result, database_url, monkeypatch):
+    old = RunStore(Database.open(database_url))
+    run = old.save(result)
+    created = []
+    monkeypatch.setattr(database, "MIGRATIONS", [*database.MIGRATIONS, lambda conn: created.append(conn)])
+    new = Database.open(database_url)  # the next version's app: one more migration
+    assert len(created) == 1 and new.schema_version() == len(database.MIGRATIONS)
+    assert RunStore(new).get(run.id) == run
+    Database.open(database_url)
+    assert len(created) == 1  # migrated once
+    monkeypatch.setattr(database, "MIGRATIONS", database.MIGRATIONS[:1])
+    with pytest.raises(StoreError, match="newer than this app's"):  # an older app refuses, changes nothing
+        Database.open(database_url)
+
+
+@pytest.mark.parametrize("url,message", [
+    ("postgresql://ann:s3cret@127.0.0.1:1/runs", "cannot open"),
+    ("mysql://ann:s3cret@127.0.0.1/runs", "only SQLite and Postgres"),
+    ("not a url", "not a database URL"),
+    ("sqlite:////proc/no/such/dir/x.db", "cannot|No such file|Permission|Read-only"),
+])
+def test_bad_databases_are_one_line_without_the_password(url, message):
+    with pytest.raises((StoreError, OSError), match=message) as e:
+        Database.open(url)
+    assert "s3cret" not in str(e.value) and "\n" not in str(e.value)
 
 
 def test_predict_proba_shapes_and_sums():

@@ -13,7 +13,7 @@ from benchmarks.app_server import CHROMIUM_FLAGS, app_server
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """`streamlit run` as Streamlit's own e2e suite starts it, on a free localhost port."""
-    with app_server(tmp_path_factory.mktemp("runs")) as (url, _, _):
+    with app_server(tmp_path_factory.mktemp("data")) as (url, _, _):
         yield url
 
 

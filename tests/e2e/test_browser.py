@@ -48,7 +48,7 @@ def test_draw_a_one_then_a_seven_off_centre(page, app_url):
 
 def test_train_a_run_and_watch_the_curves_grow(page, app_url):
     page.goto(f"{app_url}/train")
-    epochs = page.get_by_label("Epochs")
+    epochs = page.get_by_role("spinbutton", name="Epochs")
     epochs.fill("150")
     epochs.press("Tab")
     page.get_by_role("button", name="Start training").click()
@@ -67,7 +67,7 @@ def test_train_a_run_and_watch_the_curves_grow(page, app_url):
     # the live charts are replaced in place: once the rerun ends, the three curves and the confusion matrix
     page.wait_for_function("() => document.querySelectorAll('[data-testid=stVegaLiteChart]').length === 4",
                            timeout=15_000)
-    assert page.get_by_label("Epochs").input_value() == "150"  # the settings survive the run
+    assert page.get_by_role("spinbutton", name="Epochs").input_value() == "150"  # the settings survive the run
     page.screenshot(path="/tmp/mnist-dense-train.png", full_page=True)
 
 
@@ -85,7 +85,8 @@ def test_a_finger_can_draw_on_a_phone(browser, app_url):
         cdp = context.new_cdp_session(page)
         stroke = [(140, 40 + 10 * i) for i in range(21)]  # a "1", top to bottom
         for kind, (x, y) in [("touchStart", stroke[0])] + [("touchMove", p) for p in stroke[1:]]:
-            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": box["x"] + x, "y": box["y"] + y}]})
+            point = {"x": box["x"] + x, "y": box["y"] + y}
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [point]})
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         assert prediction(page) == "1"
     finally:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_core.preprocess import NotADigit, digit_stroke_width, preprocess
+from mnist_core.preprocessing import NotADigit, digit_stroke_width, preprocess
 
 
 def drawn(size=280, box=(100, 60, 180, 220), width=20, ink="white", paper="black", mode="RGB") -> Image.Image:

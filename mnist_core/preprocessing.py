@@ -111,7 +111,8 @@ def _ink_against_background(grey: np.ndarray) -> np.ndarray:
     """Distance from the background, for light-on-dark and dark-on-light alike."""
     h, w = grey.shape
     band = max(1, min(h, w) // 20)
-    border = np.concatenate([grey[:band].ravel(), grey[-band:].ravel(), grey[:, :band].ravel(), grey[:, -band:].ravel()])
+    border = np.concatenate([grey[:band].ravel(), grey[-band:].ravel(),
+                             grey[:, :band].ravel(), grey[:, -band:].ravel()])
     level = float(np.median(border))
     dark_ink = level > 0.5  # a light background, so the ink is the darker part
     if float(border.std()) < 0.05:  # an even background (canvas, scan): one level for all

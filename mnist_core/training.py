@@ -4,15 +4,24 @@
     result = train(PRESETS["seed"], load_mnist(), on_epoch_end=lambda epoch, logs: print(logs))
     result.test_accuracy  # ~0.922 for the seed's 200 epochs
 
-What it computes is Keras' fit: the last `validation_split` of the training set held out,
-the rest shuffled every epoch, one optimizer step per batch of `batch_size` (the last one
-smaller when it does not divide), loss and accuracy averaged over the epoch's batches, then
-the validation set scored. Why it is fast (the seed's fit: 17x faster than `model.fit` on 2
-cores, 12x as whole processes; benchmarks/fit_speed.py): the data stays resident as uint8 tensors and a whole epoch of
-steps runs inside one XLA-compiled loop, so Python and the tf.data pipeline are out of the
-inner loop; a skinny first layer gets its kernel gradient in XLA's faster layout; and while a
-worker thread trains an epoch, the calling thread scores the previous one on the validation
-set and shuffles the next one's batches.
+What it computes is Keras' fit, step by step:
+1. the last `validation_split` of the training images is held out (`split_validation`);
+2. every epoch, the rest is shuffled (and, with `augment`, randomly distorted) and cut into
+   batches of `batch_size`, the last one smaller when it does not divide;
+3. each batch is one optimizer step on the cross-entropy of the softmax outputs;
+4. the epoch's loss and accuracy are the batches' averages; then the validation set is scored
+   and `on_epoch_end(epoch, logs)` announces the epoch;
+5. at the end, the test set is scored once. The model comes back compiled with the optimizer
+   that really trained it, so a saved file goes on training where this stopped.
+
+Why it is fast (the seed's fit: 17x faster than `model.fit` on 2 cores, 12x as whole
+processes; benchmarks/fit_speed.py), each trick in a small helper below:
+- the data stays resident as uint8 tensors and a whole epoch of steps runs inside one
+  XLA-compiled loop (`_epoch_function`), so Python and tf.data are out of the inner loop;
+- a skinny first layer gets its kernel gradient in XLA's faster layout (`_skinny_forward`);
+- while a worker thread trains an epoch, the calling thread shuffles the next one's batches
+  and, for one-layer models, scores the previous one (`_overlapped_epochs`);
+- one-layer models run TensorFlow's own pool on one thread (`_use_threads_for`).
 """
 
 from __future__ import annotations
@@ -30,19 +39,27 @@ import tensorflow as tf
 from tensorflow.compiler.tf2xla.ops.gen_xla_ops import xla_optimization_barrier
 
 from mnist_core.augment import distort
-from mnist_core.config import TrainConfig
+from mnist_core.config import METRICS, History, TrainConfig
 from mnist_core.data import Mnist
 from mnist_core.model import build_model, build_optimizer
 
-# epoch (0-based), logs: loss, accuracy, val_loss, val_accuracy, batch_loss (list), seconds
+# epoch (0-based), logs: the METRICS, batch_loss (list), seconds
 EpochCallback = Callable[[int, dict], None]
+
+# Below this many units, the first layer's kernel gradient is computed as its transpose: for
+# the seed's 784 -> 10 layer, XLA's (10, 784) product takes 10 ms an epoch where the (784, 10)
+# one takes 20 ms; from 128 units on, the usual product is as fast or faster.
+SKINNY_UNITS = 32
+# Rows scored per call. Scoring runs beside training, so the calls' overhead hardly counts;
+# one size for the seed's validation (12,000) and test (10,000) sets means one compilation.
+CHUNK = 2_000
 
 
 @dataclass
 class TrainResult:
-    model: keras.Model
+    model: keras.Model  # compiled with the optimizer that trained it
     config: TrainConfig
-    history: dict[str, list[float]]  # per epoch: loss, accuracy, val_loss, val_accuracy
+    history: History
     test_loss: float
     test_accuracy: float
     fit_seconds: float  # the epochs only: no import, data loading or saving
@@ -51,25 +68,6 @@ class TrainResult:
 
     def __post_init__(self) -> None:
         self.epochs_done = len(self.history["loss"])
-
-
-def one_thread_loop(config: TrainConfig) -> bool:
-    """True for the one-layer models, whose compiled epoch is work for one core: the loop then
-    scores the last epoch on the other core while the next one trains. Wider models' epochs use
-    both cores (TensorFlow splits their products), and anything beside them slows them down
-    (the `adam` preset: 16% slower with scoring beside it, 37% on one thread)."""
-    return not config.hidden
-
-
-def use_threads_for(config: TrainConfig) -> None:
-    """Size TensorFlow's thread pool for training `config` in this process (no effect once
-    TensorFlow has run something): one thread for the one-layer models, whose loop keeps both
-    cores busy with its own two threads (the seed's fit: 4.2 s instead of 5.1)."""
-    if one_thread_loop(config):
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(1)
-        except RuntimeError:  # TensorFlow is running already: its pool stays as it is
-            pass
 
 
 def split_validation(n: int, validation_split: float) -> int:
@@ -85,36 +83,37 @@ def train(
 ) -> TrainResult:
     """Train a fresh model on `data` as `config` says; `on_epoch_end` is called from this
     thread. When `stop` is set, the epoch in progress finishes and training stops there."""
+    _use_threads_for(config)
     keras.utils.set_random_seed(config.seed)
+    # 1. Hold out the end of the training set. The rest stays resident as uint8 tensors.
     cut = split_validation(len(data.x_train), config.validation_split)
-    # Resident as uint8 tensors; each epoch is one gather of them in a shuffled order.
-    x_train, y_train = tf.constant(data.x_train[:cut].reshape(cut, 784)), tf.constant(data.y_train[:cut].astype(np.int32))
+    x_train = tf.constant(data.x_train[:cut].reshape(cut, 784))  # (cut, 784) uint8
+    y_train = tf.constant(data.y_train[:cut].astype(np.int32))
     x_val, y_val = data.x_train[cut:], data.y_train[cut:]
     if cut < 1 or len(x_val) < 1:
         raise ValueError("validation split leaves no training or no validation images")
 
+    # 3. The model, and the optimizer that steps it (its schedule spans every step of the run).
     steps, rest = divmod(cut, config.batch_size)
     model = build_model(config)
     optimizer = build_optimizer(config, steps_per_epoch=steps + (rest > 0))
-    optimizer.build(model.trainable_variables)
     loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    model.compile(optimizer=optimizer, loss=loss_fn, metrics=["accuracy"])  # what a saved file carries
+    optimizer.build(model.trainable_variables)
     run_epoch = _epoch_function(model, optimizer, loss_fn)
     # One-layer models are scored beside training, on a copy of the weights (cloned after the
     # model is built, so the model's own random draws are unchanged); others after each epoch.
-    beside = one_thread_loop(config)
+    beside = _one_thread_loop(config)
     scorer = keras.models.clone_model(model) if beside else model
     prepare, evaluate = _evaluate_function(scorer, loss_fn)
     validation = prepare(x_val, y_val)
     rng = np.random.default_rng(config.seed)
     generator = tf.random.Generator.from_seed(config.seed)
-
-    history: dict[str, list[float]] = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
-    started = time.perf_counter()
-    stopped = False
     full = steps * config.batch_size
+    sizes = [config.batch_size] * steps + ([rest] if rest else [])  # weights of the batch losses
 
-    def next_epoch() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-        """The epoch's batches, shuffled (and distorted): (steps, batch, 784), (steps, batch),
+    def shuffled_batches() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """2. One epoch's batches, shuffled (and distorted): (steps, batch, 784), (steps, batch),
         and Keras' last smaller batch as (1, rest, 784), (1, rest)."""
         order = rng.permutation(cut)
         x, y = tf.gather(x_train, order), tf.gather(y_train, order)  # (cut, 784) uint8, (cut,) int32
@@ -123,9 +122,8 @@ def train(
         xs, ys = tf.reshape(x[:full], (steps, config.batch_size, 784)), tf.reshape(y[:full], (steps, config.batch_size))
         return xs, ys, x[None, full:], y[None, full:]
 
-    sizes = [config.batch_size] * steps + ([rest] if rest else [])  # weights of the batch losses
-
     def fit_epoch(xs: tf.Tensor, ys: tf.Tensor, x_rest: tf.Tensor, y_rest: tf.Tensor) -> dict:
+        """3-4. One optimizer step per batch; the epoch's loss and accuracy."""
         t0 = time.perf_counter()
         losses, correct = run_epoch(xs, ys) if steps else (tf.zeros([0]), 0.0)
         batch_loss = [float(v) for v in losses.numpy()]
@@ -144,42 +142,84 @@ def train(
         if scorer is not model:
             scorer.set_weights(model.get_weights())
 
+    history: History = {k: [] for k in METRICS}
+
     def report(epoch: int, logs: dict) -> None:
-        logs["val_loss"], logs["val_accuracy"] = evaluate(validation)  # on the scorer
+        """4. Score the validation set (on the scorer) and announce the epoch."""
+        logs["val_loss"], logs["val_accuracy"] = evaluate(validation)
         for k in history:
             history[k].append(logs[k])
         if on_epoch_end is not None:
             on_epoch_end(epoch, logs)
 
-    # A worker thread trains epoch n while this one makes the shuffled batches of epoch n + 1
-    # and, for one-layer models, scores epoch n - 1 on the validation set (on a copy of the
-    # model's weights) and reports it; wider models are scored after their epoch.
+    started = time.perf_counter()
+    stopped = _overlapped_epochs(config.epochs, shuffled_batches, fit_epoch, sync_scorer, report, beside,
+                                 should_stop=lambda: stop is not None and stop.is_set())
+    fit_seconds = time.perf_counter() - started
+    # 5. The test set, once, on the final weights.
+    sync_scorer()
+    test_loss, test_accuracy = evaluate(prepare(data.x_test, data.y_test))
+    return TrainResult(model, config, history, test_loss, test_accuracy, fit_seconds, stopped)
+
+
+def _overlapped_epochs(
+    epochs: int,
+    shuffled_batches: Callable[[], tuple],
+    fit_epoch: Callable[..., dict],
+    sync_scorer: Callable[[], None],
+    report: EpochCallback,
+    beside: bool,
+    should_stop: Callable[[], bool],
+) -> bool:
+    """Run the epochs, each reported once; True when `should_stop` ended them early.
+
+    A worker thread trains epoch n while this thread makes the shuffled batches of epoch n + 1
+    and, when `beside`, reports (scores) epoch n - 1 on a copy of the weights; otherwise each
+    epoch is reported after it ends. A stop lets the epoch in progress finish, and reports it.
+    """
     worker = ThreadPoolExecutor(max_workers=1)
     pending: tuple[int, dict] | None = None
+    stopped = False
     try:
-        batches = next_epoch()
-        for epoch in range(config.epochs):
-            if stop is not None and stop.is_set():
+        batches = shuffled_batches()
+        for epoch in range(epochs):
+            if should_stop():
                 stopped = True
                 break
             training = worker.submit(fit_epoch, *batches)
             if pending is not None:
                 report(*pending)
-            if epoch + 1 < config.epochs:
-                batches = next_epoch()
+            if epoch + 1 < epochs:
+                batches = shuffled_batches()
             pending = epoch, training.result()
             sync_scorer()
             if not beside:
                 report(*pending)
                 pending = None
-        if pending is not None:
-            report(*pending)
-    finally:  # also on an error or a stop: no epoch is trained for nothing
+    finally:  # also on an error: no epoch is left training in the background
         worker.shutdown(cancel_futures=True)
-    fit_seconds = time.perf_counter() - started
-    sync_scorer()
-    test_loss, test_accuracy = evaluate(prepare(data.x_test, data.y_test))
-    return TrainResult(model, config, history, test_loss, test_accuracy, fit_seconds, stopped)
+    if pending is not None:
+        report(*pending)
+    return stopped
+
+
+def _one_thread_loop(config: TrainConfig) -> bool:
+    """True for the one-layer models, whose compiled epoch is work for one core: the loop then
+    scores the last epoch on the other core while the next one trains. Wider models' epochs use
+    both cores (TensorFlow splits their products), and anything beside them slows them down
+    (the `adam` preset: 16% slower with scoring beside it, 37% on one thread)."""
+    return not config.hidden
+
+
+def _use_threads_for(config: TrainConfig) -> None:
+    """Size TensorFlow's thread pool for training `config` (no effect once TensorFlow has run
+    something in this process): one thread for the one-layer models, whose loop keeps both
+    cores busy with its own two threads (the seed's fit: 4.2 s instead of 5.1)."""
+    if _one_thread_loop(config):
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+        except RuntimeError:  # TensorFlow is running already: its pool stays as it is
+            pass
 
 
 def _epoch_function(model: keras.Model, optimizer: keras.Optimizer, loss_fn: keras.Loss) -> Callable:
@@ -212,12 +252,6 @@ def _epoch_function(model: keras.Model, optimizer: keras.Optimizer, loss_fn: ker
     return run_epoch
 
 
-# Below this many units, the first layer's kernel gradient is computed as its transpose: for
-# the seed's 784 -> 10 layer, XLA's (10, 784) product takes 10 ms an epoch where the (784, 10)
-# one takes 20 ms; from 128 units on, the usual product is as fast or faster.
-SKINNY_UNITS = 32
-
-
 def _skinny_forward(model: keras.Model) -> Callable:
     """model(x) with the first Dense layer's kernel gradient made in the faster layout."""
     first, rest = model.layers[0], model.layers[1:]
@@ -243,11 +277,6 @@ def _barrier(t: tf.Tensor) -> tf.Tensor:
     return xla_optimization_barrier([t])[0]
 
 
-# Rows scored per call. Scoring runs beside training, so the calls' overhead hardly counts;
-# one size for the seed's validation (12,000) and test (10,000) sets means one compilation.
-CHUNK = 2_000
-
-
 def _evaluate_function(model: keras.Model, loss_fn: keras.Loss) -> tuple[Callable, Callable]:
     """prepare((n, 28, 28) uint8, (n,) labels) -> chunks; evaluate(chunks) -> (mean loss, accuracy)."""
 
@@ -267,8 +296,8 @@ def _evaluate_function(model: keras.Model, loss_fn: keras.Loss) -> tuple[Callabl
         n = sum(int(x.shape[0]) for x, _ in chunks)
         loss_sum = hits = 0.0
         for x, y in chunks:
-            l, h = chunk(x, y)
-            loss_sum, hits = loss_sum + float(l), hits + float(h)
+            chunk_loss, chunk_hits = chunk(x, y)
+            loss_sum, hits = loss_sum + float(chunk_loss), hits + float(chunk_hits)
         return loss_sum / n, hits / n
 
     return prepare, evaluate

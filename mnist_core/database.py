@@ -1,0 +1,197 @@
+"""The one store for what the app keeps: a SQL database through SQLAlchemy, by URL.
+
+    db = Database.open(database_url())   # creates or upgrades the schema; StoreError if unusable
+    with db.write() as conn: ...          # one transaction; writers queue, readers never wait
+    db.revision()                         # changes with every write: cache listings against it
+
+- No set-up: an SQLite file in the app's data folder (`$MNIST_DATA_DIR`, default `data/`).
+- Shared: a Postgres URL in `$MNIST_DATABASE_URL` (the app also reads Streamlit's secrets), so
+  that every app server and the command line see the same runs, and a wiped disk loses nothing.
+
+Writes are transactions, so a run appears whole or not at all, whatever kills the process.
+Every write transaction starts by bumping the `revision` row: that takes the write lock first
+(Postgres: the row's lock; SQLite: `BEGIN IMMEDIATE`), so two writers queue instead of failing.
+
+The schema is versioned in the `meta` table; `MIGRATIONS[i]` takes a database from version i to
+i + 1, inside the same transaction as the version bump, so a database made by an older app opens
+in a newer one. A small list and not Alembic: two dialects, a handful of tables, and the steps
+must ship inside the package and run on the app's start with no command for anyone to type.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+URL_VARIABLE = "MNIST_DATABASE_URL"
+
+
+class StoreError(Exception):
+    """The database cannot be reached or used; the message is one line, without the password."""
+
+
+def data_dir() -> Path:
+    """The app's data folder: `$MNIST_DATA_DIR`, or `data/` in the project."""
+    return Path(os.environ.get("MNIST_DATA_DIR") or PROJECT_ROOT / "data")
+
+
+def database_url(configured: str | None = None) -> str:
+    """`configured` (the app's secret), else `$MNIST_DATABASE_URL`, else SQLite in data_dir()."""
+    return configured or os.environ.get(URL_VARIABLE) or f"sqlite:///{data_dir() / 'mnist.db'}"
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be shown: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unreadable database URL)"
+
+
+metadata = sa.MetaData()
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("name", sa.String(32), primary_key=True),  # "schema_version", "revision"
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.String(80), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("preset", sa.String(40), nullable=False),
+    sa.Column("created", sa.String(32), nullable=False, index=True),  # ISO 8601 UTC: sorts as time
+    sa.Column("config", sa.Text, nullable=False),  # TrainConfig as JSON
+    sa.Column("epochs_done", sa.Integer, nullable=False),
+    sa.Column("stopped", sa.Boolean, nullable=False),
+    sa.Column("val_accuracy", sa.Float),
+    sa.Column("test_accuracy", sa.Float),
+    sa.Column("test_loss", sa.Float),
+    sa.Column("fit_seconds", sa.Float, nullable=False),
+    sa.Column("history", sa.Text, nullable=False),  # per-epoch metrics as JSON: read one run at a time
+)
+run_files = sa.Table(
+    "run_files", metadata,
+    sa.Column("run_id", sa.String(80), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),  # model.keras, mnist_dense_model.h5
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+legacy_imports = sa.Table(  # run folders already imported from runs/, so a deleted run stays deleted
+    "legacy_imports", metadata,
+    sa.Column("folder", sa.String(300), primary_key=True),
+)
+def _v1(conn: Connection) -> None:
+    for table in (runs, run_files, legacy_imports):
+        table.create(conn)
+    conn.execute(meta.insert().values(name="revision", value=0))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+
+
+class Database:
+    """An open database: an engine for reads, one for writes, the schema at the latest version."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url  # as configured (messages mask its password)
+        self._writer = engine.execution_options(write=True)  # SQLite: BEGIN IMMEDIATE
+
+    @classmethod
+    def open(cls, url: str, migrate_to: int | None = None) -> Database:
+        """Connect, then create or upgrade the schema (to `migrate_to`, default the latest)."""
+        db = cls(_engine(url), url)
+        with db.errors("open"):
+            db._migrate(len(MIGRATIONS) if migrate_to is None else migrate_to)
+        return db
+
+    @contextlib.contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Turn the driver's errors into one-line StoreErrors naming the database, not the password."""
+        try:
+            yield
+        except SQLAlchemyError as e:
+            reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0][:200]
+            raise StoreError(f"database {safe_url(self.url)}: cannot {doing} ({reason})") from e
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction, committed when the block ends, rolled back on any error."""
+        with self.errors("write"), self._writer.begin() as conn:
+            conn.execute(meta.update().where(meta.c.name == "revision").values(value=meta.c.value + 1))
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.errors("read"), self.engine.connect() as conn:
+            yield conn
+
+    def revision(self) -> int:
+        """A number that changes with every committed write (one indexed row: well under 1 ms)."""
+        with self.read() as conn:
+            return int(conn.execute(sa.select(meta.c.value).where(meta.c.name == "revision")).scalar_one())
+
+    def schema_version(self) -> int:
+        with self.read() as conn:
+            return _version(conn)
+
+    def _migrate(self, target: int) -> None:
+        with self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":  # two servers starting at once: one migrates
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(1671)"))
+            meta.create(conn, checkfirst=True)
+            version = _version(conn)
+            if version > len(MIGRATIONS):
+                raise StoreError(f"database {safe_url(self.url)} has schema version {version}, newer than "
+                                 f"this app's {len(MIGRATIONS)}: update the app")
+            for step in MIGRATIONS[version:target]:
+                step(conn)
+            if target > version:
+                conn.execute(meta.delete().where(meta.c.name == "schema_version"))
+                conn.execute(meta.insert().values(name="schema_version", value=target))
+
+
+def _version(conn: Connection) -> int:
+    value = conn.execute(sa.select(meta.c.value).where(meta.c.name == "schema_version")).scalar()
+    return int(value or 0)
+
+
+def _engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"{safe_url(url)}: not a database URL (expected sqlite:///FILE or postgresql://...)") from None
+    if parsed.drivername in ("postgres", "postgresql"):  # the URL hosts hand out; psycopg 3 is the driver
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    if parsed.get_backend_name() != "postgresql":
+        raise StoreError(f"{safe_url(url)}: only SQLite and Postgres databases are supported")
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    except (ArgumentError, ImportError) as e:
+        raise StoreError(f"{safe_url(url)}: cannot use this URL ({e})") from None
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:  # noqa: ANN001 (the driver's own types)
+        dbapi_connection.isolation_level = None  # SQLAlchemy's BEGIN below, not the driver's guess
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+    return engine

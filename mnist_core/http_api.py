@@ -1,0 +1,300 @@
+"""Predictions over HTTP: the seed service's contract, with the Draw page's preprocessing.
+
+    python -m mnist_core serve                         # alone, on port 5000 (see `serve`)
+    app = st.App("navigation.py", routes=routes(resolve))    # beside the app, on its port
+
+    requests.post("http://localhost:5000/predict", files={"file": open("digit.png", "rb")}).json()
+    # {"digit": 3, "confidence": 0.97, "probabilities": [...ten...], "model": "default"}
+
+`POST /predict`, the body either
+- multipart, images in the field `file` (PNG, JPEG, GIF, BMP, WebP, TIFF): each goes through
+  `preprocess(read_image(data))`, as on the Draw page. One file: the seed's flat object above,
+  or `{"error": "..."}` with status 422 when it cannot be read as a digit. Several files (the
+  field repeated, at most MAX_FILES): `{"predictions": [item, ...]}` in the files' order, each
+  item the flat object or `{"error": "..."}` (status 200: the other files are still answered);
+- JSON `{"images": [28x28 array, ...]}`, at most MAX_ARRAYS: digits already made the MNIST way
+  (white on black, pixels in [0, 1], or 0-255 when any pixel of the image is above 1), read as
+  they are; answered as `{"predictions": [item, ...]}` (an all-zero image: an error item);
+- the same as a NumPy `.npy` file (`application/x-npy`), (n, 28, 28) uint8 or float: no JSON
+  to parse, so big batches go as fast as the model (`np.save(buffer, x_test[:1000])`).
+`?model=NAME` picks the model, through the `resolve` function given to `routes`: a shipped
+model ("default", "seed") or a saved run's id or name; a name is never a path.
+`GET /health` answers `{"status": "ok"}`.
+
+Every error is a JSON `{"error": "one line"}`: 400 a malformed request (no file, bad JSON),
+404 an unknown model, 413 a body over MAX_BODY_BYTES or too many images, 415 another content
+type, 422 an image that cannot be read as a digit (empty, not an image, a decompression bomb,
+blank, a single dot); 503 when the database that holds the runs cannot be reached.
+
+Decoding, preprocessing and the model run in worker threads, off the event loop. Requests that
+arrive while the model is busy wait for its next call and share it (`_Batcher`): with 16
+clients posting canvas PNGs, 224-266 requests a second against 86-96 with a model call each
+(benchmarks/http_speed.py's load, on the project's 2 cores).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from tokenize import TokenError
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mnist_core.classifier import Classifier, ModelError, load_classifier
+from mnist_core.database import StoreError
+from mnist_core.image_file import MAX_BYTES, read_image
+from mnist_core.preprocessing import preprocess
+from mnist_core.runs import RunError, RunStore, resolve_model
+
+MAX_BODY_BYTES = MAX_BYTES  # 10 MB a request, whatever it holds: the app's upload limit
+MAX_FILES = 64  # images in one multipart request
+MAX_ARRAYS = 5000  # 28x28 arrays in one JSON request (about 1.9 KB each as MNIST's 0-255 integers)
+LOADED_MODELS = 8  # models a standalone server keeps loaded, the least recently used dropped
+BLANK = "a blank image: no digit in it"
+NPY = "application/x-npy"
+NPY_DTYPES = ("|u1", "<f4", "<f8")  # uint8 0-255, or float32 / float64
+
+Resolver = Callable[[str | None], Classifier]  # model name (None: the default) -> loaded model
+
+
+class ApiError(Exception):
+    """A request that cannot be answered; `status` is its HTTP status, the message one line."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def loaded_models(store: RunStore | None) -> Resolver:
+    """The standalone server's resolver: the shipped models and the runs in `store` (None: the
+    shipped ones only), each loaded once and kept among the LOADED_MODELS used last."""
+    loaded: OrderedDict[Path, Classifier] = OrderedDict()
+    lock = threading.Lock()
+
+    def resolve(name: str | None) -> Classifier:
+        path = resolve_model(name, store)
+        with lock:  # one load per model, even when its first requests come together
+            if path not in loaded:
+                loaded[path] = load_classifier(path)
+                while len(loaded) > LOADED_MODELS:
+                    loaded.popitem(last=False)
+            loaded.move_to_end(path)
+            return loaded[path]
+
+    return resolve
+
+
+def routes(resolve: Resolver) -> list[Route]:
+    """`POST /predict` and `GET /health`, reading digits with the models `resolve` names."""
+    batcher = _Batcher()
+
+    async def predict(request: Request) -> JSONResponse:
+        name = request.query_params.get("model")
+        try:
+            classifier = await run_in_threadpool(resolve, name)
+            body = await _read_body(request)
+            content_type = request.headers.get("content-type", "")
+            if content_type.startswith("application/json"):
+                digits, single = await run_in_threadpool(_digits_from_json, body), False
+            elif content_type.startswith(NPY):
+                digits, single = await run_in_threadpool(_digits_from_npy, body), False
+            elif content_type.startswith("multipart/form-data"):
+                files = await _files_from_multipart(request, body)
+                digits, single = await run_in_threadpool(_digits_from_files, files), len(files) == 1
+            else:
+                raise ApiError(415, 'send images as multipart/form-data in the field `file`, JSON {"images": [...]}, '
+                                    f"or {NPY}")
+            good = [d for d in digits if isinstance(d, np.ndarray)]
+            p = await batcher.predict_proba(classifier, np.stack(good)) if good else np.zeros((0, 10), np.float32)
+            items = _answers(digits, p, name)
+            if single:  # the seed's contract: one file, one flat object
+                return JSONResponse(items[0], status_code=422 if "error" in items[0] else 200)
+            return JSONResponse({"predictions": items})
+        except (ModelError, RunError) as e:
+            return JSONResponse({"error": str(e)}, status_code=404)
+        except StoreError as e:
+            return JSONResponse({"error": str(e)}, status_code=503)
+        except ApiError as e:
+            return JSONResponse({"error": str(e)}, status_code=e.status)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return [Route("/predict", predict, methods=["POST"]), Route("/health", health, methods=["GET"])]
+
+
+def create_app(resolve: Resolver) -> Starlette:
+    """The routes alone, as an ASGI app (stateless: any number of replicas can serve it)."""
+    return Starlette(routes=routes(resolve))
+
+
+def serve(store: RunStore | None, host: str = "127.0.0.1", port: int = 5000) -> None:
+    """Load the default model, then answer on host:port until stopped (uvicorn)."""
+    import uvicorn
+
+    resolve = loaded_models(store)
+    resolve(None).predict_proba(np.zeros((28, 28), np.float32))  # ready before the first request
+    uvicorn.run(create_app(resolve), host=host, port=port, access_log=False)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The whole body, refused (413) as soon as it is known to be over MAX_BODY_BYTES."""
+    too_large = ApiError(413, f"the request body is over the {MAX_BODY_BYTES // 2**20} MB limit")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():  # no Content-Length (chunked): count as it comes
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _files_from_multipart(request: Request, body: bytes) -> list[bytes]:
+    """The contents of every file in the field `file`, in order; 400 when there is none."""
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield body
+
+    parser = MultiPartParser(request.headers, stream(), max_files=MAX_FILES, max_fields=16)
+    try:
+        form = await parser.parse()
+    except MultiPartException as e:
+        status = 413 if str(e).startswith("Too many files") else 400
+        raise ApiError(status, f"bad multipart body: {e}") from None
+    try:
+        files = [await f.read() for f in form.getlist("file") if isinstance(f, UploadFile)]
+    finally:
+        await form.close()
+    if not files:
+        raise ApiError(400, "no image: send it as a file in the multipart field `file`")
+    return files
+
+
+def _digits_from_files(files: list[bytes]) -> list[np.ndarray | str]:
+    """Each file -> its (28, 28) digit as the Draw page makes it, or why it cannot be read."""
+    digits: list[np.ndarray | str] = []
+    for data in files:
+        try:
+            x28 = preprocess(read_image(data))  # ImageError and NotADigit are ValueErrors
+            digits.append(x28 if x28 is not None else BLANK)
+        except ValueError as e:
+            digits.append(str(e))
+    return digits
+
+
+def _digits_from_json(body: bytes) -> list[np.ndarray | str]:
+    """`{"images": [28x28, ...]}` -> each image as (28, 28) float32 in [0, 1], or BLANK."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise ApiError(400, "the body is not valid JSON") from None
+    images = doc.get("images") if isinstance(doc, dict) else None
+    if not isinstance(images, list) or not images:
+        raise ApiError(400, 'expected a JSON object {"images": [28x28 array, ...]}')
+    if len(images) > MAX_ARRAYS:
+        raise ApiError(413, f"{len(images)} images; the limit is {MAX_ARRAYS} a request")
+    try:
+        x = np.asarray(images, dtype=np.float32)
+    except (ValueError, TypeError):
+        raise ApiError(400, "each image must be a 28x28 array of numbers") from None
+    return _digits_from_array(x)
+
+
+def _digits_from_npy(body: bytes) -> list[np.ndarray | str]:
+    """An .npy file of (n, 28, 28) images, its header checked before any pixel is read: the
+    shape it declares must be that, and the body must hold exactly those bytes."""
+    stream = io.BytesIO(body)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in readers:
+            raise ValueError(f"version {version} of the format")
+        shape, fortran, dtype = readers[version](stream, max_header_size=1024)
+    except (ValueError, SyntaxError, TokenError) as e:  # numpy parses the header as a Python literal
+        raise ApiError(400, f"not a NumPy .npy file ({str(e).splitlines()[0][:120]})") from None
+    if len(shape) != 3 or shape[1:] != (28, 28) or dtype.str not in NPY_DTYPES or fortran:
+        raise ApiError(400, f"expected (n, 28, 28) uint8 or float images in C order, not {shape} {dtype.str}")
+    if shape[0] > MAX_ARRAYS:
+        raise ApiError(413, f"{shape[0]} images; the limit is {MAX_ARRAYS} a request")
+    if len(body) - stream.tell() != dtype.itemsize * 784 * shape[0]:
+        raise ApiError(400, f"the file does not hold the {shape[0]} images its header declares")
+    return _digits_from_array(np.frombuffer(body, dtype, offset=stream.tell()).reshape(shape).astype(np.float32))
+
+
+def _digits_from_array(x: np.ndarray) -> list[np.ndarray | str]:
+    """(n, 28, 28) float32 -> each image in [0, 1] (0-255 when any pixel is above 1), or BLANK."""
+    if x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise ApiError(400, f"each image must be a 28x28 array of numbers, not {x.shape[1:]}")
+    if len(x) == 0:
+        raise ApiError(400, "no images")
+    if not np.isfinite(x).all() or x.min() < 0 or x.max() > 255:
+        raise ApiError(400, "pixels must be numbers from 0 to 1 (or 0 to 255)")
+    peaks = x.max(axis=(1, 2))
+    x /= np.where(peaks > 1, np.float32(255), np.float32(1))[:, None, None]
+    return [image if peak > 0 else BLANK for image, peak in zip(x, peaks, strict=True)]
+
+
+def _answers(digits: list[np.ndarray | str], probabilities: np.ndarray, model: str | None) -> list[dict]:
+    """One JSON item per digit, in order: the prediction, or the error for an unreadable one."""
+    rows = iter(np.round(probabilities.astype(np.float64), 6).tolist())
+    items = []
+    for digit in digits:
+        if isinstance(digit, str):
+            items.append({"error": digit})
+            continue
+        p = next(rows)
+        best = max(range(10), key=p.__getitem__)
+        items.append({"digit": best, "confidence": p[best], "probabilities": p, "model": model or "default"})
+    return items
+
+
+class _Batcher:
+    """Runs the model once for the images of every request that came in while it was busy.
+
+    No timer: a request that finds the model idle is run at once, so one client waits for
+    nothing; under load each call takes everything that queued during the previous one.
+    """
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[Classifier, np.ndarray, asyncio.Future[np.ndarray]]] = []
+        self._worker: asyncio.Task | None = None
+
+    async def predict_proba(self, classifier: Classifier, x: np.ndarray) -> np.ndarray:
+        """(n, 28, 28) -> (n, 10), in a shared model call."""
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((classifier, x, future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        while self._queue:
+            queue, self._queue = self._queue, []
+            for classifier in {id(c): c for c, _, _ in queue}.values():
+                xs = [x for c, x, _ in queue if c is classifier]
+                futures = [future for c, _, future in queue if c is classifier]
+                try:
+                    p = await run_in_threadpool(classifier.predict_proba, np.concatenate(xs))
+                except Exception as e:  # the model failed: every request waiting on it fails
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(e)
+                    continue
+                for future, part in zip(futures, np.split(p, np.cumsum([len(x) for x in xs])[:-1]), strict=True):
+                    if not future.done():  # done: the client went away
+                        future.set_result(part)

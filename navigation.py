@@ -1,0 +1,10 @@
+"""The app's router: page setup, then the pages. `streamlit_app.py` serves it (with the HTTP API)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="MNIST dense networks", page_icon=":material/draw:", layout="wide")
+st.navigation([
+    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:"),
+]).run()

@@ -1,0 +1,85 @@
+"""What a model got right and wrong (analysis) and the training distortions (augment), on small
+synthetic data: invariants, not just "it runs"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mnist_core.analysis import confident_mistakes, confusion_matrix, downsample, evaluate, first_layer_pictures
+from mnist_core.augment import distort
+from mnist_core.classifier import SEED_MODEL, load_classifier
+
+
+def test_confusion_matrix_counts_every_prediction_once():
+    rng = np.random.default_rng(0)
+    y_true, y_pred = rng.integers(0, 10, 500), rng.integers(0, 10, 500)
+    cm = confusion_matrix(y_true, y_pred)
+    assert cm.shape == (10, 10) and cm.sum() == 500
+    assert np.array_equal(cm.sum(axis=1), np.bincount(y_true, minlength=10))
+    assert np.trace(cm) == (y_true == y_pred).sum()
+
+
+def test_mistakes_are_wrong_and_sorted_by_confidence():
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(10), 300)
+    y = rng.integers(0, 10, 300)
+    worst = confident_mistakes(p, y, 20)
+    confidence = p[worst].max(axis=1)
+    assert len(worst) == 20 and all(p[i].argmax() != y[i] for i in worst)
+    assert np.all(np.diff(confidence) <= 0)
+    wrong = p.argmax(axis=1) != y
+    assert confidence[0] == p[wrong].max(axis=1).max()  # the most confident mistake comes first
+
+
+def test_evaluate_reports_the_test_set(tiny_mnist):
+    report = evaluate(load_classifier(SEED_MODEL), tiny_mnist, mistakes=5, pictures=10)
+    assert report.confusion.sum() == len(tiny_mnist.y_test)
+    assert report.accuracy == pytest.approx(np.trace(report.confusion) / len(tiny_mnist.y_test))
+    assert len(report.mistakes) == 5 and all(m.true != m.predicted for m in report.mistakes)
+    assert report.pictures.shape == (10, 28, 28) and np.abs(report.pictures).max() == pytest.approx(1.0)
+
+
+def test_first_layer_pictures_are_scaled_per_unit():
+    pictures = first_layer_pictures(load_classifier(SEED_MODEL).model)
+    assert pictures.shape == (10, 28, 28)
+    assert np.allclose(np.abs(pictures).max(axis=(1, 2)), 1.0)
+
+
+def test_downsample_keeps_the_mean_and_the_length_bound():
+    values = list(np.arange(1001, dtype=float))
+    points = downsample(values, 100)
+    assert len(points) <= 100 and points[0] == pytest.approx(np.mean(values[:11]))
+    assert list(downsample([1.0, 2.0], 10)) == [1.0, 2.0]
+
+
+def digits(n: int) -> tf.Tensor:
+    from tests.conftest import synthetic_digits
+
+    return tf.constant(synthetic_digits(n, seed=7)[0])
+
+
+def test_distort_shapes_and_range():
+    out = distort(digits(16), tf.random.Generator.from_seed(1), elastic=True).numpy()
+    assert out.shape == (16, 784) and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_zero_distortion_is_the_identity(monkeypatch):
+    import mnist_core.augment as augment
+
+    for name in ("MAX_ROTATE", "MAX_SCALE", "MAX_SHEAR", "MAX_SHIFT"):
+        monkeypatch.setattr(augment, name, 0.0)
+    x = digits(8)
+    out = augment.distort.python_function(x, tf.random.Generator.from_seed(2)).numpy()
+    np.testing.assert_allclose(out, x.numpy().reshape(8, 784) / 255.0, atol=1e-6)
+
+
+def test_distortions_move_ink_but_keep_most_of_it():
+    x = digits(64)
+    out = distort(x, tf.random.Generator.from_seed(3)).numpy()
+    original = x.numpy().reshape(64, 784) / 255.0
+    assert not np.allclose(out, original, atol=0.05)
+    ink_ratio = out.sum(axis=1) / original.sum(axis=1)
+    assert 0.7 < np.median(ink_ratio) < 1.3

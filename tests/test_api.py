@@ -1,0 +1,40 @@
+"""The documented Python API, in fresh processes: every public name means one thing in every
+import order, and no public name is also a submodule's name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mnist_core
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECK = """
+import inspect, mnist_core
+from mnist_core import preprocess, train, load_classifier, load_mnist, train_and_save
+for f in (preprocess, train, load_classifier, load_mnist, train_and_save,
+          mnist_core.preprocess, mnist_core.train, mnist_core.train_and_save):
+    assert inspect.isfunction(f), f
+print("ok")
+"""
+ORDERS = {
+    "package first": "",
+    "after loading a model": "import mnist_core; mnist_core.load_classifier()",
+    "after the submodules": "import mnist_core.preprocessing, mnist_core.training, mnist_core.pipeline, mnist_core.cli",
+    "names first": "from mnist_core import preprocess, train; import mnist_core.preprocessing",
+}
+
+
+@pytest.mark.parametrize("before", ORDERS.values(), ids=ORDERS.keys())
+def test_public_names_are_the_functions_in_every_import_order(before):
+    out = subprocess.run([sys.executable, "-c", before + "\n" + CHECK], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin"})
+    assert out.stdout.strip() == "ok", out.stderr[-1500:]
+
+
+def test_no_public_name_is_a_submodule():
+    modules = {p.stem for p in (ROOT / "mnist_core").glob("*.py")}
+    assert not modules & set(mnist_core.__all__)
