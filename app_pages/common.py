@@ -4,7 +4,6 @@ slot, the model list."""
 from __future__ import annotations
 
 import gc
-import hashlib
 import importlib
 import tempfile
 import threading
@@ -14,9 +13,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mnist_core import atomic
 from mnist_core import data as mnist_data
-from mnist_core.classifier import MODEL_SUFFIXES, Classifier, load_classifier
+from mnist_core.budget import Budget, running_on_community_cloud
+from mnist_core.classifier import Classifier, ClassifierCache, store_upload
 from mnist_core.database import Database, StoreError, database_url
 from mnist_core.job import JobSlot
 from mnist_core.runs import Run, RunStore, legacy_runs_dir, resolve_model
@@ -27,14 +26,29 @@ SHIPPED_CHOICES = {"Default: best dense model": "default", "Seed reproduction (9
 SECRET = "mnist"  # .streamlit/secrets.toml: [connections.mnist] url = "postgresql://..."
 
 
+def secrets_section(*keys: str) -> dict:
+    """A table of .streamlit/secrets.toml (e.g. "connections", "mnist"); {} when absent."""
+    try:
+        section = st.secrets
+        for key in keys:
+            section = section.get(key, {})
+        return dict(section)
+    except FileNotFoundError:  # no secrets.toml at all
+        return {}
+
+
 def configured_url() -> str:
     """The database URL: the app's secret `[connections.mnist] url`, else $MNIST_DATABASE_URL,
     else the SQLite file in the data folder."""
-    try:
-        secret = st.secrets.get("connections", {}).get(SECRET, {}).get("url")
-    except FileNotFoundError:  # no secrets.toml at all
-        secret = None
-    return database_url(secret)
+    return database_url(secrets_section("connections", SECRET).get("url"))
+
+
+def budget() -> Budget:
+    """What one training job may take: `[budget] seconds, max_parameters` in the secrets, else
+    the default for a shared server (on Community Cloud, or `shared = true`) or a local one."""
+    settings = secrets_section("budget")
+    shared = bool(settings.get("shared")) or running_on_community_cloud()
+    return Budget.for_deployment(shared, settings.get("seconds"), settings.get("max_parameters"))
 
 
 def run_store() -> RunStore:
@@ -50,14 +64,16 @@ def _run_store(url: str) -> RunStore:
     return store
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
-def _classifier(path: str, mtime: float) -> Classifier:
-    return load_classifier(path)
+@st.cache_resource
+def _models() -> ClassifierCache:
+    """Every model this process has loaded, shared by all sessions and the HTTP API; bounded
+    by the bytes of their weights, the least recently used dropped first."""
+    return ClassifierCache()
 
 
 def classifier(path: Path) -> Classifier:
     """The model at `path`, loaded once per process (reloaded if the file changes)."""
-    return _classifier(str(path), path.stat().st_mtime)
+    return _models().get(path)
 
 
 @st.cache_resource
@@ -137,13 +153,8 @@ def run_label(run: Run) -> str:
 
 
 def save_uploaded_model(data: bytes, filename: str) -> Path:
-    """Store an uploaded model under a name derived from its content, never from the user."""
-    suffix = Path(filename).suffix.lower()
-    suffix = suffix if suffix in MODEL_SUFFIXES else ".keras"
-    path = UPLOADED_MODELS / f"{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
-    if not path.exists():
-        atomic.write_bytes(path, data)
-    return path
+    """Keep an uploaded model where only its uploader's session refers to it (bounded space)."""
+    return store_upload(data, filename, UPLOADED_MODELS)
 
 
 def line_chart(frame: pd.DataFrame, x_title: str, y_title: str, height: int = 260, log_y: bool = False) -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages.common import (
     MODEL_KEY,
+    budget,
     classifier,
     configured_url,
     confusion_chart,
@@ -20,6 +21,7 @@ from app_pages.common import (
 )
 from mnist_core import data as mnist_data
 from mnist_core.analysis import Evaluation, downsample, evaluate
+from mnist_core.budget import BudgetError, estimated_seconds
 from mnist_core.config import (
     BOOK_FIGURES,
     PRESET_NOTES,
@@ -65,15 +67,22 @@ with st.sidebar:
         values = {name: setting_input(name, setting, getattr(preset, name), preset_name)
                   for name, setting in settings()}
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+    limits = budget()
+    st.caption(f"This server allows {limits.seconds / 60:.0f} min of training and "
+               f"{limits.max_parameters / 1e6:g} million parameters a run.")
 
 slot = job_slot()
 if start:
     try:
         config = preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])})
+        limits.check(config)
         # looked up at each start, so tests can patch the loader; the job runs it in a child process
-        slot.start(config, preset_name, mnist_data.load_mnist, configured_url())
+        slot.start(config, preset_name, mnist_data.load_mnist, configured_url(), time_limit=limits.seconds)
+        st.toast(f"Started: about {estimated_seconds(config):.0f} s of training expected.")
     except ConfigError as e:
         st.error(f"Check the settings: {e}")
+    except BudgetError as e:
+        st.error(f"Too big for this server: {e}")
     except JobRunning as e:
         st.warning(f"{e}. Its progress is below.")
 
@@ -181,6 +190,8 @@ else:
         if state.status == JobStatus.FAILED:
             st.error(f"Training failed: {state.error}")
         elif state.run_id is not None:
+            if state.note:
+                st.info(f"Training {state.note}; the model so far is saved.")
             try:
                 show_results(state)
             except (RunError, StoreError) as e:

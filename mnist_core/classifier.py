@@ -3,8 +3,10 @@
     from mnist_core import load_classifier
     clf = load_classifier()                 # the project's shipped default model
     clf.predict_proba(x28)                  # (28, 28) -> (10,);  (n, 28, 28) -> (n, 10)
+    cache = ClassifierCache(max_bytes=200 * 2**20); cache.get(path)   # shared, bounded by bytes
 
-Models open in Keras safe mode (no Lambda layers, no custom code); a model whose input is not
+Before Keras reads a byte of weights, the file's declared size is checked (model_check.py);
+models open in Keras safe mode (no Lambda layers, no custom code); a model whose input is not
 784 values or a 28x28 image, or whose output is not 10 classes, is refused with ModelError.
 Predictions call the model directly (`model(x)`, well under a millisecond), not
 `model.predict`, which costs about 40 ms a call.
@@ -12,12 +14,18 @@ Predictions call the model directly (`model(x)`, well under a millisecond), not
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from mnist_core import atomic
+from mnist_core.model_check import ModelError, check_model_file
 
 if TYPE_CHECKING:  # Keras (TensorFlow) loads on the first model load, not on import
     import keras
@@ -27,10 +35,6 @@ DEFAULT_MODEL = MODELS_DIR / "default.keras"  # the best dense model, trained wi
 SEED_MODEL = MODELS_DIR / "seed.keras"  # the seed notebook's fit, reproduced by this project
 SHIPPED_MODELS = {"default": DEFAULT_MODEL, "seed": SEED_MODEL}  # what users call them
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
-
-
-class ModelError(Exception):
-    """A model file cannot be used; the message is one line for the user."""
 
 
 @dataclass
@@ -65,6 +69,7 @@ def load_classifier(path: str | Path | None = None) -> Classifier:
         raise ModelError(f"{path.name}: expected a .keras or .h5 model file")
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
+    check_model_file(path)  # before Keras allocates what the file declares
     import keras
 
     try:
@@ -73,6 +78,56 @@ def load_classifier(path: str | Path | None = None) -> Classifier:
         reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else e.__class__.__name__
         raise ModelError(f"{path.name}: cannot be opened as a Keras model ({reason})") from e
     return Classifier(model, path, flat_input=_check_shapes(model, path.name))
+
+
+MODEL_CACHE_BYTES = 200 * 2**20  # weights kept loaded per process: 27 of the shipped best model
+UPLOADS_KEPT, UPLOAD_BYTES_KEPT = 16, 100 * 2**20  # uploaded model files kept, the oldest removed first
+
+
+def store_upload(data: bytes, filename: str, folder: Path) -> Path:
+    """Keep an uploaded model file under a name made from its content (never the user's), in a
+    folder bounded in count and bytes: the files used longest ago are removed first."""
+    suffix = Path(filename).suffix.lower()
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:32]}{suffix if suffix in MODEL_SUFFIXES else '.keras'}"
+    if not path.exists():
+        atomic.write_bytes(path, data)
+    path.touch()  # used now
+    kept = sorted(folder.glob("*.*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    total = 0
+    for i, old in enumerate(kept):
+        total += old.stat().st_size
+        if old != path and (i >= UPLOADS_KEPT or total > UPLOAD_BYTES_KEPT):
+            old.unlink(missing_ok=True)
+    return path
+
+
+class ClassifierCache:
+    """Loaded models shared by every session and request, bounded by the bytes of their weights
+    (not by a count: a few wide models weigh more than many small ones); the least recently used
+    go first. Thread-safe; a model is loaded once even when many ask for it at the same time."""
+
+    def __init__(self, max_bytes: int = MODEL_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._models: OrderedDict[tuple[Path, int], Classifier] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: Path) -> Classifier:
+        """The model at `path`, loaded once (again if the file changes); ModelError if unusable."""
+        try:
+            key = (path, path.stat().st_mtime_ns)
+        except OSError:
+            raise ModelError(f"{path}: no such model file") from None
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = load_classifier(path)
+            self._models.move_to_end(key)
+            while self.bytes() > self.max_bytes and len(self._models) > 1:
+                self._models.popitem(last=False)
+            return self._models[key]
+
+    def bytes(self) -> int:
+        """float32 bytes of the weights of every model held."""
+        return sum(4 * c.model.count_params() for c in self._models.values())
 
 
 def _check_shapes(model: keras.Model, name: str) -> bool:

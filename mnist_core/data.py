@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core import atomic
+from mnist_core.declared import declared_bytes, npy_header, read_idx
 
 # message, fraction done (None when unknown)
 Progress = Callable[[str, float | None], None]
@@ -137,12 +138,30 @@ def _read_named(path: Path) -> dict[str, np.ndarray]:
     return _read_npz(path.read_bytes())
 
 
+# MNIST is 55 MB; a file that declares more than this is refused before anything is read.
+MAX_DATA_BYTES = 200_000_000
+
+
 def _read_npz(data: bytes) -> dict[str, np.ndarray]:
+    """The four arrays of an .npz, each member's header (shape, type) checked before its data."""
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            return {k: npz[k] for k in FINGERPRINTS if k in npz}
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            arrays = {}
+            for key in FINGERPRINTS:
+                if f"{key}.npy" not in archive.namelist():
+                    continue
+                with archive.open(f"{key}.npy") as member:
+                    shape, dtype = npy_header(member)
+                    if declared_bytes(shape, dtype) > MAX_DATA_BYTES:
+                        raise DataError(f"{key} declares {shape} {dtype.str}: over the "
+                                        f"{MAX_DATA_BYTES // 10**6} MB limit")
+                    data = member.read(declared_bytes(shape, dtype) + 1)
+                if len(data) != declared_bytes(shape, dtype):
+                    raise DataError(f"{key} does not hold the {shape} it declares")
+                arrays[key] = np.frombuffer(data, dtype).reshape(shape)
+            return arrays
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(f"not a readable .npz file ({e})") from e
+        raise DataError(f"not a readable .npz file ({str(e).splitlines()[0][:160]})") from e
 
 
 def _read_idx_folder(folder: Path) -> dict[str, np.ndarray]:
@@ -152,21 +171,12 @@ def _read_idx_folder(folder: Path) -> dict[str, np.ndarray]:
         found = next((p for p in candidates if p.is_file()), None)
         if found is None:
             raise DataError(f"{folder} has no {stem}[.gz]")
-        raw = found.read_bytes()
         try:
-            arrays[key] = _parse_idx(gzip.decompress(raw) if found.suffix == ".gz" else raw)
+            with (gzip.open if found.suffix == ".gz" else open)(found, "rb") as stream:
+                arrays[key] = read_idx(stream, MAX_DATA_BYTES)
         except (OSError, EOFError, ValueError) as e:
             raise DataError(f"{found} is not a valid IDX file ({e})") from e
     return arrays
-
-
-def _parse_idx(raw: bytes) -> np.ndarray:
-    """IDX: 2 zero bytes, type 0x08 (uint8), ndim, then ndim big-endian uint32 sizes, data."""
-    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
-        raise ValueError("bad magic number")
-    ndim = raw[3]
-    shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def _fetch_keras(report: Progress) -> dict[str, np.ndarray]:

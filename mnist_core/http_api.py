@@ -37,11 +37,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from tokenize import TokenError
 
 import numpy as np
 from starlette.applications import Starlette
@@ -52,8 +48,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mnist_core.classifier import Classifier, ModelError, load_classifier
+from mnist_core.classifier import Classifier, ClassifierCache, ModelError
 from mnist_core.database import StoreError
+from mnist_core.declared import npy_header
 from mnist_core.image_file import MAX_BYTES, read_image
 from mnist_core.preprocessing import preprocess
 from mnist_core.runs import RunError, RunStore, resolve_model
@@ -61,7 +58,6 @@ from mnist_core.runs import RunError, RunStore, resolve_model
 MAX_BODY_BYTES = MAX_BYTES  # 10 MB a request, whatever it holds: the app's upload limit
 MAX_FILES = 64  # images in one multipart request
 MAX_ARRAYS = 5000  # 28x28 arrays in one JSON request (about 1.9 KB each as MNIST's 0-255 integers)
-LOADED_MODELS = 8  # models a standalone server keeps loaded, the least recently used dropped
 BLANK = "a blank image: no digit in it"
 NPY = "application/x-npy"
 NPY_DTYPES = ("|u1", "<f4", "<f8")  # uint8 0-255, or float32 / float64
@@ -79,21 +75,9 @@ class ApiError(Exception):
 
 def loaded_models(store: RunStore | None) -> Resolver:
     """The standalone server's resolver: the shipped models and the runs in `store` (None: the
-    shipped ones only), each loaded once and kept among the LOADED_MODELS used last."""
-    loaded: OrderedDict[Path, Classifier] = OrderedDict()
-    lock = threading.Lock()
-
-    def resolve(name: str | None) -> Classifier:
-        path = resolve_model(name, store)
-        with lock:  # one load per model, even when its first requests come together
-            if path not in loaded:
-                loaded[path] = load_classifier(path)
-                while len(loaded) > LOADED_MODELS:
-                    loaded.popitem(last=False)
-            loaded.move_to_end(path)
-            return loaded[path]
-
-    return resolve
+    shipped ones only), each loaded once and kept while they fit in the cache's bytes."""
+    cache = ClassifierCache()
+    return lambda name: cache.get(resolve_model(name, store))
 
 
 def routes(resolve: Resolver) -> list[Route]:
@@ -219,15 +203,11 @@ def _digits_from_npy(body: bytes) -> list[np.ndarray | str]:
     """An .npy file of (n, 28, 28) images, its header checked before any pixel is read: the
     shape it declares must be that, and the body must hold exactly those bytes."""
     stream = io.BytesIO(body)
-    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
     try:
-        version = np.lib.format.read_magic(stream)
-        if version not in readers:
-            raise ValueError(f"version {version} of the format")
-        shape, fortran, dtype = readers[version](stream, max_header_size=1024)
-    except (ValueError, SyntaxError, TokenError) as e:  # numpy parses the header as a Python literal
-        raise ApiError(400, f"not a NumPy .npy file ({str(e).splitlines()[0][:120]})") from None
-    if len(shape) != 3 or shape[1:] != (28, 28) or dtype.str not in NPY_DTYPES or fortran:
+        shape, dtype = npy_header(stream)
+    except ValueError as e:
+        raise ApiError(400, str(e)) from None
+    if len(shape) != 3 or shape[1:] != (28, 28) or dtype.str not in NPY_DTYPES:
         raise ApiError(400, f"expected (n, 28, 28) uint8 or float images in C order, not {shape} {dtype.str}")
     if shape[0] > MAX_ARRAYS:
         raise ApiError(413, f"{shape[0]} images; the limit is {MAX_ARRAYS} a request")

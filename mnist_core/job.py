@@ -60,7 +60,8 @@ class JobState:
     finished: float | None = None
     test_accuracy: float | None = None
     run_id: str | None = None  # the saved run
-    error: str = ""
+    error: str = ""  # why it failed
+    note: str = ""  # why it stopped early, when nobody pressed Stop
 
     @property
     def active(self) -> bool:
@@ -79,14 +80,15 @@ class JobState:
 
 
 class TrainingJob:
-    def __init__(self, config: TrainConfig, preset: str, load_data: LoadData, database_url: str) -> None:
+    def __init__(self, config: TrainConfig, preset: str, load_data: LoadData, database_url: str,
+                 time_limit: float | None = None) -> None:
         self._state = JobState(preset, config)
         self._lock = threading.Lock()
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or TF state
         self._events = context.Queue()
         self._stop = context.Event()
         self._process = context.Process(
-            target=_work, args=(config, preset, load_data, database_url, self._events, self._stop),
+            target=_work, args=(config, preset, load_data, database_url, time_limit, self._events, self._stop),
             name="mnist-training", daemon=True,
         )
         self._reader = threading.Thread(target=self._read_events, name="training-events", daemon=True)
@@ -149,7 +151,7 @@ class TrainingJob:
                 setattr(self._state, k, v)
 
 
-def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: str,
+def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: str, time_limit: float | None,
           events: multiprocessing.Queue, stop: multiprocessing.synchronize.Event) -> None:
     """The child process: the whole pipeline, every event put on `events`, then END."""
     import os
@@ -160,9 +162,13 @@ def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: s
 
     try:
         outcome = train_and_save(config, preset, database_url, load_data,
-                                 on_event=lambda kind, payload: events.put((kind, payload)), stop=stop)
-        status = JobStatus.STOPPED if outcome.result.stopped else JobStatus.DONE
-        events.put((END, {"status": status, "test_accuracy": outcome.result.test_accuracy, "run_id": outcome.run.id}))
+                                 on_event=lambda kind, payload: events.put((kind, payload)), stop=stop,
+                                 time_limit=time_limit)
+        result = outcome.result
+        over_time = result.stopped and not stop.is_set()
+        note = f"stopped at this server's limit of {time_limit:.0f} s of training a run" if over_time else ""
+        events.put((END, {"status": JobStatus.STOPPED if result.stopped else JobStatus.DONE, "note": note,
+                          "test_accuracy": result.test_accuracy, "run_id": outcome.run.id}))
     except NothingTrained as e:
         events.put((END, {"status": JobStatus.STOPPED, "error": str(e)}))
     except (*USER_ERRORS, ValueError) as e:
@@ -178,10 +184,11 @@ class JobSlot:
         self._lock = threading.Lock()
         self.job: TrainingJob | None = None
 
-    def start(self, config: TrainConfig, preset: str, load_data: LoadData, database_url: str) -> TrainingJob:
+    def start(self, config: TrainConfig, preset: str, load_data: LoadData, database_url: str,
+              time_limit: float | None = None) -> TrainingJob:
         with self._lock:
             if self.job is not None and self.job.snapshot().active:
                 raise JobRunning("a training job is already running; watch it or stop it first")
-            self.job = TrainingJob(config, preset, load_data, database_url)
+            self.job = TrainingJob(config, preset, load_data, database_url, time_limit)
             self.job.start()
             return self.job

@@ -5,8 +5,9 @@
 
 The steps, each announced through `on_event(kind, payload)`: load the data (DATA, with each
 loader message), train (TRAINING once, then EPOCH with (epoch, logs) after every epoch), save
-the run (SAVING). A stop (the `stop` event set) ends training after the epoch in progress, and
-the model so far is saved; a stop before the first epoch ended saves nothing (NothingTrained).
+the run (SAVING). A stop (the `stop` event set, or `time_limit` seconds of training passed)
+ends training after the epoch in progress, and the model so far is saved; a stop before the
+first epoch ended saves nothing (NothingTrained).
 """
 
 from __future__ import annotations
@@ -51,15 +52,18 @@ def train_and_save(
     load_data: LoadData = load_mnist,
     on_event: OnEvent | None = None,
     stop: threading.Event | None = None,
+    time_limit: float | None = None,
 ) -> Outcome:
-    """Load MNIST, train `config`, save the run in the database at `database_url`."""
+    """Load MNIST, train `config` (for `time_limit` seconds at most), save the run in the
+    database at `database_url`."""
     from mnist_core.training import train  # TensorFlow: imported when there is work for it
 
     announce = on_event or (lambda kind, payload: None)
     store = RunStore(Database.open(database_url))  # a bad URL fails before minutes of training
     data = load_data(progress=lambda message, fraction: announce(Event.DATA, message))
     announce(Event.TRAINING, None)
-    result = train(config, data, on_epoch_end=lambda epoch, logs: announce(Event.EPOCH, (epoch, logs)), stop=stop)
+    result = train(config, data, on_epoch_end=lambda epoch, logs: announce(Event.EPOCH, (epoch, logs)), stop=stop,
+                   time_limit=time_limit)
     if result.epochs_done == 0:
         raise NothingTrained("stopped before the first epoch ended: nothing to save")
     announce(Event.SAVING, None)

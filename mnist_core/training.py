@@ -80,9 +80,11 @@ def train(
     data: Mnist,
     on_epoch_end: EpochCallback | None = None,
     stop: threading.Event | None = None,
+    time_limit: float | None = None,
 ) -> TrainResult:
     """Train a fresh model on `data` as `config` says; `on_epoch_end` is called from this
-    thread. When `stop` is set, the epoch in progress finishes and training stops there."""
+    thread. When `stop` is set, or `time_limit` seconds of training have passed, the epoch in
+    progress finishes and training stops there."""
     _use_threads_for(config)
     keras.utils.set_random_seed(config.seed)
     # 1. Hold out the end of the training set. The rest stays resident as uint8 tensors.
@@ -153,8 +155,11 @@ def train(
             on_epoch_end(epoch, logs)
 
     started = time.perf_counter()
-    stopped = _overlapped_epochs(config.epochs, shuffled_batches, fit_epoch, sync_scorer, report, beside,
-                                 should_stop=lambda: stop is not None and stop.is_set())
+    def should_stop() -> bool:
+        over_time = time_limit is not None and time.perf_counter() - started > time_limit
+        return over_time or (stop is not None and stop.is_set())
+
+    stopped = _overlapped_epochs(config.epochs, shuffled_batches, fit_epoch, sync_scorer, report, beside, should_stop)
     fit_seconds = time.perf_counter() - started
     # 5. The test set, once, on the final weights.
     sync_scorer()

@@ -232,3 +232,14 @@ def test_draw_with_a_run_from_the_runs_page(tiny_mnist):
     at.button(key="runs_use").click().run()
     assert not at.exception
     assert at.selectbox(key="model_choice").value.startswith("Run: seed")  # the Draw page uses the run
+
+
+def test_a_model_bomb_upload_is_refused_before_loading(tmp_path):
+    from tests.bombs import keras_unwritten
+
+    bomb = keras_unwritten(tmp_path / "bomb.keras")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.selectbox(key="model_choice").set_value("Upload a model…").run()
+    at.file_uploader(key="draw_model_file").upload("bomb.keras", bomb.read_bytes()).run()
+    assert not at.exception
+    assert "declares 636 million parameters; this app accepts up to" in at.error[0].value

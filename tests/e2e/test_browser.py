@@ -91,3 +91,29 @@ def test_a_finger_can_draw_on_a_phone(browser, app_url):
         assert prediction(page) == "1"
     finally:
         context.close()
+
+
+def test_a_model_bomb_upload_is_refused_and_others_keep_drawing(browser, app_url, tmp_path):
+    """A stranger uploads a 40 KB model that declares 636 million parameters: one line, and
+    another visitor's drawing is still read."""
+    from tests.bombs import keras_unwritten
+
+    bomb = keras_unwritten(tmp_path / "bomb.keras")
+    assert bomb.stat().st_size < 50_000
+    stranger, visitor = browser.new_context(), browser.new_context()
+    try:
+        page = stranger.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(app_url)
+        page.locator("[data-testid=stSelectbox]", has_text="Model").click()
+        page.get_by_role("option", name="Upload a model…").click()
+        page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(bomb))
+        page.get_by_text("declares 636 million parameters; this app accepts up to").wait_for()
+        other = visitor.new_page()
+        other.set_default_timeout(60_000)
+        other.goto(app_url)
+        draw(other, [(140, 40), (142, 140), (144, 240)])
+        assert prediction(other) == "1"
+    finally:
+        stranger.close()
+        visitor.close()

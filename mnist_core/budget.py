@@ -1,0 +1,84 @@
+"""What one training job may cost on a shared server, and what a config is expected to cost.
+
+    budget = Budget.for_deployment(shared=True)     # 10 minutes, 3 million parameters a job
+    budget.check(PRESETS["best"])                   # BudgetError: "... would take about 7 min ..."
+    estimated_seconds(PRESETS["seed"])              # ~5 s on this project's machine
+
+A visitor on a shared link could ask for 10,000 epochs of `best` (8 hours here) and hold the
+only training slot. The deployer sets a budget per job (training seconds, and the largest
+network in parameters); a job over it is refused before it is queued, with what would fit, and
+a running job that overruns is stopped after its epoch and saved, like a manual stop.
+
+The estimate comes from the fits measured on the project's machine (2 cores, README's ladder):
+an epoch of the 48,000 training images costs about 20 ms plus 0.75 us per parameter with SGD,
+1.55 us with Adam or RMSprop (seed 24 ms, hidden 0.11 s, adam 0.2 s, best 2.95 s an epoch),
+more for batches under 128. Machines differ up to 3x, so a running job is held to the budget
+by the clock, not by the estimate.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from mnist_core.config import TrainConfig
+
+LOCAL = (24 * 3600, 20_000_000)  # seconds and parameters a job may use on one's own machine
+SHARED = (600, 3_000_000)  # on a shared server (Community Cloud): 10 minutes, 1.6 x the best preset
+
+
+class BudgetError(ValueError):
+    """A job would cost more than this server allows; the message says what would fit."""
+
+
+def parameters(config: TrainConfig) -> int:
+    """The dense network's parameter count: weights and biases, 784 inputs to 10 outputs."""
+    widths = [784, *config.hidden, 10]
+    return sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+
+
+def seconds_per_epoch(config: TrainConfig, training_images: int = 48_000) -> float:
+    """The expected time of one epoch on the project's machine."""
+    per_parameter = 0.75e-6 if config.optimizer == "sgd" else 1.55e-6
+    small_batches = max(1.0, 128 / config.batch_size) ** 0.7  # more steps, each less efficient
+    return (0.02 + per_parameter * parameters(config)) * small_batches * training_images / 48_000
+
+
+def estimated_seconds(config: TrainConfig, training_images: int = 48_000) -> float:
+    return config.epochs * seconds_per_epoch(config, training_images)
+
+
+@dataclass(frozen=True)
+class Budget:
+    seconds: float  # training time a job may take
+    max_parameters: int  # the largest network a job may train
+
+    @classmethod
+    def for_deployment(cls, shared: bool, seconds: float | None = None, max_parameters: int | None = None) -> Budget:
+        """The deployer's settings where given, else the default for a shared or a local app."""
+        default_seconds, default_parameters = SHARED if shared else LOCAL
+        return cls(float(seconds or default_seconds), int(max_parameters or default_parameters))
+
+    def check(self, config: TrainConfig) -> None:
+        """Raise BudgetError with one line saying what would fit, when `config` does not."""
+        n = parameters(config)
+        if n > self.max_parameters:
+            raise BudgetError(f"a network of {n:,} parameters is over this server's {self.max_parameters:,}: "
+                              "use fewer or narrower hidden layers")
+        expected = estimated_seconds(config)
+        if expected > self.seconds:
+            fits = max(1, math.floor(self.seconds / seconds_per_epoch(config)))
+            raise BudgetError(f"{config.epochs} epochs would take about {_duration(expected)}; this server allows "
+                              f"{_duration(self.seconds)} a run: at most {fits} epochs of these settings fit")
+
+
+def running_on_community_cloud() -> bool:
+    """Streamlit Community Cloud runs apps from /mount/src (or say so: MNIST_SHARED=1)."""
+    return os.environ.get("MNIST_SHARED") == "1" or os.getcwd().startswith("/mount/src/")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"

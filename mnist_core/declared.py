@@ -1,0 +1,55 @@
+"""Files that declare their own size, read only after the declaration is checked.
+
+    shape, dtype = npy_header(stream)       # an .npy's header; the stream is left at its data
+    x = read_idx(stream, max_bytes)         # an MNIST-format IDX array, at most max_bytes
+
+A 16-byte IDX header can declare a billion images in a tiny gzip, and an .npy header any shape:
+numpy allocates what a header declares before it reads. Here the declaration is checked against
+a limit first, and then exactly the declared bytes are read, so a lie ends in an error, not in
+an allocation.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import numpy as np
+
+NPY_HEADER_BYTES = 1024  # a plain array's header is under 128 bytes
+_NPY_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def npy_header(stream: BinaryIO) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) of a C-order .npy of plain numbers; ValueError for anything else."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in _NPY_READERS:
+            raise ValueError(f"version {version} of the format")
+        shape, fortran, dtype = _NPY_READERS[version](stream, max_header_size=NPY_HEADER_BYTES)
+    except (ValueError, SyntaxError, EOFError) as e:  # numpy parses the header as a Python literal
+        raise ValueError(f"not a NumPy .npy file ({str(e).splitlines()[0][:120]})") from None
+    except Exception as e:  # tokenize.TokenError and kin, from a broken header literal
+        raise ValueError(f"not a NumPy .npy file ({e.__class__.__name__})") from None
+    if fortran or dtype.hasobject or dtype.kind not in "uif":
+        raise ValueError(f"expected a C-order array of numbers, not {dtype.str}")
+    return tuple(int(n) for n in shape), dtype
+
+
+def declared_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+
+
+def read_idx(stream: BinaryIO, max_bytes: int) -> np.ndarray:
+    """IDX: 2 zero bytes, type 0x08 (uint8), ndim, then ndim big-endian uint32 sizes, data.
+    The sizes are checked before the data is read, and only that many bytes are read."""
+    head = stream.read(4)
+    if len(head) < 4 or head[:3] != b"\x00\x00\x08":
+        raise ValueError("bad magic number")
+    shape = tuple(int(s) for s in np.frombuffer(stream.read(4 * head[3]), ">u4"))
+    declared = int(np.prod(shape, dtype=np.float64))
+    if len(shape) != head[3] or declared > max_bytes:
+        raise ValueError(f"it declares {shape}: over the {max_bytes // 10**6} MB limit")
+    data = stream.read(declared)
+    if len(data) != declared or stream.read(1):
+        raise ValueError(f"its data does not match the {shape} it declares")
+    return np.frombuffer(data, np.uint8).reshape(shape)

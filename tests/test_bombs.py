@@ -1,0 +1,98 @@
+"""Files that declare their own size: every bomb is refused from its metadata, with one line,
+before anything is allocated; legal models up to the limit still load."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, ModelError, load_classifier
+from mnist_core.data import DataError, load_mnist
+from mnist_core.model_check import parameter_limit
+from tests import bombs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("make,message", [
+    (bombs.keras_unwritten, "declares 636 million parameters; this app accepts up to"),
+    (bombs.keras_deflated, "compressed"),
+    (bombs.h5_gzip, "declares 636 million parameters"),
+])
+def test_model_bombs_are_refused_with_one_line(make, message, tmp_path):
+    path = make(tmp_path / ("bomb.h5" if make is bombs.h5_gzip else "bomb.keras"))
+    assert path.stat().st_size < 400_000
+    with pytest.raises(ModelError, match=message) as e:
+        load_classifier(path)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("make,message", [(bombs.idx_billion, "declares"), (bombs.npz_huge, "declares")])
+def test_data_bombs_are_refused_with_one_line(make, message, tmp_path):
+    path = make(tmp_path / ("idx" if make is bombs.idx_billion else "mnist.npz"))
+    with pytest.raises(DataError, match=message) as e:
+        load_mnist(path)
+    assert "\n" not in str(e.value)
+
+
+MEASURE = """
+import resource, sys
+from pathlib import Path
+from mnist_core.classifier import ModelError, load_classifier
+from mnist_core.data import DataError, load_mnist
+from tests import bombs
+import keras  # loaded before the baseline: only what the bombs would take counts
+folder = Path(sys.argv[1])
+files = [bombs.keras_unwritten(folder / "a.keras"), bombs.keras_deflated(folder / "b.keras"),
+         bombs.h5_gzip(folder / "c.h5")]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for path in files:
+    try:
+        load_classifier(path)
+    except ModelError:
+        pass
+for path in (bombs.idx_billion(folder / "idx"), bombs.npz_huge(folder / "d.npz")):
+    try:
+        load_mnist(path)
+    except DataError:
+        pass
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+def test_refusing_every_bomb_takes_under_300_mb(tmp_path):
+    out = subprocess.run([sys.executable, "-c", MEASURE, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.split()[-1]) < 300  # MB of peak memory the five bombs added
+
+
+def test_legal_models_up_to_the_limit_load(tmp_path):
+    for path in (DEFAULT_MODEL, SEED_MODEL):
+        load_classifier(path)
+    wide = keras.Sequential([keras.Input((784,)), keras.layers.Dense(2048, activation="relu"),
+                             keras.layers.Dense(2048, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+    wide.save(tmp_path / "wide.keras")
+    wide.save(tmp_path / "wide.h5")
+    assert wide.count_params() < parameter_limit()
+    for name in ("wide.keras", "wide.h5"):
+        assert load_classifier(tmp_path / name).model.count_params() == wide.count_params()
+
+
+def test_the_limit_follows_the_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_MAX_PARAMETERS", "5000")
+    with pytest.raises(ModelError, match=r"declares 7,850 parameters; this app accepts up to 5,000"):
+        load_classifier(SEED_MODEL)
+
+
+def test_layers_a_dense_network_has_no_use_for_are_refused(tmp_path):
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Embedding(10**4, 8), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.save(tmp_path / "embedding.keras")
+    with pytest.raises(ModelError, match="Embedding layer; this app loads dense networks only"):
+        load_classifier(tmp_path / "embedding.keras")

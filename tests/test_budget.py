@@ -1,0 +1,66 @@
+"""A job's budget on a shared server: estimated before it is queued, enforced by the clock."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_core.budget import Budget, BudgetError, estimated_seconds, parameters
+from mnist_core.config import PRESETS, TrainConfig
+from mnist_core.database import Database
+from mnist_core.job import JobStatus, TrainingJob
+from mnist_core.runs import RunStore
+from tests.conftest import load_tiny_mnist
+from tests.test_app import APP, TIMEOUT
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_parameters_are_the_models_own_count(preset):
+    from mnist_core.model import build_model
+
+    assert parameters(PRESETS[preset]) == build_model(PRESETS[preset]).count_params()
+
+
+def test_estimates_follow_the_measured_ladder():
+    # measured on the project's machine: seed 4.7 s, hidden 22 s, adam 41 s, best 443 s
+    for preset, measured in (("seed", 4.7), ("hidden", 22), ("adam", 41), ("best", 443)):
+        assert measured / 1.5 < estimated_seconds(PRESETS[preset]) < measured * 1.5
+    twice = estimated_seconds(PRESETS["seed"].replace(epochs=400))
+    assert twice == pytest.approx(2 * estimated_seconds(PRESETS["seed"]))
+
+
+def test_over_budget_jobs_are_refused_with_what_would_fit():
+    shared = Budget.for_deployment(shared=True)
+    shared.check(PRESETS["best"])  # the showcase fits a shared server
+    with pytest.raises(BudgetError, match=r"10000 epochs would take about 8\.\d h; this server allows 10 min a run: "
+                                          r"at most \d+ epochs of these settings fit"):
+        shared.check(PRESETS["best"].replace(epochs=10_000))
+    with pytest.raises(BudgetError, match="parameters is over this server's 3,000,000"):
+        shared.check(TrainConfig(hidden=(4096, 4096), epochs=1))
+    Budget.for_deployment(shared=False).check(PRESETS["best"].replace(epochs=10_000))  # local: a day
+    assert Budget.for_deployment(True, seconds=60).seconds == 60
+
+
+def test_an_overrunning_job_is_stopped_and_saved(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    job = TrainingJob(TrainConfig(epochs=10_000, batch_size=100, learning_rate=0.5), "seed", load_tiny_mnist, url,
+                      time_limit=1.0)
+    job.run()
+    state = job.snapshot()
+    assert state.status == JobStatus.STOPPED and 1 <= state.epochs_done < 10_000
+    assert "limit of 1 s" in state.note
+    run = RunStore(Database.open(url)).get(state.run_id)
+    assert run.stopped and run.epochs_done == state.epochs_done
+
+
+def test_the_train_page_refuses_a_job_over_the_deployers_budget():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.secrets["budget"] = {"seconds": 2, "max_parameters": 100_000}
+    at.run()
+    at.switch_page("app_pages/train.py").run()
+    assert any("allows 0 min of training and 0.1 million parameters" in c.value for c in at.caption)
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert "Too big for this server: 200 epochs would take about 5 s" in at.error[0].value
+    from app_pages.common import job_slot
+
+    assert job_slot().job is None
