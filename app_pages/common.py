@@ -17,8 +17,9 @@ from mnist_core import data as mnist_data
 from mnist_core.budget import Budget, running_on_community_cloud
 from mnist_core.classifier import Classifier, ClassifierCache, store_upload
 from mnist_core.database import Database, StoreError, database_url
-from mnist_core.job import JobSlot
+from mnist_core.owners import Actor, is_link_token, new_link_token, password_matches
 from mnist_core.runs import Run, RunStore, legacy_runs_dir, resolve_model
+from mnist_core.training_queue import JobQueue, Runner
 
 UPLOADED_MODELS = Path(tempfile.gettempdir()) / "mnist-dense-uploads"
 MODEL_KEY = "model_choice"  # session state: the label of the model the Draw page uses
@@ -95,10 +96,60 @@ def _import_keras() -> None:
     gc.freeze()
 
 
+def job_queue() -> JobQueue:
+    """The training line, in the database every session and server shares."""
+    return JobQueue(run_store().db)
+
+
+def runner() -> Runner:
+    """This server's training worker (one training at a time), woken by every Train page."""
+    return _runner(configured_url())
+
+
 @st.cache_resource
-def job_slot() -> JobSlot:
-    """The process's one training slot, shared by every session and tab."""
-    return JobSlot()
+def _runner(url: str) -> Runner:
+    # the loader is looked up when the runner is made, so tests can patch it; the runner
+    # passes it to each job's child process
+    return Runner(url, mnist_data.load_mnist)
+
+
+OWNER_PARAM = "me"  # the private link's query parameter: ?me=<token>
+
+
+def actor() -> Actor:
+    """Who this visitor is: their login (with st.login configured), else their private link,
+    a random token kept in their own URL so that a reload comes back to their runs and jobs.
+    Admins: logged-in emails listed in `[admins] emails`, or a session that gave `[admins]
+    password` (see admin_login)."""
+    admins = secrets_section("admins")
+    if getattr(st.user, "is_logged_in", False):
+        email = str(getattr(st.user, "email", "") or "")
+        return Actor(f"user:{email}", admin=email in admins.get("emails", []) or _admin_session())
+    token = st.session_state.get(OWNER_PARAM) or st.query_params.get(OWNER_PARAM, "")
+    if not is_link_token(token):
+        token = new_link_token()
+    st.session_state[OWNER_PARAM] = token
+    if st.query_params.get(OWNER_PARAM) != token:
+        st.query_params[OWNER_PARAM] = token  # kept in the URL: the visitor's private link
+    return Actor(f"link:{token}", admin=_admin_session())
+
+
+def _admin_session() -> bool:
+    return bool(st.session_state.get("admin"))
+
+
+def admin_login() -> None:
+    """In the sidebar: the admin password, when one is set in the secrets (compared in constant time)."""
+    expected = str(secrets_section("admins").get("password") or "")
+    if not expected or _admin_session():
+        return
+    with st.sidebar.popover("Admin", icon=":material/shield_person:"):
+        given = st.text_input("Admin password", type="password", key="admin_password")
+        if given and password_matches(given, expected):
+            st.session_state["admin"] = True
+            st.rerun()
+        elif given:
+            st.error("Wrong password.")
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")

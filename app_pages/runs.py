@@ -1,15 +1,27 @@
-"""Runs page: every saved run, compared on one chart; download, rename, delete, draw with it."""
+"""Runs page: every saved run, compared on one chart; download, draw with it; rename or delete
+one's own (an admin: any)."""
 
 import json
 
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import MODEL_KEY, line_chart, run_label, run_store
+from app_pages.common import MODEL_KEY, actor, admin_login, line_chart, run_label, run_store
 from mnist_core.database import StoreError
-from mnist_core.runs import H5_FILE, MODEL_FILE, RECORD_FILE, RunError
+from mnist_core.owners import NotAllowed
+from mnist_core.runs import H5_FILE, MODEL_FILE, RECORD_FILE, Run, RunError
 
 st.title("Runs")
+me = actor()
+admin_login()
+
+
+def whose(run: Run) -> str:
+    if run.owner == me.owner:
+        return "yours"
+    return "the operator's" if not run.owner else "another visitor's"
+
+
 try:
     store = run_store()
     runs = store.list()
@@ -31,6 +43,7 @@ st.dataframe(pd.DataFrame([{
     "hidden": ", ".join(map(str, r.config.hidden)) or "—",
     "optimizer": r.config.optimizer,
     "created": r.created,
+    "whose": whose(r),
     "id": r.id,
 } for r in runs]), hide_index=True, column_config={
     "test accuracy": st.column_config.NumberColumn(format="percent"),
@@ -59,18 +72,21 @@ c.download_button(RECORD_FILE, lambda: json.dumps(run.to_json(store.history(run.
 if d.button("Draw with this run", key="runs_use", icon=":material/draw:"):
     st.session_state[MODEL_KEY] = run_label(run)
     st.switch_page("app_pages/draw.py")
+mine = me.may_change(run.owner)  # the buttons say it; the store enforces it
+if not mine:
+    st.caption(f"This run is {whose(run)}: only its owner or an admin may rename or delete it.")
 with st.form("runs_rename_form"):
-    new_name = st.text_input("New name", value=run.name, key="runs_new_name")
-    if st.form_submit_button("Rename"):
+    new_name = st.text_input("New name", value=run.name, key="runs_new_name", disabled=not mine)
+    if st.form_submit_button("Rename", disabled=not mine):
         try:
-            store.rename(run.id, new_name)
+            store.rename(run.id, new_name, me)
             st.rerun()
-        except (RunError, StoreError) as e:
+        except (RunError, NotAllowed, StoreError) as e:
             st.error(str(e))
-confirm = st.checkbox("I want to delete this run", key="runs_confirm_delete")
-if st.button("Delete run", key="runs_delete", disabled=not confirm, icon=":material/delete:"):
+confirm = st.checkbox("I want to delete this run", key="runs_confirm_delete", disabled=not mine)
+if st.button("Delete run", key="runs_delete", disabled=not (confirm and mine), icon=":material/delete:"):
     try:
-        store.delete(run.id)
+        store.delete(run.id, me)
         st.rerun()
-    except (RunError, StoreError) as e:
+    except (RunError, NotAllowed, StoreError) as e:
         st.error(f"Could not delete: {e}")

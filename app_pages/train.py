@@ -1,4 +1,9 @@
-"""Train page: the book's fit (or any preset) in the background, with live charts and a stop."""
+"""Train page: queue the book's fit (or any preset), watch it train with live charts, stop it.
+
+One training runs at a time per server; everyone else waits in a fair line (one waiting job a
+person), sees their place and an estimated start, and can cancel. Only a job's owner, or an
+admin, may stop or cancel it; everyone sees the line.
+"""
 
 from typing import Any
 
@@ -8,20 +13,22 @@ import streamlit as st
 
 from app_pages.common import (
     MODEL_KEY,
+    actor,
+    admin_login,
     budget,
     classifier,
-    configured_url,
     confusion_chart,
     enlarge,
-    job_slot,
+    job_queue,
     line_chart,
     mnist,
     run_label,
     run_store,
+    runner,
 )
 from mnist_core import data as mnist_data
 from mnist_core.analysis import Evaluation, downsample, evaluate
-from mnist_core.budget import BudgetError, estimated_seconds
+from mnist_core.budget import BudgetError
 from mnist_core.config import (
     BOOK_FIGURES,
     PRESET_NOTES,
@@ -35,10 +42,14 @@ from mnist_core.config import (
     settings,
 )
 from mnist_core.database import StoreError
-from mnist_core.job import JobRunning, JobState, JobStatus
-from mnist_core.runs import RunError
+from mnist_core.job import JobState, JobStatus
+from mnist_core.owners import Actor, NotAllowed
+from mnist_core.runs import Run, RunError
+from mnist_core.training_queue import JobQueue, QueuedJob, QueueError, Status
 
 st.title("Train a dense network")
+me = actor()
+admin_login()
 
 
 def setting_input(name: str, setting: Setting, value: Any, preset_name: str) -> Any:
@@ -71,20 +82,25 @@ with st.sidebar:
     st.caption(f"This server allows {limits.seconds / 60:.0f} min of training and "
                f"{limits.max_parameters / 1e6:g} million parameters a run.")
 
-slot = job_slot()
+try:
+    jobs = job_queue()
+except StoreError as e:
+    st.error(f"Training needs the database, which is unavailable: {e}")
+    st.stop()
+work = runner()
+work.wake()  # a job left waiting (a restart, another server's line) starts here when this server is free
 if start:
     try:
         config = preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])})
         limits.check(config)
-        # looked up at each start, so tests can patch the loader; the job runs it in a child process
-        slot.start(config, preset_name, mnist_data.load_mnist, configured_url(), time_limit=limits.seconds)
-        st.toast(f"Started: about {estimated_seconds(config):.0f} s of training expected.")
+        jobs.submit(config, preset_name, me, time_limit=limits.seconds)
+        work.wake()
     except ConfigError as e:
         st.error(f"Check the settings: {e}")
     except BudgetError as e:
         st.error(f"Too big for this server: {e}")
-    except JobRunning as e:
-        st.warning(f"{e}. Its progress is below.")
+    except (QueueError, StoreError) as e:
+        st.warning(str(e))
 
 
 def show_curves(state: JobState) -> None:
@@ -103,27 +119,64 @@ def show_curves(state: JobState) -> None:
         line_chart(frame, "batch" if group == 1 else f"batch (means of {group})", "batch loss", height=180, log_y=True)
 
 
-def show_progress(state: JobState) -> None:
-    total = state.config.epochs
-    if state.status == JobStatus.LOADING:
+def show_progress(job: QueuedJob, state: JobState | None, jobs: JobQueue) -> None:
+    """A running job: its progress bar (live when this server trains it), and Stop for its owner."""
+    total = job.config.epochs
+    if state is None:  # trained by another server: what its heartbeat says
+        st.progress(job.epochs_done / total, text=f"Epoch {job.epochs_done} of {total} (on another server)")
+    elif state.status == JobStatus.LOADING:
         st.progress(0.0, text=f"Loading MNIST… {state.message}")
-    elif state.active:
+    else:
         left = state.seconds_left
         text = f"Epoch {state.epochs_done} of {total} · {state.elapsed:.0f} s elapsed"
         text += f" · about {left:.0f} s left" if left is not None else ""
         st.progress(state.epochs_done / total, text=text)
-    if state.active and st.button("Stop", key="train_stop", icon=":material/stop:"):
-        slot.job.request_stop()
-        st.toast("Stopping after this epoch; the model so far will be saved.")
+    if me.may_change(job.owner) and not job.stop_requested:
+        if st.button("Stop", key="train_stop", icon=":material/stop:"):
+            stop_or_cancel(jobs, job, me)
+            st.toast("Stopping after this epoch; the model so far will be saved.")
+    elif job.stop_requested:
+        st.caption("Stopping after this epoch…")
 
 
-def job_view(polling: bool) -> None:
-    """Progress and curves, redrawn every 2 s (each redraw takes CPU from a running fit)."""
-    state = slot.job.snapshot()
-    show_progress(state)
-    show_curves(state)
-    if state.active != polling:
-        st.rerun()
+def stop_or_cancel(jobs: JobQueue, job: QueuedJob, who: Actor) -> None:
+    try:
+        jobs.cancel(job.id, who)
+    except (QueueError, NotAllowed, StoreError) as e:
+        st.error(str(e))
+
+
+def live_view(job_id: str | None, polling: bool) -> None:
+    """The visitor's job and the line, redrawn every 2 s (each redraw takes a little CPU from a
+    running fit); one full rerun when the visitor's job starts or ends."""
+    jobs = job_queue()
+    if job_id is not None:
+        job = jobs.get(job_id)
+        job_view(jobs, job)
+        if (job.status in (Status.QUEUED, Status.RUNNING)) != polling:
+            st.rerun()
+    show_line(jobs)
+
+
+def job_view(jobs: JobQueue, job: QueuedJob) -> None:
+    if job.status == Status.QUEUED:
+        line = jobs.line()
+        place = [j.id for j in line if j.status == Status.QUEUED].index(job.id) + 1
+        wait = JobQueue.starts_in(line)[job.id]
+        st.info(f"Waiting: {ordinal(place)} in line, starts in about {wait:.0f} s "
+                f"({job.preset}, {job.config.epochs} epochs).", icon=":material/hourglass_top:")
+        if me.may_change(job.owner) and st.button("Cancel", key="train_cancel", icon=":material/close:"):
+            stop_or_cancel(jobs, job, me)
+            st.rerun()
+    elif job.status == Status.RUNNING:
+        state = runner().live(job.id)
+        show_progress(job, state, jobs)
+        if state is not None:
+            show_curves(state)
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 @st.cache_resource(show_spinner="Scoring the test set…", max_entries=4)
@@ -138,10 +191,11 @@ def versus_book(config: TrainConfig, value: float, metric: str) -> str | None:
     return f"{(value - BOOK_FIGURES[metric]) * 100:+.2f} pts vs the book's {BOOK_FIGURES[metric]:.1%}"
 
 
-def show_results(state: JobState) -> None:
-    run = run_store().get(state.run_id)
-    st.success(f"{'Stopped' if state.status == JobStatus.STOPPED else 'Finished'} after {run.epochs_done} epochs: "
+def show_results(job: QueuedJob, run: Run) -> None:
+    st.success(f"{'Stopped' if job.status == Status.STOPPED else 'Finished'} after {run.epochs_done} epochs: "
                f"saved as “{run.name}”.")
+    if job.message:
+        st.info(f"Training {job.message}; the model so far is saved.")
     a, b, c = st.columns(3)
     a.metric("Test accuracy", f"{run.test_accuracy:.2%}",
              delta=versus_book(run.config, run.test_accuracy, "test_accuracy"), delta_color="off")
@@ -177,24 +231,46 @@ def show_results(state: JobState) -> None:
         cols[i % 10].image(np.kron(rgb, np.ones((3, 3, 1))), caption=str(i), clamp=True)
 
 
-if slot.job is None:
+def show_line(jobs: JobQueue) -> None:
+    """Everyone's jobs: the running one, then the waiting ones in order, with estimated starts."""
+    line = jobs.line()
+    if not line:
+        return
+    st.subheader("The line")
+    starts = JobQueue.starts_in(line)
+    st.table(pd.DataFrame([{
+        "": "▶" if j.status == Status.RUNNING else str(i),
+        "whose": "yours" if j.owner == me.owner else "another visitor's",
+        "preset": j.preset,
+        "epochs": j.config.epochs,
+        "status": f"training, epoch {j.epochs_done}" if j.status == Status.RUNNING else "waiting",
+        "starts in": "now" if j.id not in starts else f"about {starts[j.id]:.0f} s",
+    } for i, j in enumerate(line, start=0 if line[0].status == Status.RUNNING else 1)]).set_index(""))
+    running = [j for j in line if j.status == Status.RUNNING and j.owner != me.owner]
+    if me.admin and running and st.button("Stop the running job (admin)", key="train_admin_stop"):
+        stop_or_cancel(jobs, running[0], me)
+
+
+mine = jobs.of(me.owner, limit=1)
+job = mine[0] if mine else None
+if job is None:
     st.info("Choose a preset or settings in the sidebar and press **Start training**. "
             "The default is the book's chapter-1 fit: one softmax layer, SGD, 200 epochs.")
 else:
-    state = slot.job.snapshot()
-    st.write(f"**{state.preset}** · {state.config.describe()}")
-    # One fragment, always polling (a constant run_every, so the browser's timer never belongs to
-    # an older fragment); it asks for one full rerun when the job starts or ends.
-    st.fragment(job_view, run_every=2.0)(state.active)
-    if not state.active:
-        if state.status == JobStatus.FAILED:
-            st.error(f"Training failed: {state.error}")
-        elif state.run_id is not None:
-            if state.note:
-                st.info(f"Training {state.note}; the model so far is saved.")
+    st.write(f"**{job.preset}** · {job.config.describe()}")
+# One fragment, always polling (a constant run_every, so the browser's timer never belongs to an
+# older fragment): the visitor's job and the line; one full rerun when the job starts or ends.
+st.fragment(live_view, run_every=2.0)(job and job.id, job is not None and job.status in (Status.QUEUED, Status.RUNNING))
+if job is not None:
+    if job.status in (Status.FAILED, Status.INTERRUPTED):
+        st.error(f"Training {'failed' if job.status == Status.FAILED else 'was interrupted'}: {job.message}")
+    elif job.status == Status.CANCELLED:
+        st.warning("Cancelled before it started.")
+    elif job.status in (Status.DONE, Status.STOPPED):
+        if job.run_id is None:
+            st.warning(job.message or "Stopped before the first epoch ended: nothing to save.")
+        else:
             try:
-                show_results(state)
+                show_results(job, run_store().get(job.run_id))
             except (RunError, StoreError) as e:
                 st.error(f"The run cannot be shown: {e}")
-        else:
-            st.warning(state.error or "Stopped.")

@@ -75,6 +75,7 @@ runs = sa.Table(
     sa.Column("test_loss", sa.Float),
     sa.Column("fit_seconds", sa.Float, nullable=False),
     sa.Column("history", sa.Text, nullable=False),  # per-epoch metrics as JSON: read one run at a time
+    sa.Column("owner", sa.String(200), nullable=False, server_default=""),  # "" is the operator's (v2)
 )
 run_files = sa.Table(
     "run_files", metadata,
@@ -86,13 +87,46 @@ legacy_imports = sa.Table(  # run folders already imported from runs/, so a dele
     "legacy_imports", metadata,
     sa.Column("folder", sa.String(300), primary_key=True),
 )
+jobs = sa.Table(  # the training queue (v2): one row a job, from queued to its end
+    "jobs", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False, index=True),
+    sa.Column("preset", sa.String(40), nullable=False),
+    sa.Column("config", sa.Text, nullable=False),  # TrainConfig as JSON
+    sa.Column("time_limit", sa.Float, nullable=False),  # seconds of training allowed (the budget)
+    sa.Column("status", sa.String(20), nullable=False, index=True),  # training_queue.Status
+    sa.Column("created", sa.Float, nullable=False),  # Unix times, seconds
+    sa.Column("started", sa.Float),
+    sa.Column("finished", sa.Float),
+    sa.Column("heartbeat", sa.Float),  # the server running it is alive while this is fresh
+    sa.Column("server", sa.String(80)),  # which server process runs it
+    sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("epochs_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("run_id", sa.String(80)),
+    sa.Column("message", sa.Text, nullable=False, server_default=""),  # why it failed or stopped early
+)
+
+
 def _v1(conn: Connection) -> None:
-    for table in (runs, run_files, legacy_imports):
-        table.create(conn)
+    # the tables as version 1 made them: `runs` without its owner (later steps change tables)
+    conn.exec_driver_sql("""CREATE TABLE runs (id VARCHAR(80) PRIMARY KEY, name VARCHAR(200) NOT NULL,
+        preset VARCHAR(40) NOT NULL, created VARCHAR(32) NOT NULL, config TEXT NOT NULL,
+        epochs_done INTEGER NOT NULL, stopped BOOLEAN NOT NULL, val_accuracy FLOAT, test_accuracy FLOAT,
+        test_loss FLOAT, fit_seconds FLOAT NOT NULL, history TEXT NOT NULL)""")
+    conn.exec_driver_sql("CREATE INDEX ix_runs_created ON runs (created)")
+    for table in (run_files, legacy_imports):
+        table.create(conn)  # unchanged since
     conn.execute(meta.insert().values(name="revision", value=0))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+def _v2(conn: Connection) -> None:
+    # owners: whoever starts a job owns its run; runs from before, and from the command line,
+    # are the operator's (""); and the training queue
+    conn.execute(sa.text("ALTER TABLE runs ADD COLUMN owner VARCHAR(200) NOT NULL DEFAULT ''"))
+    jobs.create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 
 
 class Database:
@@ -121,10 +155,12 @@ class Database:
             raise StoreError(f"database {safe_url(self.url)}: cannot {doing} ({reason})") from e
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One write transaction, committed when the block ends, rolled back on any error."""
+    def write(self, bump: bool = True) -> Iterator[Connection]:
+        """One write transaction, committed when the block ends, rolled back on any error.
+        `bump=False` for writes no listing depends on (a job's heartbeat, its epoch count)."""
         with self.errors("write"), self._writer.begin() as conn:
-            conn.execute(meta.update().where(meta.c.name == "revision").values(value=meta.c.value + 1))
+            if bump:
+                conn.execute(meta.update().where(meta.c.name == "revision").values(value=meta.c.value + 1))
             yield conn
 
     @contextlib.contextmanager

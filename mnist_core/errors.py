@@ -5,8 +5,9 @@ from mnist_core.config import ConfigError
 from mnist_core.data import DataError
 from mnist_core.database import StoreError
 from mnist_core.image_file import ImageError
+from mnist_core.owners import NotAllowed
 from mnist_core.runs import RunError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError, DataError, ImageError, ModelError, RunError, StoreError, OSError,
+    ConfigError, DataError, ImageError, ModelError, NotAllowed, RunError, StoreError, OSError,
 )

@@ -1,7 +1,7 @@
 """A training run in its own process, with progress anyone can read and a stop button.
 
-    slot = JobSlot()                          # one per app process: one training at a time
-    job = slot.start(config, "seed", load_mnist, database_url)   # raises JobRunning if busy
+    job = TrainingJob(config, "seed", load_mnist, database_url, time_limit=600, owner="link:...")
+    job.start()                               # (training_queue.Runner starts them, one at a time)
     job.snapshot()                            # a consistent copy of the progress, any thread
     job.request_stop()                        # stops after the current epoch; the model is kept
 
@@ -27,10 +27,6 @@ from dataclasses import dataclass, field
 
 from mnist_core.config import METRICS, History, TrainConfig
 from mnist_core.pipeline import Event, LoadData
-
-
-class JobRunning(RuntimeError):
-    """A training job is already running in this process."""
 
 
 class JobStatus(enum.StrEnum):
@@ -81,14 +77,14 @@ class JobState:
 
 class TrainingJob:
     def __init__(self, config: TrainConfig, preset: str, load_data: LoadData, database_url: str,
-                 time_limit: float | None = None) -> None:
+                 time_limit: float | None = None, owner: str = "") -> None:
         self._state = JobState(preset, config)
         self._lock = threading.Lock()
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or TF state
         self._events = context.Queue()
         self._stop = context.Event()
         self._process = context.Process(
-            target=_work, args=(config, preset, load_data, database_url, time_limit, self._events, self._stop),
+            target=_work, args=(config, preset, load_data, database_url, time_limit, owner, self._events, self._stop),
             name="mnist-training", daemon=True,
         )
         self._reader = threading.Thread(target=self._read_events, name="training-events", daemon=True)
@@ -100,6 +96,10 @@ class TrainingJob:
     def join(self, timeout: float | None = None) -> None:
         """Wait until the job has ended and its last event is in the state."""
         self._reader.join(timeout)
+
+    def alive(self) -> bool:
+        """True until the job has ended and its last event is in the state."""
+        return self._reader.is_alive()
 
     def run(self) -> None:
         """Start and wait: the whole job, synchronously."""
@@ -152,7 +152,7 @@ class TrainingJob:
 
 
 def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: str, time_limit: float | None,
-          events: multiprocessing.Queue, stop: multiprocessing.synchronize.Event) -> None:
+          owner: str, events: multiprocessing.Queue, stop: multiprocessing.synchronize.Event) -> None:
     """The child process: the whole pipeline, every event put on `events`, then END."""
     import os
 
@@ -163,7 +163,7 @@ def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: s
     try:
         outcome = train_and_save(config, preset, database_url, load_data,
                                  on_event=lambda kind, payload: events.put((kind, payload)), stop=stop,
-                                 time_limit=time_limit)
+                                 time_limit=time_limit, owner=owner)
         result = outcome.result
         over_time = result.stopped and not stop.is_set()
         note = f"stopped at this server's limit of {time_limit:.0f} s of training a run" if over_time else ""
@@ -175,20 +175,3 @@ def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: s
         events.put((END, {"status": JobStatus.FAILED, "error": str(e)}))
     except Exception as e:  # the job must end with a state, whatever broke
         events.put((END, {"status": JobStatus.FAILED, "error": f"{e.__class__.__name__}: {e}"}))
-
-
-class JobSlot:
-    """Holds the app's one training job; a second start while it runs is refused."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.job: TrainingJob | None = None
-
-    def start(self, config: TrainConfig, preset: str, load_data: LoadData, database_url: str,
-              time_limit: float | None = None) -> TrainingJob:
-        with self._lock:
-            if self.job is not None and self.job.snapshot().active:
-                raise JobRunning("a training job is already running; watch it or stop it first")
-            self.job = TrainingJob(config, preset, load_data, database_url, time_limit)
-            self.job.start()
-            return self.job

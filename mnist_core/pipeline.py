@@ -53,9 +53,10 @@ def train_and_save(
     on_event: OnEvent | None = None,
     stop: threading.Event | None = None,
     time_limit: float | None = None,
+    owner: str = "",
 ) -> Outcome:
     """Load MNIST, train `config` (for `time_limit` seconds at most), save the run in the
-    database at `database_url`."""
+    database at `database_url`, owned by `owner` ("" for the operator)."""
     from mnist_core.training import train  # TensorFlow: imported when there is work for it
 
     announce = on_event or (lambda kind, payload: None)
@@ -67,4 +68,4 @@ def train_and_save(
     if result.epochs_done == 0:
         raise NothingTrained("stopped before the first epoch ended: nothing to save")
     announce(Event.SAVING, None)
-    return Outcome(store.save(result, preset=preset), result)
+    return Outcome(store.save(result, preset=preset, owner=owner), result)

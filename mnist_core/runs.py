@@ -33,6 +33,7 @@ from mnist_core import atomic
 from mnist_core.classifier import SHIPPED_MODELS
 from mnist_core.config import METRICS, History, TrainConfig
 from mnist_core.database import PROJECT_ROOT, Database, data_dir, legacy_imports, run_files, runs
+from mnist_core.owners import Actor
 
 MODEL_FILE, H5_FILE, RECORD_FILE = "model.keras", "mnist_dense_model.h5", "run.json"
 
@@ -56,6 +57,7 @@ class Run:
     test_accuracy: float | None
     test_loss: float | None
     fit_seconds: float  # the epochs only
+    owner: str = ""  # who may rename or delete it (owners.py); "" is the operator's
 
     def to_json(self, history: History | None = None) -> dict[str, Any]:
         """The record as run.json holds it (with `history` when given)."""
@@ -95,7 +97,7 @@ class RunStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def save(self, result: Any, preset: str = "custom", name: str | None = None) -> Run:
+    def save(self, result: Any, preset: str = "custom", name: str | None = None, owner: str = "") -> Run:
         """Save a TrainResult as a new run: record and model files commit together or not at all."""
         created = dt.datetime.now(dt.UTC)
         run = Run(
@@ -110,6 +112,7 @@ class RunStore:
             test_accuracy=result.test_accuracy,
             test_loss=result.test_loss,
             fit_seconds=round(result.fit_seconds, 3),
+            owner=owner,
         )
         files = model_files(result.model)  # serialized before the transaction: it stays short
         self._insert(run, result.history, files)
@@ -163,20 +166,28 @@ class RunStore:
             atomic.write_bytes(path, self.file(run_id))
         return path
 
-    def rename(self, run_id: str, name: str) -> None:
+    def rename(self, run_id: str, name: str, actor: Actor) -> None:
+        """Rename a run: its owner or an admin only (NotAllowed otherwise)."""
         name = _clean_name(name)
         if not name:
             raise RunError("a run name cannot be empty")
         with self.db.write() as conn:
-            if conn.execute(runs.update().where(runs.c.id == run_id).values(name=name)).rowcount != 1:
-                raise RunError(f"no run has the id {run_id!r}")
+            actor.require(self._owner(conn, run_id), "rename this run")
+            conn.execute(runs.update().where(runs.c.id == run_id).values(name=name))
 
-    def delete(self, run_id: str) -> None:
-        """Remove a run and its model files (one transaction)."""
+    def delete(self, run_id: str, actor: Actor) -> None:
+        """Remove a run and its model files (one transaction): its owner or an admin only."""
         with self.db.write() as conn:
+            actor.require(self._owner(conn, run_id), "delete this run")
             conn.execute(run_files.delete().where(run_files.c.run_id == run_id))
-            if conn.execute(runs.delete().where(runs.c.id == run_id)).rowcount != 1:
-                raise RunError(f"no run has the id {run_id!r}")
+            conn.execute(runs.delete().where(runs.c.id == run_id))
+
+    @staticmethod
+    def _owner(conn: sa.Connection, run_id: str) -> str:
+        owner = conn.execute(sa.select(runs.c.owner).where(runs.c.id == run_id)).scalar()
+        if owner is None:
+            raise RunError(f"no run has the id {run_id!r}")
+        return owner
 
     def export(self, ref: str, folder: Path) -> list[Path]:
         """Write a run's model.keras, mnist_dense_model.h5 and run.json into `folder`."""

@@ -88,11 +88,11 @@ def test_train_page_runs_a_short_job_and_shows_results(synthetic_data):
     at.number_input(key="train_epochs_seed").set_value(3)
     at.number_input(key="train_learning_rate_seed").set_value(0.5)
     at.button(key="FormSubmitter:train_form-Start training").click().run()
-    from app_pages.common import job_slot
+    from app_pages.common import job_queue, runner
 
-    job = job_slot().job
-    assert job is not None
-    job.join(120)
+    assert not at.exception, at.exception
+    (job,) = job_queue().of(at.session_state["me"] and f"link:{at.session_state['me']}")
+    runner().join(120)  # the server's worker trains the line, then ends
     at.run()
     assert not at.exception, at.exception
     assert any("Finished after 3 epochs" in s.value for s in at.success)
@@ -129,25 +129,47 @@ def test_the_sidebar_shows_every_setting_with_the_configs_own_bounds():
     assert "learning rate must be in (0, 10]" in at.error[0].value
 
 
-def saved_run(tiny_mnist, preset: str = "seed"):
-    """A run saved where the app looks (the test's SQLite database), as the CLI would save it."""
+def saved_run(tiny_mnist, preset: str = "seed", owner: str = ""):
+    """A run saved where the app looks (the test's SQLite database), by `owner` ("" as the CLI)."""
     from mnist_core.config import TrainConfig
     from mnist_core.database import Database, database_url
     from mnist_core.runs import RunStore
     from mnist_core.training import train
 
     store = RunStore(Database.open(database_url()))
-    return store, store.save(train(TrainConfig(epochs=1, batch_size=100), tiny_mnist), preset=preset)
+    return store, store.save(train(TrainConfig(epochs=1, batch_size=100), tiny_mnist), preset=preset, owner=owner)
 
 
-def test_runs_page_lists_renames_and_deletes(tiny_mnist):
-    store, run = saved_run(tiny_mnist)
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+def visitor(token: str) -> AppTest:
+    """The app as a visitor whose private link is ?me=<token>."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["me"] = token
+    return at.run()
+
+
+def test_runs_page_lists_renames_and_deletes_ones_own_run(tiny_mnist):
+    store, run = saved_run(tiny_mnist, owner="link:ann-token-1")
+    at = visitor("ann-token-1")
     at.switch_page("app_pages/runs.py").run()
     assert not at.exception and run.id in at.selectbox(key="runs_selected").value
     at.text_input(key="runs_new_name").set_value("renamed")
     at.button(key="FormSubmitter:runs_rename_form-Rename").click().run()
     assert [r.name for r in store.list()] == ["renamed"]
+    at.checkbox(key="runs_confirm_delete").check().run()
+    at.button(key="runs_delete").click().run()
+    assert store.list() == [] and not at.exception
+
+
+def test_a_strangers_run_cannot_be_renamed_or_deleted_but_an_admin_may(tiny_mnist):
+    store, run = saved_run(tiny_mnist, owner="link:ann-token-1")
+    at = visitor("bob-token-2")
+    at.secrets["admins"] = {"password": "correct horse"}
+    at.switch_page("app_pages/runs.py").run()
+    assert at.button(key="runs_delete").disabled and at.checkbox(key="runs_confirm_delete").disabled
+    assert any("only its owner or an admin" in c.value for c in at.caption)
+    at.text_input(key="admin_password").set_value("wrong").run()
+    assert "Wrong password." in at.error[0].value and at.button(key="runs_delete").disabled
+    at.text_input(key="admin_password").set_value("correct horse").run()
     at.checkbox(key="runs_confirm_delete").check().run()
     at.button(key="runs_delete").click().run()
     assert store.list() == [] and not at.exception

@@ -61,6 +61,6 @@ def test_the_train_page_refuses_a_job_over_the_deployers_budget():
     assert any("allows 0 min of training and 0.1 million parameters" in c.value for c in at.caption)
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     assert "Too big for this server: 200 epochs would take about 5 s" in at.error[0].value
-    from app_pages.common import job_slot
+    from app_pages.common import job_queue
 
-    assert job_slot().job is None
+    assert job_queue().line() == []

@@ -9,7 +9,7 @@ import pytest
 from mnist_core.config import TrainConfig
 from mnist_core.data import DataError
 from mnist_core.database import Database
-from mnist_core.job import JobRunning, JobSlot, JobStatus, TrainingJob
+from mnist_core.job import JobStatus, TrainingJob
 from mnist_core.runs import RunStore
 from tests.conftest import load_tiny_mnist
 
@@ -34,21 +34,18 @@ def test_run_records_progress_and_saves(url):
     assert state.run_id == runs(url)[0].id and state.test_accuracy > 0.5
 
 
-def test_stop_keeps_the_model_and_second_start_is_refused(url):
-    slot = JobSlot()
-    job = slot.start(CONFIG.replace(epochs=10_000), "seed", load_tiny_mnist, url)
+def test_stop_keeps_the_model_so_far(url):
+    job = TrainingJob(CONFIG.replace(epochs=10_000), "seed", load_tiny_mnist, url, owner="link:ann-token-1")
+    job.start()
     deadline = time.time() + 120  # the child imports TensorFlow first
     while job.snapshot().epochs_done < 2 and time.time() < deadline:
         time.sleep(0.05)
-    with pytest.raises(JobRunning):
-        slot.start(CONFIG, "seed", load_tiny_mnist, url)
-    assert slot.job is job  # a refresh or a second tab finds the same job
     job.request_stop()
     job.join(120)
     state = job.snapshot()
-    assert state.status == JobStatus.STOPPED and 2 <= state.epochs_done < 10_000
-    assert runs(url)[0].stopped is True and runs(url)[0].epochs_done == state.epochs_done
-    assert slot.start(CONFIG.replace(epochs=1), "seed", load_tiny_mnist, url) is not job
+    assert state.status == JobStatus.STOPPED and 2 <= state.epochs_done < 10_000 and not job.alive()
+    run = runs(url)[0]
+    assert run.stopped is True and run.epochs_done == state.epochs_done and run.owner == "link:ann-token-1"
 
 
 def no_data(path=None, progress=None):

@@ -13,7 +13,8 @@ from mnist_core import database
 from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, ModelError, load_classifier
 from mnist_core.config import TrainConfig
 from mnist_core.database import Database, StoreError
-from mnist_core.runs import H5_FILE, MODEL_FILE, RunError, RunStore, resolve_model
+from mnist_core.owners import OPERATOR, Actor, NotAllowed
+from mnist_core.runs import H5_FILE, MODEL_FILE, RunError, RunStore, model_files, resolve_model
 from mnist_core.training import train
 
 SEED_H5 = Path(__file__).resolve().parents[2] / "shared" / "seed" / "mnist_dense_model.h5"
@@ -70,20 +71,36 @@ def test_list_get_rename_delete(result, store):
     b = store.save(result, preset="seed", name="twin")
     assert a.id != b.id and {r.id for r in store.list()} == {a.id, b.id}
     revision = store.db.revision()
-    store.rename(a.id, "  my   first run ")
+    store.rename(a.id, "  my   first run ", OPERATOR)
     assert store.get(a.id).name == "my first run" == store.get("my first run").name
     assert store.db.revision() > revision  # listings cached against it see the new name
     with pytest.raises(RunError, match="empty"):
-        store.rename(a.id, "   ")
-    store.rename(a.id, "twin")
+        store.rename(a.id, "   ", OPERATOR)
+    store.rename(a.id, "twin", OPERATOR)
     with pytest.raises(RunError, match="2 runs are named 'twin'"):
         store.get("twin")
-    store.delete(b.id)
+    store.delete(b.id, OPERATOR)
     assert [r.id for r in store.list()] == [a.id]
     with pytest.raises(RunError, match="no run"):
         store.get(b.id)
     with pytest.raises(RunError, match="no run"):
-        store.delete(b.id)
+        store.delete(b.id, OPERATOR)
+
+
+def test_only_the_owner_or_an_admin_may_change_a_run(result, store):
+    ann, bob = Actor("link:ann-token-1"), Actor("link:bob-token-2")
+    run = store.save(result, owner=ann.owner)
+    assert store.get(run.id).owner == ann.owner
+    for change in (lambda: store.rename(run.id, "mine now", bob), lambda: store.delete(run.id, bob)):
+        with pytest.raises(NotAllowed, match="only its owner or an admin"):
+            change()
+    assert store.get(run.id).name == run.name  # nothing changed
+    operators = store.save(result)  # from the command line: nobody's but the operator's
+    with pytest.raises(NotAllowed):
+        store.delete(operators.id, ann)
+    store.rename(run.id, "ann's", ann)
+    store.delete(run.id, Actor("link:someone-else", admin=True))
+    assert [r.id for r in store.list()] == [operators.id]
 
 
 def test_names_resolve_to_shipped_models_or_runs_never_to_paths(result, store):
@@ -112,9 +129,31 @@ def test_old_run_folders_are_imported_once_and_left_alone(result, store, tmp_pat
     run = store.get("from the folder days")
     assert run.id == folder.name and run.test_accuracy == 0.6 and store.history(run.id) == result.history
     assert store.import_folders(old) == 0  # once
-    store.delete(run.id)
+    store.delete(run.id, OPERATOR)
     assert store.import_folders(old) == 0  # a deleted run stays deleted
     assert sorted(p.name for p in folder.iterdir()) == sorted([MODEL_FILE, H5_FILE, "run.json"])  # nothing removed
+
+
+def test_a_version_1_database_opens_in_this_app(result, database_url):
+    """Version 1 had no owners and no jobs: its runs come through as the operator's."""
+    import sqlalchemy as sa
+
+    old = Database.open(database_url, migrate_to=1)
+    record = {"id": "20261120-100000-seed-abcdef", "name": "from version 1", "preset": "seed",
+              "created": "2026-11-20T10:00:00+00:00", "config": json.dumps(CONFIG.to_dict()), "epochs_done": 2,
+              "stopped": False, "val_accuracy": 0.5, "test_accuracy": 0.6, "test_loss": 1.0, "fit_seconds": 1.0,
+              "history": json.dumps(result.history)}
+    with old.write() as conn:  # as version 1 wrote a run: no owner column yet
+        conn.execute(sa.text(f"INSERT INTO runs ({', '.join(record)}) VALUES ({', '.join(':' + k for k in record)})"),
+                     record)
+        conn.execute(sa.text("INSERT INTO run_files (run_id, name, data) VALUES (:r, :n, :d)"),
+                     [{"r": record["id"], "n": name, "d": data} for name, data in model_files(result.model).items()])
+    assert old.schema_version() == 1
+    store = RunStore(Database.open(database_url))
+    assert store.db.schema_version() == len(database.MIGRATIONS) == 2
+    run = store.get("from version 1")
+    assert run.owner == "" and run.test_accuracy == 0.6 and store.history(run.id) == result.history
+    assert load_classifier(store.model_path(run.id)).model.count_params() == result.model.count_params()
 
 
 def test_an_older_database_opens_in_a_newer_app(result, database_url, monkeypatch):
@@ -127,7 +166,7 @@ def test_an_older_database_opens_in_a_newer_app(result, database_url, monkeypatc
     assert RunStore(new).get(run.id) == run
     Database.open(database_url)
     assert len(created) == 1  # migrated once
-    monkeypatch.setattr(database, "MIGRATIONS", database.MIGRATIONS[:1])
+    monkeypatch.setattr(database, "MIGRATIONS", database.MIGRATIONS[:-1])
     with pytest.raises(StoreError, match="newer than this app's"):  # an older app refuses, changes nothing
         Database.open(database_url)
 
@@ -182,5 +221,5 @@ def test_lambda_layers_are_refused_by_safe_mode(tmp_path):
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Lambda(lambda t: t * 2)(inputs))
     for name in ("lambda.keras", "lambda.h5"):  # safe mode covers the legacy format too
         keras.Model(inputs, outputs).save(tmp_path / name)
-        with pytest.raises(ModelError, match="cannot be opened"):
+        with pytest.raises(ModelError, match="has a Lambda layer; this app loads dense networks only"):
             load_classifier(tmp_path / name)

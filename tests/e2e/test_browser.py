@@ -7,6 +7,7 @@ import re
 import pytest
 
 from benchmarks.app_server import CANVAS, CANVAS_READY
+from tests.e2e.pages import open_selectbox
 
 pytestmark = pytest.mark.browser
 
@@ -105,8 +106,7 @@ def test_a_model_bomb_upload_is_refused_and_others_keep_drawing(browser, app_url
         page = stranger.new_page()
         page.set_default_timeout(60_000)
         page.goto(app_url)
-        page.locator("[data-testid=stSelectbox]", has_text="Model").click()
-        page.get_by_role("option", name="Upload a model…").click()
+        open_selectbox(page, "Model").filter(has_text="Upload a model…").click()
         page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(bomb))
         page.get_by_text("declares 636 million parameters; this app accepts up to").wait_for()
         other = visitor.new_page()

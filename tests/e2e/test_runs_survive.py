@@ -15,6 +15,7 @@ from benchmarks.app_server import app_server
 from mnist_core.config import TrainConfig
 from mnist_core.runs import H5_FILE, MODEL_FILE
 from tests.conftest import load_tiny_mnist
+from tests.e2e.pages import open_selectbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -39,9 +40,7 @@ def old_run_folder(runs_dir) -> None:
 def run_names_on_the_runs_page(page, url: str) -> list[str]:
     page.goto(f"{url}/runs")
     page.get_by_text("Compare validation accuracy").wait_for()
-    page.locator("[data-testid=stSelectbox]", has_text="Run").first.click()
-    options = page.locator("[role=option]")
-    options.first.wait_for()
+    options = open_selectbox(page, "Run")
     names = options.all_inner_texts()
     page.keyboard.press("Escape")
     return names
