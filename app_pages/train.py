@@ -93,7 +93,7 @@ if start:
     try:
         config = preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])})
         limits.check(config)
-        jobs.submit(config, preset_name, me, time_limit=limits.seconds)
+        jobs.submit(config, preset_name, me, time_limit=limits.seconds, per_hour=limits.jobs_per_hour)
         work.wake()
     except ConfigError as e:
         st.error(f"Check the settings: {e}")
@@ -103,8 +103,9 @@ if start:
         st.warning(str(e))
 
 
-def show_curves(state: JobState) -> None:
-    history = pd.DataFrame(state.history, index=pd.RangeIndex(1, state.epochs_done + 1, name="epoch"))
+def show_curves(history: dict[str, list[float]], batch_loss: list[float]) -> None:
+    """Loss and accuracy per epoch; the loss of every batch when known (the job trained here)."""
+    history = pd.DataFrame(history, index=pd.RangeIndex(1, len(history["loss"]) + 1, name="epoch"))
     a, b = st.columns(2)
     with a:
         st.subheader("Loss")
@@ -112,9 +113,9 @@ def show_curves(state: JobState) -> None:
     with b:
         st.subheader("Accuracy")
         line_chart(history[["accuracy", "val_accuracy"]], "epoch", "accuracy")
-    if state.batch_loss:
-        group = -(-len(state.batch_loss) // 400)  # batches per point, at most 400 points
-        points = downsample(state.batch_loss, 400)
+    if batch_loss:
+        group = -(-len(batch_loss) // 400)  # batches per point, at most 400 points
+        points = downsample(batch_loss, 400)
         frame = pd.DataFrame({"batch loss": points}, index=np.arange(len(points)) * group + 1)
         line_chart(frame, "batch" if group == 1 else f"batch (means of {group})", "batch loss", height=180, log_y=True)
 
@@ -168,11 +169,14 @@ def job_view(jobs: JobQueue, job: QueuedJob) -> None:
         if me.may_change(job.owner) and st.button("Cancel", key="train_cancel", icon=":material/close:"):
             stop_or_cancel(jobs, job, me)
             st.rerun()
-    elif job.status == Status.RUNNING:
-        state = runner().live(job.id)
+        return
+    state = runner().live(job.id)  # this server trains it, or trained it lately: every batch
+    if job.status == Status.RUNNING:
         show_progress(job, state, jobs)
-        if state is not None:
-            show_curves(state)
+    if state is not None:
+        show_curves(state.history, state.batch_loss)
+    elif job.run_id is not None:  # trained elsewhere, or before a restart: the run's record
+        show_curves(run_store().history(job.run_id), [])
 
 
 def ordinal(n: int) -> str:

@@ -1,7 +1,8 @@
 """A Draw-page session without a browser: Streamlit's own websocket protocol, for load tests.
 
-    session = await DrawSession.open("http://127.0.0.1:8501")
+    session = await DrawSession.open("http://127.0.0.1:8501", owner="ann-token-1")  # ?me=...
     seconds = await session.draw(digit_png(random.Random(0)))   # time to the Prediction metric
+    await session.start_training()                              # the Train page's Start button
 
 It sends what Chromium's frontend sends (checked by capturing its frames while drawing on the
 real canvas): a `rerun_script` BackMsg, then one per stroke with the canvas's widget state, a
@@ -47,20 +48,40 @@ def digit_png(rng: random.Random, size: int = 280) -> bytes:
 
 
 class DrawSession:
-    def __init__(self, ws: websockets.ClientConnection, url: str) -> None:
+    def __init__(self, ws: websockets.ClientConnection, url: str, owner: str) -> None:
         self.ws, self.url = ws, url
+        self.query = f"me={owner}" if owner else ""  # the visitor's private link
         self.page_hash = ""
+        self.pages: dict[str, str] = {}  # url path -> page hash
         self.canvas_id = ""
+        self.start_id = ""
+        self.warnings: list[str] = []
 
     @classmethod
-    async def open(cls, url: str, timeout: float = 60) -> DrawSession:
+    async def open(cls, url: str, timeout: float = 60, owner: str = "") -> DrawSession:
         """Connect and run the Draw page once, as a browser's first visit does."""
         ws = await websockets.connect(url.replace("http", "ws", 1) + "/_stcore/stream", max_size=None)
-        session = cls(ws, url)
+        session = cls(ws, url, owner)
         await session._rerun([], timeout)
         if not session.canvas_id:
             raise AppError("the Draw page showed no canvas")
         return session
+
+    async def start_training(self, timeout: float = 60) -> None:
+        """Go to the Train page and press Start (the form's defaults: the seed's fit), then back."""
+        draw_page = self.page_hash
+        self.page_hash = self.pages["train"]
+        await self._rerun([], timeout)
+        if not self.start_id:
+            raise AppError("the Train page showed no Start button")
+        state = BackMsg().rerun_script.widget_states.widgets.add()
+        state.id, state.trigger_value = self.start_id, True
+        self.warnings.clear()
+        await self._rerun([state], timeout)
+        if self.warnings:
+            raise AppError(f"the Train page warned: {self.warnings[0][:100]}")
+        self.page_hash = draw_page
+        await self._rerun([], timeout)
 
     async def draw(self, png: bytes, timeout: float = 60) -> float:
         """Put a drawing on the canvas; seconds until the page shows its prediction."""
@@ -79,8 +100,9 @@ class DrawSession:
         rerun = msg.rerun_script
         rerun.widget_states.widgets.extend(widgets)
         rerun.page_script_hash = self.page_hash
+        rerun.query_string = self.query
         rerun.context_info.timezone = "UTC"
-        rerun.context_info.url = self.url + "/"
+        rerun.context_info.url = self.url + "/" + (f"?{self.query}" if self.query else "")
         start = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
         seen = None
@@ -97,6 +119,8 @@ class DrawSession:
             kind = fwd.WhichOneof("type")
             if kind == "new_session":
                 self.page_hash = self.page_hash or fwd.new_session.page_script_hash
+            elif kind == "navigation":
+                self.pages = {p.url_pathname: p.page_script_hash for p in fwd.navigation.app_pages}
             elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
                 element = fwd.delta.new_element
                 which = element.WhichOneof("type")
@@ -104,6 +128,10 @@ class DrawSession:
                     raise AppError(f"the page shows an exception: {element.exception.message[:100]}")
                 if which == "alert" and element.alert.format == element.alert.ERROR:
                     raise AppError(f"the page shows an error: {element.alert.body[:100]}")
+                if which == "alert" and element.alert.format == element.alert.WARNING:
+                    self.warnings.append(element.alert.body)
+                if which == "button" and element.button.is_form_submitter and "Start training" in element.button.id:
+                    self.start_id = element.button.id
                 if which == "bidi_component" and CANVAS_KEY in element.bidi_component.id:
                     self.canvas_id = element.bidi_component.id
                 if which == "metric" and want and element.metric.label == want and seen is None:

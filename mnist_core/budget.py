@@ -1,13 +1,14 @@
 """What one training job may cost on a shared server, and what a config is expected to cost.
 
-    budget = Budget.for_deployment(shared=True)     # 10 minutes, 3 million parameters a job
+    budget = Budget.for_deployment(shared=True)     # 10 minutes, 3 million parameters a job, 6 an hour
     budget.check(PRESETS["best"])                   # BudgetError: "... would take about 7 min ..."
     estimated_seconds(PRESETS["seed"])              # ~5 s on this project's machine
 
 A visitor on a shared link could ask for 10,000 epochs of `best` (8 hours here) and hold the
 only training slot. The deployer sets a budget per job (training seconds, and the largest
 network in parameters); a job over it is refused before it is queued, with what would fit, and
-a running job that overruns is stopped after its epoch and saved, like a manual stop.
+a running job that overruns is stopped after its epoch and saved, like a manual stop; and a
+person may start only so many jobs an hour (training_queue.JobQueue.submit counts them).
 
 The estimate comes from the fits measured on the project's machine (2 cores, README's ladder):
 an epoch of the 48,000 training images costs about 20 ms plus 0.75 us per parameter with SGD,
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 
 from mnist_core.config import TrainConfig
 
-LOCAL = (24 * 3600, 20_000_000)  # seconds and parameters a job may use on one's own machine
-SHARED = (600, 3_000_000)  # on a shared server (Community Cloud): 10 minutes, 1.6 x the best preset
+LOCAL = (24 * 3600, 20_000_000, 1000)  # seconds and parameters a job, jobs an hour a person: one's own machine
+SHARED = (600, 3_000_000, 6)  # a shared server (Community Cloud): 10 minutes, 1.6 x the best preset, 6
 
 
 class BudgetError(ValueError):
@@ -53,12 +54,15 @@ def estimated_seconds(config: TrainConfig, training_images: int = 48_000) -> flo
 class Budget:
     seconds: float  # training time a job may take
     max_parameters: int  # the largest network a job may train
+    jobs_per_hour: int  # jobs a person may start in any hour
 
     @classmethod
-    def for_deployment(cls, shared: bool, seconds: float | None = None, max_parameters: int | None = None) -> Budget:
+    def for_deployment(cls, shared: bool, seconds: float | None = None, max_parameters: int | None = None,
+                       jobs_per_hour: int | None = None) -> Budget:
         """The deployer's settings where given, else the default for a shared or a local app."""
-        default_seconds, default_parameters = SHARED if shared else LOCAL
-        return cls(float(seconds or default_seconds), int(max_parameters or default_parameters))
+        default_seconds, default_parameters, default_jobs = SHARED if shared else LOCAL
+        return cls(float(seconds or default_seconds), int(max_parameters or default_parameters),
+                   int(jobs_per_hour or default_jobs))
 
     def check(self, config: TrainConfig) -> None:
         """Raise BudgetError with one line saying what would fit, when `config` does not."""

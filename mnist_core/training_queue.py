@@ -41,6 +41,7 @@ from mnist_core.pipeline import LoadData
 
 HEARTBEAT_SECONDS = 1.0  # how often a running job's server says it is alive
 STALE_SECONDS = 20.0  # a running job not heard of for this long was cut off
+RECENT_JOBS = 8  # finished jobs whose progress a server keeps for their pages
 
 
 class Status(enum.StrEnum):
@@ -90,8 +91,10 @@ class JobQueue:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def submit(self, config: TrainConfig, preset: str, actor: Actor, time_limit: float) -> QueuedJob:
-        """Put a job in the line; a person may have one job waiting at a time."""
+    def submit(self, config: TrainConfig, preset: str, actor: Actor, time_limit: float,
+               per_hour: int | None = None) -> QueuedJob:
+        """Put a job in the line; a person may have one job waiting at a time, and start at most
+        `per_hour` jobs in any hour."""
         now = time.time()
         row = {"id": f"job-{secrets.token_hex(6)}", "owner": actor.owner, "preset": preset,
                "config": json.dumps(config.to_dict()), "time_limit": time_limit, "status": Status.QUEUED,
@@ -101,6 +104,10 @@ class JobQueue:
                 jobs.c.owner == actor.owner, jobs.c.status == Status.QUEUED)).scalar_one()
             if waiting:
                 raise QueueError("you already have a job waiting: cancel it, or wait until it starts")
+            recent = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(
+                jobs.c.owner == actor.owner, jobs.c.created > now - 3600)).scalar_one()
+            if per_hour is not None and recent >= per_hour:
+                raise QueueError(f"you have started {recent} jobs in the last hour; this server allows {per_hour}")
             conn.execute(jobs.insert().values(**row))
         return self.get(row["id"])
 
@@ -201,6 +208,7 @@ class Runner:
         self.url, self.load_data = database_url, load_data
         self.server = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.current: tuple[str, TrainingJob] | None = None  # (job id, its process) while training
+        self._recent: dict[str, TrainingJob] = {}  # the last jobs trained here, for their curves
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -217,9 +225,13 @@ class Runner:
             thread.join(timeout)
 
     def live(self, job_id: str) -> JobState | None:
-        """The progress of `job_id` when this server is training it: epochs, curves, batch losses."""
+        """The progress of `job_id` when this server trains it, or trained it lately: epochs,
+        curves, every batch's loss."""
         current = self.current
-        return current[1].snapshot() if current is not None and current[0] == job_id else None
+        if current is not None and current[0] == job_id:
+            return current[1].snapshot()
+        recent = self._recent.get(job_id)
+        return recent.snapshot() if recent is not None else None
 
     def _work(self) -> None:
         try:
@@ -240,4 +252,5 @@ class Runner:
                 process.join(HEARTBEAT_SECONDS)
             queue.finish(job.id, process.snapshot())
         finally:
+            self._recent = {job.id: process, **dict(list(self._recent.items())[:RECENT_JOBS - 1])}
             self.current = None

@@ -35,6 +35,9 @@ def test_one_waiting_job_a_person_in_the_order_they_came(jobs):
     assert [(j.id, j.status) for j in line] == [(a.id, Status.RUNNING), (b.id, Status.QUEUED)]
     assert 0 < JobQueue.starts_in(line)[b.id] <= a.expected_seconds
     jobs.submit(QUICK, "seed", ANN, time_limit=600)  # Ann's first job runs: she may queue again
+    jobs.cancel(jobs.line()[-1].id, ANN)  # her second job leaves the line, and still counts
+    with pytest.raises(QueueError, match="you have started 2 jobs in the last hour; this server allows 2"):
+        jobs.submit(QUICK, "seed", ANN, time_limit=600, per_hour=2)
 
 
 def test_only_the_owner_or_an_admin_cancels_or_stops(jobs):

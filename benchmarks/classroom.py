@@ -1,0 +1,114 @@
+"""A class on one server: many visitors draw while some of them queue the book's fit.
+
+    python benchmarks/classroom.py [--visitors 30] [--trainers 10] [--drawings 10] [--epochs 200]
+
+One app server, started as `streamlit run` is (localhost only). Every visitor is a websocket
+session that speaks Streamlit's protocol as the browser does (benchmarks/ws_session.py), each
+with a private link of its own. The first `--trainers` of them go to the Train page and press
+Start (the form's defaults: the seed's fit) at the same time; then everyone draws `--drawings`
+digits about a second apart. The script waits for the line to empty (bounded), then checks:
+zero errors, every job done (none stopped by someone else), one run per trainer, owned by them.
+It reports stroke-to-prediction latency (goal: p95 at most 1 s) and the peak proportional
+memory (PSS) of the server's whole process tree, training children included, sampled every
+0.2 s. Exit status 1 when any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.app_server import app_server  # noqa: E402
+from benchmarks.memory import pss_mb  # noqa: E402
+from benchmarks.ws_session import AppError, DrawSession, digit_png  # noqa: E402
+from mnist_core.database import Database  # noqa: E402
+from mnist_core.runs import RunStore  # noqa: E402
+from mnist_core.training_queue import JobQueue, Status  # noqa: E402
+
+
+async def visitor(url: str, i: int, trains: bool, drawings: int, pause: float, latencies: list[float],
+                  errors: list[str]) -> None:
+    rng = random.Random(i)
+    try:
+        session = await DrawSession.open(url, owner=f"pupil-{i:02d}-token")
+        if trains:
+            await session.start_training()
+        for _ in range(drawings):
+            await asyncio.sleep(pause * rng.uniform(0.5, 1.5))
+            latencies.append(await session.draw(digit_png(rng)))
+        await session.close()
+    except AppError as e:
+        errors.append(f"visitor {i}: {e}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--visitors", type=int, default=30)
+    parser.add_argument("--trainers", type=int, default=10)
+    parser.add_argument("--drawings", type=int, default=10)
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds between a visitor's drawings")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the line to empty")
+    args = parser.parse_args()
+    latencies: list[float] = []
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp, app_server(Path(tmp)) as (url, server, _):
+        peak, done = [pss_mb(server.pid)], threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.2):
+                peak[0] = max(peak[0], pss_mb(server.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        start = time.perf_counter()
+
+        async def everyone() -> None:
+            await asyncio.gather(*(visitor(url, i, i < args.trainers, args.drawings, args.pause, latencies, errors)
+                                   for i in range(args.visitors)))
+
+        asyncio.run(everyone())
+        drawn_s = time.perf_counter() - start
+        db = Database.open(f"sqlite:///{tmp}/mnist.db")
+        queue = JobQueue(db)
+        deadline = time.perf_counter() + args.timeout
+        while queue.line() and time.perf_counter() < deadline:
+            time.sleep(1)
+        all_s = time.perf_counter() - start
+        done.set()
+        sampler.join()
+        trainers = {f"link:pupil-{i:02d}-token" for i in range(args.trainers)}
+        jobs = [j for owner in sorted(trainers) for j in queue.of(owner, limit=10)]
+        runs = RunStore(db).list()
+    print(f"{args.visitors} visitors x {args.drawings} drawings, {args.trainers} of them queue the seed fit")
+    print(f"predictions: {len(latencies)}, errors: {len(errors)}; latency median {percentile(latencies, 0.5):.2f} s, "
+          f"p95 {percentile(latencies, 0.95):.2f} s, max {max(latencies, default=float('nan')):.2f} s "
+          f"(drawing phase {drawn_s:.0f} s)")
+    statuses = sorted(str(j.status) for j in jobs)
+    print(f"jobs: {len(jobs)} ({', '.join(statuses)}); line empty after {all_s:.0f} s; runs saved: {len(runs)}, "
+          f"owned by their starters: {sum(r.owner in trainers for r in runs)}")
+    print(f"peak PSS of the server's process tree: {peak[0]:.0f} MB")
+    for e in errors[:10]:
+        print("  error:", e)
+    ok = (not errors and len(latencies) == args.visitors * args.drawings and len(jobs) == args.trainers
+          and all(j.status == Status.DONE for j in jobs) and len(runs) == args.trainers
+          and {r.owner for r in runs} == trainers)
+    print("all checks passed" if ok else "CHECKS FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
