@@ -66,14 +66,23 @@ def test_distort_shapes_and_range():
     assert out.min() >= 0.0 and out.max() <= 1.0
 
 
-def test_zero_distortion_is_the_identity(monkeypatch):
+def test_zero_distortion_is_the_identity():
+    from mnist_core.augment import _apply
+
+    x = digits(8)
+    zero, one = tf.zeros([8]), tf.ones([8])
+    out = _apply(x, zero, zero, one, one, zero, zero, tf.zeros([8, 4, 4, 2])).numpy()
+    np.testing.assert_allclose(out, x.numpy().reshape(8, 784) / 255.0, atol=1e-6)
+
+
+def test_chunks_are_the_whole_batch_drawn_once(monkeypatch):
     import mnist_core.augment as augment
 
-    for name in ("MAX_ROTATE", "MAX_SCALE", "MAX_SHEAR", "MAX_SHIFT"):
-        monkeypatch.setattr(augment, name, 0.0)
-    x = digits(8)
-    out = augment.distort.python_function(x, tf.random.Generator.from_seed(2)).numpy()
-    np.testing.assert_allclose(out, x.numpy().reshape(8, 784) / 255.0, atol=1e-6)
+    x = digits(100)
+    whole = distort(x, tf.random.Generator.from_seed(4), elastic=True).numpy()
+    monkeypatch.setattr(augment, "CHUNK", 7)  # 15 chunks: the same random draws, image by image
+    chunked = distort(x, tf.random.Generator.from_seed(4), elastic=True).numpy()
+    np.testing.assert_allclose(chunked, whole, atol=1e-5)
 
 
 def test_distortions_move_ink_but_keep_most_of_it():
