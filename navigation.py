@@ -2,7 +2,10 @@
 
 import streamlit as st
 
+from app_pages.common import actor
+
 st.set_page_config(page_title="MNIST dense networks", page_icon=":material/draw:", layout="wide")
+actor()  # on every page: the visitor's private link stays in the URL, whichever page is reloaded
 st.navigation([
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),

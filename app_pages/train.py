@@ -28,7 +28,7 @@ from app_pages.common import (
 )
 from mnist_core import data as mnist_data
 from mnist_core.analysis import Evaluation, downsample, evaluate
-from mnist_core.budget import BudgetError
+from mnist_core.budget import BudgetError, available_memory
 from mnist_core.config import (
     BOOK_FIGURES,
     PRESET_NOTES,
@@ -81,6 +81,9 @@ with st.sidebar:
     limits = budget()
     st.caption(f"This server allows {limits.seconds / 60:.0f} min of training and "
                f"{limits.max_parameters / 1e6:g} million parameters a run.")
+    if me.owner.startswith("link:"):
+        st.caption("Your jobs and runs follow this page's address (its `?me=`): bookmark it to come back "
+                   "to them; whoever has it acts as you.")
 
 try:
     jobs = job_queue()
@@ -92,7 +95,7 @@ work.wake()  # a job left waiting (a restart, another server's line) starts here
 if start:
     try:
         config = preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])})
-        limits.check(config)
+        limits.check(config, free_bytes=available_memory() + work.training_memory())
         jobs.submit(config, preset_name, me, time_limit=limits.seconds, per_hour=limits.jobs_per_hour)
         work.wake()
     except ConfigError as e:

@@ -22,11 +22,19 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from mnist_core.config import TrainConfig
 
 LOCAL = (24 * 3600, 20_000_000, 1000)  # seconds and parameters a job, jobs an hour a person: one's own machine
 SHARED = (600, 3_000_000, 6)  # a shared server (Community Cloud): 10 minutes, 1.6 x the best preset, 6
+
+
+# A training process's peak memory (PSS), from benchmarks/memory.py beside the app: seed 508 MB,
+# adam 575 MB, best 746 MB. An upper estimate: TensorFlow, MNIST and two epochs of batches, plus
+# 130 bytes a parameter (weights, gradients, the optimizer's moments, XLA's buffers).
+TRAINING_BASE_BYTES = 560 * 2**20
+TRAINING_BYTES_PER_PARAMETER = 130
 
 
 class BudgetError(ValueError):
@@ -50,6 +58,11 @@ def estimated_seconds(config: TrainConfig, training_images: int = 48_000) -> flo
     return config.epochs * seconds_per_epoch(config, training_images)
 
 
+def estimated_peak_bytes(config: TrainConfig) -> int:
+    """The training process's expected peak memory."""
+    return TRAINING_BASE_BYTES + TRAINING_BYTES_PER_PARAMETER * parameters(config)
+
+
 @dataclass(frozen=True)
 class Budget:
     seconds: float  # training time a job may take
@@ -64,17 +77,54 @@ class Budget:
         return cls(float(seconds or default_seconds), int(max_parameters or default_parameters),
                    int(jobs_per_hour or default_jobs))
 
-    def check(self, config: TrainConfig) -> None:
-        """Raise BudgetError with one line saying what would fit, when `config` does not."""
+    def check(self, config: TrainConfig, free_bytes: int | None = None) -> None:
+        """Raise BudgetError with one line saying what would fit, when `config` does not: its
+        size, its expected time, and its expected peak memory against `free_bytes` (what the
+        container has for a training process; None: not checked)."""
         n = parameters(config)
         if n > self.max_parameters:
             raise BudgetError(f"a network of {n:,} parameters is over this server's {self.max_parameters:,}: "
                               "use fewer or narrower hidden layers")
+        peak = estimated_peak_bytes(config)
+        if free_bytes is not None and peak > free_bytes:
+            fits = max(0, (free_bytes - TRAINING_BASE_BYTES) // TRAINING_BYTES_PER_PARAMETER)
+            raise BudgetError(f"this network needs about {peak / 2**30:.1f} GB of memory to train; this server has "
+                              f"{free_bytes / 2**30:.1f} GB free: "
+                              + (f"networks of up to {fits:,} parameters fit" if fits else "no training fits now"))
         expected = estimated_seconds(config)
         if expected > self.seconds:
             fits = max(1, math.floor(self.seconds / seconds_per_epoch(config)))
             raise BudgetError(f"{config.epochs} epochs would take about {_duration(expected)}; this server allows "
                               f"{_duration(self.seconds)} a run: at most {fits} epochs of these settings fit")
+
+
+def available_memory() -> int:
+    """Bytes this process may still take: its cgroup's limit less its use, else MemAvailable."""
+    cgroup = Path("/sys/fs/cgroup")
+    try:
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            return max(0, int(limit) - int((cgroup / "memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 2**40  # unknown: the configured limit decides
+
+
+def process_memory(pid: int) -> int:
+    """A process's proportional memory (PSS) in bytes; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def running_on_community_cloud() -> bool:

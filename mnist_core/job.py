@@ -97,6 +97,11 @@ class TrainingJob:
         """Wait until the job has ended and its last event is in the state."""
         self._reader.join(timeout)
 
+    @property
+    def pid(self) -> int | None:
+        """The training process's id, once started."""
+        return self._process.pid
+
     def alive(self) -> bool:
         """True until the job has ended and its last event is in the state."""
         return self._reader.is_alive()
@@ -153,16 +158,28 @@ class TrainingJob:
 
 def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: str, time_limit: float | None,
           owner: str, events: multiprocessing.Queue, stop: multiprocessing.synchronize.Event) -> None:
-    """The child process: the whole pipeline, every event put on `events`, then END."""
+    """The child process: the whole pipeline, every event put on `events`, then END.
+
+    If the app server goes away (a restart, a crash), the child finishes its epoch, saves the run
+    for its owner and exits, instead of training on with nobody to read its events (and hanging
+    at exit on a queue nobody empties)."""
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from mnist_core.errors import USER_ERRORS
     from mnist_core.pipeline import NothingTrained, train_and_save
 
+    parent = os.getppid()
+
+    def on_event(kind: Event, payload: object) -> None:
+        if os.getppid() != parent:  # orphaned
+            stop.set()
+            events.cancel_join_thread()
+        else:
+            events.put((kind, payload))
+
     try:
-        outcome = train_and_save(config, preset, database_url, load_data,
-                                 on_event=lambda kind, payload: events.put((kind, payload)), stop=stop,
+        outcome = train_and_save(config, preset, database_url, load_data, on_event=on_event, stop=stop,
                                  time_limit=time_limit, owner=owner)
         result = outcome.result
         over_time = result.stopped and not stop.is_set()

@@ -23,6 +23,8 @@ import zipfile
 from pathlib import Path
 from typing import IO, Any
 
+from mnist_core.budget import available_memory
+
 
 class ModelError(Exception):
     """A model file cannot be used; the message is one line for the user."""
@@ -42,24 +44,6 @@ def parameter_limit() -> int:
     """The most parameters a model may declare here and now."""
     configured = int(os.environ.get("MNIST_MAX_PARAMETERS") or MAX_PARAMETERS)
     return min(configured, available_memory() // (4 * COPIES))
-
-
-def available_memory() -> int:
-    """Bytes this process may still take: its cgroup's limit less its use, else MemAvailable."""
-    cgroup = Path("/sys/fs/cgroup")
-    try:
-        limit = (cgroup / "memory.max").read_text().strip()
-        if limit != "max":
-            return max(0, int(limit) - int((cgroup / "memory.current").read_text()))
-    except (OSError, ValueError):
-        pass
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 2**40  # unknown: the configured limit decides
 
 
 def check_model_file(path: Path) -> None:

@@ -237,9 +237,7 @@ def _epoch_function(model: keras.Model, optimizer: keras.Optimizer, loss_fn: ker
         steps = tf.shape(xs)[0]
 
         def step(i, losses, correct):
-            x = tf.cast(xs[i], tf.float32)
-            if xs.dtype == tf.uint8:  # distorted epochs come as floats in [0, 1] already
-                x = x / 255.0
+            x = tf.cast(xs[i], tf.float32) / 255.0  # uint8, distorted or not
             y = tf.one_hot(ys[i], 10)
             with tf.GradientTape() as tape:
                 p = forward(x, training=True)

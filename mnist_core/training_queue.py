@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from mnist_core.budget import estimated_seconds
+from mnist_core.budget import estimated_seconds, process_memory
 from mnist_core.config import TrainConfig
 from mnist_core.database import Database, StoreError, jobs
 from mnist_core.job import JobState, JobStatus, TrainingJob
@@ -223,6 +223,12 @@ class Runner:
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
+
+    def training_memory(self) -> int:
+        """Bytes the training process of this server holds now (0 when none trains): they are
+        free again before the next job in the line starts."""
+        current = self.current
+        return process_memory(current[1].pid) if current is not None and current[1].pid else 0
 
     def live(self, job_id: str) -> JobState | None:
         """The progress of `job_id` when this server trains it, or trained it lately: epochs,

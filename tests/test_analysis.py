@@ -62,8 +62,7 @@ def digits(n: int) -> tf.Tensor:
 
 def test_distort_shapes_and_range():
     out = distort(digits(16), tf.random.Generator.from_seed(1), elastic=True).numpy()
-    assert out.shape == (16, 784) and out.dtype == np.float32
-    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert out.shape == (16, 784) and out.dtype == np.uint8 and out.max() > 200  # grey levels, as MNIST
 
 
 def test_zero_distortion_is_the_identity():
@@ -72,7 +71,7 @@ def test_zero_distortion_is_the_identity():
     x = digits(8)
     zero, one = tf.zeros([8]), tf.ones([8])
     out = _apply(x, zero, zero, one, one, zero, zero, tf.zeros([8, 4, 4, 2])).numpy()
-    np.testing.assert_allclose(out, x.numpy().reshape(8, 784) / 255.0, atol=1e-6)
+    np.testing.assert_array_equal(out, x.numpy().reshape(8, 784))
 
 
 def test_chunks_are_the_whole_batch_drawn_once(monkeypatch):
@@ -82,13 +81,13 @@ def test_chunks_are_the_whole_batch_drawn_once(monkeypatch):
     whole = distort(x, tf.random.Generator.from_seed(4), elastic=True).numpy()
     monkeypatch.setattr(augment, "CHUNK", 7)  # 15 chunks: the same random draws, image by image
     chunked = distort(x, tf.random.Generator.from_seed(4), elastic=True).numpy()
-    np.testing.assert_allclose(chunked, whole, atol=1e-5)
+    assert np.abs(chunked.astype(int) - whole).max() <= 1  # a grey level at most, from rounding
 
 
 def test_distortions_move_ink_but_keep_most_of_it():
     x = digits(64)
     out = distort(x, tf.random.Generator.from_seed(3)).numpy()
-    original = x.numpy().reshape(64, 784) / 255.0
+    out, original = out / 255.0, x.numpy().reshape(64, 784) / 255.0
     assert not np.allclose(out, original, atol=0.05)
     ink_ratio = out.sum(axis=1) / original.sum(axis=1)
     assert 0.7 < np.median(ink_ratio) < 1.3

@@ -64,3 +64,25 @@ def test_the_train_page_refuses_a_job_over_the_deployers_budget():
     from app_pages.common import job_queue
 
     assert job_queue().line() == []
+
+
+def test_a_job_that_cannot_fit_in_memory_is_refused_with_what_would():
+    from mnist_core.budget import estimated_peak_bytes
+
+    shared = Budget.for_deployment(shared=True)
+    best = PRESETS["best"]
+    shared.check(best, free_bytes=estimated_peak_bytes(best))  # just fits
+    with pytest.raises(BudgetError, match=r"needs about 0\.8 GB of memory to train; this server has 0\.7 GB free: "
+                                          r"networks of up to [\d,]+ parameters fit"):
+        shared.check(best, free_bytes=700 * 2**20)
+    with pytest.raises(BudgetError, match="no training fits now"):
+        shared.check(PRESETS["seed"], free_bytes=100 * 2**20)
+
+
+def test_the_train_page_checks_the_memory_the_container_has(monkeypatch):
+    monkeypatch.setattr("mnist_core.budget.available_memory", lambda: 600 * 2**20)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/train.py").run()
+    at.selectbox(key="train_preset").set_value("best").run()
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert "Too big for this server: this network needs about 0.8 GB of memory" in at.error[0].value

@@ -78,3 +78,47 @@ def crash(path=None, progress=None):
     import os
 
     os._exit(3)
+
+
+ORPHAN = """
+import sys, time
+from mnist_core.config import TrainConfig
+from mnist_core.job import TrainingJob
+from tests.conftest import load_tiny_mnist
+job = TrainingJob(TrainConfig(epochs=10_000, batch_size=100, learning_rate=0.5), "seed", load_tiny_mnist, sys.argv[1],
+                  owner="link:ann-token-1")
+job.start()
+while job.snapshot().epochs_done < 2:
+    time.sleep(0.05)
+print(job.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_job_whose_server_dies_saves_its_run_and_ends(url):
+    """The app server is killed mid-training (a reboot, a crash): its training process finishes
+    the epoch, saves the run for its owner and exits, instead of training on unseen (or hanging)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen([sys.executable, "-c", ORPHAN, url], cwd=root, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    child = int(server.stdout.readline())
+    server.send_signal(signal.SIGKILL)
+    server.wait(30)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the orphaned training process did not end")
+    (run,) = runs(url)
+    assert run.owner == "link:ann-token-1" and run.stopped and 2 <= run.epochs_done < 10_000
