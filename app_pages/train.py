@@ -28,7 +28,7 @@ from app_pages.common import (
 )
 from mnist_core import data as mnist_data
 from mnist_core.analysis import Evaluation, downsample, evaluate
-from mnist_core.budget import BudgetError, available_memory
+from mnist_core.budget import BudgetError, available_memory, duration
 from mnist_core.config import (
     BOOK_FIGURES,
     PRESET_NOTES,
@@ -79,8 +79,8 @@ with st.sidebar:
                   for name, setting in settings()}
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
     limits = budget()
-    st.caption(f"This server allows {limits.seconds / 60:.0f} min of training and "
-               f"{limits.max_parameters / 1e6:g} million parameters a run.")
+    st.caption(f"This server allows {duration(limits.seconds)} of training and {limits.max_parameters / 1e6:g} "
+               f"million parameters a run, {limits.jobs_per_hour} runs an hour a person.")
     if me.owner.startswith("link:"):
         st.caption("Your jobs and runs follow this page's address (its `?me=`): bookmark it to come back "
                    "to them; whoever has it acts as you.")

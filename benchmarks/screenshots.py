@@ -37,7 +37,8 @@ def main() -> None:
             page.wait_for_timeout(1500)  # the chart's transition
             page.screenshot(path=DOCS / "draw.png")
 
-            page.goto(f"{url}/train")
+            me = page.url.split("?", 1)[1]  # the visitor's private link, kept from page to page
+            page.goto(f"{url}/train?{me}")
             page.get_by_role("button", name="Start training").click()
             page.get_by_text("Finished after 200 epochs").wait_for()
             page.get_by_text("What it learned").wait_for()
@@ -47,7 +48,7 @@ def main() -> None:
             page.screenshot(path=DOCS / "train.png")
 
             page.set_viewport_size({"width": 1280, "height": 800})
-            page.goto(f"{url}/runs")
+            page.goto(f"{url}/runs?{me}")
             page.get_by_text("Compare validation accuracy").wait_for()
             page.wait_for_timeout(1500)
             page.screenshot(path=DOCS / "runs.png")

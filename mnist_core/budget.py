@@ -94,8 +94,8 @@ class Budget:
         expected = estimated_seconds(config)
         if expected > self.seconds:
             fits = max(1, math.floor(self.seconds / seconds_per_epoch(config)))
-            raise BudgetError(f"{config.epochs} epochs would take about {_duration(expected)}; this server allows "
-                              f"{_duration(self.seconds)} a run: at most {fits} epochs of these settings fit")
+            raise BudgetError(f"{config.epochs} epochs would take about {duration(expected)}; this server allows "
+                              f"{duration(self.seconds)} a run: at most {fits} epochs of these settings fit")
 
 
 def available_memory() -> int:
@@ -132,7 +132,8 @@ def running_on_community_cloud() -> bool:
     return os.environ.get("MNIST_SHARED") == "1" or os.getcwd().startswith("/mount/src/")
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """'45 s', '12 min', '8.1 h'."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
