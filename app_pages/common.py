@@ -1,5 +1,5 @@
 """What the pages share: the database, models and data loaded once per process, the training
-slot, the model list."""
+line and this server's runner, who the visitor is, the budget, the model list, the charts."""
 
 from __future__ import annotations
 
@@ -126,9 +126,9 @@ def actor() -> Actor:
     if getattr(st.user, "is_logged_in", False):
         email = str(getattr(st.user, "email", "") or "")
         return Actor(f"user:{email}", admin=email in admins.get("emails", []) or _admin_session())
-    token = st.session_state.get(OWNER_PARAM) or st.query_params.get(OWNER_PARAM, "")
+    token = st.query_params.get(OWNER_PARAM, "")  # a link followed wins over the session's own
     if not is_link_token(token):
-        token = new_link_token()
+        token = st.session_state.get(OWNER_PARAM) or new_link_token()
     st.session_state[OWNER_PARAM] = token
     if st.query_params.get(OWNER_PARAM) != token:
         st.query_params[OWNER_PARAM] = token  # kept in the URL: the visitor's private link

@@ -68,7 +68,6 @@ class Run:
     def from_json(cls, record: dict[str, Any], run_id: str) -> Run:
         """Read a run.json (older ones lack some fields); ValueError or TypeError if malformed."""
         history = record.get("history") or {}
-        val = record.get("val_accuracy")
         return cls(
             id=run_id,
             name=str(record.get("name") or run_id),
@@ -77,7 +76,7 @@ class Run:
             created=str(record.get("created") or ""),
             epochs_done=int(record.get("epochs_done") or len(history.get("loss", []))),
             stopped=bool(record.get("stopped")),
-            val_accuracy=None if val is None else float(val),
+            val_accuracy=_float_or_none(record.get("val_accuracy")),
             test_accuracy=_float_or_none(record.get("test_accuracy")),
             test_loss=_float_or_none(record.get("test_loss")),
             fit_seconds=float(record.get("fit_seconds") or 0.0),
@@ -119,10 +118,8 @@ class RunStore:
         return run
 
     def _insert(self, run: Run, history: History, files: dict[str, bytes]) -> None:
-        row = {**dataclasses.asdict(run), "config": json.dumps(run.config.to_dict()), "history": json.dumps(history)}
         with self.db.write() as conn:
-            conn.execute(runs.insert().values(**row))
-            conn.execute(run_files.insert(), [{"run_id": run.id, "name": k, "data": v} for k, v in files.items()])
+            _insert_rows(conn, run, history, files)
 
     def list(self) -> list[Run]:
         """Every run, newest first (no histories, no model files: fast with thousands)."""
@@ -216,19 +213,15 @@ class RunStore:
                 record = json.loads((folder / RECORD_FILE).read_text())
                 run = Run.from_json(record, folder.name[:80])
                 files = {name: (folder / name).read_bytes() for name in (MODEL_FILE, H5_FILE)}
+                history = {k: [float(v) for v in record.get("history", {}).get(k, [])] for k in METRICS}
             except (OSError, ValueError, TypeError, AttributeError):
                 continue  # not a usable run folder: left as it is, tried again next time
-            history = {k: [float(v) for v in record.get("history", {}).get(k, [])] for k in METRICS}
             with self.db.write() as conn:  # another server may be importing the same folders
                 if conn.execute(sa.select(legacy_imports.c.folder).where(legacy_imports.c.folder == key)).first():
                     continue
                 conn.execute(legacy_imports.insert().values(folder=key))
                 if conn.execute(sa.select(runs.c.id).where(runs.c.id == run.id)).first() is None:
-                    row = {**dataclasses.asdict(run), "config": json.dumps(run.config.to_dict()),
-                           "history": json.dumps(history)}
-                    conn.execute(runs.insert().values(**row))
-                    conn.execute(run_files.insert(), [{"run_id": run.id, "name": k, "data": v}
-                                                      for k, v in files.items()])
+                    _insert_rows(conn, run, history, files)
                     added += 1
         return added
 
@@ -250,6 +243,13 @@ def model_files(model: Any) -> dict[str, bytes]:
         finally:
             absl.setLevel(level)
         return {name: (Path(tmp) / name).read_bytes() for name in (MODEL_FILE, H5_FILE)}
+
+
+def _insert_rows(conn: sa.Connection, run: Run, history: History, files: dict[str, bytes]) -> None:
+    """A run's record and its files, inside the caller's transaction."""
+    row = {**dataclasses.asdict(run), "config": json.dumps(run.config.to_dict()), "history": json.dumps(history)}
+    conn.execute(runs.insert().values(**row))
+    conn.execute(run_files.insert(), [{"run_id": run.id, "name": k, "data": v} for k, v in files.items()])
 
 
 def _run(row: Any) -> Run:

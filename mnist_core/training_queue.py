@@ -164,10 +164,12 @@ class JobQueue:
         """Take the oldest waiting job for `server` to run, after marking jobs whose server went
         silent as interrupted; None when nobody waits."""
         now = time.time()
+        stale = sa.and_(jobs.c.status == Status.RUNNING, jobs.c.heartbeat < now - STALE_SECONDS)
+        with self.db.read() as conn:  # most wakes find nothing to do: no write, no new revision
+            if conn.execute(sa.select(jobs.c.id).where(sa.or_(jobs.c.status == Status.QUEUED, stale))).first() is None:
+                return None
         with self.db.write() as conn:
-            conn.execute(jobs.update().where(
-                jobs.c.status == Status.RUNNING, jobs.c.heartbeat < now - STALE_SECONDS,
-            ).values(status=Status.INTERRUPTED, finished=now,
+            conn.execute(jobs.update().where(stale).values(status=Status.INTERRUPTED, finished=now,
                      message="cut off: the server running it stopped (a restart?) before it ended"))
             job_id = conn.execute(sa.select(jobs.c.id).where(jobs.c.status == Status.QUEUED).order_by(
                 jobs.c.created).limit(1)).scalar()
