@@ -250,7 +250,8 @@ def show_line(jobs: JobQueue) -> None:
         "whose": "yours" if j.owner == me.owner else "another visitor's",
         "preset": j.preset,
         "epochs": j.config.epochs,
-        "status": f"training, epoch {j.epochs_done}" if j.status == Status.RUNNING else "waiting",
+        "status": "waiting" if j.status == Status.QUEUED else (
+            f"training, epoch {j.epochs_done}" if j.epochs_done else "starting"),
         "starts in": "now" if j.id not in starts else f"about {starts[j.id]:.0f} s",
     } for i, j in enumerate(line, start=0 if line[0].status == Status.RUNNING else 1)]).set_index(""))
     running = [j for j in line if j.status == Status.RUNNING and j.owner != me.owner]
