@@ -118,9 +118,10 @@ class ClassifierCache:
         except OSError:
             raise ModelError(f"{path}: no such model file") from None
         with self._lock:
-            if key not in self._models:
-                self._models[key] = load_classifier(path)
-            self._models.move_to_end(key)
+            if key in self._models:  # every stroke comes here: a lookup, nothing more
+                self._models.move_to_end(key)
+                return self._models[key]
+            self._models[key] = load_classifier(path)
             while self.bytes() > self.max_bytes and len(self._models) > 1:
                 self._models.popitem(last=False)
             return self._models[key]

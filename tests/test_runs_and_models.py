@@ -223,3 +223,13 @@ def test_lambda_layers_are_refused_by_safe_mode(tmp_path):
         keras.Model(inputs, outputs).save(tmp_path / name)
         with pytest.raises(ModelError, match="has a Lambda layer; this app loads dense networks only"):
             load_classifier(tmp_path / name)
+
+
+def test_the_model_cache_counts_bytes_and_loads_once():
+    from mnist_core.classifier import ClassifierCache
+
+    cache = ClassifierCache(max_bytes=4 * 10_000)  # room for the seed model (7,850 parameters) alone
+    seed = cache.get(SEED_MODEL)
+    assert cache.get(SEED_MODEL) is seed  # loaded once
+    default = cache.get(DEFAULT_MODEL)  # 1.9 million parameters: the seed model is dropped
+    assert cache.get(DEFAULT_MODEL) is default and cache.get(SEED_MODEL) is not seed
