@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast lint chromium postgresql benchmark clean
+.PHONY: run test test-fast lint chromium postgresql fonts benchmark clean
 
 run: $(VENV)/.app
 	$(PY) -m streamlit run streamlit_app.py
@@ -42,6 +42,29 @@ chromium:
 postgresql:
 	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
+# Fonts for the training digits in styles MNIST lacks (mnist_core/styles.py) and for the drawing
+# benchmark: print fonts and handwriting fonts from Debian. Only training with font styles (the
+# default model's recipe) and the benchmarks need them; the app and the tests do not.
+FONT_PACKAGES := fonts-breip fonts-bwht fonts-dancingscript fonts-dkg-handwriting fonts-ecolier-court \
+	fonts-femkeklaver fonts-humor-sans fonts-kaushanscript fonts-kristi fonts-leckerli-one fonts-rufscript \
+	fonts-sjfonts fonts-tomsontalks fonts-yusei-magic fonts-seto fonts-tlwg-purisa-ttf fonts-lobster fonts-havana \
+	fonts-isabella fonts-comic-neue fonts-kiloji fonts-yozvox-yozfont fonts-liberation fonts-liberation2 \
+	fonts-freefont-ttf fonts-urw-base35 fonts-texgyre fonts-open-sans fonts-lato fonts-crosextra-carlito \
+	fonts-crosextra-caladea fonts-cantarell fonts-ebgaramond fonts-sil-gentiumplus fonts-sil-charis \
+	fonts-sil-andika fonts-hack fonts-firacode fonts-inconsolata fonts-jetbrains-mono fonts-go \
+	fonts-linuxlibertine fonts-oldstandard fonts-quicksand fonts-opendyslexic fonts-cabin fonts-adf-accanthis \
+	fonts-adf-gillius fonts-adf-universalis fonts-adf-berenis fonts-averia-gwf fonts-averia-sans-gwf \
+	fonts-averia-serif-gwf fonts-f500 fonts-fanwood fonts-goudybookletter fonts-league-spartan fonts-mononoki \
+	fonts-paratype fonts-play fonts-prociono fonts-radisnoir fonts-stix fonts-tuffy fonts-3270 fonts-agave \
+	fonts-b612 fonts-courier-prime fonts-dosis fonts-hermit fonts-inter fonts-noto-mono fonts-oxygen \
+	fonts-gnutypewriter fonts-jura fonts-oflb-euterpe fonts-anonymous-pro fonts-cardo fonts-dejavu-extra \
+	fonts-blankenburg fonts-dejavu-core
+
+fonts:
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(FONT_PACKAGES) >/dev/null \
+		|| { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+		--no-install-recommends $(FONT_PACKAGES) >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -10,4 +10,5 @@ st.navigation([
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page("app_pages/drawings.py", title="Drawings", icon=":material/gesture:"),
 ]).run()

@@ -17,8 +17,10 @@ from mnist_core import data as mnist_data
 from mnist_core.budget import Budget, running_on_community_cloud
 from mnist_core.classifier import Classifier, ClassifierCache, store_upload
 from mnist_core.database import Database, StoreError, database_url
+from mnist_core.drawings import DrawingStore
 from mnist_core.owners import Actor, is_link_token, new_link_token, password_matches
 from mnist_core.runs import Run, RunStore, legacy_runs_dir, resolve_model
+from mnist_core.scoreboard import Score, scoreboard
 from mnist_core.training_queue import JobQueue, Runner
 
 UPLOADED_MODELS = Path(tempfile.gettempdir()) / "mnist-dense-uploads"
@@ -95,6 +97,24 @@ def _import_keras() -> None:
     are not frozen: one evicted from the cache must still be collectable."""
     importlib.import_module("keras")
     gc.freeze()
+
+
+def drawing_store() -> DrawingStore:
+    """The labelled drawings, in the database the runs are in; StoreError if it is down."""
+    return DrawingStore(run_store().db)
+
+
+def model_scoreboard() -> list[Score]:
+    """Every model (the shipped ones, the newest runs) on the labelled drawings, best first;
+    scored again only when the database changes."""
+    url = run_store().db.url
+    return _scoreboard_at(url, _revision(url))
+
+
+@st.cache_resource(show_spinner="Scoring the models on the labelled drawings…", max_entries=2)
+def _scoreboard_at(url: str, revision: int) -> list[Score]:
+    store = run_store()
+    return scoreboard(store, DrawingStore(store.db).collection(), classifier)
 
 
 def job_queue() -> JobQueue:
@@ -220,7 +240,7 @@ def line_chart(frame: pd.DataFrame, x_title: str, y_title: str, height: int = 26
     legend = {"orient": "bottom"} if frame.shape[1] > 1 else None
     st.vega_lite_chart({
         "height": height,
-        "mark": {"type": "line", "tooltip": True},
+        "mark": {"type": "line", "tooltip": True, "point": len(frame) <= 30},  # a point per epoch when few
         "data": {"values": long.to_dict("records")},
         "encoding": {
             "x": {"field": "x", "type": "quantitative", "title": x_title},

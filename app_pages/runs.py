@@ -6,7 +6,16 @@ import json
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import MODEL_KEY, actor, admin_login, line_chart, run_label, run_store
+from app_pages.common import (
+    MODEL_KEY,
+    actor,
+    admin_login,
+    drawing_store,
+    line_chart,
+    model_scoreboard,
+    run_label,
+    run_store,
+)
 from mnist_core.database import StoreError
 from mnist_core.owners import NotAllowed
 from mnist_core.runs import H5_FILE, MODEL_FILE, RECORD_FILE, Run, RunError
@@ -31,11 +40,14 @@ except StoreError as e:
 if not runs:
     st.info("No runs yet: train one on the Train page, or with `python -m mnist_core train`.")
     st.stop()
+# the drawings people labelled, as a second test set: each run on those it never trained on
+on_drawings = {s.ref: s for s in model_scoreboard()} if drawing_store().count() else {}
 
 st.dataframe(pd.DataFrame([{
     "name": r.name,
     "preset": r.preset,
     "test accuracy": r.test_accuracy,
+    "on drawings": on_drawings[r.id].drawings if r.id in on_drawings else None,
     "validation accuracy": r.val_accuracy,
     "epochs": r.epochs_done,
     "stopped": r.stopped,
@@ -47,6 +59,8 @@ st.dataframe(pd.DataFrame([{
     "id": r.id,
 } for r in runs]), hide_index=True, column_config={
     "test accuracy": st.column_config.NumberColumn(format="percent"),
+    "on drawings": st.column_config.NumberColumn(format="percent", help="on the labelled drawings it did not train "
+                                                 "on (the Drawings page's scoreboard; the newest runs)"),
     "validation accuracy": st.column_config.NumberColumn(format="percent"),
 })
 

@@ -18,10 +18,13 @@ from app_pages.common import (
     budget,
     classifier,
     confusion_chart,
+    drawing_store,
     enlarge,
     job_queue,
     line_chart,
     mnist,
+    model_choices,
+    model_file,
     run_label,
     run_store,
     runner,
@@ -29,6 +32,7 @@ from app_pages.common import (
 from mnist_core import data as mnist_data
 from mnist_core.analysis import Evaluation, downsample, evaluate
 from mnist_core.budget import BudgetError, available_memory, duration
+from mnist_core.classifier import ModelError
 from mnist_core.config import (
     BOOK_FIGURES,
     PRESET_NOTES,
@@ -42,9 +46,12 @@ from mnist_core.config import (
     settings,
 )
 from mnist_core.database import StoreError
+from mnist_core.drawings import DrawingError
+from mnist_core.finetune import MIN_DRAWINGS, FineTune
 from mnist_core.job import JobState, JobStatus
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.runs import Run, RunError
+from mnist_core.styles import NoFonts, training_designs
 from mnist_core.training_queue import JobQueue, QueuedJob, QueueError, Status
 
 st.title("Train a dense network")
@@ -55,10 +62,17 @@ admin_login()
 def setting_input(name: str, setting: Setting, value: Any, preset_name: str) -> Any:
     """The form's widget for one TrainConfig field, from its Setting: bounds, choices, help."""
     key = f"train_{name}_{preset_name}"  # per preset: switching presets gives fresh fields
+    if setting.names_a_model:  # "" (a new network), the shipped models, then every run
+        names = {"": "A new network", **{ref: label for label, ref in model_choices()[0].items()}}
+        options = list(names) if value in names else [*names, value]
+        return st.selectbox(setting.label, options, options.index(value), format_func=lambda v: names.get(v, v),
+                            key=key, help=setting.help)
     if setting.choices:
         return st.selectbox(setting.label, setting.choices, setting.choices.index(value), key=key, help=setting.help)
     if isinstance(value, tuple):
         return st.text_input(setting.label, format_value(value).replace("none", ""), key=key, help=setting.help)
+    if isinstance(value, str):
+        return st.text_input(setting.label, value, key=key, help=setting.help)
     if isinstance(value, int):
         return st.number_input(setting.label, int(setting.low), int(setting.high), value, key=key, help=setting.help)
     # floats: the closed bounds here, an open end is refused by TrainConfig with its one line
@@ -92,13 +106,27 @@ except StoreError as e:
     st.stop()
 work = runner()
 work.wake()  # a job left waiting (a restart, another server's line) starts here when this server is free
+def network_of(config: TrainConfig) -> TrainConfig:
+    """A fine-tune's network is its base model's: its shape, for the budget and the record."""
+    if not config.base_model:
+        return config
+    from mnist_core.model import shape_of  # Keras: the model is loaded already, by now
+
+    return config.replace(**shape_of(classifier(model_file(config.base_model)).model))
+
+
 if start:
     try:
-        config = preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])})
+        config = network_of(preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])}))
+        if config.styles:
+            training_designs()  # NoFonts before the job waits in line, not after
+        if config.drawings and drawing_store().count() < MIN_DRAWINGS:
+            raise DrawingError(f"learning from drawings needs at least {MIN_DRAWINGS} labelled ones, and there are "
+                               f"{drawing_store().count()}: label some on the Draw page")
         limits.check(config, free_bytes=available_memory() + work.training_memory())
         jobs.submit(config, preset_name, me, time_limit=limits.seconds, per_hour=limits.jobs_per_hour)
         work.wake()
-    except ConfigError as e:
+    except (ConfigError, DrawingError, ModelError, NoFonts, RunError) as e:
         st.error(f"Check the settings: {e}")
     except BudgetError as e:
         st.error(f"Too big for this server: {e}")
@@ -165,7 +193,11 @@ def live_view(job_id: str | None, polling: bool) -> None:
 def job_view(jobs: JobQueue, job: QueuedJob) -> None:
     if job.status == Status.QUEUED:
         line = jobs.line()
-        place = [j.id for j in line if j.status == Status.QUEUED].index(job.id) + 1
+        queued = [j.id for j in line if j.status == Status.QUEUED]
+        if job.id not in queued:  # claimed between the two reads: the next redraw shows it training
+            st.info("Starting…", icon=":material/hourglass_top:")
+            return
+        place = queued.index(job.id) + 1
         wait = JobQueue.starts_in(line)[job.id]
         st.info(f"Waiting: {ordinal(place)} in line, starts in about {wait:.0f} s "
                 f"({job.preset}, {job.config.epochs} epochs).", icon=":material/hourglass_top:")
@@ -211,6 +243,9 @@ def show_results(job: QueuedJob, run: Run) -> None:
     c.metric("Training time", f"{run.fit_seconds:.1f} s")
     if not is_the_books_fit(run.config):
         st.caption("The book's chapter-1 fit, for reference: validation 92.3%, test 92.2%.")
+    finetune = run_store().finetune(run.id)
+    if finetune is not None:
+        show_finetune(finetune)
     if st.button("Draw with this model", key="train_use_model", icon=":material/draw:"):
         st.session_state[MODEL_KEY] = run_label(run)
         st.switch_page("app_pages/draw.py")
@@ -236,6 +271,22 @@ def show_results(job: QueuedJob, run: Run) -> None:
     for i, picture in enumerate(pictures):
         rgb = np.stack([np.clip(picture, 0, 1), np.zeros_like(picture), np.clip(-picture, 0, 1)], axis=-1)
         cols[i % 10].image(np.kron(rgb, np.ones((3, 3, 1))), caption=str(i), clamp=True)
+
+
+def show_finetune(ft: FineTune) -> None:
+    """Before and after: on the drawings it never trained on, and on MNIST's test set."""
+    st.subheader("Before and after")
+    whom = f"{ft.people_held_out} {'person' if ft.people_held_out == 1 else 'people'}" if ft.people_held_out \
+        else "a random share"
+    st.caption(f"Started from {ft.base_model or 'a new network'}; learned from {len(ft.trained_on)} labelled "
+               f"drawings; {len(ft.held_out)} held out ({whom}), never trained on.")
+    a, b = st.columns(2)
+    for column, label, before, after in ((a, "Held-out drawings", ft.before.held_out, ft.after.held_out),
+                                         (b, "MNIST test", ft.before.mnist_test, ft.after.mnist_test)):
+        if after is None:
+            continue
+        delta = None if before is None else f"{(after - before) * 100:+.2f} pts (was {before:.2%})"
+        column.metric(label, f"{after:.2%}", delta=delta)
 
 
 def show_line(jobs: JobQueue) -> None:

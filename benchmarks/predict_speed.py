@@ -1,12 +1,17 @@
-"""One canvas frame to ten probabilities (preprocess + predict), per shipped model.
+"""One canvas frame to ten probabilities (preprocess + predict), side by side with a baseline.
 
-    python benchmarks/predict_speed.py
+    python benchmarks/predict_speed.py [--baseline OLD.keras] [--models models/default.keras ...]
 
-Median over 300 frames of a 280x280 RGBA drawing, in-process, against the same work done
-with Keras' `model.predict` (what many tutorials call per drawing).
+Median over 300 frames of a 280x280 RGBA drawing, in-process, the same frames for every model,
+interleaved (frame i through each model in turn) so that the machine's moments fall on all of
+them alike; each also with test-time augmentation (7 views), and the first with Keras'
+`model.predict` (what many tutorials call per drawing). The ratios are to the first model: pass
+the previous default (`git show HEAD~1:models/default.keras > /tmp/old.keras`) as `--baseline`.
 """
 
+import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -23,27 +28,39 @@ def frame(i: int) -> np.ndarray:
     return np.asarray(img)
 
 
-def median_ms(fn, frames) -> float:
-    times = []
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", type=Path, help="a model to compare with, listed first")
+    parser.add_argument("--models", nargs="*", type=Path, default=[DEFAULT_MODEL, SEED_MODEL])
+    args = parser.parse_args()
+    paths = ([args.baseline] if args.baseline else []) + args.models
+    frames = [frame(i) for i in range(FRAMES)]
+    models = [load_classifier(p) for p in paths]
+    ways = {"": lambda clf, f: clf.predict_proba(preprocess(f)),
+            " +TTA": lambda clf, f: clf.predict_proba_tta(preprocess(f))}
+    times: dict[str, list[float]] = {}
+    for clf in models:  # warm: each call traced and compiled once
+        for way in ways.values():
+            way(clf, frames[0])
     for f in frames:
         t = time.perf_counter()
-        fn(f)
-        times.append(time.perf_counter() - t)
-    return 1000 * float(np.median(times))
-
-
-def main() -> None:
-    frames = [frame(i) for i in range(FRAMES)]
-    pre = median_ms(preprocess, frames)
-    print(f"preprocess alone: {pre:.2f} ms median")
-    for path in (DEFAULT_MODEL, SEED_MODEL):
-        clf = load_classifier(path)
-        clf.predict_proba(preprocess(frames[0]))  # warm up
-        clf.model.predict(np.zeros((1, 784), np.float32), verbose=0)
-        fast = median_ms(lambda f, clf=clf: clf.predict_proba(preprocess(f)), frames)
-        slow = median_ms(lambda f, clf=clf: clf.model.predict(preprocess(f).reshape(1, 784), verbose=0), frames[:60])
-        print(f"{path.name:14} frame -> probabilities {fast:.2f} ms median; with model.predict {slow:.1f} ms "
-              f"({slow / fast:.0f}x slower)")
+        preprocess(f)
+        times.setdefault("preprocess alone", []).append(time.perf_counter() - t)
+        for path, clf in zip(paths, models, strict=True):
+            for suffix, way in ways.items():
+                t = time.perf_counter()
+                way(clf, f)
+                times.setdefault(f"{path.name}{suffix}", []).append(time.perf_counter() - t)
+    first = models[0]
+    first.model.predict(np.zeros((1, 784), np.float32), verbose=0)
+    for f in frames[:60]:
+        t = time.perf_counter()
+        first.model.predict(preprocess(f).reshape(1, 784), verbose=0)
+        times.setdefault(f"{paths[0].name} with model.predict", []).append(time.perf_counter() - t)
+    base = float(np.median(times[paths[0].name]))
+    for name, values in times.items():
+        median = float(np.median(values))
+        print(f"{name:40} {1000 * median:7.2f} ms median   {median / base:5.2f}x the first")
 
 
 if __name__ == "__main__":

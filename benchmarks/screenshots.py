@@ -1,6 +1,6 @@
 """The README's screenshots, taken in headless Chromium from a freshly started app.
 
-    python benchmarks/screenshots.py        # writes docs/draw.png, docs/train.png, docs/runs.png
+    python benchmarks/screenshots.py        # docs/draw.png, train.png, runs.png, drawings.png, phone.png
 """
 
 import sys
@@ -36,6 +36,8 @@ def main() -> None:
             page.locator("[data-testid=stMetric]", has_text="Prediction").wait_for()
             page.wait_for_timeout(1500)  # the chart's transition
             page.screenshot(path=DOCS / "draw.png")
+            page.get_by_role("button", name="Yes, a 4").click()  # kept: the Drawings page has one
+            page.get_by_text("Kept as a 4").wait_for()
 
             me = page.url.split("?", 1)[1]  # the visitor's private link, kept from page to page
             page.goto(f"{url}/train?{me}")
@@ -52,6 +54,22 @@ def main() -> None:
             page.get_by_text("Compare validation accuracy").wait_for()
             page.wait_for_timeout(1500)
             page.screenshot(path=DOCS / "runs.png")
+
+            page.set_viewport_size({"width": 1280, "height": 1500})  # the page scrolls inside: a tall window
+            page.goto(f"{url}/drawings?{me}")
+            page.get_by_text("Which model reads these digits best").wait_for()
+            page.locator("[data-testid=stDataFrame]").last.wait_for()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=DOCS / "drawings.png", full_page=True)
+
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+            phone.set_default_timeout(120_000)
+            phone.goto(f"{url}?{me}")
+            phone.locator(CANVAS_READY).wait_for(state="attached")
+            draw_stroke(phone, [(x * 0.9, y * 0.9) for x, y in FOUR])
+            phone.locator("[data-testid=stMetric]", has_text="Prediction").wait_for()
+            phone.wait_for_timeout(1500)
+            phone.screenshot(path=DOCS / "phone.png")
         browser.close()
     print("wrote", ", ".join(str(p.relative_to(ROOT)) for p in sorted(DOCS.glob("*.png"))))
 

@@ -1,7 +1,7 @@
 """What one training job may cost on a shared server, and what a config is expected to cost.
 
     budget = Budget.for_deployment(shared=True)     # 10 minutes, 3 million parameters a job, 6 an hour
-    budget.check(PRESETS["best"])                   # BudgetError: "... would take about 7 min ..."
+    budget.check(PRESETS["best"])                   # BudgetError: "... would take about 16 min ..."
     estimated_seconds(PRESETS["seed"])              # ~5 s on this project's machine
 
 A visitor on a shared link could ask for 10,000 epochs of `best` (8 hours here) and hold the
@@ -12,9 +12,10 @@ person may start only so many jobs an hour (training_queue.JobQueue.submit count
 
 The estimate comes from the fits measured on the project's machine (2 cores, README's ladder):
 an epoch of the 48,000 training images costs about 20 ms plus 0.75 us per parameter with SGD,
-1.55 us with Adam or RMSprop (seed 24 ms, hidden 0.11 s, adam 0.2 s, best 2.95 s an epoch),
-more for batches under 128. Machines differ up to 3x, so a running job is held to the budget
-by the clock, not by the estimate.
+1.55 us with Adam or RMSprop (seed 24 ms, hidden 0.11 s, adam 0.2 s, 1024-1024 2.95 s an epoch),
+more for batches under 128, in proportion for epochs of more images (pools of pen strokes, font
+styles and drawings beside MNIST: mix.py), and for each member of a committee. Machines differ up
+to 3x, so a running job is held to the budget by the clock, not by the estimate.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ SHARED = (600, 3_000_000, 6)  # a shared server (Community Cloud): 10 minutes, 1
 # 130 bytes a parameter (weights, gradients, the optimizer's moments, XLA's buffers).
 TRAINING_BASE_BYTES = 560 * 2**20
 TRAINING_BYTES_PER_PARAMETER = 130
+# Each image an epoch holds beyond MNIST's 48,000 (mix.py's pools): its row in the pool, kept in
+# numpy and as a tensor, and its place in the two epochs of batches in memory at once; measured,
+# `best` (39,000 more) peaked 200 MB above the same network on MNIST alone.
+TRAINING_BYTES_PER_EXTRA_IMAGE = 5_000
 
 
 class BudgetError(ValueError):
@@ -42,25 +47,35 @@ class BudgetError(ValueError):
 
 
 def parameters(config: TrainConfig) -> int:
-    """The dense network's parameter count: weights and biases, 784 inputs to 10 outputs."""
+    """The dense network's parameter count: weights and biases, 784 inputs to 10 outputs, for
+    each member of a committee."""
     widths = [784, *config.hidden, 10]
-    return sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+    return config.committee * sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
 
 
-def seconds_per_epoch(config: TrainConfig, training_images: int = 48_000) -> float:
+def epoch_images(config: TrainConfig, mnist_training: int = 60_000) -> int:
+    """Images an epoch trains on: MNIST's training split (or `replay` of it), and the extra
+    pools' shares beside it (mix.py)."""
+    split = math.ceil(mnist_training * (1 - config.validation_split))
+    return round((min(config.replay, split) if config.replay else split) / config.mnist_share)
+
+
+def seconds_per_epoch(config: TrainConfig) -> float:
     """The expected time of one epoch on the project's machine."""
     per_parameter = 0.75e-6 if config.optimizer == "sgd" else 1.55e-6
     small_batches = max(1.0, 128 / config.batch_size) ** 0.7  # more steps, each less efficient
-    return (0.02 + per_parameter * parameters(config)) * small_batches * training_images / 48_000
+    return (0.02 + per_parameter * parameters(config)) * small_batches * epoch_images(config) / 48_000
 
 
-def estimated_seconds(config: TrainConfig, training_images: int = 48_000) -> float:
-    return config.epochs * seconds_per_epoch(config, training_images)
+def estimated_seconds(config: TrainConfig) -> float:
+    return config.epochs * seconds_per_epoch(config)
 
 
 def estimated_peak_bytes(config: TrainConfig) -> int:
     """The training process's expected peak memory."""
-    return TRAINING_BASE_BYTES + TRAINING_BYTES_PER_PARAMETER * parameters(config)
+    extra_images = max(0, epoch_images(config) - 48_000)
+    return (TRAINING_BASE_BYTES + TRAINING_BYTES_PER_PARAMETER * parameters(config)
+            + TRAINING_BYTES_PER_EXTRA_IMAGE * extra_images)
 
 
 @dataclass(frozen=True)
@@ -87,7 +102,7 @@ class Budget:
                               "use fewer or narrower hidden layers")
         peak = estimated_peak_bytes(config)
         if free_bytes is not None and peak > free_bytes:
-            fits = max(0, (free_bytes - TRAINING_BASE_BYTES) // TRAINING_BYTES_PER_PARAMETER)
+            fits = max(0, (free_bytes - (peak - TRAINING_BYTES_PER_PARAMETER * n)) // TRAINING_BYTES_PER_PARAMETER)
             raise BudgetError(f"this network needs about {peak / 2**30:.1f} GB of memory to train; this server has "
                               f"{free_bytes / 2**30:.1f} GB free: "
                               + (f"networks of up to {fits:,} parameters fit" if fits else "no training fits now"))

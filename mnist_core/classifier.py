@@ -34,6 +34,8 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.keras"  # the best dense model, trained with augmentation
 SEED_MODEL = MODELS_DIR / "seed.keras"  # the seed notebook's fit, reproduced by this project
 SHIPPED_MODELS = {"default": DEFAULT_MODEL, "seed": SEED_MODEL}  # what users call them
+# Their MNIST test accuracy, measured when they were trained (tests/test_runs_and_models.py checks it).
+SHIPPED_TEST_ACCURACY = {"default": 0.9933, "seed": 0.9217}
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
@@ -61,10 +63,46 @@ class Classifier:
         p = self._forward(x).numpy()
         return p[0] if single else p
 
+    def predict_proba_tta(self, images: np.ndarray) -> np.ndarray:
+        """As predict_proba, averaged over a few small shifts and turns of each image (test-time
+        augmentation): one model call for all the views."""
+        x = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28)
+        p = self.predict_proba(tta_views(x).reshape(-1, 28, 28)).reshape(len(x), -1, 10).mean(axis=1)
+        return p[0] if np.ndim(images) in (1, 2) else p
+
+
+TTA_SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))  # (rows, columns), pixels
+TTA_ANGLES = (-8.0, 8.0)  # degrees
+
+
+def tta_views(x: np.ndarray) -> np.ndarray:
+    """(n, 28, 28) -> (n, 7, 28, 28): each image, shifted one pixel four ways, and turned both ways."""
+    from PIL import Image
+
+    shifted = [np.roll(x, shift, axis=(1, 2)) for shift in TTA_SHIFTS]
+    turned = [np.stack([np.asarray(Image.fromarray(im, "F").rotate(a, Image.BILINEAR)) for im in x])
+              for a in TTA_ANGLES]
+    return np.stack([x, *shifted, *turned], axis=1)
+
 
 def load_classifier(path: str | Path | None = None) -> Classifier:
     """Open a `.keras` or `.h5` model in safe mode; the default model when `path` is None."""
     path = Path(path) if path is not None else DEFAULT_MODEL
+    model = _load(path, compile=False)
+    return Classifier(model, path, flat_input=_check_shapes(model, path.name))
+
+
+def load_trainable(path: Path) -> keras.Model:
+    """A model to go on training (a fine-tune's base), with the optimizer saved with it, its
+    state included, when the file has one (a run's model.keras; the shipped models have none).
+    Checked as load_classifier checks; its input must be 784 values, as training feeds it."""
+    model = _load(path, compile=True)
+    if not _check_shapes(model, path.name):
+        raise ModelError(f"{path.name}: takes 28x28 images; only models on 784 values can be fine-tuned here")
+    return model
+
+
+def _load(path: Path, compile: bool) -> keras.Model:
     if path.suffix.lower() not in MODEL_SUFFIXES:
         raise ModelError(f"{path.name}: expected a .keras or .h5 model file")
     if not path.is_file():
@@ -73,11 +111,10 @@ def load_classifier(path: str | Path | None = None) -> Classifier:
     import keras
 
     try:
-        model = keras.models.load_model(path, compile=False, safe_mode=True)
+        return keras.models.load_model(path, compile=compile, safe_mode=True)
     except Exception as e:  # Keras raises many types for bad files; all mean "cannot open"
         reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else e.__class__.__name__
         raise ModelError(f"{path.name}: cannot be opened as a Keras model ({reason})") from e
-    return Classifier(model, path, flat_input=_check_shapes(model, path.name))
 
 
 MODEL_CACHE_BYTES = 200 * 2**20  # weights kept loaded per process: 27 of the shipped best model

@@ -1,4 +1,4 @@
-"""The command line: `python -m mnist_core {train,evaluate,predict,runs,export,serve,data} --help`.
+"""The command line: `python -m mnist_core {train,evaluate,predict,runs,export,serve,data,drawings,scoreboard} --help`.
 
 Errors are one line on stderr and a non-zero exit status, never a traceback. Runs live in the
 database at `--database`, else `$MNIST_DATABASE_URL`, else the SQLite file the app uses too.
@@ -101,6 +101,33 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("data", parents=[data], help="fetch and verify MNIST, print where it is")
     d.set_defaults(run=_data)
+
+    w = sub.add_parser("drawings", help="the drawings people labelled: list, label, export, import, delete",
+                       description="The drawings people labelled (on the Draw page, or here), in the runs' database.")
+    actions = w.add_subparsers(required=True, metavar="ACTION")
+    wl = actions.add_parser("list", parents=[store], help="how many of each digit, and who drew them")
+    wl.add_argument("--json", action="store_true")
+    wl.set_defaults(run=_drawings_list)
+    wa = actions.add_parser("add", parents=[store], help="label pictures of digits as a person does on the Draw page")
+    wa.add_argument("images", nargs="+", type=Path)
+    wa.add_argument("--label", required=True, help="the digit they are, 0-9")
+    wa.add_argument("--model", help="the model that reads them first (default: the shipped one)")
+    wa.set_defaults(run=_drawings_add)
+    wx = actions.add_parser("export", parents=[store], help="write them as MNIST IDX files, an .npz, or PNGs in a zip")
+    wx.add_argument("folder", type=Path)
+    wx.add_argument("--format", choices=("all", "idx", "npz", "png"), default="all")
+    wx.set_defaults(run=_drawings_export)
+    wi = actions.add_parser("import", parents=[store],
+                            help="add the drawings of an export (.npz, .zip, or both IDX files)")
+    wi.add_argument("files", nargs="+", type=Path)
+    wi.set_defaults(run=_drawings_import)
+    wd = actions.add_parser("delete", parents=[store], help="remove a drawing by its id")
+    wd.add_argument("drawing_id")
+    wd.set_defaults(run=_drawings_delete)
+
+    b = sub.add_parser("scoreboard", parents=[store], help="every model on the labelled drawings, beside MNIST test")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(run=_scoreboard)
     return parser
 
 
@@ -283,6 +310,114 @@ def _read_bytes(path: Path) -> bytes:
     if path.is_file() and path.stat().st_size > MAX_BYTES:
         raise ImageError(f"the file is over the {MAX_BYTES // 2**20} MB limit")
     return path.read_bytes()
+
+
+def _drawings(args: argparse.Namespace):
+    from mnist_core.drawings import DrawingStore
+
+    return DrawingStore(_store(args).db)
+
+
+def _drawings_list(args: argparse.Namespace) -> int:
+    from mnist_core.drawings import person
+
+    drawings = _drawings(args)
+    counts, owners = drawings.counts(), drawings.owners()
+    if args.json:
+        print(json.dumps({"total": sum(counts), "per_digit": counts, "people": {person(o): n for o, n in owners}}))
+        return 0
+    print(f"{sum(counts)} drawings; of each digit: " + ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
+    for owner, n in owners:
+        print(f"  {person(owner)}: {n}")
+    return 0
+
+
+def _drawings_add(args: argparse.Namespace) -> int:
+    from mnist_core.drawing_files import as_png
+    from mnist_core.drawings import check_label
+    from mnist_core.image_file import read_image
+    from mnist_core.preprocessing import preprocess
+
+    label = check_label(args.label)  # before any model loads
+    clf = _classifier(args.model, args)
+    drawings = _drawings(args)
+    for path in args.images:
+        image = read_image(_read_bytes(path))
+        x = preprocess(image)
+        if x is None:
+            raise ValueError(f"{path}: no digit in it (blank)")
+        p = clf.predict_proba(x)
+        d = drawings.add(x, label, owner="", predicted=int(p.argmax()), confidence=float(p.max()),
+                         model=args.model or "default", source="upload", image=as_png(image))
+        print(f"{d.id}  {path}: labelled {label}, the model read {d.predicted} ({p.max():.1%})")
+    return 0
+
+
+def _drawings_export(args: argparse.Namespace) -> int:
+    from mnist_core import atomic
+    from mnist_core.drawing_files import IDX_NAMES, to_idx, to_npz, to_png_zip
+
+    drawings = _drawings(args)
+    c = drawings.collection()
+    written = {}
+    if args.format in ("all", "idx"):
+        written.update(zip(IDX_NAMES, to_idx(c), strict=True))
+    if args.format in ("all", "npz"):
+        written["drawings.npz"] = to_npz(c)
+    if args.format in ("all", "png"):
+        written["drawings-png.zip"] = to_png_zip(c, drawings.image)
+    for name, data in written.items():
+        atomic.write_bytes(args.folder / name, data)
+        print(args.folder / name)
+    print(f"{len(c)} drawings", file=sys.stderr)
+    return 0
+
+
+def _drawings_import(args: argparse.Namespace) -> int:
+    from mnist_core.drawing_files import read_files
+
+    x, y = read_files([(p.name, _read_import(p)) for p in args.files])
+    print(f"imported {_drawings(args).add_many(x, y, owner='')} drawings")
+    return 0
+
+
+def _read_import(path: Path) -> bytes:
+    from mnist_core.drawing_files import MAX_DRAWINGS
+    from mnist_core.drawings import DrawingError
+
+    limit = MAX_DRAWINGS * 784 * 8 + 2**20  # the largest export there can be, with room for PNGs' headers
+    if path.is_file() and path.stat().st_size > limit:
+        raise DrawingError(f"{path}: over {limit // 2**20} MB")
+    return path.read_bytes()
+
+
+def _drawings_delete(args: argparse.Namespace) -> int:
+    from mnist_core.owners import OPERATOR
+
+    _drawings(args).delete(args.drawing_id, OPERATOR)
+    print(f"deleted {args.drawing_id}")
+    return 0
+
+
+def _scoreboard(args: argparse.Namespace) -> int:
+    from mnist_core.classifier import load_classifier
+    from mnist_core.drawings import DrawingStore
+    from mnist_core.scoreboard import scoreboard
+
+    store = _store(args)
+    drawn = DrawingStore(store.db).collection()
+    rows = scoreboard(store, drawn, load_classifier)
+    for r in rows:
+        if args.json:
+            print(json.dumps({"name": r.name, "model": r.ref, "mnist_test": r.mnist_test, "drawings": r.drawings,
+                              "n": r.n, "per_class": r.per_class}))
+        else:
+            mnist = "-" if r.mnist_test is None else f"{r.mnist_test:.2%}"
+            drawings = "-" if r.drawings is None else f"{r.drawings:.2%}"
+            print(f"{drawings:>7} on {r.n:>5} drawings  {mnist:>7} MNIST test  {r.name}")
+    if not len(drawn) and not args.json:
+        print("no labelled drawings yet: label some on the Draw page, or `drawings add`", file=sys.stderr)
+    return 0
 
 
 def _data(args: argparse.Namespace) -> int:

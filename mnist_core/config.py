@@ -47,6 +47,7 @@ class Setting:
     open_high: bool = False
     choices: tuple[str, ...] = ()
     step: float | None = None
+    names_a_model: bool = False  # the value is a model's name: default, seed, or a run's id or name
 
     def check(self, name: str, value: Any) -> None:
         """Raise ConfigError with a one-line message when `value` is outside the setting."""
@@ -78,6 +79,7 @@ def _setting(default: Any, **meta: Any) -> Any:
 
 
 MAX_HIDDEN_LAYERS = 8
+MAX_COMMITTEE = 8
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,28 @@ class TrainConfig:
                                       low=0.0, high=1.0, open_high=True, step=0.05)
     lr_schedule: str = _setting("constant", label="LR schedule",
                                 help="constant, or cosine decay to zero over the epochs", choices=LR_SCHEDULES)
+    committee: int = _setting(1, label="Committee",
+                              help="networks of this shape trained side by side and averaged (Ciresan et al. 2011)",
+                              low=1, high=MAX_COMMITTEE)
+    pen: float = _setting(0.0, label="Pen strokes",
+                          help="share of each epoch's images that are MNIST digits redrawn with a round pen, as the "
+                               "canvas draws", low=0.0, high=1.0, open_high=True, step=0.05)
+    styles: float = _setting(0.0, label="Font styles",
+                             help="share of each epoch's images typed, or drawn as strokes, in the training fonts "
+                                  "(`make fonts`)", low=0.0, high=1.0, open_high=True, step=0.05)
+    drawings: float = _setting(0.0, label="Drawings",
+                               help="share of each epoch's images taken from the drawings people labelled (the part "
+                                    "not held out)", low=0.0, high=1.0, open_high=True, step=0.05)
+    holdout: float = _setting(0.25, label="Drawings held out",
+                              help="share of the labelled drawings never trained on, to score the result (by person "
+                                   "when there are several)", low=0.0, high=1.0, open_low=True, open_high=True,
+                              step=0.05)
+    replay: int = _setting(0, label="MNIST per epoch",
+                           help="MNIST training images in each epoch, drawn at random; 0 for all of them",
+                           low=0, high=60_000)
+    base_model: str = _setting("", label="Start from",
+                               help="a model to fine-tune: default, seed, or a run's id or name (the network's shape "
+                                    "then comes from it); empty for a new network", names_a_model=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -112,6 +136,14 @@ class TrainConfig:
             setting.check(name, getattr(self, name))
         if len(self.hidden) > MAX_HIDDEN_LAYERS:
             raise ConfigError(f"at most {MAX_HIDDEN_LAYERS} hidden layers")
+        if self.pen + self.styles + self.drawings >= 1.0:
+            raise ConfigError("pen strokes, font styles and drawings together must leave room for MNIST (sum < 1)")
+        object.__setattr__(self, "base_model", self.base_model.strip())
+
+    @property
+    def mnist_share(self) -> float:
+        """The share of each epoch's images that are MNIST's own."""
+        return 1.0 - self.pen - self.styles - self.drawings
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
@@ -165,8 +197,12 @@ PRESETS: dict[str, TrainConfig] = {
     "rmsprop": TrainConfig(hidden=(128, 128), dropout=0.3, optimizer="rmsprop", learning_rate=0.001),
     "adam": TrainConfig(hidden=(128, 128), dropout=0.3, optimizer="adam", learning_rate=0.001),
     "best": TrainConfig(
-        epochs=150, hidden=(1024, 1024), dropout=0.2, optimizer="adam", learning_rate=0.001,
-        augment="affine", label_smoothing=0.1, lr_schedule="cosine",
+        epochs=180, hidden=(1024, 1024), dropout=0.2, optimizer="adam", learning_rate=0.001,
+        augment="affine", label_smoothing=0.1, lr_schedule="cosine", pen=0.15, styles=0.3,
+    ),
+    "finetune": TrainConfig(
+        epochs=8, hidden=(1024, 1024), dropout=0.2, optimizer="adam", learning_rate=0.0003, augment="affine",
+        label_smoothing=0.1, lr_schedule="cosine", base_model="default", drawings=0.25, replay=12_000,
     ),
 }
 PRESET_NOTES: dict[str, str] = {
@@ -175,7 +211,10 @@ PRESET_NOTES: dict[str, str] = {
     "dropout": "Book: the hidden layers with dropout 0.3, SGD",
     "rmsprop": "Book: the dropout network trained with RMSprop",
     "adam": "Book: the dropout network trained with Adam",
-    "best": "Beyond the book: wide dense layers, random affine distortions, Adam with cosine decay",
+    "best": "Beyond the book: wide dense layers, random affine distortions, Adam with cosine decay, and digits in "
+            "styles MNIST lacks (MNIST redrawn with a pen, digits in the training fonts): the Draw page's model",
+    "finetune": "Beyond the book: the Draw page's model goes on learning from the drawings people labelled, MNIST "
+                "replayed beside them; a held-out part of the drawings scores it before and after",
 }
 # Chapter 1's published figures for the seed's fit; they compare only to that exact config.
 BOOK_FIGURES = {"val_accuracy": 0.923, "test_accuracy": 0.922}

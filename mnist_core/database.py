@@ -76,6 +76,7 @@ runs = sa.Table(
     sa.Column("fit_seconds", sa.Float, nullable=False),
     sa.Column("history", sa.Text, nullable=False),  # per-epoch metrics as JSON: read one run at a time
     sa.Column("owner", sa.String(200), nullable=False, server_default=""),  # "" is the operator's (v2)
+    sa.Column("details", sa.Text, nullable=False, server_default="{}"),  # JSON: a fine-tune's report (v3)
 )
 run_files = sa.Table(
     "run_files", metadata,
@@ -105,6 +106,20 @@ jobs = sa.Table(  # the training queue (v2): one row a job, from queued to its e
     sa.Column("run_id", sa.String(80)),
     sa.Column("message", sa.Text, nullable=False, server_default=""),  # why it failed or stopped early
 )
+drawings = sa.Table(  # drawings people labelled (v3): what the model saw, what they drew, what it was
+    "drawings", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("created", sa.String(32), nullable=False, index=True),  # ISO 8601 UTC
+    sa.Column("owner", sa.String(200), nullable=False, index=True),  # who labelled it (owners.py)
+    sa.Column("label", sa.SmallInteger, nullable=False, index=True),  # the digit it is, 0-9
+    sa.Column("predicted", sa.SmallInteger),  # what the model read; NULL when imported
+    sa.Column("confidence", sa.Float),
+    sa.Column("model", sa.String(200), nullable=False, server_default=""),  # which model read it
+    sa.Column("source", sa.String(16), nullable=False),  # canvas, upload, import
+    sa.Column("pixels", sa.LargeBinary, nullable=False),  # the 28x28 the model saw: 784 bytes, white on black
+    sa.Column("image", sa.LargeBinary),  # PNG: the canvas as drawn, or the uploaded picture (bounded)
+    sa.Column("strokes", sa.Text),  # the canvas's pen paths (its fabric.js JSON), as the canvas returned them
+)
 
 
 def _v1(conn: Connection) -> None:
@@ -126,7 +141,13 @@ def _v2(conn: Connection) -> None:
     jobs.create(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+def _v3(conn: Connection) -> None:
+    # labelled drawings; and a run's details (a fine-tune's base, its drawings, before and after)
+    drawings.create(conn)
+    conn.execute(sa.text("ALTER TABLE runs ADD COLUMN details TEXT NOT NULL DEFAULT '{}'"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 
 
 class Database:

@@ -4,10 +4,12 @@ from mnist_core.classifier import ModelError
 from mnist_core.config import ConfigError
 from mnist_core.data import DataError
 from mnist_core.database import StoreError
+from mnist_core.drawings import DrawingError
 from mnist_core.image_file import ImageError
 from mnist_core.owners import NotAllowed
 from mnist_core.runs import RunError
+from mnist_core.styles import NoFonts
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError, DataError, ImageError, ModelError, NotAllowed, RunError, StoreError, OSError,
+    ConfigError, DataError, DrawingError, ImageError, ModelError, NoFonts, NotAllowed, RunError, StoreError, OSError,
 )

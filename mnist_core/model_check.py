@@ -35,7 +35,9 @@ MAX_RATIO = 50  # a .keras entry's size over its compressed size: float weights 
 MAX_CONFIG_BYTES = 1_000_000
 COPIES = 6  # bytes per parameter, x4 for float32: weights, a traced graph, an optimizer's moments...
 # The layers a dense network on 28x28 digits is made of; their parameters per input width.
-PASS_THROUGH = {"InputLayer", "Dropout", "Activation", "ReLU", "Softmax", "GaussianNoise", "Rescaling"}
+PASS_THROUGH = {"InputLayer", "Dropout", "Activation", "ReLU", "Softmax", "GaussianNoise", "Rescaling", "Average"}
+MODELS = {"Sequential", "Functional"}  # a committee's members, inside the model that averages them
+MAX_NESTING = 2
 RESHAPING = {"Flatten", "Reshape"}
 NORMALIZING = {"BatchNormalization": 4, "LayerNormalization": 2}  # parameters per feature
 
@@ -119,34 +121,45 @@ def _h5_parameters(file: IO[bytes]) -> int:
 def _config_parameters(config: dict, name: str) -> int:
     """Parameters the layers in a Sequential or Functional config declare, following the
     input's shape layer by layer; ModelError for a layer a dense network has no use for."""
-    layers = (config.get("config") or {}).get("layers") if isinstance(config, dict) else None
-    if not isinstance(layers, list):
-        return 0  # nothing Keras could build from: it refuses the file itself
-    shape: list[int] | None = None
-    total = 0
     try:
-        for layer in layers:
-            kind, settings = layer["class_name"], layer.get("config") or {}
-            declared = settings.get("batch_shape") or settings.get("batch_input_shape")
-            if declared:
-                shape = [int(d) for d in declared[1:]]
-            if kind == "Dense":
-                if shape is None:
-                    raise ModelError(f"{name}: a Dense layer before any input shape")
-                units = int(settings["units"])
-                total += shape[-1] * units + (units if settings.get("use_bias", True) else 0)
-                shape = [*shape[:-1], units]
-            elif kind == "Flatten" and shape is not None:
-                shape = [math.prod(shape)]
-            elif kind == "Reshape":
-                shape = [int(d) for d in settings["target_shape"]]
-            elif kind in NORMALIZING and shape is not None:
-                total += NORMALIZING[kind] * shape[-1]
-            elif kind not in PASS_THROUGH | RESHAPING | NORMALIZING.keys():
-                raise ModelError(f"{name}: has a {kind[:40]} layer; this app loads dense networks only")
+        return _declared(config, name, depth=0)[0]
     except (KeyError, TypeError, ValueError) as e:
         raise ModelError(f"{name}: an unreadable layer config ({e.__class__.__name__})") from None
-    return total
+
+
+def _declared(config: dict, name: str, depth: int) -> tuple[int, list[int] | None]:
+    """(parameters, output shape) of a model config; nested models (a committee's members,
+    averaged by an Average layer) are counted the same way, at most MAX_NESTING deep."""
+    layers = (config.get("config") or {}).get("layers") if isinstance(config, dict) else None
+    if not isinstance(layers, list):
+        return 0, None  # nothing Keras could build from: it refuses the file itself
+    shape: list[int] | None = None
+    total = 0
+    for layer in layers:
+        kind, settings = layer["class_name"], layer.get("config") or {}
+        declared = settings.get("batch_shape") or settings.get("batch_input_shape")
+        if declared:
+            shape = [int(d) for d in declared[1:]]
+        if kind in MODELS:
+            if depth >= MAX_NESTING:
+                raise ModelError(f"{name}: models nested over {MAX_NESTING} deep")
+            params, shape = _declared(layer, name, depth + 1)
+            total += params
+        elif kind == "Dense":
+            if shape is None:
+                raise ModelError(f"{name}: a Dense layer before any input shape")
+            units = int(settings["units"])
+            total += shape[-1] * units + (units if settings.get("use_bias", True) else 0)
+            shape = [*shape[:-1], units]
+        elif kind == "Flatten" and shape is not None:
+            shape = [math.prod(shape)]
+        elif kind == "Reshape":
+            shape = [int(d) for d in settings["target_shape"]]
+        elif kind in NORMALIZING and shape is not None:
+            total += NORMALIZING[kind] * shape[-1]
+        elif kind not in PASS_THROUGH | RESHAPING | NORMALIZING.keys():
+            raise ModelError(f"{name}: has a {kind[:40]} layer; this app loads dense networks only")
+    return total, shape
 
 
 def _millions(n: int) -> str:

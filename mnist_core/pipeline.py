@@ -8,6 +8,11 @@ loader message), train (TRAINING once, then EPOCH with (epoch, logs) after every
 the run (SAVING). A stop (the `stop` event set, or `time_limit` seconds of training passed)
 ends training after the epoch in progress, and the model so far is saved; a stop before the
 first epoch ended saves nothing (NothingTrained).
+
+A fine-tune (`config.base_model`, and `config.drawings` > 0 to learn from labelled drawings)
+starts from that model's weights and saved optimizer, its network's shape written into the
+run's config; the drawings are split (finetune.holdout), the held-out part and MNIST's test set
+scored before and after, and the report (finetune.FineTune) saved with the run.
 """
 
 from __future__ import annotations
@@ -18,10 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist, load_mnist
 from mnist_core.database import Database
-from mnist_core.runs import Run, RunStore
+from mnist_core.drawings import DrawingStore
+from mnist_core.finetune import FineTune, Scores, accuracy, holdout, people_in
+from mnist_core.runs import Run, RunStore, resolve_model
 
 
 class Event(enum.StrEnum):
@@ -57,15 +66,41 @@ def train_and_save(
 ) -> Outcome:
     """Load MNIST, train `config` (for `time_limit` seconds at most), save the run in the
     database at `database_url`, owned by `owner` ("" for the operator)."""
-    from mnist_core.training import train  # TensorFlow: imported when there is work for it
+    from mnist_core.classifier import load_trainable  # TensorFlow: imported when there is work for it
+    from mnist_core.mix import Pool
+    from mnist_core.model import shape_of
+    from mnist_core.training import train
 
     announce = on_event or (lambda kind, payload: None)
     store = RunStore(Database.open(database_url))  # a bad URL fails before minutes of training
+    base = load_trainable(resolve_model(config.base_model, store)) if config.base_model else None
+    if base is not None:
+        config = config.replace(**shape_of(base))  # the run's record says what really trained
+    drawn = DrawingStore(store.db).collection() if config.drawings else None
+    held = holdout(drawn, config.holdout, config.seed) if drawn is not None else None
+    pools = [Pool("drawings", drawn.x[~held], drawn.y[~held], config.drawings)] if drawn is not None else []
     data = load_data(progress=lambda message, fraction: announce(Event.DATA, message))
+    before = _scores(base, drawn, held, data) if base is not None else Scores(None, None)
     announce(Event.TRAINING, None)
     result = train(config, data, on_epoch_end=lambda epoch, logs: announce(Event.EPOCH, (epoch, logs)), stop=stop,
-                   time_limit=time_limit)
+                   time_limit=time_limit, pools=pools, base=base)
     if result.epochs_done == 0:
         raise NothingTrained("stopped before the first epoch ended: nothing to save")
+    report = None
+    if base is not None or drawn is not None:
+        after = Scores(_scores(result.model, drawn, held, None).held_out, result.test_accuracy)
+        report = FineTune(config.base_model, tuple(drawn.ids[~held]) if drawn else (),
+                          tuple(drawn.ids[held]) if drawn else (), people_in(drawn, held) if drawn else 0,
+                          before, after)
     announce(Event.SAVING, None)
-    return Outcome(store.save(result, preset=preset, owner=owner), result)
+    return Outcome(store.save(result, preset=preset, owner=owner, finetune=report), result)
+
+
+def _scores(model: Any, drawn: Any, held: Any, data: Mnist | None) -> Scores:
+    """A Keras model on the held-out drawings and (with `data`) MNIST's test set."""
+    def predict(x):  # (n, 28, 28) in [0, 1] -> (n, 10), a few thousand at a time
+        return np.concatenate([model(x[i:i + 2000].reshape(-1, 784), training=False).numpy()
+                               for i in range(0, len(x), 2000)])
+
+    return Scores(accuracy(predict, drawn.x[held], drawn.y[held]) if drawn is not None else None,
+                  accuracy(predict, data.x_test, data.y_test) if data is not None else None)

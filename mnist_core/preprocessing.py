@@ -115,7 +115,10 @@ def _ink_against_background(grey: np.ndarray) -> np.ndarray:
                              grey[:, :band].ravel(), grey[:, -band:].ravel()])
     level = float(np.median(border))
     dark_ink = level > 0.5  # a light background, so the ink is the darker part
-    if float(border.std()) < 0.05:  # an even background (canvas, scan): one level for all
+    # An even background (canvas, scan): one level for all. Judged by the border's median
+    # deviation, not its spread: a digit that reaches the border (a quarter of it, say) must not
+    # make the paper look uneven, or its thick strokes are taken for background and come out hollow.
+    if float(np.median(np.abs(border - level))) < 0.02:
         background = np.float32(level)
     else:  # uneven lighting (a photo): the background seen through a filter wider than strokes
         background = _local_background(grey, dark_ink)

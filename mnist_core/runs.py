@@ -33,6 +33,7 @@ from mnist_core import atomic
 from mnist_core.classifier import SHIPPED_MODELS
 from mnist_core.config import METRICS, History, TrainConfig
 from mnist_core.database import PROJECT_ROOT, Database, data_dir, legacy_imports, run_files, runs
+from mnist_core.finetune import FineTune
 from mnist_core.owners import Actor
 
 MODEL_FILE, H5_FILE, RECORD_FILE = "model.keras", "mnist_dense_model.h5", "run.json"
@@ -59,9 +60,11 @@ class Run:
     fit_seconds: float  # the epochs only
     owner: str = ""  # who may rename or delete it (owners.py); "" is the operator's
 
-    def to_json(self, history: History | None = None) -> dict[str, Any]:
-        """The record as run.json holds it (with `history` when given)."""
+    def to_json(self, history: History | None = None, finetune: FineTune | None = None) -> dict[str, Any]:
+        """The record as run.json holds it (with `history` and `finetune` when given)."""
         record = {**dataclasses.asdict(self), "config": self.config.to_dict()}
+        if finetune is not None:
+            record["finetune"] = finetune.to_json()
         return record if history is None else {**record, "history": history}
 
     @classmethod
@@ -87,7 +90,7 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-_SUMMARY = [c for c in runs.c if c.name != "history"]
+_SUMMARY = [c for c in runs.c if c.name not in ("history", "details")]
 
 
 class RunStore:
@@ -96,7 +99,8 @@ class RunStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def save(self, result: Any, preset: str = "custom", name: str | None = None, owner: str = "") -> Run:
+    def save(self, result: Any, preset: str = "custom", name: str | None = None, owner: str = "",
+             finetune: FineTune | None = None) -> Run:
         """Save a TrainResult as a new run: record and model files commit together or not at all."""
         created = dt.datetime.now(dt.UTC)
         run = Run(
@@ -114,12 +118,12 @@ class RunStore:
             owner=owner,
         )
         files = model_files(result.model)  # serialized before the transaction: it stays short
-        self._insert(run, result.history, files)
+        self._insert(run, result.history, files, finetune)
         return run
 
-    def _insert(self, run: Run, history: History, files: dict[str, bytes]) -> None:
+    def _insert(self, run: Run, history: History, files: dict[str, bytes], finetune: FineTune | None = None) -> None:
         with self.db.write() as conn:
-            _insert_rows(conn, run, history, files)
+            _insert_rows(conn, run, history, files, finetune)
 
     def list(self) -> list[Run]:
         """Every run, newest first (no histories, no model files: fast with thousands)."""
@@ -145,6 +149,15 @@ class RunStore:
         if text is None:
             raise RunError(f"no run has the id {run_id!r}")
         return json.loads(text)
+
+    def finetune(self, run_id: str) -> FineTune | None:
+        """What a run learned from beyond MNIST (drawings, a base model), before and after; None
+        for a run trained on MNIST alone."""
+        with self.db.read() as conn:
+            text = conn.execute(sa.select(runs.c.details).where(runs.c.id == run_id)).scalar()
+        if text is None:
+            raise RunError(f"no run has the id {run_id!r}")
+        return FineTune.from_json(json.loads(text))
 
     def file(self, run_id: str, name: str = MODEL_FILE) -> bytes:
         """One of a run's model files, as bytes."""
@@ -189,7 +202,7 @@ class RunStore:
     def export(self, ref: str, folder: Path) -> list[Path]:
         """Write a run's model.keras, mnist_dense_model.h5 and run.json into `folder`."""
         run = self.get(ref)
-        record = json.dumps(run.to_json(self.history(run.id)), indent=1).encode()
+        record = json.dumps(run.to_json(self.history(run.id), self.finetune(run.id)), indent=1).encode()
         written = []
         for name, data in ((MODEL_FILE, self.file(run.id, MODEL_FILE)), (H5_FILE, self.file(run.id, H5_FILE)),
                            (RECORD_FILE, record)):
@@ -245,9 +258,11 @@ def model_files(model: Any) -> dict[str, bytes]:
         return {name: (Path(tmp) / name).read_bytes() for name in (MODEL_FILE, H5_FILE)}
 
 
-def _insert_rows(conn: sa.Connection, run: Run, history: History, files: dict[str, bytes]) -> None:
+def _insert_rows(conn: sa.Connection, run: Run, history: History, files: dict[str, bytes],
+                 finetune: FineTune | None = None) -> None:
     """A run's record and its files, inside the caller's transaction."""
-    row = {**dataclasses.asdict(run), "config": json.dumps(run.config.to_dict()), "history": json.dumps(history)}
+    row = {**dataclasses.asdict(run), "config": json.dumps(run.config.to_dict()), "history": json.dumps(history),
+           "details": json.dumps(finetune.to_json() if finetune else {})}
     conn.execute(runs.insert().values(**row))
     conn.execute(run_files.insert(), [{"run_id": run.id, "name": k, "data": v} for k, v in files.items()])
 

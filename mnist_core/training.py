@@ -6,13 +6,15 @@
 
 What it computes is Keras' fit, step by step:
 1. the last `validation_split` of the training images is held out (`split_validation`);
-2. every epoch, the rest is shuffled (and, with `augment`, randomly distorted) and cut into
-   batches of `batch_size`, the last one smaller when it does not divide;
+2. every epoch, the rest (beside any extra pools of digits, each a share of the epoch: pen-drawn
+   MNIST, font styles, labelled drawings; mix.py) is shuffled (and, with `augment`, randomly
+   distorted) and cut into batches of `batch_size`, the last one smaller when it does not divide;
 3. each batch is one optimizer step on the cross-entropy of the softmax outputs;
 4. the epoch's loss and accuracy are the batches' averages; then the validation set is scored
    and `on_epoch_end(epoch, logs)` announces the epoch;
 5. at the end, the test set is scored once. The model comes back compiled with the optimizer
-   that really trained it, so a saved file goes on training where this stopped.
+   that really trained it, so a saved file goes on training where this stopped (a fine-tune of
+   it, `base`, starts from that optimizer's moments: `_carry_state`).
 
 Why it is fast (the seed's fit: 17x faster than `model.fit` on 2 cores, 12x as whole
 processes; benchmarks/fit_speed.py), each trick in a small helper below:
@@ -29,7 +31,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -41,7 +43,8 @@ from tensorflow.compiler.tf2xla.ops.gen_xla_ops import xla_optimization_barrier
 from mnist_core.augment import distort
 from mnist_core.config import METRICS, History, TrainConfig
 from mnist_core.data import Mnist
-from mnist_core.model import build_model, build_optimizer
+from mnist_core.mix import Mix, Pool, stack, style_pools
+from mnist_core.model import build_model, build_optimizer, members
 
 # epoch (0-based), logs: the METRICS, batch_loss (list), seconds
 EpochCallback = Callable[[int, dict], None]
@@ -81,27 +84,38 @@ def train(
     on_epoch_end: EpochCallback | None = None,
     stop: threading.Event | None = None,
     time_limit: float | None = None,
+    pools: Sequence[Pool] = (),
+    base: keras.Model | None = None,
 ) -> TrainResult:
-    """Train a fresh model on `data` as `config` says; `on_epoch_end` is called from this
-    thread. When `stop` is set, or `time_limit` seconds of training have passed, the epoch in
-    progress finishes and training stops there."""
+    """Train a fresh model (or go on training `base`) on `data` and `pools` as `config` says;
+    `on_epoch_end` is called from this thread. When `stop` is set, or `time_limit` seconds of
+    training have passed, the epoch in progress finishes and training stops there."""
     _use_threads_for(config)
     keras.utils.set_random_seed(config.seed)
-    # 1. Hold out the end of the training set. The rest stays resident as uint8 tensors.
+    # 1. Hold out the end of the training set. The rest, and any extra pools of digits (mix.py),
+    # stay resident as uint8 tensors.
     cut = split_validation(len(data.x_train), config.validation_split)
-    x_train = tf.constant(data.x_train[:cut].reshape(cut, 784))  # (cut, 784) uint8
-    y_train = tf.constant(data.y_train[:cut].astype(np.int32))
     x_val, y_val = data.x_train[cut:], data.y_train[cut:]
     if cut < 1 or len(x_val) < 1:
         raise ValueError("validation split leaves no training or no validation images")
+    split_x, split_y = data.x_train[:cut], data.y_train[:cut]
+    pools = [*style_pools(config, split_x, split_y), *pools]
+    mix = Mix.of(len(split_x), pools, replay=config.replay)
+    rows_x, rows_y = stack(split_x, split_y, pools)
+    x_train = tf.constant(rows_x.reshape(-1, 784))  # (rows, 784) uint8: the tensor is the one copy kept
+    y_train = tf.constant(rows_y.astype(np.int32))
+    del pools, rows_x, rows_y  # the pools' numpy arrays: 100 MB for `best`
+    n = mix.epoch_size  # images an epoch
 
     # 3. The model, and the optimizer that steps it (its schedule spans every step of the run).
-    steps, rest = divmod(cut, config.batch_size)
-    model = build_model(config)
+    steps, rest = divmod(n, config.batch_size)
+    model = base if base is not None else build_model(config)
     optimizer = build_optimizer(config, steps_per_epoch=steps + (rest > 0))
     loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    trained_before = getattr(base, "optimizer", None)
     model.compile(optimizer=optimizer, loss=loss_fn, metrics=["accuracy"])  # what a saved file carries
     optimizer.build(model.trainable_variables)
+    _carry_state(trained_before, optimizer)
     run_epoch = _epoch_function(model, optimizer, loss_fn)
     # One-layer models are scored beside training, on a copy of the weights (cloned after the
     # model is built, so the model's own random draws are unchanged); others after each epoch.
@@ -117,8 +131,8 @@ def train(
     def shuffled_batches() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
         """2. One epoch's batches, shuffled (and distorted): (steps, batch, 784), (steps, batch),
         and Keras' last smaller batch as (1, rest, 784), (1, rest)."""
-        order = rng.permutation(cut)
-        x, y = tf.gather(x_train, order), tf.gather(y_train, order)  # (cut, 784) uint8, (cut,) int32
+        order = mix.epoch(rng)
+        x, y = tf.gather(x_train, order), tf.gather(y_train, order)  # (n, 784) uint8, (n,) int32
         if config.augment != "none":
             x = distort(tf.reshape(x, (-1, 28, 28)), generator, elastic=config.augment == "elastic")
         xs, ys = tf.reshape(x[:full], (steps, config.batch_size, 784)), tf.reshape(y[:full], (steps, config.batch_size))
@@ -135,7 +149,7 @@ def train(
             correct += last_correct
         return {
             "loss": float(np.average(batch_loss, weights=sizes)),
-            "accuracy": float(correct) / cut,
+            "accuracy": float(correct) / n,
             "batch_loss": batch_loss,
             "seconds": time.perf_counter() - t0,
         }
@@ -227,10 +241,34 @@ def _use_threads_for(config: TrainConfig) -> None:
             pass
 
 
+def _carry_state(trained: keras.Optimizer | None, optimizer: keras.Optimizer) -> int:
+    """Fine-tuning goes on from where the base model's training stopped: copy the moment
+    estimates of the optimizer saved with it (Adam's, RMSprop's...) into the new one, slot by
+    slot, when it is the same kind. The new optimizer keeps its own step count and schedule, so
+    its bias correction starts afresh (early steps are smaller, never larger). Returns how many
+    slots were copied (0 for a shipped model, saved without its optimizer)."""
+    if trained is None or type(trained) is not type(optimizer) or not trained.built:
+        return 0
+    old = {v.path.split("/", 1)[-1]: v for v in trained.variables}
+    copied = 0
+    for variable in optimizer.variables:
+        slot = variable.path.split("/", 1)[-1]
+        if slot not in ("iteration", "learning_rate") and slot in old and old[slot].shape == variable.shape:
+            variable.assign(old[slot])
+            copied += 1
+    return copied
+
+
 def _epoch_function(model: keras.Model, optimizer: keras.Optimizer, loss_fn: keras.Loss) -> Callable:
-    """One XLA program for a whole epoch: (steps, batch, 784) inputs -> per-batch losses."""
+    """One XLA program for a whole epoch: (steps, batch, 784) inputs -> per-batch losses.
+
+    A committee's members each learn from their own loss (the mean of their losses is reported),
+    so they stay independent networks, as in Ciresan et al.; its accuracy is the average's."""
     variables = model.trainable_variables
-    forward = _skinny_forward(model) if model.layers[0].units < SKINNY_UNITS else model
+    nets = members(model)
+    first = nets[0].layers[0]
+    if len(nets) == 1 and isinstance(first, keras.layers.Dense) and first.units < SKINNY_UNITS:
+        nets = [_skinny_forward(model)]
 
     @tf.function(jit_compile=True, reduce_retracing=True)
     def run_epoch(xs: tf.Tensor, ys: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -240,9 +278,10 @@ def _epoch_function(model: keras.Model, optimizer: keras.Optimizer, loss_fn: ker
             x = tf.cast(xs[i], tf.float32) / 255.0  # uint8, distorted or not
             y = tf.one_hot(ys[i], 10)
             with tf.GradientTape() as tape:
-                p = forward(x, training=True)
-                loss = loss_fn(y, p)
+                ps = [net(x, training=True) for net in nets]
+                loss = tf.add_n([loss_fn(y, q) for q in ps]) / len(ps)
             optimizer.apply(tape.gradient(loss, variables), variables)
+            p = tf.add_n(ps) / len(ps)
             hits = tf.reduce_sum(tf.cast(tf.argmax(p, 1, output_type=tf.int32) == ys[i], tf.float32))
             return i + 1, losses.write(i, loss), correct + hits
 

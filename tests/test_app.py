@@ -265,3 +265,92 @@ def test_a_model_bomb_upload_is_refused_before_loading(tmp_path):
     at.file_uploader(key="draw_model_file").upload("bomb.keras", bomb.read_bytes()).run()
     assert not at.exception
     assert "declares 636 million parameters; this app accepts up to" in at.error[0].value
+
+
+def drawn_one() -> Image.Image:
+    img = Image.new("RGBA", (280, 280), "black")
+    ImageDraw.Draw(img).line([(140, 50), (140, 230)], fill="white", width=20)
+    return img
+
+
+def test_a_drawing_is_kept_with_its_label_relabelled_and_undone():
+    from app_pages.common import drawing_store
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.session_state["draw_canvas_0"] = canvas_value(drawn_one())
+    at.run()
+    assert any("Labelled drawings are kept" in c.value for c in at.caption)  # the person is told
+    at.button(key="draw_right").click().run()
+    assert not at.exception and any("Kept as a 1" in s.value for s in at.success)
+    (kept,) = drawing_store().page()
+    assert (kept.label, kept.predicted, kept.source, kept.model) == (1, 1, "canvas", "default")
+    assert kept.owner == f"link:{at.session_state['me']}"
+    assert drawing_store().image(kept.id).startswith(b"\x89PNG")  # the canvas as drawn
+    (digits,) = [g for g in at.button_group if g.key.startswith("draw_label_")]
+    digits.set_value(7).run()  # "no, it was a 7": the same drawing, relabelled
+    assert [d.label for d in drawing_store().page()] == [7] and drawing_store().page()[0].wrong
+    at.button(key="draw_undo").click().run()
+    assert drawing_store().count() == 0 and not at.exception
+
+
+def test_labelling_a_drawing_deleted_meanwhile_is_one_line():
+    from app_pages.common import drawing_store
+    from mnist_core.owners import OPERATOR
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.session_state["draw_canvas_0"] = canvas_value(drawn_one())
+    at.run()
+    at.button(key="draw_right").click().run()
+    drawing_store().delete(drawing_store().page()[0].id, OPERATOR)  # e.g. by an admin, or in another tab
+    (digits,) = [g for g in at.button_group if g.key.startswith("draw_label_")]
+    digits.set_value(4).run()
+    assert not at.exception
+    assert any("it was deleted, or never kept" in w.value and "Answer again" in w.value for w in at.warning)
+    (digits,) = [g for g in at.button_group if g.key.startswith("draw_label_")]
+    digits.set_value(5).run()  # answered again: kept anew
+    assert [d.label for d in drawing_store().page()] == [5]
+
+
+def test_an_unsure_reading_shows_the_runner_up(monkeypatch):
+    import numpy as np
+
+    from mnist_core.classifier import Classifier
+
+    def unsure(self, images):
+        p = np.full(10, 0.02, np.float32)
+        p[4], p[9] = 0.46, 0.38
+        return p
+
+    monkeypatch.setattr(Classifier, "predict_proba", unsure)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.session_state["draw_canvas_0"] = canvas_value(drawn_one())
+    at.run()
+    assert next(m for m in at.metric if m.label == "Prediction").value == "4 or 9?"
+    assert next(m for m in at.metric if m.label == "Confidence").value == "46% / 38%"
+
+
+def test_the_drawings_page_filters_deletes_ones_own_and_scores_the_models():
+    import numpy as np
+
+    from app_pages.common import drawing_store
+    from tests.conftest import synthetic_digits
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    me = f"link:{at.session_state['me']}"
+    x, y = synthetic_digits(6)
+    store = drawing_store()
+    mine = store.add(x[0], 3, me, predicted=5)
+    store.add_many(x[1:], y[1:], "link:someone-else-123")
+    at.switch_page("app_pages/drawings.py").run()
+    assert not at.exception
+    assert next(m for m in at.metric if m.label == "Labelled drawings").value == "6"
+    at.toggle(key="drawings_wrong").set_value(True).run()
+    assert [c.value for c in at.caption if c.value in ("yours",) or c.value.startswith("person ")] == ["yours"]
+    assert [b.key for b in at.button if b.key.startswith("drawings_delete_")] == [f"drawings_delete_{mine.id}"]
+    at.toggle(key="drawings_wrong").set_value(False).run()
+    deletable = [b.key for b in at.button if b.key.startswith("drawings_delete_")]
+    assert deletable == [f"drawings_delete_{mine.id}"]  # the others' are not offered
+    board = at.dataframe[0].value
+    assert {"default", "seed"} <= set(board["model"]) and (board["drawings scored"] == 6).all()
+    at.button(key=f"drawings_delete_{mine.id}").click().run()
+    assert store.count() == 5 and not np.isin(mine.id, store.collection().ids)

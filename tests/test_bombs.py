@@ -96,3 +96,27 @@ def test_layers_a_dense_network_has_no_use_for_are_refused(tmp_path):
     model.save(tmp_path / "embedding.keras")
     with pytest.raises(ModelError, match="Embedding layer; this app loads dense networks only"):
         load_classifier(tmp_path / "embedding.keras")
+
+
+def test_a_committee_loads_and_its_members_parameters_all_count(tmp_path, monkeypatch):
+    from mnist_core.config import TrainConfig
+    from mnist_core.model import build_model, members
+
+    committee = build_model(TrainConfig(hidden=(32,), committee=3))
+    assert len(members(committee)) == 3
+    for name in ("committee.keras", "committee.h5"):
+        committee.save(tmp_path / name)
+        assert load_classifier(tmp_path / name).model.count_params() == committee.count_params() == 3 * 25_450
+    monkeypatch.setenv("MNIST_MAX_PARAMETERS", "50000")  # one member fits, three do not
+    with pytest.raises(ModelError, match="declares 76,350 parameters; this app accepts up to 50,000"):
+        load_classifier(tmp_path / "committee.keras")
+
+
+def test_models_nested_deeper_than_a_committee_are_refused(tmp_path):
+    inner = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")], name="inner")
+    middle = keras.Sequential([keras.Input((784,)), inner], name="middle")
+    outer = keras.Sequential([keras.Input((784,)), middle], name="outer")
+    nested = keras.Sequential([keras.Input((784,)), outer], name="nested")
+    nested.save(tmp_path / "nested.keras")
+    with pytest.raises(ModelError, match="models nested over 2 deep"):
+        load_classifier(tmp_path / "nested.keras")

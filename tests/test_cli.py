@@ -22,7 +22,8 @@ def cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProces
                           timeout=600, env=env)
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"], ["data"], ["runs"], ["export"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"], ["data"], ["runs"], ["export"],
+                                     ["drawings"], ["drawings", "export"], ["scoreboard"]])
 def test_help(command):
     out = cli(*command, "--help")
     assert out.returncode == 0 and "usage" in out.stdout
@@ -146,3 +147,29 @@ def test_core_never_imports_streamlit():
             "print('streamlit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False"
+
+
+def test_drawings_are_labelled_listed_exported_imported_and_scored(tmp_path):
+    env = {"MNIST_DATA_DIR": str(tmp_path / "data")}
+    one = tmp_path / "one.png"
+    img = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(img).line([(100, 30), (100, 170)], fill=0, width=14)
+    img.save(one)
+    out = cli("drawings", "add", str(one), "--label", "7", env_extra=env)
+    assert out.returncode == 0 and "labelled 7, the model read 1" in out.stdout
+    out = cli("drawings", "add", str(one), "--label", "seven", env_extra=env)
+    assert out.returncode == 1 and out.stderr.strip() == "error: a label is one digit from 0 to 9, not 'seven'"
+    out = cli("drawings", "export", str(tmp_path / "out"), env_extra=env)
+    assert out.returncode == 0 and sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "drawings-images-idx3-ubyte.gz", "drawings-labels-idx1-ubyte.gz", "drawings-png.zip", "drawings.npz"]
+    out = cli("drawings", "import", str(tmp_path / "out" / "drawings-images-idx3-ubyte.gz"),
+              str(tmp_path / "out" / "drawings-labels-idx1-ubyte.gz"), env_extra=env)
+    assert out.returncode == 0 and "imported 1 drawings" in out.stdout
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes((tmp_path / "out" / "drawings.npz").read_bytes()[:100])
+    out = cli("drawings", "import", str(broken), env_extra=env)
+    assert out.returncode == 1 and out.stderr.startswith("error: broken.npz: ") and out.stderr.count("\n") == 1
+    listed = json.loads(cli("drawings", "list", "--json", env_extra=env).stdout)
+    assert listed["total"] == 2 and listed["per_digit"][7] == 2 and listed["people"] == {"the operator": 2}
+    board = [json.loads(line) for line in cli("scoreboard", "--json", env_extra=env).stdout.splitlines()]
+    assert {r["model"] for r in board} == {"default", "seed"} and all(r["n"] == 2 for r in board)

@@ -150,7 +150,7 @@ def test_a_version_1_database_opens_in_this_app(result, database_url):
                      [{"r": record["id"], "n": name, "d": data} for name, data in model_files(result.model).items()])
     assert old.schema_version() == 1
     store = RunStore(Database.open(database_url))
-    assert store.db.schema_version() == len(database.MIGRATIONS) == 2
+    assert store.db.schema_version() == len(database.MIGRATIONS) == 3
     run = store.get("from version 1")
     assert run.owner == "" and run.test_accuracy == 0.6 and store.history(run.id) == result.history
     assert load_classifier(store.model_path(run.id)).model.count_params() == result.model.count_params()
@@ -233,3 +233,13 @@ def test_the_model_cache_counts_bytes_and_loads_once():
     assert cache.get(SEED_MODEL) is seed  # loaded once
     default = cache.get(DEFAULT_MODEL)  # 1.9 million parameters: the seed model is dropped
     assert cache.get(DEFAULT_MODEL) is default and cache.get(SEED_MODEL) is not seed
+
+
+@pytest.mark.mnist
+def test_the_shipped_models_score_what_the_scoreboard_says(real_mnist):
+    from mnist_core.analysis import evaluate
+    from mnist_core.classifier import SHIPPED_MODELS, SHIPPED_TEST_ACCURACY
+
+    for name, path in SHIPPED_MODELS.items():
+        report = evaluate(load_classifier(path), real_mnist, mistakes=0, pictures=0)
+        assert report.accuracy == pytest.approx(SHIPPED_TEST_ACCURACY[name], abs=5e-5)

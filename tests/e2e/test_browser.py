@@ -27,9 +27,10 @@ def draw(page, points: list[tuple[float, float]]) -> None:
 
 
 def prediction(page) -> str:
+    """The digit read: the Prediction metric's first word ("4", or "4" of "4 or 9?" when unsure)."""
     metric = page.locator("[data-testid=stMetric]", has_text="Prediction")
     metric.wait_for()
-    return metric.locator("[data-testid=stMetricValue]").inner_text()
+    return metric.locator("[data-testid=stMetricValue]").inner_text().split()[0]
 
 
 def test_draw_a_one_then_a_seven_off_centre(page, app_url):
@@ -42,7 +43,7 @@ def test_draw_a_one_then_a_seven_off_centre(page, app_url):
     page.get_by_text("Draw a digit on the black square").wait_for()
     draw(page, [(40, 60), (200, 60), (150, 150), (100, 250)])  # a "7"
     page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stMetricValue]')]"
-                           ".some(e => e.innerText === '7')", timeout=30_000)
+                           ".some(e => e.innerText.split(' ')[0] === '7')", timeout=30_000)
     assert prediction(page) == "7"
     page.screenshot(path="/tmp/mnist-dense-draw.png")
 
@@ -72,9 +73,10 @@ def test_train_a_run_and_watch_the_curves_grow(page, app_url):
     page.screenshot(path="/tmp/mnist-dense-train.png", full_page=True)
 
 
-def test_a_finger_can_draw_on_a_phone(browser, app_url):
-    """Touch events (as a phone sends them, through the DevTools protocol) draw on the canvas."""
-    context = browser.new_context(has_touch=True, is_mobile=True, viewport={"width": 412, "height": 915})
+def test_a_finger_can_draw_on_a_phone_and_sees_the_reading_without_scrolling(browser, app_url):
+    """Touch events (as a phone sends them, through the DevTools protocol) draw on the canvas;
+    the digit read and its confidence are on screen right after, above the canvas."""
+    context = browser.new_context(has_touch=True, is_mobile=True, viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.set_default_timeout(60_000)
     try:
@@ -90,6 +92,10 @@ def test_a_finger_can_draw_on_a_phone(browser, app_url):
             cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [point]})
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         assert prediction(page) == "1"
+        for label in ("Prediction", "Confidence"):  # in view, where the finger left them
+            box = page.locator("[data-testid=stMetric]", has_text=label).bounding_box()
+            assert 0 <= box["y"] and box["y"] + box["height"] <= 844, (label, box)
+        page.screenshot(path="/tmp/mnist-dense-phone.png")
     finally:
         context.close()
 

@@ -1,0 +1,199 @@
+"""Labelled drawings as files: MNIST's own IDX format, NumPy's .npz, a zip of PNGs; and back.
+
+    images_gz, labels_gz = to_idx(collection)      # drawings-images-idx3-ubyte.gz, -labels-idx1-ubyte.gz
+    data = to_npz(collection)                      # x (n, 28, 28) uint8, y (n,), person, predicted, created, id
+    data = to_png_zip(collection, store.image)     # 28x28/<digit>/<id>.png, drawn/<digit>/<id>.png
+    x, y = read_files([("drawings.npz", data)])    # any of the above, checked before it is read
+
+The IDX files are byte for byte what MNIST's `train-images-idx3-ubyte.gz` format is (magic
+0x00000803, n, 28, 28, then the pixels; labels 0x00000801, n, then the labels), so anything
+that reads MNIST reads them, this project's MNIST loader included. An export never holds an
+owner: the private link of whoever drew a digit acts as them, so files carry pseudonyms.
+
+Reading is defensive, as everywhere an outsider's file comes in: the declared sizes (IDX and
+.npy headers, zip entries) are checked before anything is read, at most MAX_DRAWINGS images a
+file, labels must be digits, and every PNG goes through the Draw page's image reader and
+preprocessing. Anything wrong is one DrawingError line, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from mnist_core.declared import declared_bytes, npy_header, read_idx
+from mnist_core.drawings import Collection, DrawingError, check_label, person
+
+MAX_DRAWINGS = 60_000  # a file's drawings at most: as many as MNIST's training set
+MAX_ZIP_ENTRY = 10 * 2**20  # bytes of one PNG in a zip, as the app's upload limit
+MAX_ZIP_RATIO = 50  # PNGs are compressed already: a 1000:1 entry is a bomb
+IDX_NAMES = ("drawings-images-idx3-ubyte.gz", "drawings-labels-idx1-ubyte.gz")
+
+
+KEPT_SIDE = 560  # px: an uploaded picture is kept at most this large (a phone photo is 4000)
+
+
+def as_png(image: object) -> bytes:
+    """A picture as the PNG a drawing keeps: a PIL image or an (H, W[, C]) uint8 array, at most
+    KEPT_SIDE px on its longer side."""
+    from PIL import Image
+
+    img = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
+    if max(img.size) > KEPT_SIDE:
+        img = img.copy()
+        img.thumbnail((KEPT_SIDE, KEPT_SIDE))
+    if img.mode not in ("L", "LA", "RGB", "RGBA"):
+        img = img.convert("RGBA")
+    buffer = io.BytesIO()
+    img.save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def to_idx(c: Collection) -> tuple[bytes, bytes]:
+    """(images, labels) as gzipped IDX files, MNIST's own format."""
+    n = len(c)
+    images = b"\x00\x00\x08\x03" + np.array([n, 28, 28], ">u4").tobytes() + c.x.astype(np.uint8).tobytes()
+    labels = b"\x00\x00\x08\x01" + np.array([n], ">u4").tobytes() + c.y.astype(np.uint8).tobytes()
+    return gzip.compress(images, mtime=0), gzip.compress(labels, mtime=0)
+
+
+def to_npz(c: Collection) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x=c.x, y=c.y, person=np.array([person(o) for o in c.owners], dtype=str),
+                        predicted=c.predicted, created=c.created, id=c.ids)
+    return buffer.getvalue()
+
+
+def to_png_zip(c: Collection, drawn: Callable[[str], bytes | None]) -> bytes:
+    """Every drawing's 28x28 as a PNG, and as drawn (its canvas PNG) when kept, by digit."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # PNGs do not compress further
+        for drawing_id, x, y in zip(c.ids, c.x, c.y, strict=True):
+            png = io.BytesIO()
+            Image.fromarray(x).save(png, "PNG")
+            archive.writestr(f"28x28/{y}/{drawing_id}.png", png.getvalue())
+            original = drawn(str(drawing_id))
+            if original is not None:
+                archive.writestr(f"drawn/{y}/{drawing_id}.png", original)
+    return buffer.getvalue()
+
+
+def read_files(files: Sequence[tuple[str, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    """Drawings from files as exported: one .npz, one zip of PNGs, or the two IDX files (images
+    and labels, gzipped or not). (n, 28, 28) uint8 and (n,) labels; DrawingError if unusable."""
+    if not files:
+        raise DrawingError("no file given")
+    names = ", ".join(name for name, _ in files)[:120]
+    try:
+        if len(files) == 2:
+            return _idx_pair(files)
+        if len(files) == 1:
+            name, data = files[0]
+            if data[:4] == b"PK\x03\x04" and name.lower().endswith(".npz"):
+                return _npz(data)
+            if data[:4] == b"PK\x03\x04":
+                return _png_zip(data)
+            raise DrawingError("expected an .npz or a .zip of PNGs (or the two IDX files of an export, together)")
+        raise DrawingError("give one .npz or .zip, or the two IDX files of an export")
+    except DrawingError as e:
+        raise DrawingError(f"{names}: {e}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else e.__class__.__name__
+        raise DrawingError(f"{names}: cannot be read as drawings ({reason})") from None
+
+
+def _checked(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise DrawingError(f"the images are {tuple(x.shape)}, not (n, 28, 28)")
+    if y.shape != (len(x),):
+        raise DrawingError(f"{len(x)} images but labels of shape {tuple(y.shape)}")
+    if len(x) == 0:
+        raise DrawingError("it holds no drawings")
+    if y.dtype.kind not in "ui":
+        raise DrawingError(f"the labels are {y.dtype} values, not whole digits from 0 to 9")
+    if y.min() < 0 or y.max() > 9:
+        raise DrawingError(f"a label is one digit from 0 to 9, not {y[(y < 0) | (y > 9)][0].item()!r}")
+    if x.dtype != np.uint8:
+        if x.dtype.kind not in "uif" or not np.isfinite(x).all() or x.min() < 0 or x.max() > 255:
+            raise DrawingError("the pixels must be numbers from 0 to 255 (or 0 to 1)")
+        x = np.round(x * 255 if x.max() <= 1 else x).astype(np.uint8)
+    return np.ascontiguousarray(x), y.astype(np.uint8)
+
+
+def _npz(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    arrays = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for key in ("x", "y"):
+            if f"{key}.npy" not in archive.namelist():
+                raise DrawingError(f"no {key!r} array (an export holds x, the 28x28 images, and y, the labels)")
+            with archive.open(f"{key}.npy") as member:
+                shape, dtype = npy_header(member)
+                size = declared_bytes(shape, dtype)
+                if size > MAX_DRAWINGS * 784 * 8:
+                    raise DrawingError(f"{key} declares {shape}: over {MAX_DRAWINGS:,} drawings")
+                raw = member.read(size + 1)
+            if len(raw) != size:
+                raise DrawingError(f"{key} does not hold the {shape} it declares")
+            arrays[key] = np.frombuffer(raw, dtype).reshape(shape)
+    return _checked(arrays["x"], arrays["y"])
+
+
+def _idx_pair(files: Sequence[tuple[str, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    arrays = [read_idx(io.BytesIO(_gunzipped(data)), MAX_DRAWINGS * 784) for _, data in files]
+    images = [a for a in arrays if a.ndim == 3]
+    labels = [a for a in arrays if a.ndim == 1]
+    if len(images) != 1 or len(labels) != 1:
+        raise DrawingError("expected an images file (idx3) and a labels file (idx1)")
+    return _checked(images[0], labels[0])
+
+
+def _gunzipped(data: bytes) -> bytes:
+    """The bytes of an IDX file, gunzipped if gzipped, never more than an IDX of MAX_DRAWINGS."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    limit = 16 + MAX_DRAWINGS * 784
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+        out = stream.read(limit + 1)
+    if len(out) > limit:
+        raise DrawingError(f"it unpacks to over {MAX_DRAWINGS:,} drawings")
+    return out
+
+
+def _png_zip(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """PNGs whose folder is their digit (`7/a.png`); the exact 28x28s (`28x28/7/a.png`) when the
+    zip has them, else every picture read as an upload is (image_file, then preprocess)."""
+    from mnist_core.image_file import ImageError, read_image
+    from mnist_core.preprocessing import NotADigit, preprocess
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entries = [i for i in archive.infolist() if not i.is_dir() and PurePosixPath(i.filename).suffix.lower()
+                   in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")]
+        exact = [i for i in entries if i.filename.startswith("28x28/")]
+        entries = exact or entries
+        if len(entries) > MAX_DRAWINGS:
+            raise DrawingError(f"{len(entries):,} pictures: over {MAX_DRAWINGS:,} drawings")
+        if not entries:
+            raise DrawingError("no pictures in the zip (an export holds 28x28/<digit>/<id>.png)")
+        x, y = [], []
+        for info in entries:
+            compressed = info.file_size > 2**20 and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1)
+            if info.file_size > MAX_ZIP_ENTRY or compressed:
+                raise DrawingError(f"{info.filename}: declares {info.file_size:,} bytes, like a zip bomb")
+            label = check_label(PurePosixPath(info.filename).parent.name)
+            try:
+                image = read_image(archive.read(info))
+                pixels = np.asarray(image.convert("L")) if exact else preprocess(image)
+            except (ImageError, NotADigit) as e:
+                raise DrawingError(f"{info.filename}: {e}") from None
+            if pixels is None or pixels.shape != (28, 28):
+                raise DrawingError(f"{info.filename}: " + ("no digit in it" if pixels is None else "not 28x28"))
+            x.append(pixels if pixels.dtype == np.uint8 else np.round(pixels * 255).astype(np.uint8))
+            y.append(label)
+    return np.stack(x), np.array(y, np.uint8)

@@ -1,0 +1,96 @@
+"""Fine-tuning on the drawings people labelled: which to train on, which to hold out, and the
+before/after report a fine-tuned run carries.
+
+    held = holdout(collection, share=0.25, seed=1671)   # bool mask: never trained on
+    report = FineTune.measure(base_clf, after_clf, collection, held, mnist, base="default")
+
+A model trained on MNIST is weakest on the Draw page: people's own digits. Every drawing they
+label is kept (drawings.py); a fine-tune starts from a model (the default one by default),
+trains on the labelled drawings mixed with MNIST (replayed, so that MNIST is not forgotten),
+and never sees the held-out part, on which it is scored before and after. When several people
+drew, whole people are held out (the test is then on handwriting the model never saw, which is
+the question a class asks); with one person, a random share of their drawings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from mnist_core.drawings import Collection, DrawingError
+
+MIN_DRAWINGS = 10  # fewer cannot be split into a part to learn from and a part to score on
+
+
+def holdout(c: Collection, share: float, seed: int) -> np.ndarray:
+    """A bool mask over the collection: True for the drawings held out of training. Stable: the
+    same drawings (and people) are held out each time for the same seed, as more are added."""
+    if len(c) < MIN_DRAWINGS:
+        raise DrawingError(f"fine-tuning needs at least {MIN_DRAWINGS} labelled drawings, and there are {len(c)}: "
+                           "label some on the Draw page (or import a file on the Drawings page)")
+    rank = lambda key: int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:12], 16)  # noqa: E731
+    people = sorted(set(c.owners.tolist()), key=rank)
+    if len(people) > 1:  # whole people, in a fixed random order, until the share is reached
+        counts = {p: int((c.owners == p).sum()) for p in people}
+        chosen, total = set(), 0
+        for p in people:
+            if total >= share * len(c) or total + counts[p] >= len(c):
+                break
+            chosen.add(p)
+            total += counts[p]
+        if chosen:
+            return np.isin(c.owners, list(chosen))
+    scores = np.array([rank(i) for i in c.ids], np.float64) / 16**12
+    held = scores < share
+    if held.all() or not held.any():  # a tiny collection: at least one on each side
+        held = np.zeros(len(c), bool)
+        held[int(np.argmin(scores))] = True
+    return held
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A model on the held-out drawings and on MNIST's test set."""
+
+    held_out: float | None  # accuracy on the held-out drawings (None: no drawings held out)
+    mnist_test: float | None
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """What a run trained on beyond MNIST, and how it fared: its record's `details`."""
+
+    base_model: str  # what it started from: "default", "seed", a run's id; "" for a new network
+    trained_on: tuple[str, ...]  # the ids of the drawings it learned from
+    held_out: tuple[str, ...]  # the ids it never saw, scored before and after
+    people_held_out: int  # how many people's drawings were held out (0: a random share of one person's)
+    before: Scores
+    after: Scores
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "trained_on": list(self.trained_on), "held_out": list(self.held_out)}
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> FineTune | None:
+        if not record:
+            return None
+        return cls(base_model=str(record.get("base_model", "")), trained_on=tuple(record.get("trained_on", ())),
+                   held_out=tuple(record.get("held_out", ())), people_held_out=int(record.get("people_held_out", 0)),
+                   before=Scores(**record.get("before", {"held_out": None, "mnist_test": None})),
+                   after=Scores(**record.get("after", {"held_out": None, "mnist_test": None})))
+
+
+def accuracy(predict: Any, x: np.ndarray, y: np.ndarray) -> float | None:
+    """Share of (n, 28, 28) uint8 images that `predict` (images in [0, 1] -> probabilities) reads right."""
+    if len(x) == 0:
+        return None
+    return float((predict(x.astype(np.float32) / 255.0).argmax(axis=1) == y).mean())
+
+
+def people_in(c: Collection, mask: np.ndarray) -> int:
+    """How many people the masked drawings are from, when whole people were held out."""
+    held, kept = set(c.owners[mask].tolist()), set(c.owners[~mask].tolist())
+    return len(held) if held and not held & kept else 0
