@@ -31,6 +31,7 @@ from mnist_core.runs import RunError
 
 KEPT = "draw_kept"  # session state: drawing fingerprint -> the id it was kept under
 NOTICE = "draw_notice"  # session state: (kind, one line) from the last labelling
+LABELLED = "draw_label_for"  # session state: the fingerprint the "No, it was a" digits answer for
 
 st.title("Draw a digit")
 me = actor()
@@ -75,10 +76,10 @@ def keep(label: int, x28: np.ndarray, reading: Reading, model: str, source: str,
         st.session_state[NOTICE] = ("error", f"The drawing could not be kept: {e}")
 
 
-def keep_chosen(key: str, *answer: object) -> None:
+def keep_chosen(*answer: object) -> None:
     """The "No, it was a …" digits: keep the drawing with the one chosen."""
-    if st.session_state.get(key) is not None:
-        keep(st.session_state[key], *answer)
+    if st.session_state.get("draw_label") is not None:
+        keep(st.session_state["draw_label"], *answer)
 
 
 def undo(fingerprint: str) -> None:
@@ -180,8 +181,12 @@ with right:
             row = st.container(horizontal=True)
             row.button(f"Yes, a {reading.digit}", key="draw_right", icon=":material/check:",
                        on_click=keep, args=(reading.digit, *answer))
-            row.pills("No, it was a", list(range(10)), key=f"draw_label_{fingerprint}", on_change=keep_chosen,
-                      args=(f"draw_label_{fingerprint}", *answer))
+            if st.session_state.get(LABELLED) != fingerprint:  # a new drawing: no digit chosen yet
+                st.session_state[LABELLED] = fingerprint
+                st.session_state.pop("draw_label", None)
+            # one key for every drawing: a key per drawing kept every old widget's state (+60 MB in
+            # a 10 s soak of 200 drawings, tests/test_load.py)
+            row.pills("No, it was a", list(range(10)), key="draw_label", on_change=keep_chosen, args=answer)
             kind, line = st.session_state.pop(NOTICE, (None, ""))
             if kind:
                 getattr(st, kind)(line)

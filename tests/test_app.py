@@ -286,7 +286,7 @@ def test_a_drawing_is_kept_with_its_label_relabelled_and_undone():
     assert (kept.label, kept.predicted, kept.source, kept.model) == (1, 1, "canvas", "default")
     assert kept.owner == f"link:{at.session_state['me']}"
     assert drawing_store().image(kept.id).startswith(b"\x89PNG")  # the canvas as drawn
-    (digits,) = [g for g in at.button_group if g.key.startswith("draw_label_")]
+    (digits,) = [g for g in at.button_group if g.key == "draw_label"]
     digits.set_value(7).run()  # "no, it was a 7": the same drawing, relabelled
     assert [d.label for d in drawing_store().page()] == [7] and drawing_store().page()[0].wrong
     at.button(key="draw_undo").click().run()
@@ -302,11 +302,11 @@ def test_labelling_a_drawing_deleted_meanwhile_is_one_line():
     at.run()
     at.button(key="draw_right").click().run()
     drawing_store().delete(drawing_store().page()[0].id, OPERATOR)  # e.g. by an admin, or in another tab
-    (digits,) = [g for g in at.button_group if g.key.startswith("draw_label_")]
+    (digits,) = [g for g in at.button_group if g.key == "draw_label"]
     digits.set_value(4).run()
     assert not at.exception
     assert any("it was deleted, or never kept" in w.value and "Answer again" in w.value for w in at.warning)
-    (digits,) = [g for g in at.button_group if g.key.startswith("draw_label_")]
+    (digits,) = [g for g in at.button_group if g.key == "draw_label"]
     digits.set_value(5).run()  # answered again: kept anew
     assert [d.label for d in drawing_store().page()] == [5]
 
