@@ -47,7 +47,7 @@ from mnist_core.config import (
 )
 from mnist_core.database import StoreError
 from mnist_core.drawings import DrawingError
-from mnist_core.finetune import MIN_DRAWINGS, FineTune
+from mnist_core.finetune import FineTune, require_drawings
 from mnist_core.job import JobState, JobStatus
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.runs import Run, RunError
@@ -81,6 +81,15 @@ def setting_input(name: str, setting: Setting, value: Any, preset_name: str) -> 
                            format=decimals, key=key, help=setting.help)
 
 
+def network_of(config: TrainConfig) -> TrainConfig:
+    """A fine-tune's network is its base model's: its shape, for the budget and the record."""
+    if not config.base_model:
+        return config
+    from mnist_core.model import shape_of  # Keras: the base loads once, into the shared model cache
+
+    return config.replace(**shape_of(classifier(model_file(config.base_model)).model))
+
+
 with st.sidebar:
     st.header("Settings")
     preset_name = st.selectbox("Preset", list(PRESETS), key="train_preset",
@@ -106,23 +115,13 @@ except StoreError as e:
     st.stop()
 work = runner()
 work.wake()  # a job left waiting (a restart, another server's line) starts here when this server is free
-def network_of(config: TrainConfig) -> TrainConfig:
-    """A fine-tune's network is its base model's: its shape, for the budget and the record."""
-    if not config.base_model:
-        return config
-    from mnist_core.model import shape_of  # Keras: the model is loaded already, by now
-
-    return config.replace(**shape_of(classifier(model_file(config.base_model)).model))
-
-
 if start:
     try:
         config = network_of(preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])}))
         if config.styles:
             training_designs()  # NoFonts before the job waits in line, not after
-        if config.drawings and drawing_store().count() < MIN_DRAWINGS:
-            raise DrawingError(f"learning from drawings needs at least {MIN_DRAWINGS} labelled ones, and there are "
-                               f"{drawing_store().count()}: label some on the Draw page")
+        if config.drawings:
+            require_drawings(drawing_store().count())  # before the job waits in line, not after
         limits.check(config, free_bytes=available_memory() + work.training_memory())
         jobs.submit(config, preset_name, me, time_limit=limits.seconds, per_hour=limits.jobs_per_hour)
         work.wake()

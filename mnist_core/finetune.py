@@ -25,12 +25,17 @@ from mnist_core.drawings import Collection, DrawingError
 MIN_DRAWINGS = 10  # fewer cannot be split into a part to learn from and a part to score on
 
 
+def require_drawings(count: int) -> None:
+    """DrawingError (one line) when `count` labelled drawings are too few to learn from."""
+    if count < MIN_DRAWINGS:
+        raise DrawingError(f"fine-tuning needs at least {MIN_DRAWINGS} labelled drawings, and there are {count}: "
+                           "label some on the Draw page (or import a file on the Drawings page)")
+
+
 def holdout(c: Collection, share: float, seed: int) -> np.ndarray:
     """A bool mask over the collection: True for the drawings held out of training. Stable: the
     same drawings (and people) are held out each time for the same seed, as more are added."""
-    if len(c) < MIN_DRAWINGS:
-        raise DrawingError(f"fine-tuning needs at least {MIN_DRAWINGS} labelled drawings, and there are {len(c)}: "
-                           "label some on the Draw page (or import a file on the Drawings page)")
+    require_drawings(len(c))
     rank = lambda key: int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:12], 16)  # noqa: E731
     people = sorted(set(c.owners.tolist()), key=rank)
     if len(people) > 1:  # whole people, in a fixed random order, until the share is reached

@@ -28,7 +28,7 @@ import numpy as np
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist, load_mnist
 from mnist_core.database import Database
-from mnist_core.drawings import DrawingStore
+from mnist_core.drawings import Collection, DrawingStore
 from mnist_core.finetune import FineTune, Scores, accuracy, holdout, people_in
 from mnist_core.runs import Run, RunStore, resolve_model
 
@@ -89,14 +89,14 @@ def train_and_save(
     report = None
     if base is not None or drawn is not None:
         after = Scores(_scores(result.model, drawn, held, None).held_out, result.test_accuracy)
-        report = FineTune(config.base_model, tuple(drawn.ids[~held]) if drawn else (),
-                          tuple(drawn.ids[held]) if drawn else (), people_in(drawn, held) if drawn else 0,
-                          before, after)
+        trained_on, held_out = (tuple(drawn.ids[~held]), tuple(drawn.ids[held])) if drawn is not None else ((), ())
+        report = FineTune(config.base_model, trained_on, held_out,
+                          people_in(drawn, held) if drawn is not None else 0, before, after)
     announce(Event.SAVING, None)
     return Outcome(store.save(result, preset=preset, owner=owner, finetune=report), result)
 
 
-def _scores(model: Any, drawn: Any, held: Any, data: Mnist | None) -> Scores:
+def _scores(model: Any, drawn: Collection | None, held: np.ndarray | None, data: Mnist | None) -> Scores:
     """A Keras model on the held-out drawings and (with `data`) MNIST's test set."""
     def predict(x):  # (n, 28, 28) in [0, 1] -> (n, 10), a few thousand at a time
         return np.concatenate([model(x[i:i + 2000].reshape(-1, 784), training=False).numpy()
