@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core import atomic
-from mnist_core.declared import declared_bytes, npy_header, read_idx
+from mnist_core.declared import read_idx, read_npy
 
 # message, fraction done (None when unknown)
 Progress = Callable[[str, float | None], None]
@@ -146,20 +146,9 @@ def _read_npz(data: bytes) -> dict[str, np.ndarray]:
     """The four arrays of an .npz, each member's header (shape, type) checked before its data."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            arrays = {}
-            for key in FINGERPRINTS:
-                if f"{key}.npy" not in archive.namelist():
-                    continue
-                with archive.open(f"{key}.npy") as member:
-                    shape, dtype = npy_header(member)
-                    if declared_bytes(shape, dtype) > MAX_DATA_BYTES:
-                        raise DataError(f"{key} declares {shape} {dtype.str}: over the "
-                                        f"{MAX_DATA_BYTES // 10**6} MB limit")
-                    data = member.read(declared_bytes(shape, dtype) + 1)
-                if len(data) != declared_bytes(shape, dtype):
-                    raise DataError(f"{key} does not hold the {shape} it declares")
-                arrays[key] = np.frombuffer(data, dtype).reshape(shape)
-            return arrays
+            arrays = {key: read_npy(archive, key, MAX_DATA_BYTES, f"the {MAX_DATA_BYTES // 10**6} MB limit")
+                      for key in FINGERPRINTS}
+            return {key: a for key, a in arrays.items() if a is not None}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
         raise DataError(f"not a readable .npz file ({str(e).splitlines()[0][:160]})") from e
 

@@ -1,6 +1,7 @@
 """Files that declare their own size, read only after the declaration is checked.
 
     shape, dtype = npy_header(stream)       # an .npy's header; the stream is left at its data
+    x = read_npy(archive, "x", max_bytes, "the 200 MB limit")   # an .npz member, header checked first
     x = read_idx(stream, max_bytes)         # an MNIST-format IDX array, at most max_bytes
 
 A 16-byte IDX header can declare a billion images in a tiny gzip, and an .npy header any shape:
@@ -11,6 +12,7 @@ an allocation.
 
 from __future__ import annotations
 
+import zipfile
 from typing import BinaryIO
 
 import numpy as np
@@ -37,6 +39,22 @@ def npy_header(stream: BinaryIO) -> tuple[tuple[int, ...], np.dtype]:
 
 def declared_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
     return int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+
+
+def read_npy(archive: zipfile.ZipFile, key: str, max_bytes: int, limit: str) -> np.ndarray | None:
+    """The array `key`.npy of an .npz (None when it has none): its header checked against
+    `max_bytes` (`limit` says it in words), then exactly the declared bytes read."""
+    if f"{key}.npy" not in archive.namelist():
+        return None
+    with archive.open(f"{key}.npy") as member:
+        shape, dtype = npy_header(member)
+        size = declared_bytes(shape, dtype)
+        if size > max_bytes:
+            raise ValueError(f"{key} declares {shape} {dtype.str}: over {limit}")
+        data = member.read(size + 1)
+    if len(data) != size:
+        raise ValueError(f"{key} does not hold the {shape} it declares")
+    return np.frombuffer(data, dtype).reshape(shape)
 
 
 def read_idx(stream: BinaryIO, max_bytes: int) -> np.ndarray:

@@ -26,7 +26,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from mnist_core.declared import declared_bytes, npy_header, read_idx
+from mnist_core.declared import read_idx, read_npy
 from mnist_core.drawings import Collection, DrawingError, check_label, person
 
 MAX_DRAWINGS = 60_000  # a file's drawings at most: as many as MNIST's training set
@@ -131,39 +131,21 @@ def _npz(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     arrays = {}
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for key in ("x", "y"):
-            if f"{key}.npy" not in archive.namelist():
+            arrays[key] = read_npy(archive, key, MAX_DRAWINGS * 784 * 8, f"{MAX_DRAWINGS:,} drawings")
+            if arrays[key] is None:
                 raise DrawingError(f"no {key!r} array (an export holds x, the 28x28 images, and y, the labels)")
-            with archive.open(f"{key}.npy") as member:
-                shape, dtype = npy_header(member)
-                size = declared_bytes(shape, dtype)
-                if size > MAX_DRAWINGS * 784 * 8:
-                    raise DrawingError(f"{key} declares {shape}: over {MAX_DRAWINGS:,} drawings")
-                raw = member.read(size + 1)
-            if len(raw) != size:
-                raise DrawingError(f"{key} does not hold the {shape} it declares")
-            arrays[key] = np.frombuffer(raw, dtype).reshape(shape)
     return _checked(arrays["x"], arrays["y"])
 
 
 def _idx_pair(files: Sequence[tuple[str, bytes]]) -> tuple[np.ndarray, np.ndarray]:
-    arrays = [read_idx(io.BytesIO(_gunzipped(data)), MAX_DRAWINGS * 784) for _, data in files]
+    # gzipped or not; read_idx reads only what the header declares, once it is checked
+    streams = [gzip.GzipFile(fileobj=io.BytesIO(d)) if d[:2] == b"\x1f\x8b" else io.BytesIO(d) for _, d in files]
+    arrays = [read_idx(stream, MAX_DRAWINGS * 784) for stream in streams]
     images = [a for a in arrays if a.ndim == 3]
     labels = [a for a in arrays if a.ndim == 1]
     if len(images) != 1 or len(labels) != 1:
         raise DrawingError("expected an images file (idx3) and a labels file (idx1)")
     return _checked(images[0], labels[0])
-
-
-def _gunzipped(data: bytes) -> bytes:
-    """The bytes of an IDX file, gunzipped if gzipped, never more than an IDX of MAX_DRAWINGS."""
-    if data[:2] != b"\x1f\x8b":
-        return data
-    limit = 16 + MAX_DRAWINGS * 784
-    with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-        out = stream.read(limit + 1)
-    if len(out) > limit:
-        raise DrawingError(f"it unpacks to over {MAX_DRAWINGS:,} drawings")
-    return out
 
 
 def _png_zip(data: bytes) -> tuple[np.ndarray, np.ndarray]:

@@ -69,3 +69,26 @@ def test_draw_correct_find_export_import_and_fine_tune(page, app_url, tmp_path):
         metric = page.locator("[data-testid=stMetric]", has_text=label)
         assert re.search(r"\d+\.\d\d%", metric.inner_text()) and "pts (was" in metric.inner_text()
     page.screenshot(path="/tmp/mnist-dense-finetune.png", full_page=True)
+
+
+def test_two_strangers_see_each_others_drawings_and_delete_only_their_own(browser, app_url):
+    ann_context, bob_context = browser.new_context(), browser.new_context()
+    try:
+        ann, bob = ann_context.new_page(), bob_context.new_page()
+        for page in (ann, bob):
+            page.set_default_timeout(60_000)
+        ann.goto(app_url)
+        draw(ann, [(60, 50), (220, 50), (130, 250)])  # a "7"
+        ann.get_by_role("button", name=re.compile(r"^Yes, a \d$")).click()
+        ann.get_by_text(re.compile(r"Kept as a \d")).wait_for()
+        bob.goto(f"{app_url}/drawings")
+        open_selectbox(bob, "Drawn by").filter(has_text="Everyone").click()
+        bob.get_by_text(re.compile(r"^person [0-9a-f]{6}$")).first.wait_for()  # Ann, by pseudonym only
+        assert "link:" not in bob.content() and ann.url.split("me=")[1] not in bob.content()
+        assert bob.get_by_role("button", name="Delete").count() == 0  # not his to delete
+        ann.goto(f"{app_url}/drawings?{ann.url.split('?', 1)[1]}")
+        ann.get_by_text("yours").first.wait_for()
+        ann.get_by_role("button", name="Delete").first.wait_for()  # hers
+    finally:
+        ann_context.close()
+        bob_context.close()
