@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from app_pages.common import actor
+from app_pages.common import actor, identity_panel
 
 st.set_page_config(page_title="MNIST dense networks", page_icon=":material/draw:", layout="wide")
-actor()  # on every page: the visitor's private link stays in the URL, whichever page is reloaded
+identity_panel(actor())  # on every page: who the visitor is; their private link stays in the URL
 st.navigation([
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),

@@ -14,8 +14,9 @@ from mnist_core.http_api import routes
 
 
 def resolve(name: str | None) -> Classifier:
-    """A shipped model or a saved run, by name, from the cache the Draw page uses."""
-    return classifier(model_file(name or "default"))
+    """A shipped model or a saved run, by name, from the cache the Draw page uses; a run deleted
+    or renamed on any server stops answering at once (the database's revision is asked)."""
+    return classifier(model_file(name or "default", fresh=True))
 
 
 app = st.App("navigation.py", routes=routes(resolve))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import importlib
+import math
+import secrets
 import tempfile
 import threading
 from pathlib import Path
@@ -15,11 +17,11 @@ import streamlit as st
 
 from mnist_core import data as mnist_data
 from mnist_core.budget import Budget, running_on_community_cloud
-from mnist_core.classifier import Classifier, ClassifierCache, store_upload
+from mnist_core.classifier import SHIPPED_MODELS, Classifier, ClassifierCache, store_upload
 from mnist_core.database import Database, StoreError, database_url
 from mnist_core.drawings import DrawingStore
-from mnist_core.owners import Actor, is_link_token, new_link_token, password_matches
-from mnist_core.runs import Run, RunStore, legacy_runs_dir, resolve_model
+from mnist_core.owners import Actor, Keys, Throttle, password_matches
+from mnist_core.runs import Run, RunIndex, RunStore, legacy_runs_dir
 from mnist_core.scoreboard import Score, scoreboard
 from mnist_core.training_queue import JobQueue, Runner
 
@@ -134,43 +136,152 @@ def _runner(url: str) -> Runner:
     return Runner(url, mnist_data.load_mnist)
 
 
-OWNER_PARAM = "me"  # the private link's query parameter: ?me=<token>
+OWNER_PARAM = "me"  # the private link's query parameter: ?me=<link>
+SESSION = "visitor_session"  # session state: this browser session's own random name (the admin throttle's)
+
+
+def identity_keys() -> Keys:
+    """The deployment's keys: `[identity] secret` in the secrets, else the database's own."""
+    return _keys(configured_url(), str(secrets_section("identity").get("secret") or ""))
+
+
+@st.cache_resource(show_spinner=False)
+def _keys(url: str, configured: str) -> Keys:
+    return Keys.of(run_store().db, configured or None)  # a database that is down is not cached
+
+
+def admin_emails() -> list[str]:
+    """`[admins] emails`, lower-cased; a string instead of a list stops the app with one line
+    (a string would match substrings: "her@x" in "teacher@x")."""
+    emails = secrets_section("admins").get("emails", [])
+    if not isinstance(emails, list | tuple):
+        st.error('The secrets are wrong: `[admins] emails` must be a list, e.g. emails = ["teacher@school.org"].')
+        st.stop()
+    return [str(e).strip().lower() for e in emails]
+
+
+def login_configured() -> bool:
+    return bool(secrets_section("auth"))
 
 
 def actor() -> Actor:
-    """Who this visitor is: their login (with st.login configured), else their private link,
-    a random token kept in their own URL so that a reload comes back to their runs and jobs.
-    Admins: logged-in emails listed in `[admins] emails`, or a session that gave `[admins]
-    password` (see admin_login)."""
-    admins = secrets_section("admins")
-    if getattr(st.user, "is_logged_in", False):
-        email = str(getattr(st.user, "email", "") or "")
-        return Actor(f"user:{email}", admin=email in admins.get("emails", []) or _admin_session())
-    token = st.query_params.get(OWNER_PARAM, "")  # a link followed wins over the session's own
-    if not is_link_token(token):
-        token = st.session_state.get(OWNER_PARAM) or new_link_token()
-    st.session_state[OWNER_PARAM] = token
-    if st.query_params.get(OWNER_PARAM) != token:
-        st.query_params[OWNER_PARAM] = token  # kept in the URL: the visitor's private link
-    return Actor(f"link:{token}", admin=_admin_session())
+    """Who this visitor is: their login (with st.login configured), else their private link, a
+    signed token kept in their own URL so that a reload or a bookmark comes back to their runs.
+    A link this deployment did not sign is set aside for a fresh one. Admins: logged-in emails
+    listed in `[admins] emails`, or a session that gave `[admins] password` (admin_login)."""
+    emails = admin_emails()
+    if st.user.get("is_logged_in", False):  # without [auth] in the secrets, st.user holds no such key
+        email = str(st.user.get("email") or "").strip().lower()
+        if email:
+            return Actor(f"user:{email}", admin=email in emails or _admin_session())
+        st.session_state[NOTICE] = "That login gave no email address, which this app needs to know you: you are " \
+                                   "known by your private link instead (log out, or use an account with an email)."
+    try:
+        keys = identity_keys()
+    except StoreError:  # no secret to sign with: this session is someone for now, and the URL is left alone
+        return Actor(f"session:{_session_id()}", admin=_admin_session())
+    given = st.query_params.get(OWNER_PARAM)
+    link = st.session_state.get(OWNER_PARAM)
+    if given and given != link:  # a link followed (a bookmark, another device) wins over the session's own
+        if keys.owner_of(given) is not None:
+            link = given
+        else:
+            st.session_state[NOTICE] = "That private link was not made by this app, so it was set aside: this page " \
+                                       "has a new one of its own."
+    if not link or keys.owner_of(link) is None:
+        link = keys.new_link()
+    st.session_state[OWNER_PARAM] = link
+    if given != link:
+        st.query_params[OWNER_PARAM] = link  # kept in the URL: the visitor's private link
+    return Actor(keys.owner_of(link), admin=_admin_session())
+
+
+NOTICE = "identity_notice"  # session state: one line about the visitor's identity, shown once
+
+
+def identity_panel(me: Actor) -> None:
+    """In the sidebar of every page: who the visitor is to the app, and what their link is."""
+    with st.sidebar:
+        notice = st.session_state.pop(NOTICE, None)
+        if notice:
+            st.warning(notice)
+        try:
+            name = identity_keys().pseudonym(me.owner)
+        except StoreError:
+            name = "a visitor (the database is unavailable)"
+        if me.owner.startswith("user:"):
+            st.caption(f"Signed in as **{me.owner[5:]}**; others see you as **{name}**.")
+            st.button("Log out", key="identity_logout", on_click=st.logout, icon=":material/logout:")
+            return
+        st.caption(f"You are **{name}** to this app" + (" (admin)." if me.admin else "."))
+        if me.owner.startswith("link:"):
+            with st.popover("Your private link", icon=":material/key:"):
+                st.write("This address is your key: whoever has it acts as you (your runs, jobs and drawings). "
+                         "Copy it to come back on another device; keep it to yourself.")
+                st.code(f"{_base_url()}?{OWNER_PARAM}={st.session_state[OWNER_PARAM]}", language=None)
+                st.button("Start afresh", key="identity_afresh", on_click=_start_afresh, icon=":material/restart_alt:",
+                          help="A new link, a new you: the old link keeps its runs and drawings")
+        if login_configured():
+            st.button("Log in", key="identity_login", on_click=st.login, icon=":material/login:",
+                      help="Safer than a link: your runs and drawings follow your account")
+
+
+def _start_afresh() -> None:
+    link = identity_keys().new_link()
+    st.session_state[OWNER_PARAM] = link
+    st.query_params[OWNER_PARAM] = link
+
+
+def _base_url() -> str:
+    url = str(getattr(st.context, "url", "") or "")
+    return url.split("?", 1)[0]
+
+
+def _session_id() -> str:
+    return st.session_state.setdefault(SESSION, secrets.token_urlsafe(9))
 
 
 def _admin_session() -> bool:
     return bool(st.session_state.get("admin"))
 
 
+@st.cache_resource
+def _throttle() -> Throttle:
+    """Wrong admin passwords, counted for this server process (every session)."""
+    return Throttle()
+
+
 def admin_login() -> None:
-    """In the sidebar: the admin password, when one is set in the secrets (compared in constant time)."""
-    expected = str(secrets_section("admins").get("password") or "")
-    if not expected or _admin_session():
+    """In the sidebar: the admin password, when one is set in the secrets; each wrong try slows
+    the next ones down (owners.Throttle), and the compare is constant-time."""
+    if not _admin_password() or _admin_session():
         return
     with st.sidebar.popover("Admin", icon=":material/shield_person:"):
-        given = st.text_input("Admin password", type="password", key="admin_password")
-        if given and password_matches(given, expected):
-            st.session_state["admin"] = True
-            st.rerun()
-        elif given:
-            st.error("Wrong password.")
+        st.text_input("Admin password", type="password", key="admin_password", on_change=_try_admin_password)
+        message = st.session_state.pop("admin_message", "")
+        if message:
+            st.error(message)
+
+
+def _admin_password() -> str:
+    return str(secrets_section("admins").get("password") or "")
+
+
+def _try_admin_password() -> None:
+    """One try, counted once (a callback: the field's value is not read again on later reruns)."""
+    given, st.session_state["admin_password"] = st.session_state.get("admin_password", ""), ""
+    if not given:
+        return
+    session, throttle = _session_id(), _throttle()
+    wait = throttle.wait(session)
+    if wait > 0:
+        st.session_state["admin_message"] = f"Too many wrong passwords: try again in {math.ceil(wait)} s."
+    elif password_matches(given, _admin_password()):
+        throttle.succeeded(session)
+        st.session_state["admin"] = True
+    else:
+        throttle.failed(session)
+        st.session_state["admin_message"] = f"Wrong password; the next try in {math.ceil(throttle.wait(session))} s."
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")
@@ -198,24 +309,33 @@ def _revision(url: str) -> int:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
+def _runs_at(url: str, revision: int) -> RunIndex:
+    """Every run, as of `revision`; cached files of runs deleted meanwhile (by any server) go."""
+    store = run_store()
+    index = RunIndex(store.list())
+    store.sweep_model_files(index.runs)
+    return index
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _choices_at(url: str, revision: int) -> dict[str, str]:
     # shared, not copied per call (st.cache_data unpickles its value every time): callers only read it
     choices = dict(SHIPPED_CHOICES)
-    for run in run_store().list():
+    for run in _runs_at(url, revision).runs:
         label = run_label(run)
         choices[label if label not in choices else f"{label} · {run.id}"] = run.id
     return choices
 
 
-def model_file(name: str) -> Path:
-    """The local file of a model choice: a shipped model, or a run's (fetched once: a run's
-    files never change)."""
-    return _model_file(run_store().db.url if name not in SHIPPED_CHOICES.values() else "", name)
-
-
-@st.cache_resource(show_spinner="Fetching the model…", max_entries=64)
-def _model_file(url: str, name: str) -> Path:
-    return resolve_model(name, run_store() if url else None)
+def model_file(name: str, fresh: bool = False) -> Path:
+    """The local file of a model: a shipped one, or a run's by id or name. Runs are found in the
+    listing of the database's current revision (`fresh`, as HTTP asks: a run deleted or renamed
+    on any server stops answering at once), or of one at most 2 s old (a stroke: no query)."""
+    if name in SHIPPED_MODELS:
+        return SHIPPED_MODELS[name]
+    store = run_store()
+    revision = store.db.revision() if fresh else _revision(store.db.url)
+    return store.model_path(_runs_at(store.db.url, revision).find(name).id)
 
 
 def run_label(run: Run) -> str:

@@ -4,10 +4,10 @@ import the collection; which model reads these people's digits best."""
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import actor, admin_login, drawing_store, enlarge, model_scoreboard
+from app_pages.common import actor, admin_login, drawing_store, enlarge, identity_keys, model_scoreboard
 from mnist_core.database import StoreError
 from mnist_core.drawing_files import IDX_NAMES, read_files, to_idx, to_npz, to_png_zip
-from mnist_core.drawings import DrawingError, Filter, person
+from mnist_core.drawings import DrawingError, Filter
 from mnist_core.owners import NotAllowed
 
 PER_PAGE = 48
@@ -20,6 +20,7 @@ try:
     store = drawing_store()
     counts = store.counts()
     owners = store.owners()
+    pseudonym = identity_keys().pseudonym
 except StoreError as e:
     st.error(f"The drawings are unavailable: {e}")
     st.stop()
@@ -38,7 +39,7 @@ with b:
                      "y": {"field": "drawings", "type": "quantitative", "axis": {"tickMinStep": 1, "format": "d"}}},
     }, width="stretch")
 
-people = {"Everyone": None, "Yours": me.owner, **{person(o).capitalize(): o for o, _ in owners if o != me.owner}}
+people = {"Everyone": None, "Yours": me.owner, **{pseudonym(o): o for o, _ in owners if o != me.owner}}
 f1, f2, f3 = st.columns(3)
 digit = f1.selectbox("Digit", ["All", *range(10)], key="drawings_digit")
 whose = f2.selectbox("Drawn by", list(people), key="drawings_person")
@@ -55,7 +56,7 @@ for row in range(0, len(shown), COLUMNS):
     for column, d in zip(st.columns(COLUMNS), shown[row:row + COLUMNS], strict=False):
         read = "imported" if d.predicted is None else (f"read {d.predicted}" if d.wrong else "read right")
         column.image(enlarge(d.pixels / 255.0, 84), caption=f"{d.label} · {read}")
-        column.caption("yours" if d.owner == me.owner else person(d.owner))
+        column.caption("yours" if d.owner == me.owner else pseudonym(d.owner))
         if me.may_change(d.owner) and column.button("Delete", key=f"drawings_delete_{d.id}",
                                                     icon=":material/delete:"):
             try:
@@ -80,7 +81,7 @@ e1.download_button("Images (IDX)", lambda: to_idx(collection())[0], file_name=ID
                    key="drawings_export_idx_images", icon=":material/download:", disabled=not matching)
 e2.download_button("Labels (IDX)", lambda: to_idx(collection())[1], file_name=IDX_NAMES[1],
                    key="drawings_export_idx_labels", icon=":material/download:", disabled=not matching)
-e3.download_button("drawings.npz", lambda: to_npz(collection()), file_name="drawings.npz",
+e3.download_button("drawings.npz", lambda: to_npz(collection(), pseudonym), file_name="drawings.npz",
                    key="drawings_export_npz", icon=":material/download:", disabled=not matching)
 e4.download_button("PNGs (zip)", lambda: to_png_zip(collection(), store.image), file_name="drawings-png.zip",
                    key="drawings_export_png", icon=":material/download:", disabled=not matching)

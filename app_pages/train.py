@@ -104,9 +104,6 @@ with st.sidebar:
     limits = budget()
     st.caption(f"This server allows {duration(limits.seconds)} of training and {limits.max_parameters / 1e6:g} "
                f"million parameters a run, {limits.jobs_per_hour} runs an hour a person.")
-    if me.owner.startswith("link:"):
-        st.caption("Your jobs and runs follow this page's address (its `?me=`): bookmark it to come back "
-                   "to them; whoever has it acts as you.")
 
 try:
     jobs = job_queue()

@@ -106,7 +106,7 @@ def _load(path: Path, compile: bool) -> keras.Model:
     if path.suffix.lower() not in MODEL_SUFFIXES:
         raise ModelError(f"{path.name}: expected a .keras or .h5 model file")
     if not path.is_file():
-        raise ModelError(f"{path}: no such model file")
+        raise ModelError(f"{path.name}: no such model file")
     check_model_file(path)  # before Keras allocates what the file declares
     import keras
 
@@ -153,7 +153,7 @@ class ClassifierCache:
         try:
             key = (path, path.stat().st_mtime_ns)
         except OSError:
-            raise ModelError(f"{path}: no such model file") from None
+            raise ModelError(f"{path.name}: no such model file") from None
         with self._lock:
             if key in self._models:  # every stroke comes here: a lookup, nothing more
                 self._models.move_to_end(key)

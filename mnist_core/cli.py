@@ -27,8 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except USER_ERRORS as e:  # the edge: the user's errors become one line
-        print(f"error: {e}", file=sys.stderr)
+    except USER_ERRORS as e:  # the edge: the user's errors become one line (the operator's: with detail)
+        print(f"error: {getattr(e, 'detail', None) or e}", file=sys.stderr)
         return 1
 
 
@@ -223,10 +223,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    runs = _store(args).list()
+    from mnist_core.owners import Keys
+
+    store = _store(args)
+    runs, pseudonym = store.list(), Keys.of(store.db).pseudonym
     for run in runs:
         if args.json:
-            print(json.dumps(run.to_json()))
+            print(json.dumps({**run.to_json(), "by": pseudonym(run.owner)}))
         else:
             accuracy = "-" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
             print(f"{run.id}  {accuracy:>7}  {run.epochs_done:>5} ep  {run.name}")
@@ -319,16 +322,16 @@ def _drawings(args: argparse.Namespace):
 
 
 def _drawings_list(args: argparse.Namespace) -> int:
-    from mnist_core.drawings import person
+    from mnist_core.owners import Keys
 
     drawings = _drawings(args)
-    counts, owners = drawings.counts(), drawings.owners()
+    counts, owners, pseudonym = drawings.counts(), drawings.owners(), Keys.of(drawings.db).pseudonym
     if args.json:
-        print(json.dumps({"total": sum(counts), "per_digit": counts, "people": {person(o): n for o, n in owners}}))
+        print(json.dumps({"total": sum(counts), "per_digit": counts, "people": {pseudonym(o): n for o, n in owners}}))
         return 0
     print(f"{sum(counts)} drawings; of each digit: " + ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
     for owner, n in owners:
-        print(f"  {person(owner)}: {n}")
+        print(f"  {pseudonym(owner)}: {n}")
     return 0
 
 
@@ -363,7 +366,9 @@ def _drawings_export(args: argparse.Namespace) -> int:
     if args.format in ("all", "idx"):
         written.update(zip(IDX_NAMES, to_idx(c), strict=True))
     if args.format in ("all", "npz"):
-        written["drawings.npz"] = to_npz(c)
+        from mnist_core.owners import Keys
+
+        written["drawings.npz"] = to_npz(c, Keys.of(drawings.db).pseudonym)
     if args.format in ("all", "png"):
         written["drawings-png.zip"] = to_png_zip(c, drawings.image)
     for name, data in written.items():

@@ -21,6 +21,7 @@ must ship inside the package and run on the app's start with no command for anyo
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,12 +30,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 URL_VARIABLE = "MNIST_DATABASE_URL"
 
 
 class StoreError(Exception):
-    """The database cannot be reached or used; the message is one line, without the password."""
+    """The database cannot be reached or used. The message is one line for anyone (which action
+    failed, never where the database is); `detail` adds the URL without its password and the
+    driver's reason, for the operator and the server's log."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail or message
 
 
 def data_dir() -> Path:
@@ -83,6 +91,11 @@ run_files = sa.Table(
     sa.Column("run_id", sa.String(80), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("name", sa.String(64), primary_key=True),  # model.keras, mnist_dense_model.h5
     sa.Column("data", sa.LargeBinary, nullable=False),
+)
+secrets = sa.Table(  # the deployment's own secrets (v4): made once, shared by every server
+    "secrets", metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
 )
 legacy_imports = sa.Table(  # run folders already imported from runs/, so a deleted run stays deleted
     "legacy_imports", metadata,
@@ -147,7 +160,12 @@ def _v3(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE runs ADD COLUMN details TEXT NOT NULL DEFAULT '{}'"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+def _v4(conn: Connection) -> None:
+    # the deployment's secret (signed private links, pseudonyms)
+    secrets.create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 
 
 class Database:
@@ -173,7 +191,9 @@ class Database:
             yield
         except SQLAlchemyError as e:
             reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0][:200]
-            raise StoreError(f"database {safe_url(self.url)}: cannot {doing} ({reason})") from e
+            detail = f"database {safe_url(self.url)}: cannot {doing} ({reason})"
+            log.warning(detail)
+            raise StoreError(f"the database is unavailable: cannot {doing}", detail) from e
 
     @contextlib.contextmanager
     def write(self, bump: bool = True) -> Iterator[Connection]:
@@ -194,6 +214,18 @@ class Database:
         with self.read() as conn:
             return int(conn.execute(sa.select(meta.c.value).where(meta.c.name == "revision")).scalar_one())
 
+    def secret(self, name: str) -> bytes:
+        """A random 32-byte secret kept in the database, made by whichever server asks first."""
+        with self.read() as conn:
+            value = conn.execute(sa.select(secrets.c.value).where(secrets.c.name == name)).scalar()
+        if value is None:
+            with self.write(bump=False) as conn:  # two servers at once: the write lock orders them
+                value = conn.execute(sa.select(secrets.c.value).where(secrets.c.name == name)).scalar()
+                if value is None:
+                    value = os.urandom(32)
+                    conn.execute(secrets.insert().values(name=name, value=value))
+        return bytes(value)
+
     def schema_version(self) -> int:
         with self.read() as conn:
             return _version(conn)
@@ -205,7 +237,8 @@ class Database:
             meta.create(conn, checkfirst=True)
             version = _version(conn)
             if version > len(MIGRATIONS):
-                raise StoreError(f"database {safe_url(self.url)} has schema version {version}, newer than "
+                raise StoreError("the database was made by a newer version of this app: update the app",
+                                 f"database {safe_url(self.url)} has schema version {version}, newer than "
                                  f"this app's {len(MIGRATIONS)}: update the app")
             for step in MIGRATIONS[version:target]:
                 step(conn)
@@ -223,17 +256,19 @@ def _engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise StoreError(f"{safe_url(url)}: not a database URL (expected sqlite:///FILE or postgresql://...)") from None
+        raise StoreError("the database URL is not usable",
+                         f"{safe_url(url)}: not a database URL (expected sqlite:///FILE or postgresql://...)") from None
     if parsed.drivername in ("postgres", "postgresql"):  # the URL hosts hand out; psycopg 3 is the driver
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     if parsed.get_backend_name() != "postgresql":
-        raise StoreError(f"{safe_url(url)}: only SQLite and Postgres databases are supported")
+        raise StoreError("the database URL is not usable",
+                         f"{safe_url(url)}: only SQLite and Postgres databases are supported")
     try:
         return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     except (ArgumentError, ImportError) as e:
-        raise StoreError(f"{safe_url(url)}: cannot use this URL ({e})") from None
+        raise StoreError("the database URL is not usable", f"{safe_url(url)}: cannot use this URL ({e})") from None
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:

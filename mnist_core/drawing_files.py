@@ -1,14 +1,14 @@
 """Labelled drawings as files: MNIST's own IDX format, NumPy's .npz, a zip of PNGs; and back.
 
     images_gz, labels_gz = to_idx(collection)      # drawings-images-idx3-ubyte.gz, -labels-idx1-ubyte.gz
-    data = to_npz(collection)                      # x (n, 28, 28) uint8, y (n,), person, predicted, created, id
+    data = to_npz(collection, keys.pseudonym)      # x (n, 28, 28) uint8, y (n,), person, predicted, created, id
     data = to_png_zip(collection, store.image)     # 28x28/<digit>/<id>.png, drawn/<digit>/<id>.png
     x, y = read_files([("drawings.npz", data)])    # any of the above, checked before it is read
 
 The IDX files are byte for byte what MNIST's `train-images-idx3-ubyte.gz` format is (magic
 0x00000803, n, 28, 28, then the pixels; labels 0x00000801, n, then the labels), so anything
 that reads MNIST reads them, this project's MNIST loader included. An export never holds an
-owner: the private link of whoever drew a digit acts as them, so files carry pseudonyms.
+owner (a login's email, a private link's id): people appear by their keyed pseudonym only.
 
 Reading is defensive, as everywhere an outsider's file comes in: the declared sizes (IDX and
 .npy headers, zip entries) are checked before anything is read, at most MAX_DRAWINGS images a
@@ -27,7 +27,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from mnist_core.declared import read_idx, read_npy
-from mnist_core.drawings import Collection, DrawingError, check_label, person
+from mnist_core.drawings import Collection, DrawingError, check_label
 
 MAX_DRAWINGS = 60_000  # a file's drawings at most: as many as MNIST's training set
 MAX_ZIP_ENTRY = 10 * 2**20  # bytes of one PNG in a zip, as the app's upload limit
@@ -62,9 +62,10 @@ def to_idx(c: Collection) -> tuple[bytes, bytes]:
     return gzip.compress(images, mtime=0), gzip.compress(labels, mtime=0)
 
 
-def to_npz(c: Collection) -> bytes:
+def to_npz(c: Collection, pseudonym: Callable[[str], str]) -> bytes:
+    """The drawings as an .npz; `pseudonym` names each owner as others may see them."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, x=c.x, y=c.y, person=np.array([person(o) for o in c.owners], dtype=str),
+    np.savez_compressed(buffer, x=c.x, y=c.y, person=np.array([pseudonym(o) for o in c.owners], dtype=str),
                         predicted=c.predicted, created=c.created, id=c.ids)
     return buffer.getvalue()
 

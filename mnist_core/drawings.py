@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,11 +46,6 @@ def check_label(value: object) -> int:
     if isinstance(value, bool) or len(text) != 1 or not text.isdigit():
         raise DrawingError(f"a label is one digit from 0 to 9, not {text[:20]!r}")
     return int(text)
-
-
-def person(owner: str) -> str:
-    """What others are shown of an owner: a pseudonym (the owner's private link is a secret)."""
-    return "the operator" if not owner else f"person {hashlib.sha256(owner.encode()).hexdigest()[:6]}"
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,42 @@
-"""Who owns what: a run and a training job belong to whoever started them, and only they, or an
-admin, may stop, cancel, rename or delete them; everyone may view, compare, download and draw.
+"""Who owns what, and how a visitor is known: signed private links, pseudonyms, admins.
 
-    visitor = Actor("link:Qm9v...")          # a browser, known by its private link (or its login)
-    visitor.may_change(run.owner)            # False for a stranger's run
-    OPERATOR.may_change(anything)            # the command line: whoever runs the server
+    keys = Keys.of(db, configured_secret)     # the deployment's secret: every server agrees
+    link = keys.new_link()                    # "k3J9...x2.Qm9v...": what goes in ?me=
+    keys.owner_of(link)                       # "link:k3J9...x2", or None when the server never signed it
+    keys.pseudonym("link:k3J9...x2")          # "brave-otter-7k2m9q4x": what others are shown
+    visitor = Actor(keys.owner_of(link))
+    visitor.may_change(run.owner)             # False for a stranger's run
+    OPERATOR.may_change(anything)             # the command line: whoever runs the server
 
-An owner is a string: "user:<email>" with Streamlit's login, "link:<token>" without it (the
-token lives in the visitor's own URL, so a reload or a bookmark comes back to the same runs),
-and "" for runs made by the operator (the command line, runs imported from old folders).
+An owner is a string: "user:<email>" with Streamlit's login, "link:<id>" without it, and "" for
+what the operator made (the command line, runs imported from old folders). A private link is
+the id and an HMAC of it under the deployment's secret, so nobody can make up a link, and the
+owner string alone (should it ever be seen) is not a key. Owners never leave the server: pages,
+files and HTTP answers name people as "yours", "another visitor's" or a keyed pseudonym, which
+cannot be reversed without the secret (an unkeyed hash of `user:<email>` could be, from a
+class roster).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import os
 import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mnist_core.database import Database
+
+LINK_ID_BYTES = 12  # 96 random bits: the link's id, the owner's name in the database
+LINK_MAC_BYTES = 16  # 128 bits of HMAC-SHA256: what makes the link the server's own
+SECRET_VARIABLE = "MNIST_IDENTITY_SECRET"
 
 
 class NotAllowed(Exception):
@@ -38,15 +60,123 @@ class Actor:
 OPERATOR = Actor("", admin=True)
 
 
-def new_link_token() -> str:
-    """A private link's secret: 96 random bits, URL-safe."""
-    return secrets.token_urlsafe(12)
+class Keys:
+    """The deployment's secret, and what is made with it: private links and pseudonyms."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    @classmethod
+    def of(cls, db: Database, configured: str | None = None) -> Keys:
+        """The deployer's secret (`[identity] secret` in the app's secrets, or
+        `$MNIST_IDENTITY_SECRET`), else the one kept in the database: made once, so that every
+        server of a deployment, and the command line, sign and name alike."""
+        configured = configured or os.environ.get(SECRET_VARIABLE)
+        return cls(configured.encode() if configured else db.secret("identity"))
+
+    def _mac(self, purpose: str, text: str, size: int) -> bytes:
+        return hmac.new(self._secret, f"{purpose}\n{text}".encode(), hashlib.sha256).digest()[:size]
+
+    def new_link(self) -> str:
+        """A fresh private link: a random id, a dot, and the server's signature of it."""
+        link_id = _b64(secrets.token_bytes(LINK_ID_BYTES))
+        return f"{link_id}.{_b64(self._mac('link', link_id, LINK_MAC_BYTES))}"
+
+    def owner_of(self, link: str) -> str | None:
+        """The owner a private link stands for; None unless this deployment signed it."""
+        link_id, _, mac = link.partition(".")
+        if len(link_id) != len(_b64(bytes(LINK_ID_BYTES))) or not mac.isascii():
+            return None
+        if not hmac.compare_digest(mac, _b64(self._mac("link", link_id, LINK_MAC_BYTES))):
+            return None
+        return f"link:{link_id}"
+
+    def pseudonym(self, owner: str) -> str:
+        """A readable name for an owner, stable, and not reversible without the secret: 48
+        keyed bits as an adjective, an animal and 8 base-32 characters."""
+        if not owner:
+            return "the operator"
+        n = int.from_bytes(self._mac("pseudonym", owner, 6), "big")
+        code = "".join(_BASE32[(n >> 5 * i) & 31] for i in range(8))  # the low 40 bits
+        return f"{_ADJECTIVES[(n >> 42) & 63]}-{_ANIMALS[(n >> 36) & 63]}-{code}"
 
 
-def is_link_token(text: str) -> bool:
-    return 8 <= len(text) <= 64 and all(c.isalnum() or c in "-_" for c in text)
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+_BASE32 = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford's: no i, l, o, u
+_ADJECTIVES = (
+    "amber agile bold brave bright brisk calm clever cosy crisp curious daring deft eager fair fancy fleet fond "
+    "gentle glad golden grand happy hardy honest jolly keen kind lively lucky merry mighty modest neat noble "
+    "patient plucky polite proud quick quiet rapid ready royal rustic sharp shy silent silver smart snug steady "
+    "sturdy sunny swift tidy tough true vivid warm wise witty zany zesty"
+).split()
+_ANIMALS = (
+    "badger bat bear beaver bison boar camel cat cobra crane crow deer dingo dove eagle eel elk falcon ferret "
+    "finch fox frog gecko goat goose hare hawk heron ibis jay koala lark lemur lion llama lynx mole moose newt "
+    "otter owl panda puffin quail rabbit raven robin seal shark sloth snail swan tapir tiger toad trout turtle "
+    "viper walrus whale wolf wombat yak zebra"
+).split()
+assert len(_ADJECTIVES) == 64 and len(_ANIMALS) == 64  # 6 bits each: 48 bits with the code
 
 
 def password_matches(given: str, expected: str) -> bool:
     """The admin password, compared in constant time (no timing hints to a guesser)."""
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+class Throttle:
+    """Wrong admin passwords cost time: each session waits 1, 2, 4 ... up to 60 s after each
+    wrong try in a row, and at most `per_session` wrong tries a minute count for one session
+    and `per_server` for everyone together (a guesser opening new sessions meets the latter).
+
+        throttle.wait(session)       # seconds before this session may try again (0: now)
+        throttle.failed(session)     # a wrong try
+        throttle.succeeded(session)  # the right one: this session starts afresh
+    """
+
+    WINDOW = 60.0
+    MAX_DELAY = 60.0
+
+    def __init__(self, per_session: int = 5, per_server: int = 30, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_session, self.per_server, self.clock = per_session, per_server, clock
+        self._server: deque[float] = deque()
+        self._sessions: dict[str, deque[float]] = {}
+        self._streak: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, session: str) -> float:
+        now = self.clock()
+        with self._lock:
+            mine = self._recent(self._sessions.get(session, deque()), now)
+            server = self._recent(self._server, now)
+            waits = [0.0]
+            if mine:
+                waits.append(mine[-1] + min(2.0 ** (self._streak.get(session, 1) - 1), self.MAX_DELAY) - now)
+            if len(mine) >= self.per_session:
+                waits.append(mine[-self.per_session] + self.WINDOW - now)
+            if len(server) >= self.per_server:
+                waits.append(server[-self.per_server] + self.WINDOW - now)
+            return max(waits)
+
+    def failed(self, session: str) -> None:
+        now = self.clock()
+        with self._lock:
+            self._sessions.setdefault(session, deque()).append(now)
+            self._server.append(now)
+            self._streak[session] = self._streak.get(session, 0) + 1
+            for times in (self._server, *self._sessions.values()):
+                self._recent(times, now)
+            self._sessions = {k: v for k, v in self._sessions.items() if v}  # bounded by the window's tries
+            self._streak = {k: v for k, v in self._streak.items() if k in self._sessions}
+
+    def succeeded(self, session: str) -> None:
+        with self._lock:
+            self._sessions.pop(session, None)
+            self._streak.pop(session, None)
+
+    def _recent(self, times: deque[float], now: float) -> deque[float]:
+        while times and times[0] <= now - self.WINDOW:
+            times.popleft()
+        return times

@@ -61,8 +61,10 @@ class Run:
     owner: str = ""  # who may rename or delete it (owners.py); "" is the operator's
 
     def to_json(self, history: History | None = None, finetune: FineTune | None = None) -> dict[str, Any]:
-        """The record as run.json holds it (with `history` and `finetune` when given)."""
+        """The record as run.json holds it (with `history` and `finetune` when given). Never its
+        owner: a private link's id, or an email, is nobody else's business."""
         record = {**dataclasses.asdict(self), "config": self.config.to_dict()}
+        del record["owner"]
         if finetune is not None:
             record["finetune"] = finetune.to_json()
         return record if history is None else {**record, "history": history}
@@ -138,9 +140,9 @@ class RunStore:
             if not rows:
                 rows = conn.execute(sa.select(*_SUMMARY).where(runs.c.name == ref)).mappings().all()
         if len(rows) > 1:
-            raise RunError(f"{len(rows)} runs are named {ref[:80]!r}: use the run's id (`python -m mnist_core runs`)")
+            raise RunError(_ambiguous(ref, len(rows)))
         if not rows:
-            raise RunError(f"no run has the id or name {ref[:80]!r} (`python -m mnist_core runs` lists them)")
+            raise RunError(_unknown(ref))
         return _run(rows[0])
 
     def history(self, run_id: str) -> History:
@@ -169,12 +171,24 @@ class RunStore:
         return bytes(data)
 
     def model_path(self, run_id: str) -> Path:
-        """The run's model.keras as a local file (Keras opens files), written once per machine."""
-        key = hashlib.sha256(f"{self.db.url}\n{run_id}".encode()).hexdigest()[:24]
-        path = data_dir() / "model-cache" / f"{key}.keras"
+        """The run's model.keras as a local file, written once per machine (a cache: removed
+        when the run is deleted, here or, at the next `sweep_model_files`, by another server)."""
+        path = self._cached_file(run_id)
         if not path.is_file():
             atomic.write_bytes(path, self.file(run_id))
         return path
+
+    def _cached_file(self, run_id: str) -> Path:
+        database = hashlib.sha256(self.db.url.encode()).hexdigest()[:8]
+        return data_dir() / "model-cache" / f"{database}-{hashlib.sha256(run_id.encode()).hexdigest()[:16]}.keras"
+
+    def sweep_model_files(self, runs: list[Run]) -> None:
+        """Remove this database's cached model files of runs that are gone (deleted elsewhere)."""
+        kept = {self._cached_file(run.id) for run in runs}
+        prefix = self._cached_file("")
+        for path in prefix.parent.glob(f"{prefix.name[:9]}*.keras"):
+            if path not in kept:
+                path.unlink(missing_ok=True)
 
     def rename(self, run_id: str, name: str, actor: Actor) -> None:
         """Rename a run: its owner or an admin only (NotAllowed otherwise)."""
@@ -191,6 +205,7 @@ class RunStore:
             actor.require(self._owner(conn, run_id), "delete this run")
             conn.execute(run_files.delete().where(run_files.c.run_id == run_id))
             conn.execute(runs.delete().where(runs.c.id == run_id))
+        self._cached_file(run_id).unlink(missing_ok=True)
 
     @staticmethod
     def _owner(conn: sa.Connection, run_id: str) -> str:
@@ -237,6 +252,30 @@ class RunStore:
                     _insert_rows(conn, run, history, files)
                     added += 1
         return added
+
+
+@dataclass(frozen=True)
+class RunIndex:
+    """The runs as listed at one moment, found by id or name as `RunStore.get` finds them."""
+
+    runs: list[Run]
+
+    def find(self, ref: str) -> Run:
+        by_id = [r for r in self.runs if r.id == ref]
+        found = by_id or [r for r in self.runs if r.name == ref]
+        if len(found) > 1:
+            raise RunError(_ambiguous(ref, len(found)))
+        if not found:
+            raise RunError(_unknown(ref))
+        return found[0]
+
+
+def _ambiguous(ref: str, n: int) -> str:
+    return f"{n} runs are named {ref[:80]!r}: use the run's id (`python -m mnist_core runs`)"
+
+
+def _unknown(ref: str) -> str:
+    return f"no run has the id or name {ref[:80]!r} (`python -m mnist_core runs` lists them)"
 
 
 def legacy_runs_dir() -> Path:

@@ -1,0 +1,87 @@
+"""Identity: signed private links nobody can make up, keyed pseudonyms, the admin password's throttle."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mnist_core.database import Database
+from mnist_core.owners import Keys, Throttle
+
+
+def test_a_link_is_the_servers_own_and_names_its_owner():
+    keys = Keys(b"deployment secret")
+    link = keys.new_link()
+    owner = keys.owner_of(link)
+    assert owner == f"link:{link.split('.')[0]}" and keys.new_link() != link
+    assert Keys(b"deployment secret").owner_of(link) == owner  # another server of the deployment agrees
+
+
+@pytest.mark.parametrize("forge", [
+    lambda link: link.split(".")[0],  # the id alone (what the database holds)
+    lambda link: link[:-1] + ("A" if link[-1] != "A" else "B"),  # one character of the signature changed
+    lambda link: "A" + link[1:] if link[0] != "A" else "B" + link[1:],  # another id, the same signature
+    lambda link: "alice2025",  # any string, as ?me= used to accept
+    lambda link: "ä" * 16 + "." + "ö" * 22,
+    lambda link: Keys(b"another deployment").new_link(),
+    lambda link: "",
+])
+def test_a_link_the_server_did_not_sign_is_refused(forge):
+    keys = Keys(b"deployment secret")
+    assert keys.owner_of(forge(keys.new_link())) is None
+
+
+def test_pseudonyms_are_stable_readable_keyed_and_48_bits():
+    keys = Keys(b"deployment secret")
+    name = keys.pseudonym("user:ann@example.org")
+    assert name == keys.pseudonym("user:ann@example.org")
+    assert re.fullmatch(r"[a-z]+-[a-z]+-[0-9a-z]{8}", name)
+    assert Keys(b"another secret").pseudonym("user:ann@example.org") != name  # a roster cannot be hashed
+    assert "ann" not in name and keys.pseudonym("") == "the operator"
+    many = {keys.pseudonym(f"link:{i}") for i in range(5000)}
+    assert len(many) == 5000
+
+
+def test_the_secret_is_made_once_per_database(tmp_path, monkeypatch):
+    monkeypatch.delenv("MNIST_IDENTITY_SECRET", raising=False)
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    link = Keys.of(Database.open(url)).new_link()
+    assert Keys.of(Database.open(url)).owner_of(link) is not None  # a restart, or a second server
+    assert Keys.of(Database.open(f"sqlite:///{tmp_path / 'b.db'}")).owner_of(link) is None
+    assert Keys.of(Database.open(url), "configured").owner_of(link) is None  # the deployer's own secret wins
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_wrong_passwords_wait_longer_each_time_and_a_minute_caps_them():
+    clock = Clock()
+    throttle = Throttle(per_session=5, per_server=30, clock=clock)
+    assert throttle.wait("a") == 0
+    waits = []
+    for _ in range(5):
+        throttle.failed("a")
+        waits.append(throttle.wait("a"))
+        clock.now += waits[-1]
+    assert waits[:4] == [1, 2, 4, 8]  # a growing delay
+    assert waits[4] > 16  # the fifth wrong try in a minute: wait until the first leaves the window
+    assert throttle.wait("b") == 0  # another session is not slowed by this one's streak
+    throttle.succeeded("a")
+    assert throttle.wait("a") == 0
+
+
+def test_the_server_caps_wrong_tries_across_sessions():
+    clock = Clock()
+    throttle = Throttle(per_session=5, per_server=30, clock=clock)
+    for i in range(30):  # a guesser opening a new session for every try
+        assert throttle.wait(f"s{i}") == 0
+        throttle.failed(f"s{i}")
+    assert throttle.wait("fresh") == pytest.approx(60)
+    clock.now += 60.01
+    assert throttle.wait("fresh") == 0
