@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,9 +23,15 @@ CANVAS_READY = "[data-testid=stBidiComponentIsolated] .dc-toolbar"
 
 
 @contextlib.contextmanager
-def app_server(data_dir: Path, database_url: str | None = None) -> Iterator[tuple[str, subprocess.Popen, float]]:
+def app_server(data_dir: Path, database_url: str | None = None, secrets: dict | None = None,
+               script: str | Path = "streamlit_app.py") -> Iterator[tuple[str, subprocess.Popen, float]]:
     """Yield (url, process, seconds until /_stcore/health answered); the app keeps its database
-    at `database_url`, by default an SQLite file in `data_dir`."""
+    at `database_url`, by default an SQLite file in `data_dir`.
+
+    `secrets`: the server reads these (as st.secrets) and no secrets.toml file of the repo's or the
+    user's: they are written as TOML to a temporary file, passed as `--secrets.files`. Streamlit
+    puts the server's port in place of `{port}` in `[auth] redirect_uri` (tests/oidc.py's
+    auth_secrets). `script`: what `streamlit run` serves, relative to the repo root."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -33,11 +40,18 @@ def app_server(data_dir: Path, database_url: str | None = None) -> Iterator[tupl
     env.pop("MNIST_DATABASE_URL", None)
     if database_url is not None:
         env["MNIST_DATABASE_URL"] = database_url
+    options = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
+    secrets_dir = None
+    if secrets is not None:
+        import tomli_w  # a test tool (requirements-dev.txt)
+
+        secrets_dir = Path(tempfile.mkdtemp(prefix="app-secrets-"))  # mode 0700
+        (secrets_dir / "secrets.toml").write_text(tomli_w.dumps(secrets))
+        options += ["--secrets.files", str(secrets_dir / "secrets.toml")]
     log = open(os.environ.get("APP_LOG", os.devnull), "w")  # APP_LOG=path keeps the server's output
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
+        [sys.executable, "-m", "streamlit", "run", str(script), *options],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -57,6 +71,8 @@ def app_server(data_dir: Path, database_url: str | None = None) -> Iterator[tupl
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if secrets_dir is not None:
+            shutil.rmtree(secrets_dir, ignore_errors=True)
 
 
 def chromium() -> str:

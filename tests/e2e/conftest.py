@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from benchmarks.app_server import CHROMIUM_FLAGS, app_server
+from tests.oidc import oidc_provider
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +16,14 @@ def app_url(tmp_path_factory):
     """`streamlit run` as Streamlit's own e2e suite starts it, on a free localhost port."""
     with app_server(tmp_path_factory.mktemp("data")) as (url, _, _):
         yield url
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer():
+    """A real OpenID provider on a free localhost port for this test session (tests/oidc.py):
+    its issuer URL, for `app_server(..., secrets=auth_secrets(oidc_issuer))`."""
+    with oidc_provider() as issuer:
+        yield issuer
 
 
 @pytest.fixture(scope="session")
