@@ -370,3 +370,46 @@ def test_the_drawings_page_filters_deletes_ones_own_and_scores_the_models():
     assert {"default", "seed"} <= set(board["model"]) and (board["drawings scored"] == 6).all()
     at.button(key=f"drawings_delete_{mine.id}").click().run()
     assert store.count() == 5 and not np.isin(mine.id, store.collection().ids)
+
+
+@pytest.mark.parametrize("forged", ["alice2025", "ÄÖÜäöüßabc", "k3J9x2k3J9x2k3J9.not-a-signature-at-all", ""])
+def test_a_link_the_server_did_not_sign_is_replaced_with_a_fresh_one(forged):
+    at = visitor(forged)
+    link = at.session_state["me"]
+    assert link != forged and keys().owner_of(link) is not None and at.query_params["me"] == link
+    if forged:
+        assert any("not made by this app" in w.value for w in at.warning)
+    tampered = link[:-2] + ("AA" if not link.endswith("AA") else "BB")
+    at.query_params["me"] = tampered
+    at.run()
+    assert at.session_state["me"] == link  # the session keeps its own; the tampered one is set aside
+    assert any("not made by this app" in w.value for w in at.warning)
+
+
+def test_a_signed_link_followed_is_that_person_and_start_afresh_is_a_new_one():
+    ann = keys().new_link()
+    at = visitor(ann)
+    assert session_owner(at) == keys().owner_of(ann)
+    name = keys().pseudonym(keys().owner_of(ann))
+    assert any(name in c.value for c in at.sidebar.caption)
+    at.button(key="identity_afresh").click().run()
+    assert at.session_state["me"] != ann and at.query_params["me"] == at.session_state["me"]
+    assert session_owner(at) != keys().owner_of(ann)
+
+
+def test_admin_emails_must_be_a_list_and_a_login_must_bring_an_email():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.secrets["admins"] = {"emails": "teacher@school.org"}
+    at.run()
+    assert "`[admins] emails` must be a list" in at.error[0].value
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.user = {"is_logged_in": True, "sub": "uid-1"}
+    at.run()
+    assert any("gave no email address" in w.value for w in at.sidebar.warning)
+    assert keys().owner_of(at.session_state["me"]) is not None  # known by a private link instead
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.secrets["admins"] = {"emails": ["Teacher@School.org"]}
+    at.user = {"is_logged_in": True, "sub": "uid-2", "email": "teacher@school.org"}
+    at.run()
+    assert any("Signed in as **teacher@school.org**" in c.value for c in at.sidebar.caption)
+    assert any("(admin)" in c.value or "teacher@school.org" in c.value for c in at.sidebar.caption)
