@@ -1,8 +1,6 @@
 """Runs page: every saved run, compared on one chart; download, draw with it; rename or delete
 one's own (an admin: any)."""
 
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -81,7 +79,7 @@ a.download_button(MODEL_FILE, lambda: store.file(run.id, MODEL_FILE), file_name=
                   key="runs_download_keras", icon=":material/download:")
 b.download_button(H5_FILE, lambda: store.file(run.id, H5_FILE), file_name=H5_FILE, key="runs_download_h5",
                   icon=":material/download:")
-c.download_button(RECORD_FILE, lambda: json.dumps(run.to_json(store.history(run.id)), indent=1),
+c.download_button(RECORD_FILE, lambda: store.record(run.id),
                   file_name=RECORD_FILE, key="runs_download_record", icon=":material/download:")
 if d.button("Draw with this run", key="runs_use", icon=":material/draw:"):
     st.session_state[MODEL_KEY] = run_label(run)

@@ -214,13 +214,17 @@ class RunStore:
             raise RunError(f"no run has the id {run_id!r}")
         return owner
 
+    def record(self, run_id: str) -> bytes:
+        """The run's run.json, as it is downloaded and exported: with its history and details."""
+        run = self.get(run_id)
+        return json.dumps(run.to_json(self.history(run.id), self.finetune(run.id)), indent=1).encode()
+
     def export(self, ref: str, folder: Path) -> list[Path]:
         """Write a run's model.keras, mnist_dense_model.h5 and run.json into `folder`."""
         run = self.get(ref)
-        record = json.dumps(run.to_json(self.history(run.id), self.finetune(run.id)), indent=1).encode()
         written = []
         for name, data in ((MODEL_FILE, self.file(run.id, MODEL_FILE)), (H5_FILE, self.file(run.id, H5_FILE)),
-                           (RECORD_FILE, record)):
+                           (RECORD_FILE, self.record(run.id))):
             atomic.write_bytes(folder / name, data)
             written.append(folder / name)
         return written
