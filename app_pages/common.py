@@ -49,12 +49,11 @@ def configured_url() -> str:
 
 
 def budget() -> Budget:
-    """What one training job may take: `[budget] seconds, max_parameters, jobs_per_hour` in the secrets, else
-    the default for a shared server (on Community Cloud, or `shared = true`) or a local one."""
+    """What a job, a person and the line may take: `[budget]` in the secrets (budget.Budget's
+    fields), else the defaults for a shared server (on Community Cloud, or `shared = true`) or a
+    local one."""
     settings = secrets_section("budget")
-    shared = bool(settings.get("shared")) or running_on_community_cloud()
-    return Budget.for_deployment(shared, settings.get("seconds"), settings.get("max_parameters"),
-                                 settings.get("jobs_per_hour"))
+    return Budget.for_deployment(bool(settings.get("shared")) or running_on_community_cloud(), settings)
 
 
 def run_store() -> RunStore:

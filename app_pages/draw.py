@@ -23,7 +23,7 @@ from mnist_core.classifier import ModelError
 from mnist_core.database import StoreError
 from mnist_core.drawing_files import as_png
 from mnist_core.drawings import DrawingError
-from mnist_core.image_file import ImageError, preview, read_image
+from mnist_core.image_file import CANVAS_SIDE, EXTENSIONS, ImageError, preview, read_canvas, read_image
 from mnist_core.owners import NotAllowed
 from mnist_core.preprocessing import NotADigit, preprocess
 from mnist_core.reading import Reading, differences, overlay, read
@@ -100,22 +100,27 @@ with left:
     image, problem, picture, strokes = None, None, None, None
     if source == "Draw":
         st.session_state.setdefault("draw_clear_count", 0)
+        canvas_key = f"draw_canvas_{st.session_state.draw_clear_count}"
         canvas = st_canvas(
             stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000",
-            height=280, width=280, drawing_mode="freedraw", update_streamlit=True,
-            return_image_data=True, key=f"draw_canvas_{st.session_state.draw_clear_count}",
+            height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True,
+            return_image_data=True, key=canvas_key,
         )
         if st.button("Clear", key="draw_clear", icon=":material/ink_eraser:"):
             st.session_state.draw_clear_count += 1
             st.rerun()
-        image = canvas.image_data
-        if image is not None:
-            picture, strokes = canvas.image_bytes, json.dumps(canvas.json_data) if canvas.json_data else None
+        # The frame as the client sent it, checked before it is decoded (canvas.image_data would
+        # decode whatever a client puts there: a 0.5 MB PNG can declare 80 megapixels).
+        frame = ((st.session_state.get(canvas_key) or {}).get("drawing") or {}).get("data")
+        if frame:
+            try:
+                image = read_canvas(frame)
+                picture, strokes = canvas.image_bytes, json.dumps(canvas.json_data) if canvas.json_data else None
+            except ImageError as e:
+                problem = str(e)
     else:
-        upload = st.file_uploader(
-            "A photo or scan of one handwritten digit", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
-            key="draw_image_file",
-        )
+        upload = st.file_uploader("A photo or scan of one handwritten digit", type=list(EXTENSIONS),
+                                  key="draw_image_file")
         if upload is not None:
             try:
                 image = read_image(upload.getvalue())

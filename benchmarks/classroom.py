@@ -31,16 +31,18 @@ from benchmarks.app_server import app_server  # noqa: E402
 from benchmarks.memory import pss_mb  # noqa: E402
 from benchmarks.ws_session import AppError, DrawSession, digit_png  # noqa: E402
 from mnist_core.database import Database  # noqa: E402
+from mnist_core.owners import Keys  # noqa: E402
 from mnist_core.runs import RunStore  # noqa: E402
 from mnist_core.training_queue import JobQueue, Status  # noqa: E402
 
 
 async def visitor(url: str, i: int, trains: bool, drawings: int, pause: float, latencies: list[float],
-                  errors: list[str]) -> None:
+                  errors: list[str], trainer_links: list[str]) -> None:
     rng = random.Random(i)
     try:
-        session = await DrawSession.open(url, owner=f"pupil-{i:02d}-token")
+        session = await DrawSession.open(url)  # the server gives each a private link of its own
         if trains:
+            trainer_links.append(session.link)
             await session.start_training()
         for _ in range(drawings):
             await asyncio.sleep(pause * rng.uniform(0.5, 1.5))
@@ -65,6 +67,7 @@ def main() -> int:
     args = parser.parse_args()
     latencies: list[float] = []
     errors: list[str] = []
+    trainer_links: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, app_server(Path(tmp)) as (url, server, _):
         peak, done = [pss_mb(server.pid)], threading.Event()
 
@@ -77,8 +80,8 @@ def main() -> int:
         start = time.perf_counter()
 
         async def everyone() -> None:
-            await asyncio.gather(*(visitor(url, i, i < args.trainers, args.drawings, args.pause, latencies, errors)
-                                   for i in range(args.visitors)))
+            await asyncio.gather(*(visitor(url, i, i < args.trainers, args.drawings, args.pause, latencies, errors,
+                                           trainer_links) for i in range(args.visitors)))
 
         asyncio.run(everyone())
         drawn_s = time.perf_counter() - start
@@ -90,7 +93,7 @@ def main() -> int:
         all_s = time.perf_counter() - start
         done.set()
         sampler.join()
-        trainers = {f"link:pupil-{i:02d}-token" for i in range(args.trainers)}
+        trainers = {Keys.of(db).owner_of(link) for link in trainer_links}
         jobs = [j for owner in sorted(trainers) for j in queue.of(owner, limit=10)]
         runs = RunStore(db).list()
     print(f"{args.visitors} visitors x {args.drawings} drawings, {args.trainers} of them queue the seed fit")

@@ -1,6 +1,6 @@
 """A Draw-page session without a browser: Streamlit's own websocket protocol, for load tests.
 
-    session = await DrawSession.open("http://127.0.0.1:8501", owner="ann-token-1")  # ?me=...
+    session = await DrawSession.open("http://127.0.0.1:8501")   # the server gives it a private link
     seconds = await session.draw(digit_png(random.Random(0)))   # time to the Prediction metric
     await session.start_training()                              # the Train page's Start button
 
@@ -48,9 +48,9 @@ def digit_png(rng: random.Random, size: int = 280) -> bytes:
 
 
 class DrawSession:
-    def __init__(self, ws: websockets.ClientConnection, url: str, owner: str) -> None:
+    def __init__(self, ws: websockets.ClientConnection, url: str, link: str) -> None:
         self.ws, self.url = ws, url
-        self.query = f"me={owner}" if owner else ""  # the visitor's private link
+        self.query = f"me={link}" if link else ""  # the visitor's private link
         self.page_hash = ""
         self.pages: dict[str, str] = {}  # url path -> page hash
         self.canvas_id = ""
@@ -58,10 +58,10 @@ class DrawSession:
         self.warnings: list[str] = []
 
     @classmethod
-    async def open(cls, url: str, timeout: float = 60, owner: str = "") -> DrawSession:
+    async def open(cls, url: str, timeout: float = 60, link: str = "") -> DrawSession:
         """Connect and run the Draw page once, as a browser's first visit does."""
         ws = await websockets.connect(url.replace("http", "ws", 1) + "/_stcore/stream", max_size=None)
-        session = cls(ws, url, owner)
+        session = cls(ws, url, link)
         await session._rerun([], timeout)
         if not session.canvas_id:
             raise AppError("the Draw page showed no canvas")
@@ -85,12 +85,20 @@ class DrawSession:
 
     async def draw(self, png: bytes, timeout: float = 60) -> float:
         """Put a drawing on the canvas; seconds until the page shows its prediction."""
-        value = {"drawing": {"raw": {"objects": [], "background": "#000000"},
-                             "data": "data:image/png;base64," + base64.b64encode(png).decode()},
+        return await self.send_canvas("data:image/png;base64," + base64.b64encode(png).decode(), timeout)
+
+    async def send_canvas(self, data_url: str, timeout: float = 60, want: str = "Prediction") -> float:
+        """Send the canvas widget's value with any image data URL, as a client may."""
+        value = {"drawing": {"raw": {"objects": [], "background": "#000000"}, "data": data_url},
                  "backgroundFit": None}
         state = BackMsg().rerun_script.widget_states.widgets.add()
         state.id, state.json_value = self.canvas_id, json.dumps(value)
-        return await self._rerun([state], timeout, want="Prediction")
+        return await self._rerun([state], timeout, want=want)
+
+    @property
+    def link(self) -> str:
+        """The private link the server gave this session (its ?me=)."""
+        return self.query.removeprefix("me=")
 
     async def close(self) -> None:
         await self.ws.close()
@@ -119,6 +127,8 @@ class DrawSession:
             kind = fwd.WhichOneof("type")
             if kind == "new_session":
                 self.page_hash = self.page_hash or fwd.new_session.page_script_hash
+            elif kind == "page_info_changed":  # the app put the visitor's private link in the URL
+                self.query = fwd.page_info_changed.query_string
             elif kind == "navigation":
                 self.pages = {p.url_pathname: p.page_script_hash for p in fwd.navigation.app_pages}
             elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":

@@ -1,6 +1,7 @@
 """What one training job may cost on a shared server, and what a config is expected to cost.
 
-    budget = Budget.for_deployment(shared=True)     # 10 minutes, 3 million parameters a job, 6 an hour
+    budget = Budget.for_deployment(shared=True)     # 10 minutes, 3 million parameters a job, 6 an hour...
+    budget = Budget.for_deployment(True, {"seconds": 300, "max_waiting": 10})   # the deployer's `[budget]`
     budget.check(PRESETS["best"])                   # BudgetError: "... would take about 16 min ..."
     estimated_seconds(PRESETS["seed"])              # ~5 s on this project's machine
 
@@ -20,16 +21,13 @@ to 3x, so a running job is held to the budget by the clock, not by the estimate.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_core.config import TrainConfig
-
-LOCAL = (24 * 3600, 20_000_000, 1000)  # seconds and parameters a job, jobs an hour a person: one's own machine
-SHARED = (600, 3_000_000, 6)  # a shared server (Community Cloud): 10 minutes, 1.6 x the best preset, 6
-
 
 # A training process's peak memory (PSS), from benchmarks/memory.py beside the app: seed 508 MB,
 # adam 575 MB, best 746 MB. An upper estimate: TensorFlow, MNIST and two epochs of batches, plus
@@ -80,17 +78,25 @@ def estimated_peak_bytes(config: TrainConfig) -> int:
 
 @dataclass(frozen=True)
 class Budget:
-    seconds: float  # training time a job may take
-    max_parameters: int  # the largest network a job may train
-    jobs_per_hour: int  # jobs a person may start in any hour
+    """What a deployment allows: each field is a setting of `[budget]` in the app's secrets."""
+
+    seconds: float = 24 * 3600  # training time a job may take
+    max_parameters: int = 20_000_000  # the largest network a job may train
+    jobs_per_hour: int = 1000  # jobs a person may start in any hour
+    max_waiting: int = 1000  # jobs waiting in the whole line
+    max_waiting_anonymous: int = 1000  # jobs waiting from visitors without a login, all together
+    max_waiting_per_address: int = 1000  # jobs waiting from one client address (when the server knows it)
+    imports_per_day: int = 60_000  # drawings a person may import in a day
+    drawings_mb: int = 10_000  # database space the labelled drawings may take in all
 
     @classmethod
-    def for_deployment(cls, shared: bool, seconds: float | None = None, max_parameters: int | None = None,
-                       jobs_per_hour: int | None = None) -> Budget:
-        """The deployer's settings where given, else the default for a shared or a local app."""
-        default_seconds, default_parameters, default_jobs = SHARED if shared else LOCAL
-        return cls(float(seconds or default_seconds), int(max_parameters or default_parameters),
-                   int(jobs_per_hour or default_jobs))
+    def for_deployment(cls, shared: bool, settings: dict | None = None) -> Budget:
+        """The deployer's `[budget]` settings where given, else the defaults for a shared app
+        (Community Cloud: SHARED) or one's own machine (the field defaults)."""
+        defaults = SHARED if shared else cls()
+        known = {f.name: type(getattr(defaults, f.name)) for f in dataclasses.fields(cls)}
+        given = {k: known[k](v) for k, v in (settings or {}).items() if k in known and v not in (None, "")}
+        return dataclasses.replace(defaults, **given)
 
     def check(self, config: TrainConfig, free_bytes: int | None = None) -> None:
         """Raise BudgetError with one line saying what would fit, when `config` does not: its
@@ -111,6 +117,13 @@ class Budget:
             fits = max(1, math.floor(self.seconds / seconds_per_epoch(config)))
             raise BudgetError(f"{config.epochs} epochs would take about {duration(expected)}; this server allows "
                               f"{duration(self.seconds)} a run: at most {fits} epochs of these settings fit")
+
+
+# A shared server (Community Cloud): 10 minutes and 1.6 x the best preset's parameters a job, 6
+# jobs an hour a person; a line of 20, at most 10 of them from visitors without a login and 5 from
+# one address; 2,000 imported drawings a person a day, 200 MB of drawings in all (about 20,000).
+SHARED = Budget(seconds=600, max_parameters=3_000_000, jobs_per_hour=6, max_waiting=20, max_waiting_anonymous=10,
+                max_waiting_per_address=5, imports_per_day=2_000, drawings_mb=200)
 
 
 def available_memory() -> int:

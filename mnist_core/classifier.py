@@ -18,6 +18,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,12 +142,14 @@ def store_upload(data: bytes, filename: str, folder: Path) -> Path:
 class ClassifierCache:
     """Loaded models shared by every session and request, bounded by the bytes of their weights
     (not by a count: a few wide models weigh more than many small ones); the least recently used
-    go first. Thread-safe; a model is loaded once even when many ask for it at the same time."""
+    go first. Thread-safe; a model is loaded once even when many ask for it at the same time, and
+    its loading holds no lock that others need: a stroke on another model never waits for it."""
 
     def __init__(self, max_bytes: int = MODEL_CACHE_BYTES) -> None:
         self.max_bytes = max_bytes
         self._models: OrderedDict[tuple[Path, int], Classifier] = OrderedDict()
-        self._lock = threading.Lock()
+        self._loading: dict[tuple[Path, int], Future[Classifier]] = {}
+        self._lock = threading.Lock()  # held for lookups and bookkeeping only
 
     def get(self, path: Path) -> Classifier:
         """The model at `path`, loaded once (again if the file changes); ModelError if unusable."""
@@ -155,13 +158,29 @@ class ClassifierCache:
         except OSError:
             raise ModelError(f"{path.name}: no such model file") from None
         with self._lock:
-            if key in self._models:  # every stroke comes here: a lookup, nothing more
+            if key in self._models:  # every stroke comes here
                 self._models.move_to_end(key)
                 return self._models[key]
-            self._models[key] = load_classifier(path)
+            loading = self._loading.get(key)
+            first = loading is None
+            if first:
+                loading = self._loading[key] = Future()
+        if not first:
+            return loading.result()  # another thread is loading it: wait for that one load
+        try:
+            model = load_classifier(path)
+        except BaseException as e:
+            loading.set_exception(e)
+            raise
+        finally:
+            with self._lock:
+                self._loading.pop(key, None)
+        with self._lock:
+            self._models[key] = model
             while self.bytes() > self.max_bytes and len(self._models) > 1:
                 self._models.popitem(last=False)
-            return self._models[key]
+        loading.set_result(model)
+        return model
 
     def bytes(self) -> int:
         """float32 bytes of the weights of every model held."""

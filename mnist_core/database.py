@@ -118,6 +118,10 @@ jobs = sa.Table(  # the training queue (v2): one row a job, from queued to its e
     sa.Column("epochs_done", sa.Integer, nullable=False, server_default="0"),
     sa.Column("run_id", sa.String(80)),
     sa.Column("message", sa.Text, nullable=False, server_default=""),  # why it failed or stopped early
+    sa.Column("address", sa.String(40), nullable=False, server_default=""),  # a keyed tag of the client's address (v4)
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),  # times it was claimed (v4)
+    sa.Column("runs_on", sa.String(120), nullable=False, server_default=""),  # "lab-3, GPU": shown on the page (v4)
+    sa.Column("progress", sa.Text, nullable=False, server_default="{}"),  # per-epoch history as JSON (v4)
 )
 drawings = sa.Table(  # drawings people labelled (v3): what the model saw, what they drew, what it was
     "drawings", metadata,
@@ -132,6 +136,8 @@ drawings = sa.Table(  # drawings people labelled (v3): what the model saw, what 
     sa.Column("pixels", sa.LargeBinary, nullable=False),  # the 28x28 the model saw: 784 bytes, white on black
     sa.Column("image", sa.LargeBinary),  # PNG: the canvas as drawn, or the uploaded picture (bounded)
     sa.Column("strokes", sa.Text),  # the canvas's pen paths (its fabric.js JSON), as the canvas returned them
+    # an import counts for everyone's fine-tunes and the scoreboard once an admin accepts it (v4)
+    sa.Column("accepted", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 
@@ -147,22 +153,36 @@ def _v1(conn: Connection) -> None:
     conn.execute(meta.insert().values(name="revision", value=0))
 
 
+def _create_without(conn: Connection, table: sa.Table, later: set[str]) -> None:
+    """Create `table` as an earlier version made it: without the columns later steps add."""
+    sa.Table(table.name, sa.MetaData(), *(c.copy() for c in table.columns if c.name not in later)).create(conn)
+
+
+V4_JOBS, V4_DRAWINGS = {"address", "attempts", "runs_on", "progress"}, {"accepted"}
+
+
 def _v2(conn: Connection) -> None:
     # owners: whoever starts a job owns its run; runs from before, and from the command line,
     # are the operator's (""); and the training queue
     conn.execute(sa.text("ALTER TABLE runs ADD COLUMN owner VARCHAR(200) NOT NULL DEFAULT ''"))
-    jobs.create(conn)
+    _create_without(conn, jobs, V4_JOBS)
 
 
 def _v3(conn: Connection) -> None:
     # labelled drawings; and a run's details (a fine-tune's base, its drawings, before and after)
-    drawings.create(conn)
+    _create_without(conn, drawings, V4_DRAWINGS)
     conn.execute(sa.text("ALTER TABLE runs ADD COLUMN details TEXT NOT NULL DEFAULT '{}'"))
 
 
 def _v4(conn: Connection) -> None:
-    # the deployment's secret (signed private links, pseudonyms)
+    # the deployment's secret (signed private links, pseudonyms); the line's limits per address,
+    # its jobs on workers (claims, where, per-epoch progress); imports that await an admin
     secrets.create(conn)
+    true = "TRUE" if conn.dialect.name == "postgresql" else "1"
+    for column in ("address VARCHAR(40) NOT NULL DEFAULT ''", "attempts INTEGER NOT NULL DEFAULT 0",
+                   "runs_on VARCHAR(120) NOT NULL DEFAULT ''", "progress TEXT NOT NULL DEFAULT '{}'"):
+        conn.execute(sa.text(f"ALTER TABLE jobs ADD COLUMN {column}"))
+    conn.execute(sa.text(f"ALTER TABLE drawings ADD COLUMN accepted BOOLEAN NOT NULL DEFAULT {true}"))
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]

@@ -61,6 +61,7 @@ class Drawing:
     model: str  # the model that read it: "default", "seed" or a run's id
     source: str  # canvas, upload or import
     pixels: np.ndarray = field(compare=False, repr=False)  # (28, 28) uint8, white on black
+    accepted: bool = True  # False: an import that counts for others only once an admin accepts it
 
     @property
     def wrong(self) -> bool:

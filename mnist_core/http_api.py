@@ -22,22 +22,32 @@ model ("default", "seed") or a saved run's id or name; a name is never a path.
 `GET /health` answers `{"status": "ok"}`.
 
 Every error is a JSON `{"error": "one line"}`: 400 a malformed request (no file, bad JSON),
-404 an unknown model, 413 a body over MAX_BODY_BYTES or too many images, 415 another content
-type, 422 an image that cannot be read as a digit (empty, not an image, a decompression bomb,
-blank, a single dot); 503 when the database that holds the runs cannot be reached.
+404 an unknown model or path, 405 another method, 413 a body over MAX_BODY_BYTES or too many
+images, 415 another content type, 422 an image that cannot be read as a digit (empty, not an
+image, over MAX_PIXELS, a decompression bomb, blank, a single dot); 503 (with `Retry-After`)
+when the server is busy or the database that holds the runs cannot be reached. No answer says
+where things are (a host, a database, a file path): the server's log keeps the detail.
 
-Decoding, preprocessing and the model run in worker threads, off the event loop. Requests that
-arrive while the model is busy wait for its next call and share it (`_Batcher`): with 16
-clients posting canvas PNGs, 224-266 requests a second against 86-96 with a model call each
-(benchmarks/http_speed.py's load, on the project's 2 cores).
+What is in flight is bounded for all requests together (`Limits`: 20,000 images and 64 MB by
+default, `$MNIST_HTTP_MAX_IMAGES`, `$MNIST_HTTP_MAX_BYTES`): a request that would go over
+waits up to `Limits.wait` seconds for others to finish, then gets 503. Its body is not read
+before it is admitted (it waits in the socket, not in memory). Decoding, preprocessing and the
+model run in worker threads, off the event loop, so `/health` answers throughout. Requests that
+arrive while the model is busy share its next calls (`_Batcher`), made CHUNK images at a time:
+with 16 clients posting canvas PNGs, 224-266 requests a second against 86-96 with a model call
+each (benchmarks/http_speed.py's load, on the project's 2 cores).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
+import logging
+import os
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import numpy as np
 from starlette.applications import Starlette
@@ -58,9 +68,27 @@ from mnist_core.runs import RunError, RunStore, resolve_model
 MAX_BODY_BYTES = MAX_BYTES  # 10 MB a request, whatever it holds: the app's upload limit
 MAX_FILES = 64  # images in one multipart request
 MAX_ARRAYS = 5000  # 28x28 arrays in one JSON request (about 1.9 KB each as MNIST's 0-255 integers)
+CHUNK = 512  # images a model call: (512 x 7 views, 1024) float32 activations are 15 MB
 BLANK = "a blank image: no digit in it"
 NPY = "application/x-npy"
 NPY_DTYPES = ("|u1", "<f4", "<f8")  # uint8 0-255, or float32 / float64
+BUSY = "the server is busy: try again in a moment"
+NO_DATABASE = "the database that holds the runs is unavailable: try again later"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What all requests together may have in flight, and how long one waits for room."""
+
+    images: int = 20_000
+    bytes: int = 64 * 2**20
+    wait: float = 2.0  # seconds a request waits for room before it is answered 503
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        return cls(int(os.environ.get("MNIST_HTTP_MAX_IMAGES") or cls.images),
+                   int(os.environ.get("MNIST_HTTP_MAX_BYTES") or cls.bytes))
 
 Resolver = Callable[[str | None], Classifier]  # model name (None: the default) -> loaded model
 
@@ -72,6 +100,40 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
 
+    def response(self) -> JSONResponse:
+        headers = {"Retry-After": "1"} if self.status == 503 else None
+        return JSONResponse({"error": str(self)}, status_code=self.status, headers=headers)
+
+
+class _InFlight:
+    """Images and bytes admitted across all requests; `hold` waits for room, else 503."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.images = self.bytes = 0
+        self._room = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, images: int, nbytes: int) -> AsyncIterator[None]:
+        if images > self.limits.images or nbytes > self.limits.bytes:
+            raise ApiError(413, f"{images} images and {nbytes:,} bytes: over what this server takes at once")
+
+        def fits() -> bool:
+            return self.images + images <= self.limits.images and self.bytes + nbytes <= self.limits.bytes
+
+        async with self._room:
+            try:
+                await asyncio.wait_for(self._room.wait_for(fits), self.limits.wait)
+            except TimeoutError:
+                raise ApiError(503, BUSY) from None
+            self.images, self.bytes = self.images + images, self.bytes + nbytes
+        try:
+            yield
+        finally:
+            async with self._room:
+                self.images, self.bytes = self.images - images, self.bytes - nbytes
+                self._room.notify_all()
+
 
 def loaded_models(store: RunStore | None) -> Resolver:
     """The standalone server's resolver: the shipped models and the runs in `store` (None: the
@@ -80,28 +142,27 @@ def loaded_models(store: RunStore | None) -> Resolver:
     return lambda name: cache.get(resolve_model(name, store))
 
 
-def routes(resolve: Resolver) -> list[Route]:
+def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
     """`POST /predict` and `GET /health`, reading digits with the models `resolve` names."""
-    batcher = _Batcher()
+    batcher, in_flight = _Batcher(), _InFlight(limits or Limits.from_env())
 
     async def predict(request: Request) -> JSONResponse:
+        if request.method != "POST":
+            return _wrong_method("POST")
         name = request.query_params.get("model")
         try:
-            classifier = await run_in_threadpool(resolve, name)
-            body = await _read_body(request)
-            content_type = request.headers.get("content-type", "")
-            if content_type.startswith("application/json"):
-                digits, single = await run_in_threadpool(_digits_from_json, body), False
-            elif content_type.startswith(NPY):
-                digits, single = await run_in_threadpool(_digits_from_npy, body), False
-            elif content_type.startswith("multipart/form-data"):
-                files = await _files_from_multipart(request, body)
-                digits, single = await run_in_threadpool(_digits_from_files, files), len(files) == 1
-            else:
-                raise ApiError(415, 'send images as multipart/form-data in the field `file`, JSON {"images": [...]}, '
-                                    f"or {NPY}")
-            good = [d for d in digits if isinstance(d, np.ndarray)]
-            p = await batcher.predict_proba(classifier, np.stack(good)) if good else np.zeros((0, 10), np.float32)
+            declared = request.headers.get("content-length", "")
+            size = int(declared) if declared.isdigit() else MAX_BODY_BYTES  # chunked: the most it may be
+            if size > MAX_BODY_BYTES:
+                raise _too_large()
+            async with in_flight.hold(0, size):  # the body stays in the socket until there is room
+                classifier = await run_in_threadpool(resolve, name)
+                body = await _read_body(request)
+                digits, single = await _digits(request, body)
+                async with in_flight.hold(len(digits), 0):
+                    good = [d for d in digits if isinstance(d, np.ndarray)]
+                    p = await batcher.predict_proba(classifier, np.stack(good)) if good \
+                        else np.zeros((0, 10), np.float32)
             items = _answers(digits, p, name)
             if single:  # the seed's contract: one file, one flat object
                 return JSONResponse(items[0], status_code=422 if "error" in items[0] else 200)
@@ -109,19 +170,54 @@ def routes(resolve: Resolver) -> list[Route]:
         except (ModelError, RunError) as e:
             return JSONResponse({"error": str(e)}, status_code=404)
         except StoreError as e:
-            return JSONResponse({"error": str(e)}, status_code=503)
+            log.warning("POST /predict: %s", e.detail)
+            return ApiError(503, NO_DATABASE).response()
         except ApiError as e:
-            return JSONResponse({"error": str(e)}, status_code=e.status)
+            return e.response()
+        except Exception:  # never a traceback to a client; the log has it
+            log.exception("POST /predict failed")
+            return JSONResponse({"error": "the server failed to answer this request"}, status_code=500)
 
     async def health(request: Request) -> JSONResponse:
+        if request.method != "GET":
+            return _wrong_method("GET")
         return JSONResponse({"status": "ok"})
 
-    return [Route("/predict", predict, methods=["POST"]), Route("/health", health, methods=["GET"])]
+    # every method reaches the handlers, which answer 405 as JSON (Starlette's own is plain text)
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return [Route("/predict", predict, methods=methods), Route("/health", health, methods=methods)]
 
 
-def create_app(resolve: Resolver) -> Starlette:
+async def _digits(request: Request, body: bytes) -> tuple[list[np.ndarray | str], bool]:
+    """The body's digits (28x28 float32 in [0, 1], or why one cannot be read), and whether the
+    answer is the seed's single flat object."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        return await run_in_threadpool(_digits_from_json, body), False
+    if content_type.startswith(NPY):
+        return await run_in_threadpool(_digits_from_npy, body), False
+    if content_type.startswith("multipart/form-data"):
+        files = await _files_from_multipart(request, body)
+        return await run_in_threadpool(_digits_from_files, files), len(files) == 1
+    raise ApiError(415, 'send images as multipart/form-data in the field `file`, JSON {"images": [...]}, '
+                        f"or {NPY}")
+
+
+def _wrong_method(allowed: str) -> JSONResponse:
+    return JSONResponse({"error": f"use {allowed} here"}, status_code=405, headers={"Allow": allowed})
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, f"the request body is over the {MAX_BODY_BYTES // 2**20} MB limit")
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": "no such path: POST /predict, GET /health"}, status_code=404)
+
+
+def create_app(resolve: Resolver, limits: Limits | None = None) -> Starlette:
     """The routes alone, as an ASGI app (stateless: any number of replicas can serve it)."""
-    return Starlette(routes=routes(resolve))
+    return Starlette(routes=routes(resolve, limits), exception_handlers={404: _not_found})
 
 
 def serve(store: RunStore | None, host: str = "127.0.0.1", port: int = 5000) -> None:
@@ -134,16 +230,12 @@ def serve(store: RunStore | None, host: str = "127.0.0.1", port: int = 5000) -> 
 
 
 async def _read_body(request: Request) -> bytes:
-    """The whole body, refused (413) as soon as it is known to be over MAX_BODY_BYTES."""
-    too_large = ApiError(413, f"the request body is over the {MAX_BODY_BYTES // 2**20} MB limit")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise too_large
+    """The whole body, refused (413) as soon as it is over MAX_BODY_BYTES."""
     chunks, size = [], 0
     async for chunk in request.stream():  # no Content-Length (chunked): count as it comes
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise too_large
+            raise _too_large()
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -243,6 +335,11 @@ def _answers(digits: list[np.ndarray | str], probabilities: np.ndarray, model: s
     return items
 
 
+def _in_chunks(classifier: Classifier, x: np.ndarray) -> np.ndarray:
+    """(n, 28, 28) -> (n, 10), CHUNK images a model call (a merged batch can be large)."""
+    return np.concatenate([classifier.predict_proba(x[i:i + CHUNK]) for i in range(0, len(x), CHUNK)])
+
+
 class _Batcher:
     """Runs the model once for the images of every request that came in while it was busy.
 
@@ -269,7 +366,7 @@ class _Batcher:
                 xs = [x for c, x, _ in queue if c is classifier]
                 futures = [future for c, _, future in queue if c is classifier]
                 try:
-                    p = await run_in_threadpool(classifier.predict_proba, np.concatenate(xs))
+                    p = await run_in_threadpool(_in_chunks, classifier, np.concatenate(xs))
                 except Exception as e:  # the model failed: every request waiting on it fails
                     for future in futures:
                         if not future.done():

@@ -1,22 +1,41 @@
 """Image files from users, decoded defensively: size limits, bombs refused, odd modes read.
 
-    img = read_image(data)   # bytes of a PNG, JPEG, GIF, BMP or WebP -> PIL image (first frame)
+    img = read_image(data)         # bytes of a PNG, JPEG, GIF, BMP, WebP or TIFF -> PIL image (first frame)
+    rgba = read_canvas(data_url)   # the Draw page's canvas frame -> (280, 280, 4) uint8
 
 Anything wrong becomes ImageError with a one-line message: empty, not an image, truncated,
-too large, or a decompression bomb (a small file that declares a huge image).
+too large, or a decompression bomb (a small file that declares a huge image). Every size is
+checked from what the file declares before a pixel is decoded, and at most DECODERS pictures
+are decoded at once in a process, so the memory that decoding takes is bounded whatever
+arrives: MAX_PIXELS x 4 bytes x DECODERS (256 MB), however many requests come at once.
 """
 
 from __future__ import annotations
 
+import base64
 import io
+import struct
+import threading
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_BYTES = 10 * 1024 * 1024  # 10 MB per file, as the app's upload limit
-MAX_PIXELS = 40_000_000  # about a 48-megapixel phone photo at most
+from mnist_core.preprocessing import MAX_SIDE
+
+MAX_BYTES = 10 * 1024 * 1024  # 10 MB per file, as the app's upload limit (.streamlit/config.toml says it too)
+# A 12-megapixel phone photo (4000x3000) fits; a 48-megapixel one must be sent at its usual
+# 12-megapixel size. The digit ends up 20 px tall: preprocessing shrinks pictures to 1024 px.
+MAX_PIXELS = 16_000_000
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+EXTENSIONS = ("png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff")  # what the upload boxes accept
+DECODERS = threading.BoundedSemaphore(4)  # pictures being decoded at once in this process
+
+CANVAS_SIDE = 280  # px: the Draw page's canvas, and the frame it sends (one pixel a CSS pixel, any screen)
+# A 280x280 RGBA PNG holds at most 313,600 bytes of pixels: a data URL of a frame, base64 and all,
+# is under 0.5 MB, whatever is drawn.
+MAX_CANVAS_URL = 600_000
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 class ImageError(ValueError):
@@ -32,12 +51,16 @@ def read_image(data: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=FORMATS)
+            img = Image.open(io.BytesIO(data), formats=FORMATS)  # the header only, so far
             if img.width * img.height > MAX_PIXELS:
                 raise ImageError(f"the image is {img.width}x{img.height} pixels; "
                                  f"the limit is {MAX_PIXELS // 10**6} megapixels")
             img.seek(0)  # animated GIF/WebP: the first frame
-            img.load()
+            if img.format == "JPEG":
+                # decoded at 1/2, 1/4 or 1/8 scale straight away while still as large as preprocessing keeps
+                img.draft(img.mode, (MAX_SIDE, MAX_SIDE))
+            with DECODERS:
+                img.load()
             return ImageOps.exif_transpose(img) or img
     except ImageError:
         raise
@@ -47,6 +70,25 @@ def read_image(data: bytes) -> Image.Image:
         raise ImageError("the image declares too many pixels (a decompression bomb?)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"the image is damaged or truncated ({str(e)[:80]})") from None
+
+
+def read_canvas(data_url: str) -> np.ndarray:
+    """The canvas's frame, a PNG data URL, as (CANVAS_SIDE, CANVAS_SIDE, 4) uint8 RGBA. What a
+    client sends is checked before it is decoded: the URL's length, then the PNG's header,
+    which must declare the canvas's own size; anything else is ImageError."""
+    head, _, encoded = data_url.partition(";base64,")
+    if head != "data:image/png" or len(data_url) > MAX_CANVAS_URL:
+        raise ImageError(f"the canvas sent something other than its {CANVAS_SIDE}x{CANVAS_SIDE} picture")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise ImageError("the canvas sent a picture that is not base64") from None
+    if data[:8] != PNG or data[12:16] != b"IHDR" or len(data) < 24:
+        raise ImageError("the canvas sent something other than a PNG")
+    width, height = struct.unpack(">II", data[16:24])
+    if (width, height) != (CANVAS_SIDE, CANVAS_SIDE):
+        raise ImageError(f"the canvas sent a {width}x{height} picture; it makes {CANVAS_SIDE}x{CANVAS_SIDE}")
+    return np.asarray(read_image(data).convert("RGBA"))
 
 
 def preview(img: Image.Image, size: int = 280) -> Image.Image:

@@ -42,7 +42,7 @@ def test_over_budget_jobs_are_refused_with_what_would_fit():
     with pytest.raises(BudgetError, match="parameters is over this server's 3,000,000"):
         shared.check(TrainConfig(hidden=(4096, 4096), epochs=1))
     Budget.for_deployment(shared=False).check(PRESETS["best"].replace(epochs=10_000))  # local: a day
-    assert Budget.for_deployment(True, seconds=60).seconds == 60
+    assert Budget.for_deployment(True, {"seconds": 60}).seconds == 60
 
 
 def test_an_overrunning_job_is_stopped_and_saved(tmp_path):
