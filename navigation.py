@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from app_pages.common import actor, identity_panel
+from app_pages.common import actor, admin_panel, identity_panel
 
 st.set_page_config(page_title="MNIST dense networks", page_icon=":material/draw:", layout="wide")
-identity_panel(actor())  # on every page: who the visitor is; their private link stays in the URL
+me = actor()
+identity_panel(me)  # on every page: who the visitor is; their private link stays in the URL
+admin_panel(me)
 st.navigation([
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),

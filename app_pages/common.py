@@ -19,8 +19,9 @@ from mnist_core import data as mnist_data
 from mnist_core.budget import Budget, running_on_community_cloud
 from mnist_core.classifier import SHIPPED_MODELS, Classifier, ClassifierCache, store_upload
 from mnist_core.database import Database, StoreError, database_url
-from mnist_core.drawings import DrawingStore
-from mnist_core.owners import Actor, Keys, Throttle, password_matches
+from mnist_core.drawings import DrawingStore, Filter
+from mnist_core.owners import Actor, Keys, NotAllowed, Throttle, password_matches
+from mnist_core.people import people, remove_person
 from mnist_core.runs import Run, RunIndex, RunStore, legacy_runs_dir
 from mnist_core.scoreboard import Score, scoreboard
 from mnist_core.training_queue import JobQueue, Runner
@@ -115,7 +116,7 @@ def model_scoreboard() -> list[Score]:
 @st.cache_resource(show_spinner="Scoring the models on the labelled drawings…", max_entries=2)
 def _scoreboard_at(url: str, revision: int) -> list[Score]:
     store = run_store()
-    return scoreboard(store, DrawingStore(store.db).collection(), classifier)
+    return scoreboard(store, DrawingStore(store.db).collection(Filter(trusted=True)), classifier)
 
 
 def job_queue() -> JobQueue:
@@ -223,6 +224,42 @@ def identity_panel(me: Actor) -> None:
         if login_configured():
             st.button("Log in", key="identity_login", on_click=st.login, icon=":material/login:",
                       help="Safer than a link: your runs and drawings follow your account")
+
+
+def admin_panel(me: Actor) -> None:
+    """In an admin's sidebar: everyone who made something, and removing all one person made."""
+    if not me.admin:
+        return
+    with st.sidebar.expander("Admin: people", icon=":material/group:"):
+        try:
+            db = run_store().db
+            everyone = people(db, identity_keys())
+        except StoreError as e:
+            st.error(str(e))
+            return
+        if not everyone:
+            st.caption("Nobody has made anything yet.")
+            return
+        chosen = st.selectbox("Person", everyone, key="admin_person",
+                              format_func=lambda p: f"{p.name}: {p.runs} runs, {p.drawings} drawings, {p.jobs} jobs")
+        sure = st.checkbox(f"Remove everything {chosen.name} made", key="admin_person_confirm")
+        if st.button("Remove", key="admin_person_remove", disabled=not sure, type="primary", icon=":material/delete:"):
+            try:
+                st.success(f"{chosen.name}: {remove_person(db, chosen.owner, me)}.")
+            except (StoreError, NotAllowed) as e:
+                st.error(str(e))
+
+
+def client_address() -> str:
+    """This visitor's network address as the line counts it (a keyed tag); "" when Streamlit
+    does not know it, or it is this machine's own (a proxy in front, or a test)."""
+    address = str(getattr(st.context, "ip_address", "") or "")
+    if not address or address in ("127.0.0.1", "::1"):
+        return ""
+    try:
+        return identity_keys().tag(address)
+    except StoreError:
+        return ""
 
 
 def _start_afresh() -> None:

@@ -4,7 +4,7 @@ import the collection; which model reads these people's digits best."""
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import actor, admin_login, drawing_store, enlarge, identity_keys, model_scoreboard
+from app_pages.common import actor, admin_login, budget, drawing_store, enlarge, identity_keys, model_scoreboard
 from mnist_core.database import StoreError
 from mnist_core.drawing_files import IDX_NAMES, read_files, to_idx, to_npz, to_png_zip
 from mnist_core.drawings import DrawingError, Filter
@@ -65,6 +65,21 @@ for row in range(0, len(shown), COLUMNS):
             except (DrawingError, NotAllowed, StoreError) as e:
                 st.error(str(e))
 
+chosen = people[whose]
+if chosen is not None and me.may_change(chosen):  # a whole person's drawings at once: theirs, or an admin
+    waiting = store.count(Filter(owner=chosen)) - store.count(Filter(owner=chosen, trusted=True))
+    a, b = st.columns(2, vertical_alignment="bottom")
+    if me.admin and waiting and a.button(f"Accept {waiting:,} imported drawings for everyone", key="drawings_accept",
+                                         icon=":material/verified:", help="Their imports then count for everyone's "
+                                         "fine-tunes and the scoreboard"):
+        st.success(f"{store.accept(chosen, me):,} drawings accepted.")
+    if b.checkbox(f"Delete all {store.count(Filter(owner=chosen)):,} of {whose.lower()}", key="drawings_delete_all") \
+            and b.button("Delete them", key="drawings_delete_all_now", type="primary", icon=":material/delete:"):
+        try:
+            st.success(f"{store.delete_all(chosen, me):,} drawings deleted.")
+        except (NotAllowed, StoreError) as e:
+            st.error(str(e))
+
 st.subheader("Export")
 st.caption(f"The {matching:,} drawing{'' if matching == 1 else 's'} the filters above show, oldest first: "
            "MNIST's own IDX files (gzipped: any MNIST loader reads them), NumPy's .npz (x, y, person, predicted, "
@@ -92,8 +107,12 @@ files = st.file_uploader("An export: drawings.npz, the PNG zip, or both IDX file
 if st.button("Import these drawings", key="drawings_import", disabled=not files, icon=":material/upload:"):
     try:
         x, y = read_files([(f.name, f.getvalue()) for f in files])
-        added = store.add_many(x, y, me.owner)
-        st.success(f"Imported {added:,} drawings; they are yours.")
+        limits = budget()
+        added = store.add_many(x, y, me.owner, accepted=me.admin, per_day=limits.imports_per_day,
+                               max_bytes=limits.drawings_mb * 2**20)
+        st.success(f"Imported {added:,} drawings; they are yours" + (
+            "." if me.admin else ": they count for your own fine-tunes now, and for everyone's once an admin "
+                                 "accepts them."))
     except (DrawingError, StoreError) as e:
         st.error(str(e))
 

@@ -15,6 +15,7 @@ from app_pages.common import (
     run_store,
 )
 from mnist_core.database import StoreError
+from mnist_core.drawings import Filter
 from mnist_core.owners import NotAllowed
 from mnist_core.runs import H5_FILE, MODEL_FILE, RECORD_FILE, Run, RunError
 
@@ -39,7 +40,7 @@ if not runs:
     st.info("No runs yet: train one on the Train page, or with `python -m mnist_core train`.")
     st.stop()
 # the drawings people labelled, as a second test set: each run on those it never trained on
-on_drawings = {s.ref: s for s in model_scoreboard()} if drawing_store().count() else {}
+on_drawings = {s.ref: s for s in model_scoreboard()} if drawing_store().count(Filter(trusted=True)) else {}
 
 st.dataframe(pd.DataFrame([{
     "name": r.name,

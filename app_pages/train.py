@@ -17,9 +17,11 @@ from app_pages.common import (
     admin_login,
     budget,
     classifier,
+    client_address,
     confusion_chart,
     drawing_store,
     enlarge,
+    identity_keys,
     job_queue,
     line_chart,
     mnist,
@@ -46,7 +48,7 @@ from mnist_core.config import (
     settings,
 )
 from mnist_core.database import StoreError
-from mnist_core.drawings import DrawingError
+from mnist_core.drawings import DrawingError, Filter
 from mnist_core.finetune import FineTune, require_drawings
 from mnist_core.job import JobState, JobStatus
 from mnist_core.owners import Actor, NotAllowed
@@ -118,9 +120,9 @@ if start:
         if config.styles:
             training_designs()  # NoFonts before the job waits in line, not after
         if config.drawings:
-            require_drawings(drawing_store().count())  # before the job waits in line, not after
+            require_drawings(drawing_store().count(Filter(trusted_for=me.owner)))  # before it waits in line
         limits.check(config, free_bytes=available_memory() + work.training_memory())
-        jobs.submit(config, preset_name, me, time_limit=limits.seconds, per_hour=limits.jobs_per_hour)
+        jobs.submit(config, preset_name, me, limits, address=client_address())
         work.wake()
     except (ConfigError, DrawingError, ModelError, NoFonts, RunError) as e:
         st.error(f"Check the settings: {e}")
@@ -286,24 +288,36 @@ def show_finetune(ft: FineTune) -> None:
 
 
 def show_line(jobs: JobQueue) -> None:
-    """Everyone's jobs: the running one, then the waiting ones in order, with estimated starts."""
+    """Everyone's jobs: the running one, then the waiting ones in order, with estimated starts.
+    An admin sees who each is (pseudonyms), and may stop or cancel any of them."""
     line = jobs.line()
     if not line:
         return
     st.subheader("The line")
     starts = JobQueue.starts_in(line)
+    pseudonym = identity_keys().pseudonym
+
+    def whose(job: QueuedJob) -> str:
+        if job.owner == me.owner:
+            return "yours"
+        return pseudonym(job.owner) if me.admin else "another visitor's"
+
     st.table(pd.DataFrame([{
         "": "▶" if j.status == Status.RUNNING else str(i),
-        "whose": "yours" if j.owner == me.owner else "another visitor's",
+        "whose": whose(j),
         "preset": j.preset,
         "epochs": j.config.epochs,
         "status": "waiting" if j.status == Status.QUEUED else (
             f"training, epoch {j.epochs_done}" if j.epochs_done else "starting"),
         "starts in": "now" if j.id not in starts else f"about {starts[j.id]:.0f} s",
     } for i, j in enumerate(line, start=0 if line[0].status == Status.RUNNING else 1)]).set_index(""))
-    running = [j for j in line if j.status == Status.RUNNING and j.owner != me.owner]
-    if me.admin and running and st.button("Stop the running job (admin)", key="train_admin_stop"):
-        stop_or_cancel(jobs, running[0], me)
+    others = [j for j in line if j.owner != me.owner]
+    if me.admin and others:
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = left.selectbox("A job (admin)", others, key="train_admin_job",
+                                format_func=lambda j: f"{whose(j)}: {j.preset}, {j.config.epochs} epochs ({j.status})")
+        if right.button("Stop or cancel it", key="train_admin_stop", icon=":material/stop:"):
+            stop_or_cancel(jobs, chosen, me)
 
 
 mine = jobs.of(me.owner, limit=1)

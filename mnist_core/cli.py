@@ -125,6 +125,17 @@ def _parser() -> argparse.ArgumentParser:
     wd.add_argument("drawing_id")
     wd.set_defaults(run=_drawings_delete)
 
+    h = sub.add_parser("people", help="everyone who made runs, drawings or jobs (by pseudonym); remove one's things",
+                       description="Everyone who has made something here, as the pages name them (pseudonyms).")
+    who = h.add_subparsers(required=True, metavar="ACTION")
+    hl = who.add_parser("list", parents=[store], help="pseudonyms, with how many runs, drawings and jobs each")
+    hl.add_argument("--json", action="store_true")
+    hl.set_defaults(run=_people_list)
+    hr = who.add_parser("remove", parents=[store], help="delete everything one person made: runs, drawings, jobs")
+    hr.add_argument("name", help="their pseudonym, as `people list` and the pages show it")
+    hr.add_argument("--yes", action="store_true", help="do it (without it: say what would be removed)")
+    hr.set_defaults(run=_people_remove)
+
     b = sub.add_parser("scoreboard", parents=[store], help="every model on the labelled drawings, beside MNIST test")
     b.add_argument("--json", action="store_true")
     b.set_defaults(run=_scoreboard)
@@ -404,13 +415,40 @@ def _drawings_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _people_list(args: argparse.Namespace) -> int:
+    from mnist_core.owners import Keys
+    from mnist_core.people import people
+
+    db = _store(args).db
+    for p in people(db, Keys.of(db)):
+        if args.json:
+            print(json.dumps({"name": p.name, "runs": p.runs, "drawings": p.drawings, "jobs": p.jobs}))
+        else:
+            print(f"{p.name:<32} {p.runs:>5} runs {p.drawings:>7} drawings {p.jobs:>3} jobs")
+    return 0
+
+
+def _people_remove(args: argparse.Namespace) -> int:
+    from mnist_core.owners import OPERATOR, Keys
+    from mnist_core.people import find, remove_person
+
+    db = _store(args).db
+    person = find(db, Keys.of(db), args.name)
+    if not args.yes:
+        print(f"{person.name}: {person.runs} runs, {person.drawings} drawings, {person.jobs} jobs in the line; "
+              "add --yes to remove them all")
+        return 0
+    print(f"{person.name}: {remove_person(db, person.owner, OPERATOR)}")
+    return 0
+
+
 def _scoreboard(args: argparse.Namespace) -> int:
     from mnist_core.classifier import load_classifier
-    from mnist_core.drawings import DrawingStore
+    from mnist_core.drawings import DrawingStore, Filter
     from mnist_core.scoreboard import scoreboard
 
     store = _store(args)
-    drawn = DrawingStore(store.db).collection()
+    drawn = DrawingStore(store.db).collection(Filter(trusted=True))
     rows = scoreboard(store, drawn, load_classifier)
     for r in rows:
         if args.json:

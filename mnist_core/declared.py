@@ -1,6 +1,7 @@
 """Files that declare their own size, read only after the declaration is checked.
 
     shape, dtype = npy_header(stream)       # an .npy's header; the stream is left at its data
+    shape, dtype = npy_member_header(archive, "y")   # an .npz member's header, nothing more
     x = read_npy(archive, "x", max_bytes, "the 200 MB limit")   # an .npz member, header checked first
     x = read_idx(stream, max_bytes)         # an MNIST-format IDX array, at most max_bytes
 
@@ -39,6 +40,14 @@ def npy_header(stream: BinaryIO) -> tuple[tuple[int, ...], np.dtype]:
 
 def declared_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
     return int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+
+
+def npy_member_header(archive: zipfile.ZipFile, key: str) -> tuple[tuple[int, ...], np.dtype] | None:
+    """(shape, dtype) that `key`.npy of an .npz declares (None when it has none); nothing else read."""
+    if f"{key}.npy" not in archive.namelist():
+        return None
+    with archive.open(f"{key}.npy") as member:
+        return npy_header(member)
 
 
 def read_npy(archive: zipfile.ZipFile, key: str, max_bytes: int, limit: str) -> np.ndarray | None:

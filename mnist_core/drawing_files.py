@@ -26,7 +26,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from mnist_core.declared import read_idx, read_npy
+from mnist_core.declared import npy_member_header, read_idx, read_npy
 from mnist_core.drawings import Collection, DrawingError, check_label
 
 MAX_DRAWINGS = 60_000  # a file's drawings at most: as many as MNIST's training set
@@ -129,13 +129,25 @@ def _checked(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _npz(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    arrays = {}
+    """x and y of an .npz, both headers checked before either array is read: x (n, 28, 28)
+    uint8, y (n,) one byte a drawing, n at most MAX_DRAWINGS; so a file of zeros that declares
+    376 MB allocates nothing."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for key in ("x", "y"):
-            arrays[key] = read_npy(archive, key, MAX_DRAWINGS * 784 * 8, f"{MAX_DRAWINGS:,} drawings")
-            if arrays[key] is None:
+        headers = {key: npy_member_header(archive, key) for key in ("x", "y")}
+        for key, header in headers.items():
+            if header is None:
                 raise DrawingError(f"no {key!r} array (an export holds x, the 28x28 images, and y, the labels)")
-    return _checked(arrays["x"], arrays["y"])
+        (x_shape, x_type), (y_shape, y_type) = headers["x"], headers["y"]
+        if len(x_shape) != 3 or x_shape[1:] != (28, 28) or x_type.str != "|u1":
+            raise DrawingError(f"x is {x_shape} {x_type.str}; an export's x is (n, 28, 28) uint8")
+        if y_shape != x_shape[:1] or y_type.str not in ("|u1", "|i1"):
+            raise DrawingError(f"y is {y_shape} {y_type.str}; it must be one byte for each of the {x_shape[0]:,} "
+                               "images")
+        if x_shape[0] > MAX_DRAWINGS:
+            raise DrawingError(f"{x_shape[0]:,} drawings: over {MAX_DRAWINGS:,} a file")
+        x = read_npy(archive, "x", MAX_DRAWINGS * 784, f"{MAX_DRAWINGS:,} drawings")
+        y = read_npy(archive, "y", MAX_DRAWINGS, f"{MAX_DRAWINGS:,} drawings")
+    return _checked(x, y)
 
 
 def _idx_pair(files: Sequence[tuple[str, bytes]]) -> tuple[np.ndarray, np.ndarray]:

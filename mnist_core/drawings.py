@@ -28,12 +28,13 @@ import numpy as np
 import sqlalchemy as sa
 
 from mnist_core.database import Database, drawings
-from mnist_core.owners import Actor
+from mnist_core.owners import Actor, NotAllowed
 
 SOURCES = ("canvas", "upload", "import")
 MAX_IMAGE_BYTES = 2 * 2**20  # a drawing's PNG: a 280x280 canvas is 5-20 KB, an upload is shrunk first
 MAX_STROKES_BYTES = 1 * 2**20  # the canvas's path JSON: a digit's few strokes are 5-50 KB
 IMPORT_BATCH = 1_000  # rows an insert
+ROW_BYTES = 1_000  # a drawing's row without its PNG and strokes: 784 pixels, ids, dates, indexes
 
 
 class DrawingError(ValueError):
@@ -70,14 +71,20 @@ class Drawing:
 
 @dataclass(frozen=True)
 class Filter:
-    """Which drawings: one digit (None for all), only those the model got wrong, one owner."""
+    """Which drawings: one digit (None for all), only those the model got wrong, one owner;
+    `trusted`: only those that count for everyone (drawn here, or imports an admin accepted),
+    and `trusted_for`'s own imports too (what a fine-tune that person starts may learn from)."""
 
     label: int | None = None
     wrong: bool = False
     owner: str | None = None
+    trusted: bool = False
+    trusted_for: str | None = None
 
     def where(self) -> list[sa.ColumnElement]:
         clauses = []
+        if self.trusted or self.trusted_for is not None:
+            clauses.append(sa.or_(drawings.c.accepted, drawings.c.owner == (self.trusted_for or "")))
         if self.label is not None:
             clauses.append(drawings.c.label == check_label(self.label))
         if self.wrong:
@@ -135,8 +142,12 @@ class DrawingStore:
             conn.execute(drawings.insert().values(**_row(drawing), image=image, strokes=strokes))
         return drawing
 
-    def add_many(self, x: np.ndarray, y: Sequence[int], owner: str, source: str = "import") -> int:
-        """Keep many drawings at once (an import): all in one transaction, or none."""
+    def add_many(self, x: np.ndarray, y: Sequence[int], owner: str, accepted: bool = True,
+                 per_day: int | None = None, max_bytes: int | None = None) -> int:
+        """Keep many drawings at once (an import): all in one transaction, or none. `accepted`:
+        whether they count for everyone's fine-tunes and the scoreboard now (a visitor's import
+        waits for an admin); at most `per_day` imported by one owner in 24 hours, and the
+        drawings' table at most `max_bytes` in all (DrawingError says which)."""
         labels = [check_label(v) for v in y]
         if len(labels) != len(x):
             raise DrawingError(f"{len(x)} images but {len(labels)} labels")
@@ -145,12 +156,37 @@ class DrawingStore:
         for i, (image, label) in enumerate(zip(x, labels, strict=True)):
             created = now + dt.timedelta(microseconds=i)  # the file's order, kept as time order
             rows.append({"id": _new_id(created), "created": _iso(created), "owner": owner, "label": label,
-                         "predicted": None, "confidence": None, "model": "", "source": source,
-                         "pixels": _pixels(image).tobytes()})
+                         "predicted": None, "confidence": None, "model": "", "source": "import",
+                         "pixels": _pixels(image).tobytes(), "accepted": accepted})
         with self.db.write() as conn:
+            if per_day is not None:
+                since = _iso(now - dt.timedelta(days=1))
+                today = conn.execute(sa.select(sa.func.count()).select_from(drawings).where(
+                    drawings.c.owner == owner, drawings.c.source == "import", drawings.c.created > since)).scalar_one()
+                if today + len(rows) > per_day:
+                    raise DrawingError(f"you have imported {today:,} drawings today; this server allows {per_day:,} "
+                                       f"a day, so these {len(rows):,} are too many")
+            if max_bytes is not None and self._bytes(conn) + len(rows) * ROW_BYTES > max_bytes:
+                raise DrawingError(f"the drawings would take over the {max_bytes // 2**20:,} MB this server keeps "
+                                   "for them: an admin may remove some first")
             for i in range(0, len(rows), IMPORT_BATCH):
                 conn.execute(drawings.insert(), rows[i:i + IMPORT_BATCH])
         return len(rows)
+
+    @staticmethod
+    def _bytes(conn: sa.Connection) -> int:
+        """The drawings' database space, about: their pixels, PNGs and strokes, and each row's own."""
+        sizes = [sa.func.coalesce(sa.func.sum(sa.func.length(c)), 0) for c in (drawings.c.image, drawings.c.strokes)]
+        n, images, strokes = conn.execute(sa.select(sa.func.count(), *sizes).select_from(drawings)).one()
+        return int(n) * ROW_BYTES + int(images) + int(strokes)
+
+    def accept(self, owner: str, actor: Actor) -> int:
+        """An admin accepts `owner`'s imports for everyone's fine-tunes and the scoreboard."""
+        if not actor.admin:
+            raise NotAllowed("only an admin may accept someone's imported drawings")
+        with self.db.write() as conn:
+            return conn.execute(drawings.update().where(drawings.c.owner == owner, ~drawings.c.accepted).values(
+                accepted=True)).rowcount
 
     def get(self, drawing_id: str) -> Drawing:
         with self.db.read() as conn:
@@ -183,6 +219,12 @@ class DrawingStore:
         with self.db.write() as conn:
             actor.require(self._owner(conn, drawing_id), "delete this drawing")
             conn.execute(drawings.delete().where(drawings.c.id == drawing_id))
+
+    def delete_all(self, owner: str, actor: Actor) -> int:
+        """Remove every drawing of `owner`'s: they, or an admin; how many went."""
+        actor.require(owner, "delete these drawings")
+        with self.db.write() as conn:
+            return conn.execute(drawings.delete().where(drawings.c.owner == owner)).rowcount
 
     @staticmethod
     def _owner(conn: sa.Connection, drawing_id: str) -> str:

@@ -60,6 +60,11 @@ class Actor:
 OPERATOR = Actor("", admin=True)
 
 
+def is_login(owner: str) -> bool:
+    """True for an owner known by a login (an email); False for a private link or a session."""
+    return owner.startswith("user:")
+
+
 class Keys:
     """The deployment's secret, and what is made with it: private links and pseudonyms."""
 
@@ -90,6 +95,10 @@ class Keys:
         if not hmac.compare_digest(mac, _b64(self._mac("link", link_id, LINK_MAC_BYTES))):
             return None
         return f"link:{link_id}"
+
+    def tag(self, address: str) -> str:
+        """A client address as the database may keep it: keyed, so not an address any more."""
+        return _b64(self._mac("address", address, 12))
 
     def pseudonym(self, owner: str) -> str:
         """A readable name for an owner, stable, and not reversible without the secret: 48

@@ -28,7 +28,7 @@ import numpy as np
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist, load_mnist
 from mnist_core.database import Database
-from mnist_core.drawings import Collection, DrawingStore
+from mnist_core.drawings import Collection, DrawingStore, Filter
 from mnist_core.finetune import FineTune, Scores, accuracy, holdout, people_in
 from mnist_core.runs import Run, RunStore, resolve_model
 
@@ -76,7 +76,8 @@ def train_and_save(
     base = load_trainable(resolve_model(config.base_model, store)) if config.base_model else None
     if base is not None:
         config = config.replace(**shape_of(base))  # the run's record says what really trained
-    drawn = DrawingStore(store.db).collection() if config.drawings else None
+    # what this person drew or imported, and what counts for everyone (drawn here, or accepted imports)
+    drawn = DrawingStore(store.db).collection(Filter(trusted_for=owner)) if config.drawings else None
     held = holdout(drawn, config.holdout, config.seed) if drawn is not None else None
     pools = [Pool("drawings", drawn.x[~held], drawn.y[~held], config.drawings)] if drawn is not None else []
     data = load_data(progress=lambda message, fraction: announce(Event.DATA, message))

@@ -1,7 +1,7 @@
 """The training queue: one training at a time per server, everyone else waiting in a fair line.
 
     jobs = JobQueue(db)
-    job = jobs.submit(config, "seed", visitor, time_limit=600)  # QueueError: one waiting job a person
+    job = jobs.submit(config, "seed", visitor, budget)  # QueueError: one waiting job a person, a full line...
     jobs.line()                          # the running job, then the waiting ones, oldest first
     jobs.starts_in(jobs.line())          # job id -> estimated seconds until it starts
     jobs.cancel(job.id, visitor)         # waiting: it leaves the line; running: stops after its epoch
@@ -32,11 +32,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from mnist_core.budget import estimated_seconds, process_memory
+from mnist_core.budget import Budget, estimated_seconds, process_memory
 from mnist_core.config import TrainConfig
 from mnist_core.database import Database, StoreError, jobs
 from mnist_core.job import JobState, JobStatus, TrainingJob
-from mnist_core.owners import Actor
+from mnist_core.owners import Actor, is_login
 from mnist_core.pipeline import LoadData
 
 HEARTBEAT_SECONDS = 1.0  # how often a running job's server says it is alive
@@ -91,23 +91,37 @@ class JobQueue:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def submit(self, config: TrainConfig, preset: str, actor: Actor, time_limit: float,
-               per_hour: int | None = None) -> QueuedJob:
-        """Put a job in the line; a person may have one job waiting at a time, and start at most
-        `per_hour` jobs in any hour."""
+    def submit(self, config: TrainConfig, preset: str, actor: Actor, budget: Budget, address: str = "") -> QueuedJob:
+        """Put a job in the line, within the line's limits, none of which a new browser window
+        resets: one waiting job a person, `budget.jobs_per_hour` an hour; at most
+        `budget.max_waiting` jobs waiting in all, `max_waiting_anonymous` of them from visitors
+        without a login, `max_waiting_per_address` from one client `address` (a keyed tag of it,
+        owners.Keys.tag; "" when the server does not know it). QueueError says which limit."""
         now = time.time()
         row = {"id": f"job-{secrets.token_hex(6)}", "owner": actor.owner, "preset": preset,
-               "config": json.dumps(config.to_dict()), "time_limit": time_limit, "status": Status.QUEUED,
-               "created": now, "stop_requested": False, "epochs_done": 0, "message": ""}
+               "config": json.dumps(config.to_dict()), "time_limit": budget.seconds, "status": Status.QUEUED,
+               "created": now, "stop_requested": False, "epochs_done": 0, "message": "", "address": address}
+        waiting = jobs.c.status == Status.QUEUED
         with self.db.write() as conn:
-            waiting = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(
-                jobs.c.owner == actor.owner, jobs.c.status == Status.QUEUED)).scalar_one()
-            if waiting:
+            def count(*where: sa.ColumnElement) -> int:
+                return conn.execute(sa.select(sa.func.count()).select_from(jobs).where(*where)).scalar_one()
+
+            if count(waiting, jobs.c.owner == actor.owner):
                 raise QueueError("you already have a job waiting: cancel it, or wait until it starts")
-            recent = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(
-                jobs.c.owner == actor.owner, jobs.c.created > now - 3600)).scalar_one()
-            if per_hour is not None and recent >= per_hour:
-                raise QueueError(f"you have started {recent} jobs in the last hour; this server allows {per_hour}")
+            recent = count(jobs.c.owner == actor.owner, jobs.c.created > now - 3600)
+            if recent >= budget.jobs_per_hour:
+                raise QueueError(f"you have started {recent} jobs in the last hour; this server allows "
+                                 f"{budget.jobs_per_hour}")
+            if count(waiting) >= budget.max_waiting:
+                raise QueueError(f"the line is full ({budget.max_waiting} jobs waiting): try again when some have "
+                                 "started")
+            if not is_login(actor.owner) and count(waiting, ~jobs.c.owner.like("user:%")) >= \
+                    budget.max_waiting_anonymous:
+                raise QueueError(f"visitors without a login have {budget.max_waiting_anonymous} jobs waiting, this "
+                                 "server's limit: log in, or try again when some have started")
+            if address and count(waiting, jobs.c.address == address) >= budget.max_waiting_per_address:
+                raise QueueError(f"{budget.max_waiting_per_address} jobs are waiting from your network address, this "
+                                 "server's limit: try again when some have started")
             conn.execute(jobs.insert().values(**row))
         return self.get(row["id"])
 

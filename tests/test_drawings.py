@@ -147,13 +147,18 @@ BAD_FILES = {
     "not a file we know": ([("notes.txt", b"hello")], "expected an .npz or a .zip"),
     "truncated npz": ([("d.npz", _npz(x=x3, y=y3)[:200])], "cannot be read|does not hold"),
     "npz without labels": ([("d.npz", _npz(x=x3))], "no 'y' array"),
-    "npz with a label 12": ([("d.npz", _npz(x=x3, y=np.array([1, 12, 3])))], "not 12"),
-    "npz with float labels": ([("d.npz", _npz(x=x3, y=np.array([1.5, 2.0, 3.0])))], "not whole digits"),
-    "npz of 3x3 images": ([("d.npz", _npz(x=np.zeros((2, 3, 3)), y=np.array([1, 2])))], "not \\(n, 28, 28\\)"),
+    "npz with a label 12": ([("d.npz", _npz(x=x3, y=np.array([1, 12, 3], np.uint8)))], "not 12"),
+    "npz with float labels": ([("d.npz", _npz(x=x3, y=np.array([1.5, 2.0, 3.0])))], "must be one byte"),
+    "npz with 8-byte labels": ([("d.npz", _npz(x=x3, y=np.array([1, 2, 3])))], "y is \\(3,\\) <i8"),
+    "npz of float images": ([("d.npz", _npz(x=x3.astype(np.float32), y=y3))], "x is \\(3, 28, 28\\) <f4"),
+    "npz of 3x3 images": ([("d.npz", _npz(x=np.zeros((2, 3, 3), np.uint8), y=np.array([1, 2], np.uint8)))],
+                          "an export's x is \\(n, 28, 28\\) uint8"),
     "npz of objects": ([("d.npz", _npz(x=np.array([None, 1], dtype=object), y=np.array([1, 2])))],
                        "expected a C-order array of numbers"),
-    "npz declaring a billion images": ([("d.npz", _zip({"x.npy": _npy_declaring((10**9, 28, 28))}))],
-                                       "over 60,000 drawings"),
+    "npz declaring a billion images": ([("d.npz", _zip({"x.npy": _npy_declaring((10**9, 28, 28)),
+                                                        "y.npy": _npy_declaring((10**9,))}))],
+                                       "over 60,000 a file"),
+    "npz whose labels do not match": ([("d.npz", _npz(x=x3, y=y3[:2]))], "one byte for each of the 3 images"),
     "idx declaring a billion images": ([("a.gz", _idx(b"\x00\x00\x08\x03" + np.array([10**9, 28, 28], ">u4").tobytes()
                                                       )),
                                         ("b.gz", _idx(b"\x00\x00\x08\x01" + np.array([3], ">u4").tobytes(), bytes(3)))],
@@ -189,3 +194,24 @@ def test_a_version_2_database_gains_drawings_and_keeps_its_runs(database_url):
     new = Database.open(database_url)
     assert new.schema_version() == len(database.MIGRATIONS)
     assert DrawingStore(new).add(np.zeros((28, 28)), 1, ANN.owner).label == 1
+
+
+def test_imports_are_capped_a_day_and_in_space_and_count_for_others_once_accepted(store):
+    x, y = synthetic_digits(30)
+    store.add_many(x[:20], y[:20], BOB.owner, accepted=False, per_day=25)
+    with pytest.raises(DrawingError, match="you have imported 20 drawings today; this server allows 25 a day"):
+        store.add_many(x[20:], y[20:], BOB.owner, accepted=False, per_day=25)
+    store.add_many(x[20:], y[20:], ANN.owner, accepted=False, per_day=25)  # per person
+    with pytest.raises(DrawingError, match="over the 0 MB this server keeps"):
+        store.add_many(x[:1], y[:1], ANN.owner, max_bytes=30 * 1000)
+    assert store.count() == 30
+    drawn = store.add(x[0], 3, ANN.owner)  # drawn on the page: counts for everyone at once
+    assert store.count(Filter(trusted=True)) == 1
+    assert store.count(Filter(trusted_for=BOB.owner)) == 21  # Bob's fine-tunes learn from his own imports
+    with pytest.raises(NotAllowed):
+        store.accept(BOB.owner, ANN)
+    assert store.accept(BOB.owner, OPERATOR) == 20
+    assert store.count(Filter(trusted=True)) == 21 and store.count(Filter(trusted_for=ANN.owner)) == 31
+    with pytest.raises(NotAllowed):
+        store.delete_all(BOB.owner, ANN)
+    assert store.delete_all(ANN.owner, ANN) == 11 and store.count() == 20 and drawn.owner == ANN.owner

@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import cli
+from mnist_core.budget import Budget
 from mnist_core.config import TrainConfig
 from mnist_core.database import Database
 from mnist_core.drawing_files import to_idx, to_npz, to_png_zip
@@ -74,7 +75,7 @@ def shared(database_url, tiny_mnist, monkeypatch):
     x28 = tiny_mnist.x_test[0].astype(np.float32) / 255
     for name, owner in owners.items():
         runs.save(result, preset="seed", name=f"{name}'s run", owner=owner)
-        jobs.submit(TrainConfig(epochs=1), "seed", Actor(owner), time_limit=60)
+        jobs.submit(TrainConfig(epochs=1), "seed", Actor(owner), Budget(seconds=60))
         drawings.add(x28, 1, owner, predicted=1, confidence=0.9, model="default", image=canvas_png(),
                      strokes=json.dumps({"objects": [{"type": "Path", "path": [["M", 1, 2]]}]}))
     secrets = [ann_link, ann_link.split(".")[0], owners["ann"], EMAIL, "carol.secret"]

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from mnist_core.budget import Budget
 from mnist_core.config import TrainConfig
 from mnist_core.database import Database
 from mnist_core.owners import Actor, NotAllowed
@@ -13,6 +14,7 @@ from mnist_core.runs import RunStore
 from mnist_core.training_queue import STALE_SECONDS, JobQueue, QueueError, Runner, Status
 from tests.conftest import load_tiny_mnist
 
+LIMITS = Budget(seconds=600)
 ANN, BOB, CAT = Actor("link:ann-token-1"), Actor("link:bob-token-2"), Actor("link:cat-token-3")
 QUICK = TrainConfig(epochs=3, batch_size=100, learning_rate=0.5)
 
@@ -23,10 +25,10 @@ def jobs(database_url) -> JobQueue:
 
 
 def test_one_waiting_job_a_person_in_the_order_they_came(jobs):
-    a = jobs.submit(QUICK, "seed", ANN, time_limit=600)
+    a = jobs.submit(QUICK, "seed", ANN, LIMITS)
     with pytest.raises(QueueError, match="already have a job waiting"):
-        jobs.submit(QUICK, "seed", ANN, time_limit=600)
-    b = jobs.submit(QUICK.replace(epochs=400), "seed", BOB, time_limit=600)
+        jobs.submit(QUICK, "seed", ANN, LIMITS)
+    b = jobs.submit(QUICK.replace(epochs=400), "seed", BOB, LIMITS)
     assert [j.id for j in jobs.line()] == [a.id, b.id]
     starts = JobQueue.starts_in(jobs.line())
     assert starts[a.id] == 0 and starts[b.id] == pytest.approx(a.expected_seconds)
@@ -34,15 +36,15 @@ def test_one_waiting_job_a_person_in_the_order_they_came(jobs):
     line = jobs.line()
     assert [(j.id, j.status) for j in line] == [(a.id, Status.RUNNING), (b.id, Status.QUEUED)]
     assert 0 < JobQueue.starts_in(line)[b.id] <= a.expected_seconds
-    jobs.submit(QUICK, "seed", ANN, time_limit=600)  # Ann's first job runs: she may queue again
+    jobs.submit(QUICK, "seed", ANN, LIMITS)  # Ann's first job runs: she may queue again
     jobs.cancel(jobs.line()[-1].id, ANN)  # her second job leaves the line, and still counts
     with pytest.raises(QueueError, match="you have started 2 jobs in the last hour; this server allows 2"):
-        jobs.submit(QUICK, "seed", ANN, time_limit=600, per_hour=2)
+        jobs.submit(QUICK, "seed", ANN, Budget(seconds=600, jobs_per_hour=2))
 
 
 def test_only_the_owner_or_an_admin_cancels_or_stops(jobs):
-    a = jobs.submit(QUICK, "seed", ANN, time_limit=600)
-    b = jobs.submit(QUICK, "seed", BOB, time_limit=600)
+    a = jobs.submit(QUICK, "seed", ANN, LIMITS)
+    b = jobs.submit(QUICK, "seed", BOB, LIMITS)
     with pytest.raises(NotAllowed, match="only its owner or an admin may stop or cancel this job"):
         jobs.cancel(a.id, BOB)
     assert jobs.claim("server-1").id == a.id
@@ -58,8 +60,8 @@ def test_only_the_owner_or_an_admin_cancels_or_stops(jobs):
 
 
 def test_a_waiting_job_survives_a_restart_and_a_cut_off_one_is_marked(jobs, monkeypatch):
-    a = jobs.submit(QUICK, "seed", ANN, time_limit=600)
-    b = jobs.submit(QUICK, "seed", BOB, time_limit=600)
+    a = jobs.submit(QUICK, "seed", ANN, LIMITS)
+    b = jobs.submit(QUICK, "seed", BOB, LIMITS)
     jobs.claim("server-that-dies")
     restarted = JobQueue(Database.open(jobs.db.url))  # a new process, the same database
     assert restarted.get(b.id).status == Status.QUEUED
@@ -72,9 +74,9 @@ def test_a_waiting_job_survives_a_restart_and_a_cut_off_one_is_marked(jobs, monk
 
 def test_the_runner_trains_the_line_in_order_and_each_run_is_its_starters(database_url):
     jobs = JobQueue(Database.open(database_url))
-    a = jobs.submit(QUICK, "seed", ANN, time_limit=600)
-    b = jobs.submit(QUICK.replace(epochs=2), "seed", BOB, time_limit=600)
-    c = jobs.submit(QUICK, "seed", CAT, time_limit=600)
+    a = jobs.submit(QUICK, "seed", ANN, LIMITS)
+    b = jobs.submit(QUICK.replace(epochs=2), "seed", BOB, LIMITS)
+    c = jobs.submit(QUICK, "seed", CAT, LIMITS)
     jobs.cancel(c.id, CAT)
     runner = Runner(database_url, load_tiny_mnist)
     runner.wake()
@@ -86,3 +88,24 @@ def test_the_runner_trains_the_line_in_order_and_each_run_is_its_starters(databa
     assert store.get(done[a.id].run_id).owner == ANN.owner and store.get(done[b.id].run_id).owner == BOB.owner
     assert store.get(done[b.id].run_id).epochs_done == 2 and jobs.get(c.id).status == Status.CANCELLED
     assert jobs.line() == []
+
+
+def test_ten_fresh_identities_cannot_queue_more_than_the_line_allows(jobs):
+    """A private window is a new identity; the line's own limits are not per identity."""
+    shared = Budget(seconds=600, max_waiting=6, max_waiting_anonymous=4, max_waiting_per_address=3)
+    windows = [Actor(f"link:window-{i}") for i in range(10)]  # one person, ten private windows
+    queued, refusals = [], []
+    for i, window in enumerate(windows):
+        try:
+            queued.append(jobs.submit(QUICK, "seed", window, shared, address="tag-of-one-address" if i < 5 else ""))
+        except QueueError as e:
+            refusals.append(str(e))
+    assert len(queued) == 4  # visitors without a login, together
+    assert refusals[0].startswith("3 jobs are waiting from your network address")
+    assert all("without a login" in r for r in refusals[1:] if "network address" not in r)
+    logged_in = [Actor(f"user:pupil{i}@school.org") for i in range(4)]
+    for pupil in logged_in[:2]:
+        jobs.submit(QUICK, "seed", pupil, shared)  # a login is not counted with the anonymous
+    with pytest.raises(QueueError, match=r"the line is full \(6 jobs waiting\)"):
+        jobs.submit(QUICK, "seed", logged_in[2], shared)
+    assert len([j for j in jobs.line() if j.status == Status.QUEUED]) == 6
