@@ -6,8 +6,8 @@
 The steps, each announced through `on_event(kind, payload)`: load the data (DATA, with each
 loader message), train (TRAINING once, then EPOCH with (epoch, logs) after every epoch), save
 the run (SAVING). A stop (the `stop` event set, or `time_limit` seconds of training passed)
-ends training after the epoch in progress, and the model so far is saved; a stop before the
-first epoch ended saves nothing (NothingTrained).
+ends training within about a second, and the model so far is saved; a stop before the first
+steps ended saves nothing (NothingTrained).
 
 A fine-tune (`config.base_model`, and `config.drawings` > 0 to learn from labelled drawings)
 starts from that model's weights and saved optimizer, its network's shape written into the

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -89,7 +89,8 @@ def train(
 ) -> TrainResult:
     """Train a fresh model (or go on training `base`) on `data` and `pools` as `config` says;
     `on_epoch_end` is called from this thread. When `stop` is set, or `time_limit` seconds of
-    training have passed, the epoch in progress finishes and training stops there."""
+    training have passed, training stops within about a second (SLICE_SECONDS), the epoch in
+    progress counted as far as it went."""
     _use_threads_for(config)
     keras.utils.set_random_seed(config.seed)
     # 1. Hold out the end of the training set. The rest, and any extra pools of digits (mix.py),
@@ -139,20 +140,23 @@ def train(
         return xs, ys, x[None, full:], y[None, full:]
 
     def fit_epoch(xs: tf.Tensor, ys: tf.Tensor, x_rest: tf.Tensor, y_rest: tf.Tensor) -> dict:
-        """3-4. One optimizer step per batch; the epoch's loss and accuracy."""
+        """3-4. One optimizer step per batch; the epoch's loss and accuracy. With a clock or a
+        stop to heed, the steps run in slices of about SLICE_SECONDS, and a stop or the clock
+        ends the epoch after the slice in progress: its logs are then the batches done
+        (`partial`), and it is the run's last."""
         t0 = time.perf_counter()
-        losses, correct = run_epoch(xs, ys) if steps else (tf.zeros([0]), 0.0)
-        batch_loss = [float(v) for v in losses.numpy()]
+        batch_loss, correct, seen = [], 0.0, 0
+        for start, end in slicer.slices(steps):
+            losses, hits = run_epoch(xs, ys, tf.constant(start), tf.constant(end))  # tensors: one trace
+            batch_loss.extend(float(v) for v in losses.numpy()[start:end])
+            correct, seen = correct + float(hits), seen + (end - start) * config.batch_size
+            if end < steps and should_stop():
+                return _logs(batch_loss, sizes[:end], correct / seen, t0, partial=True)
         if rest:  # Keras' last, smaller batch: one more step, compiled for its own shape
-            last_loss, last_correct = run_epoch(x_rest, y_rest)
+            last_loss, last_correct = run_epoch(x_rest, y_rest, tf.constant(0), tf.constant(1))
             batch_loss.append(float(last_loss[0]))
-            correct += last_correct
-        return {
-            "loss": float(np.average(batch_loss, weights=sizes)),
-            "accuracy": float(correct) / n,
-            "batch_loss": batch_loss,
-            "seconds": time.perf_counter() - t0,
-        }
+            correct += float(last_correct)
+        return _logs(batch_loss, sizes, correct / n, t0)
 
     def sync_scorer() -> None:
         if scorer is not model:
@@ -168,10 +172,14 @@ def train(
         if on_epoch_end is not None:
             on_epoch_end(epoch, logs)
 
+    evaluate(validation)  # compiled before the clock starts: a time limit is for training
     started = time.perf_counter()
+
     def should_stop() -> bool:
         over_time = time_limit is not None and time.perf_counter() - started > time_limit
         return over_time or (stop is not None and stop.is_set())
+
+    slicer = _Slicer(whole=time_limit is None and stop is None)
 
     stopped = _overlapped_epochs(config.epochs, shuffled_batches, fit_epoch, sync_scorer, report, beside, should_stop)
     fit_seconds = time.perf_counter() - started
@@ -179,6 +187,41 @@ def train(
     sync_scorer()
     test_loss, test_accuracy = evaluate(prepare(data.x_test, data.y_test))
     return TrainResult(model, config, history, test_loss, test_accuracy, fit_seconds, stopped)
+
+
+SLICE_SECONDS = 0.5  # with a clock or a stop to heed: steps run about this long between checks
+
+
+def _logs(batch_loss: list[float], sizes: list[int], accuracy: float, t0: float, partial: bool = False) -> dict:
+    """An epoch's logs from its batches' losses (weighted by their sizes) and its accuracy."""
+    logs = {"loss": float(np.average(batch_loss, weights=sizes)), "accuracy": accuracy, "batch_loss": batch_loss,
+            "seconds": time.perf_counter() - t0}
+    return {**logs, "partial": True} if partial else logs
+
+
+class _Slicer:
+    """Cuts an epoch's steps into slices of about SLICE_SECONDS, from the time steps took so far
+    (the first slice is a small probe), so that a stop or a time limit is seen within about a
+    second whatever an epoch costs; `whole`: one slice, the whole epoch (nothing to heed)."""
+
+    def __init__(self, whole: bool) -> None:
+        self.whole = whole
+        self.per_step: float | None = None
+
+    def slices(self, steps: int) -> Iterator[tuple[int, int]]:
+        start = 0
+        while start < steps:
+            if self.whole:
+                size = steps
+            elif self.per_step is None:  # a probe: a few steps (the first call compiles, too)
+                size = max(1, min(steps // 16, 16))
+            else:
+                size = max(1, int(SLICE_SECONDS / max(self.per_step, 1e-6)))
+            end = min(steps, start + size)
+            t0 = time.perf_counter()
+            yield start, end
+            self.per_step = (time.perf_counter() - t0) / (end - start)
+            start = end
 
 
 def _overlapped_epochs(
@@ -194,7 +237,8 @@ def _overlapped_epochs(
 
     A worker thread trains epoch n while this thread makes the shuffled batches of epoch n + 1
     and, when `beside`, reports (scores) epoch n - 1 on a copy of the weights; otherwise each
-    epoch is reported after it ends. A stop lets the epoch in progress finish, and reports it.
+    epoch is reported after it ends. A stop ends the epoch in progress after its slice of
+    steps (fit_epoch), and reports it.
     """
     worker = ThreadPoolExecutor(max_workers=1)
     pending: tuple[int, dict] | None = None
@@ -212,6 +256,9 @@ def _overlapped_epochs(
                 batches = shuffled_batches()
             pending = epoch, training.result()
             sync_scorer()
+            if pending[1].get("partial"):  # cut short within the epoch: by a stop, or the clock
+                stopped = True
+                break
             if not beside:
                 report(*pending)
                 pending = None
@@ -271,7 +318,9 @@ def _epoch_function(model: keras.Model, optimizer: keras.Optimizer, loss_fn: ker
         nets = [_skinny_forward(model)]
 
     @tf.function(jit_compile=True, reduce_retracing=True)
-    def run_epoch(xs: tf.Tensor, ys: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def run_epoch(xs: tf.Tensor, ys: tf.Tensor, start: tf.Tensor, end: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Steps start to end of the epoch's batches: the losses (written at their step's
+        index, the others zero) and the right answers. One compilation for every slice."""
         steps = tf.shape(xs)[0]
 
         def step(i, losses, correct):
@@ -285,9 +334,11 @@ def _epoch_function(model: keras.Model, optimizer: keras.Optimizer, loss_fn: ker
             hits = tf.reduce_sum(tf.cast(tf.argmax(p, 1, output_type=tf.int32) == ys[i], tf.float32))
             return i + 1, losses.write(i, loss), correct + hits
 
-        losses = tf.TensorArray(tf.float32, size=steps)
+        losses = tf.TensorArray(tf.float32, size=steps, element_shape=())
+        for i in tf.range(steps):  # zeros outside the slice: the array's size must be static for XLA
+            losses = losses.write(i, 0.0)
         _, losses, correct = tf.while_loop(
-            lambda i, *_: i < steps, step, (tf.constant(0), losses, tf.constant(0.0))
+            lambda i, *_: i < end, step, (tf.convert_to_tensor(start), losses, tf.constant(0.0))
         )
         return losses.stack(), correct
 
