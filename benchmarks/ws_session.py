@@ -113,7 +113,7 @@ class DrawSession:
         rerun.context_info.url = self.url + "/" + (f"?{self.query}" if self.query else "")
         start = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
-        seen = None
+        seen, problem = None, ""
         deadline = start + timeout
         while True:
             try:
@@ -135,9 +135,9 @@ class DrawSession:
                 element = fwd.delta.new_element
                 which = element.WhichOneof("type")
                 if which == "exception":
-                    raise AppError(f"the page shows an exception: {element.exception.message[:100]}")
+                    problem = problem or f"the page shows an exception: {element.exception.message[:100]}"
                 if which == "alert" and element.alert.format == element.alert.ERROR:
-                    raise AppError(f"the page shows an error: {element.alert.body[:100]}")
+                    problem = problem or f"the page shows an error: {element.alert.body[:100]}"
                 if which == "alert" and element.alert.format == element.alert.WARNING:
                     self.warnings.append(element.alert.body)
                 if which == "button" and element.button.is_form_submitter and "Start training" in element.button.id:
@@ -149,6 +149,8 @@ class DrawSession:
             elif kind == "script_finished":
                 if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                     continue
+                if problem:  # raised once the run is over: the next one starts with a clean stream
+                    raise AppError(problem)
                 if want and seen is None:
                     raise AppError(f"the page showed no {want}")
                 return seen if seen is not None else time.perf_counter() - start

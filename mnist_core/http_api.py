@@ -160,13 +160,10 @@ def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
                 body = await _read_body(request)
                 digits, single = await _digits(request, body)
                 async with in_flight.hold(len(digits), 0):
-                    good = [d for d in digits if isinstance(d, np.ndarray)]
-                    p = await batcher.predict_proba(classifier, np.stack(good)) if good \
-                        else np.zeros((0, 10), np.float32)
-            items = _answers(digits, p, name)
-            if single:  # the seed's contract: one file, one flat object
-                return JSONResponse(items[0], status_code=422 if "error" in items[0] else 200)
-            return JSONResponse({"predictions": items})
+                    good = await run_in_threadpool(_stack, digits)
+                    p = await batcher.predict_proba(classifier, good) if len(good) else np.zeros((0, 10), np.float32)
+                    # thousands of items: made and serialized off the event loop, which answers /health meanwhile
+                    return await run_in_threadpool(_response, digits, p, name, single)
         except (ModelError, RunError) as e:
             return JSONResponse({"error": str(e)}, status_code=404)
         except StoreError as e:
@@ -321,6 +318,20 @@ def _digits_from_array(x: np.ndarray) -> list[np.ndarray | str]:
     return [image if peak > 0 else BLANK for image, peak in zip(x, peaks, strict=True)]
 
 
+def _stack(digits: list[np.ndarray | str]) -> np.ndarray:
+    """The readable digits as one (n, 28, 28) array."""
+    good = [d for d in digits if isinstance(d, np.ndarray)]
+    return np.stack(good) if good else np.zeros((0, 28, 28), np.float32)
+
+
+def _response(digits: list[np.ndarray | str], probabilities: np.ndarray, model: str | None,
+              single: bool) -> JSONResponse:
+    items = _answers(digits, probabilities, model)
+    if single:  # the seed's contract: one file, one flat object
+        return JSONResponse(items[0], status_code=422 if "error" in items[0] else 200)
+    return JSONResponse({"predictions": items})
+
+
 def _answers(digits: list[np.ndarray | str], probabilities: np.ndarray, model: str | None) -> list[dict]:
     """One JSON item per digit, in order: the prediction, or the error for an unreadable one."""
     rows = iter(np.round(probabilities.astype(np.float64), 6).tolist())
@@ -335,8 +346,9 @@ def _answers(digits: list[np.ndarray | str], probabilities: np.ndarray, model: s
     return items
 
 
-def _in_chunks(classifier: Classifier, x: np.ndarray) -> np.ndarray:
-    """(n, 28, 28) -> (n, 10), CHUNK images a model call (a merged batch can be large)."""
+def _in_chunks(classifier: Classifier, xs: list[np.ndarray]) -> np.ndarray:
+    """Requests' (n_i, 28, 28) -> (sum n_i, 10), CHUNK images a model call (a merged batch can be large)."""
+    x = np.concatenate(xs)
     return np.concatenate([classifier.predict_proba(x[i:i + CHUNK]) for i in range(0, len(x), CHUNK)])
 
 
@@ -366,7 +378,7 @@ class _Batcher:
                 xs = [x for c, x, _ in queue if c is classifier]
                 futures = [future for c, _, future in queue if c is classifier]
                 try:
-                    p = await run_in_threadpool(_in_chunks, classifier, np.concatenate(xs))
+                    p = await run_in_threadpool(_in_chunks, classifier, xs)
                 except Exception as e:  # the model failed: every request waiting on it fails
                     for future in futures:
                         if not future.done():

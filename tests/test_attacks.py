@@ -1,0 +1,107 @@
+"""Play the student who tries to take the server down, and measure what it costs the server
+(the proportional memory of its whole process tree): canvas frames of 9 and 80 megapixels sent
+over the websocket, a flood of HTTP batches, a multipart of 64 huge PNGs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from benchmarks.app_server import app_server
+from benchmarks.memory import pss_mb
+from benchmarks.ws_session import AppError, DrawSession, digit_png
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with app_server(tmp_path_factory.mktemp("data")) as (url, process, _):
+        yield url, process
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_canvas_frames_of_9_and_80_megapixels_are_refused_before_they_are_decoded(server):
+    url, process = server
+    frames = {side: "data:image/png;base64," + base64.b64encode(png(Image.new("1", (side, side)))).decode()
+              for side in (3000, 9000)}  # 9 and 81 megapixels, in 14 KB and 120 KB of PNG
+
+    async def attack() -> list[str]:
+        session = await DrawSession.open(url)
+        await session.draw(digit_png(__import__("random").Random(0)))  # warm: the model is loaded
+        before = pss_mb(process.pid)
+        refused = []
+        for frame in frames.values():
+            with pytest.raises(AppError) as e:
+                await session.send_canvas(frame)
+            refused.append(str(e.value))
+        grown = pss_mb(process.pid) - before
+        assert await session.draw(digit_png(__import__("random").Random(1))) > 0  # the page still reads drawings
+        await session.close()
+        print(f"canvas frames of 9 and 81 MP: the server grew {grown:.1f} MB")
+        assert grown < 100
+        return refused
+
+    refused = asyncio.run(attack())
+    assert "a 3000x3000 picture; it makes 280x280" in refused[0]
+    assert "a 9000x9000 picture; it makes 280x280" in refused[1]
+
+
+def test_a_flood_of_batches_and_huge_pngs_is_answered_and_bounded(server):
+    url, process = server
+    x = np.zeros((5000, 28, 28), np.uint8)
+    x[:, 6:22, 13:15] = 255  # 5,000 ones
+    buffer = io.BytesIO()
+    np.save(buffer, x)
+    batch = buffer.getvalue()  # 3.9 MB
+    huge = png(Image.new("1", (6400, 6250)))  # 40 megapixels in a few KB
+    before, peak, health = pss_mb(process.pid), [0.0], []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], pss_mb(process.pid))
+            t0 = time.perf_counter()
+            assert requests.get(f"{url}/health", timeout=10).json() == {"status": "ok"}
+            health.append(time.perf_counter() - t0)
+            time.sleep(0.1)
+
+    def batch_request(_: int) -> int:
+        answer = requests.post(f"{url}/predict", data=batch, headers={"content-type": "application/x-npy"},
+                               timeout=120)
+        if answer.status_code == 200:
+            assert len(answer.json()["predictions"]) == 5000
+        else:
+            assert answer.headers["Retry-After"] == "1" and "busy" in answer.json()["error"]
+        return answer.status_code
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with ThreadPoolExecutor(61) as pool:
+            multipart = pool.submit(requests.post, f"{url}/predict", files=[("file", huge)] * 64, timeout=120)
+            statuses = list(pool.map(batch_request, range(60)))
+            many = multipart.result()
+    finally:
+        done.set()
+        watcher.join()
+    assert set(statuses) <= {200, 503} and 200 in statuses
+    assert many.status_code in (200, 503)
+    if many.status_code == 200:
+        assert all("megapixels" in item["error"] for item in many.json()["predictions"])
+    grown = peak[0] - before
+    print(f"60 x 5,000-image batches and 64 PNGs of 40 MP: {statuses.count(200)} answered, "
+          f"{statuses.count(503)} told to retry; /health at most {max(health):.2f} s; the server grew {grown:.0f} MB")
+    assert max(health) < 1.0 and grown < 500
