@@ -348,18 +348,21 @@ def _drawings_list(args: argparse.Namespace) -> int:
 
 def _drawings_add(args: argparse.Namespace) -> int:
     from mnist_core.drawing_files import as_png
-    from mnist_core.drawings import check_label
+    from mnist_core.drawings import DrawingError, check_label
     from mnist_core.image_file import read_image
-    from mnist_core.preprocessing import preprocess
+    from mnist_core.preprocessing import NotADigit, preprocess
 
     label = check_label(args.label)  # before any model loads
     clf = _classifier(args.model, args)
     drawings = _drawings(args)
     for path in args.images:
         image = read_image(_read_bytes(path))
-        x = preprocess(image)
+        try:
+            x = preprocess(image)
+        except NotADigit as e:
+            raise DrawingError(f"{path}: {e}") from None
         if x is None:
-            raise ValueError(f"{path}: no digit in it (blank)")
+            raise DrawingError(f"{path}: no digit in it (blank)")
         p = clf.predict_proba(x)
         d = drawings.add(x, label, owner="", predicted=int(p.argmax()), confidence=float(p.max()),
                          model=args.model or "default", source="upload", image=as_png(image))

@@ -2,7 +2,7 @@
 before/after report a fine-tuned run carries.
 
     held = holdout(collection, share=0.25, seed=1671)   # bool mask: never trained on
-    report = FineTune.measure(base_clf, after_clf, collection, held, mnist, base="default")
+    FineTune(base_model, trained_on, held_out, people_held_out, before, after)   # a run's report
 
 A model trained on MNIST is weakest on the Draw page: people's own digits. Every drawing they
 label is kept (drawings.py); a fine-tune starts from a model (the default one by default),
@@ -38,14 +38,16 @@ def holdout(c: Collection, share: float, seed: int) -> np.ndarray:
     require_drawings(len(c))
     rank = lambda key: int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:12], 16)  # noqa: E731
     people = sorted(set(c.owners.tolist()), key=rank)
-    if len(people) > 1:  # whole people, in a fixed random order, until the share is reached
+    if len(people) > 1:  # whole people, in a fixed random order, up to about the share
         counts = {p: int((c.owners == p).sum()) for p in people}
+        most = min(share * 1.25, 0.5) * len(c)  # "about" the share, and never most of the data
         chosen, total = set(), 0
         for p in people:
-            if total >= share * len(c) or total + counts[p] >= len(c):
+            if total >= share * len(c):
                 break
-            chosen.add(p)
-            total += counts[p]
+            if total + counts[p] <= most:  # one who drew most of it is passed over, not held out
+                chosen.add(p)
+                total += counts[p]
         if chosen:
             return np.isin(c.owners, list(chosen))
     scores = np.array([rank(i) for i in c.ids], np.float64) / 16**12

@@ -173,3 +173,15 @@ def test_drawings_are_labelled_listed_exported_imported_and_scored(tmp_path):
     assert listed["total"] == 2 and listed["per_digit"][7] == 2 and listed["people"] == {"the operator": 2}
     board = [json.loads(line) for line in cli("scoreboard", "--json", env_extra=env).stdout.splitlines()]
     assert {r["model"] for r in board} == {"default", "seed"} and all(r["n"] == 2 for r in board)
+
+
+def test_drawings_add_refuses_a_blank_or_a_dot_in_one_line(tmp_path):
+    blank, dot = tmp_path / "blank.png", tmp_path / "dot.png"
+    Image.new("L", (200, 200), 255).save(blank)
+    img = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(img).ellipse((90, 90, 110, 110), fill=0)
+    img.save(dot)
+    for path, why in ((blank, "no digit in it (blank)"), (dot, "a single dot, not a digit")):
+        out = cli("drawings", "add", str(path), "--label", "3")
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert out.stderr.startswith(f"error: {path}: {why}") and out.stderr.count("\n") == 1

@@ -35,6 +35,21 @@ def test_whole_people_are_held_out_when_there_are_several():
     assert set(grown.owners[holdout(grown, 0.25, seed=1)]) == set(c.owners[held])  # more drawings: same people
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_one_who_drew_most_is_never_held_out(seed):
+    """Ann drew 95, Bob 5: holding Ann out would leave 5 to train on (a bug, whatever the order)."""
+    c = collection(["ann"] * 95 + ["bob"] * 5)
+    held = holdout(c, 0.25, seed=seed)
+    assert set(c.owners[held]) == {"bob"} and held.sum() == 5 and people_in(c, held) == 1
+
+
+def test_several_people_are_held_out_up_to_about_the_share():
+    c = collection([f"p{i}" for i in range(10) for _ in range(10)])  # ten people, ten each
+    for seed in range(8):
+        held = holdout(c, 0.25, seed=seed)
+        assert held.sum() == 30 and people_in(c, held) == 3  # 25 asked, whole people: the next ten over
+
+
 def test_one_person_gets_a_random_share_held_out():
     c = collection(["ann"] * 200)
     held = holdout(c, 0.25, seed=1)
