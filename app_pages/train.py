@@ -33,11 +33,12 @@ from app_pages.common import (
 )
 from mnist_core import data as mnist_data
 from mnist_core.analysis import Evaluation, downsample, evaluate
-from mnist_core.budget import BudgetError, available_memory, duration
+from mnist_core.budget import BudgetError, available_memory, duration, estimated_seconds, layers, parameters
 from mnist_core.classifier import ModelError
 from mnist_core.config import (
     BOOK_FIGURES,
     PRESET_NOTES,
+    PRESET_RESULTS,
     PRESETS,
     ConfigError,
     Setting,
@@ -54,7 +55,7 @@ from mnist_core.job import JobState, JobStatus
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.runs import Run, RunError
 from mnist_core.styles import NoFonts, training_designs
-from mnist_core.training_queue import JobQueue, QueuedJob, QueueError, Status
+from mnist_core.training_queue import NEXT, JobQueue, QueuedJob, QueueError, Status
 
 st.title("Train a dense network")
 me = actor()
@@ -96,13 +97,13 @@ with st.sidebar:
     st.header("Settings")
     preset_name = st.selectbox("Preset", list(PRESETS), key="train_preset",
                                help="\n".join(f"- **{k}**: {v}" for k, v in PRESET_NOTES.items()))
-    st.caption(PRESET_NOTES[preset_name])
     preset = PRESETS[preset_name]
-    # Every field of TrainConfig, each starting at the preset's value.
-    with st.form("train_form"):
-        values = {name: setting_input(name, setting, getattr(preset, name), preset_name)
-                  for name, setting in settings()}
-        start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+    # Every field of TrainConfig, each starting at the preset's value: the main ones first.
+    values = {name: setting_input(name, setting, getattr(preset, name), preset_name)
+              for name, setting in settings() if setting.main}
+    with st.expander("More settings"):
+        values |= {name: setting_input(name, setting, getattr(preset, name), preset_name)
+                   for name, setting in settings() if not setting.main}
     limits = budget()
     st.caption(f"This server allows {duration(limits.seconds)} of training and {limits.max_parameters / 1e6:g} "
                f"million parameters a run, {limits.jobs_per_hour} runs an hour a person.")
@@ -114,9 +115,61 @@ except StoreError as e:
     st.stop()
 work = runner()
 work.wake()  # a job left waiting (a restart, another server's line) starts here when this server is free
-if start:
+
+
+def chosen_config() -> tuple[TrainConfig | None, str]:
+    """The settings as a config, or why they are not one."""
     try:
-        config = network_of(preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])}))
+        return preset.replace(**{**values, "hidden": parse_hidden(values["hidden"])}), ""
+    except ConfigError as e:
+        return None, str(e)
+
+
+def show_plan(config: TrainConfig | None, problem: str) -> bool:
+    """What Start will do, before it is pressed: the preset's note and figures, the network, its
+    size, the time it should take here and its place in the line; and Start. True on Start."""
+    with st.container(border=True):
+        note = PRESET_NOTES[preset_name]
+        if is_the_books_fit(preset):
+            book = BOOK_FIGURES
+            note += f" · the book: validation {book['val_accuracy']:.1%}, test {book['test_accuracy']:.1%}"
+        if preset_name in PRESET_RESULTS:
+            note += f" · measured here: test {PRESET_RESULTS[preset_name]:.2%}"
+        st.caption(f"**{preset_name}**: {note}")
+        left, right = st.columns([3, 2], gap="large")
+        with right:
+            start = st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
+                              disabled=config is None, width="stretch")
+        if config is None:
+            left.error(f"Check the settings: {problem}")
+            return False
+        shape = config if not config.base_model else None
+        with left:
+            if shape is None:
+                st.write(f"Goes on training **{config.base_model}**: its own network, "
+                         f"{config.epochs} epochs on MNIST beside the labelled drawings.")
+            else:
+                st.dataframe(pd.DataFrame([{"layer": la.name, "size": la.size, "parameters": la.parameters}
+                                           for la in layers(shape)]), hide_index=True, width="stretch",
+                             column_config={"parameters": st.column_config.NumberColumn(format="localized")})
+                if shape.committee > 1:
+                    st.caption(f"{shape.committee} such networks side by side, their probabilities averaged.")
+        with right:
+            line = jobs.line()
+            waiting = sum(j.status == Status.QUEUED for j in line)
+            if shape is not None:
+                st.metric("Parameters", f"{parameters(shape):,}")
+            st.metric("Training time here", f"about {duration(estimated_seconds(config))}",
+                      help="Estimated from this project's measured fits (2 CPU cores); machines differ up to 3x")
+            st.metric("Place in the line", "starts at once" if not line else
+                      f"{ordinal(waiting + 1)}, in about {duration(JobQueue.starts_in(line)[NEXT])}")
+        return start
+
+
+config, problem = chosen_config()
+if show_plan(config, problem):
+    try:
+        config = network_of(config)
         if config.styles:
             training_designs()  # NoFonts before the job waits in line, not after
         if config.drawings:
@@ -322,11 +375,8 @@ def show_line(jobs: JobQueue) -> None:
 
 mine = jobs.of(me.owner, limit=1)
 job = mine[0] if mine else None
-if job is None:
-    st.info("Choose a preset or settings in the sidebar and press **Start training**. "
-            "The default is the book's chapter-1 fit: one softmax layer, SGD, 200 epochs.")
-else:
-    st.write(f"**{job.preset}** · {job.config.describe()}")
+if job is not None:
+    st.write(f"Your latest job: **{job.preset}** · {job.config.describe()}")
 # One fragment, always polling (a constant run_every, so the browser's timer never belongs to an
 # older fragment): the visitor's job and the line; one full rerun when the job starts or ends.
 st.fragment(live_view, run_every=2.0)(job and job.id, job is not None and job.status in (Status.QUEUED, Status.RUNNING))

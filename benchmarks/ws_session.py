@@ -140,7 +140,7 @@ class DrawSession:
                     problem = problem or f"the page shows an error: {element.alert.body[:100]}"
                 if which == "alert" and element.alert.format == element.alert.WARNING:
                     self.warnings.append(element.alert.body)
-                if which == "button" and element.button.is_form_submitter and "Start training" in element.button.id:
+                if which == "button" and "train_start" in element.button.id:
                     self.start_id = element.button.id
                 if which == "bidi_component" and CANVAS_KEY in element.bidi_component.id:
                     self.canvas_id = element.bidi_component.id

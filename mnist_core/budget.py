@@ -51,6 +51,28 @@ def parameters(config: TrainConfig) -> int:
     return config.committee * sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
 
 
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the dense network a config builds, as a person reads it."""
+
+    name: str  # "Input", "Dense", "Dropout"
+    size: str  # "784 (28x28 pixels)", "128 ReLU units", "30% of units off in training"
+    parameters: int
+
+
+def layers(config: TrainConfig) -> list[Layer]:
+    """The network a config builds (one member of a committee), layer by layer."""
+    found = [Layer("Input", "784 values (28x28 pixels)", 0)]
+    width = 784
+    for units in config.hidden:
+        found.append(Layer("Dense", f"{units:,} ReLU units", width * units + units))
+        if config.dropout:
+            found.append(Layer("Dropout", f"{config.dropout:.0%} of them off in each training step", 0))
+        width = units
+    found.append(Layer("Dense", "10 softmax units: the digits' probabilities", width * 10 + 10))
+    return found
+
+
 def epoch_images(config: TrainConfig, mnist_training: int = 60_000) -> int:
     """Images an epoch trains on: MNIST's training split (or `replay` of it), and the extra
     pools' shares beside it (mix.py)."""

@@ -47,7 +47,8 @@ class Removed:
 def people(db: Database, keys: Keys) -> list[Person]:
     """Everyone who has a run, a drawing or a job in the line, most things first."""
     with db.read() as conn:
-        counts = [Counter(dict(conn.execute(sa.select(t.c.owner, sa.func.count()).where(*where).group_by(t.c.owner))))
+        counts = [Counter(dict(conn.execute(sa.select(t.c.owner, sa.func.count()).where(*where).group_by(
+            t.c.owner)).all()))
                   for t, where in ((runs, ()), (drawings, ()), (jobs, (jobs.c.status.in_(WAITING_OR_RUNNING),)))]
     owners = set().union(*counts)
     found = [Person(o, keys.pseudonym(o), counts[0][o], counts[1][o], counts[2][o]) for o in owners]

@@ -55,6 +55,7 @@ class Status(enum.StrEnum):
 
 
 WAITING_OR_RUNNING = (Status.QUEUED, Status.RUNNING)
+NEXT = "next"  # starts_in's key for a job that is not in the line yet
 
 
 class QueueError(Exception):
@@ -148,7 +149,8 @@ class JobQueue:
 
     @staticmethod
     def starts_in(line: list[QueuedJob], now: float | None = None) -> dict[str, float]:
-        """Job id -> estimated seconds until it starts, from the expected time of those ahead."""
+        """Job id -> estimated seconds until it starts, from the expected time of those ahead;
+        NEXT -> when a job put in the line now would start."""
         now = now or time.time()
         ahead = sum(max(0.0, j.expected_seconds - (now - (j.started or now))) for j in line
                     if j.status == Status.RUNNING)
@@ -157,7 +159,7 @@ class JobQueue:
             if job.status == Status.QUEUED:
                 starts[job.id] = ahead
                 ahead += job.expected_seconds
-        return starts
+        return {**starts, NEXT: ahead}
 
     def cancel(self, job_id: str, actor: Actor) -> None:
         """A waiting job leaves the line; a running one is stopped after its epoch (and saved)."""

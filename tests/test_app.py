@@ -90,7 +90,7 @@ def test_train_page_runs_a_short_job_and_shows_results(synthetic_data):
     assert at.selectbox(key="train_optimizer_seed").value == "sgd"
     at.number_input(key="train_epochs_seed").set_value(3)
     at.number_input(key="train_learning_rate_seed").set_value(0.5)
-    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    at.button(key="train_start").click().run()
     from app_pages.common import job_queue, runner
 
     assert not at.exception, at.exception
@@ -128,7 +128,7 @@ def test_the_sidebar_shows_every_setting_with_the_configs_own_bounds():
     assert widgets["train_augment_best"].value == "affine" and widgets["train_lr_schedule_best"].value == "cosine"
     assert widgets["train_label_smoothing_best"].value == pytest.approx(PRESETS["best"].label_smoothing)
     widgets["train_learning_rate_best"].set_value(0.0)  # the form allows the closed bound; the config says why not
-    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    at.button(key="train_start").click().run()
     assert "learning rate must be in (0, 10]" in at.error[0].value
 
 

@@ -63,7 +63,7 @@ def test_the_train_page_refuses_a_job_over_the_deployers_budget():
     at.run()
     at.switch_page("app_pages/train.py").run()
     assert any("allows 2 s of training and 0.1 million parameters a run" in c.value for c in at.caption)
-    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    at.button(key="train_start").click().run()
     assert "Too big for this server: 200 epochs would take about 5 s" in at.error[0].value
     from app_pages.common import job_queue
 
@@ -90,5 +90,5 @@ def test_the_train_page_checks_the_memory_the_container_has(monkeypatch):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/train.py").run()
     at.selectbox(key="train_preset").set_value("best").run()
-    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    at.button(key="train_start").click().run()
     assert "Too big for this server: this network needs about 1.0 GB of memory" in at.error[0].value

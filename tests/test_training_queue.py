@@ -11,7 +11,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.database import Database
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.runs import RunStore
-from mnist_core.training_queue import STALE_SECONDS, JobQueue, QueueError, Runner, Status
+from mnist_core.training_queue import NEXT, STALE_SECONDS, JobQueue, QueueError, Runner, Status
 from tests.conftest import load_tiny_mnist
 
 LIMITS = Budget(seconds=600)
@@ -32,6 +32,7 @@ def test_one_waiting_job_a_person_in_the_order_they_came(jobs):
     assert [j.id for j in jobs.line()] == [a.id, b.id]
     starts = JobQueue.starts_in(jobs.line())
     assert starts[a.id] == 0 and starts[b.id] == pytest.approx(a.expected_seconds)
+    assert starts[NEXT] == pytest.approx(a.expected_seconds + b.expected_seconds)  # a job put in now
     assert jobs.claim("server-1").id == a.id  # the oldest first
     line = jobs.line()
     assert [(j.id, j.status) for j in line] == [(a.id, Status.RUNNING), (b.id, Status.QUEUED)]

@@ -56,6 +56,7 @@ def test_draw_correct_find_export_import_and_fine_tune(page, app_url, tmp_path):
     page.goto(f"{app_url}/train?{private_link}")
     open_selectbox(page, "Preset").filter(has_text="finetune").click()
     page.get_by_text(PRESET_NOTES["finetune"][:60]).wait_for()  # the form is the fine-tune's now
+    page.get_by_text("More settings").click()
     for name, value in (("Epochs", "1"), ("MNIST per epoch", "2000")):
         field = page.get_by_role("spinbutton", name=name)
         field.fill(value)
