@@ -407,6 +407,13 @@ def line_chart(frame: pd.DataFrame, x_title: str, y_title: str, height: int = 26
     }, width="stretch")
 
 
+def percent_table(frame: pd.DataFrame, percent: list[str], **kwargs: object) -> None:
+    """A table whose `percent` columns read 98.76%, and whose missing values read as a dash,
+    never "None" (the values stay numbers: the columns still sort)."""
+    styled = frame.style.format(precision=2, na_rep="—").format("{:.2%}", subset=percent, na_rep="—")
+    st.dataframe(styled, hide_index=True, **kwargs)
+
+
 def probability_chart(probabilities: np.ndarray) -> None:
     """The ten probabilities as bars; a plain Vega-Lite spec (cheap on every stroke, unlike Altair)."""
     st.vega_lite_chart({

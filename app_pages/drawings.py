@@ -4,7 +4,16 @@ import the collection; which model reads these people's digits best."""
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import actor, admin_login, budget, drawing_store, enlarge, identity_keys, model_scoreboard
+from app_pages.common import (
+    actor,
+    admin_login,
+    budget,
+    drawing_store,
+    enlarge,
+    identity_keys,
+    model_scoreboard,
+    percent_table,
+)
 from mnist_core.database import StoreError
 from mnist_core.drawing_files import IDX_NAMES, read_files, to_idx, to_npz, to_png_zip
 from mnist_core.drawings import DrawingError, Filter
@@ -125,13 +134,9 @@ else:
     except StoreError as e:
         st.error(f"The models cannot be scored: {e}")
         board = []
-    st.dataframe(pd.DataFrame([{
+    percent_table(pd.DataFrame([{
         "model": r.name, "on these drawings": r.drawings, "drawings scored": r.n, "MNIST test": r.mnist_test,
-        **{str(d): float("nan") if a is None else a for d, a in enumerate(r.per_class)},  # blank: none drawn
-    } for r in board]), hide_index=True, column_config={
-        "on these drawings": st.column_config.NumberColumn(format="percent"),
-        "MNIST test": st.column_config.NumberColumn(format="percent"),
-        **{str(d): st.column_config.NumberColumn(format="percent") for d in range(10)},
-    })
+        **{str(d): a for d, a in enumerate(r.per_class)},  # a dash: none of that digit drawn
+    } for r in board]), ["on these drawings", "MNIST test", *map(str, range(10))])
     st.caption("The shipped models and the newest runs, each on the drawings it never trained on (a fine-tuned "
                "run's own training drawings are left out of its score), with the accuracy per digit.")

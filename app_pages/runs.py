@@ -11,6 +11,7 @@ from app_pages.common import (
     drawing_store,
     line_chart,
     model_scoreboard,
+    percent_table,
     run_label,
     run_store,
 )
@@ -42,7 +43,7 @@ if not runs:
 # the drawings people labelled, as a second test set: each run on those it never trained on
 on_drawings = {s.ref: s for s in model_scoreboard()} if drawing_store().count(Filter(trusted=True)) else {}
 
-st.dataframe(pd.DataFrame([{
+percent_table(pd.DataFrame([{
     "name": r.name,
     "preset": r.preset,
     "test accuracy": r.test_accuracy,
@@ -56,11 +57,9 @@ st.dataframe(pd.DataFrame([{
     "created": r.created,
     "whose": whose(r),
     "id": r.id,
-} for r in runs]), hide_index=True, column_config={
-    "test accuracy": st.column_config.NumberColumn(format="percent"),
-    "on drawings": st.column_config.NumberColumn(format="percent", help="on the labelled drawings it did not train "
-                                                 "on (the Drawings page's scoreboard; the newest runs)"),
-    "validation accuracy": st.column_config.NumberColumn(format="percent"),
+} for r in runs]), ["test accuracy", "on drawings", "validation accuracy"], column_config={
+    "on drawings": st.column_config.Column(help="on the labelled drawings it did not train on (the Drawings page's "
+                                           "scoreboard; the newest runs)"),
 })
 
 labels = {f"{r.name} · {r.id}": r for r in runs}

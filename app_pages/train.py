@@ -117,6 +117,10 @@ work = runner()
 work.wake()  # a job left waiting (a restart, another server's line) starts here when this server is free
 
 
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
 def chosen_config() -> tuple[TrainConfig | None, str]:
     """The settings as a config, or why they are not one."""
     try:
@@ -263,10 +267,6 @@ def job_view(jobs: JobQueue, job: QueuedJob) -> None:
         show_curves(state.history, state.batch_loss)
     elif job.run_id is not None:  # trained elsewhere, or before a restart: the run's record
         show_curves(run_store().history(job.run_id), [])
-
-
-def ordinal(n: int) -> str:
-    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 @st.cache_resource(show_spinner="Scoring the test set…", max_entries=4)

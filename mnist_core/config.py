@@ -210,7 +210,7 @@ PRESETS: dict[str, TrainConfig] = {
     ),
 }
 PRESET_NOTES: dict[str, str] = {
-    "seed": "The seed notebook: one Dense(10, softmax) layer on 784 pixels, SGD (book: 92.2% test)",
+    "seed": "The seed notebook: one Dense(10, softmax) layer on 784 pixels, SGD",
     "hidden": "Book: two hidden layers of 128 ReLU units, SGD",
     "dropout": "Book: the hidden layers with dropout 0.3, SGD",
     "rmsprop": "Book: the dropout network trained with RMSprop",

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from mnist_core import data as mnist_data
 from mnist_core.database import Database, database_url
 from mnist_core.owners import Keys
+from tests.apptest import shown
 
 APP = str(Path(__file__).resolve().parents[1] / "navigation.py")
 TIMEOUT = 120  # the first run imports TensorFlow
@@ -413,3 +414,19 @@ def test_admin_emails_must_be_a_list_and_a_login_must_bring_an_email():
     at.run()
     assert any("Signed in as **teacher@school.org**" in c.value for c in at.sidebar.caption)
     assert any("(admin)" in c.value or "teacher@school.org" in c.value for c in at.sidebar.caption)
+
+
+def test_tables_show_a_dash_where_a_value_is_missing_never_none(tiny_mnist):
+    from mnist_core.drawings import DrawingStore
+
+    store, _ = saved_run(tiny_mnist)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/runs.py").run()  # no drawings: "on drawings" is missing for every run
+    cells = shown(at.dataframe[0])
+    assert not at.exception and cells["on drawings"] == ["—"] and cells["test accuracy"][0].endswith("%")
+    assert not any(v in (None, "None", "nan") for column in cells.values() for v in column)
+    DrawingStore(store.db).add(tiny_mnist.x_test[0], 3, "")  # only 3s drawn: the other digits' cells are missing
+    at.switch_page("app_pages/drawings.py").run()
+    board = shown(at.dataframe[-1])
+    assert board["0"] == ["—"] * len(board["model"]) and all(v.endswith("%") for v in board["3"])
+    assert not any(v in (None, "None", "nan") for column in board.values() for v in column)

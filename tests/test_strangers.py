@@ -28,6 +28,7 @@ from mnist_core.runs import H5_FILE, MODEL_FILE, RunStore
 from mnist_core.scoreboard import scoreboard
 from mnist_core.training import train
 from mnist_core.training_queue import JobQueue
+from tests.apptest import page_bytes
 
 APP = str(Path(__file__).resolve().parents[1] / "navigation.py")
 EMAIL = "carol.secret@example.org"
@@ -45,21 +46,6 @@ def npz_text(data: bytes) -> bytes:
     """An .npz's arrays as text (the file itself is compressed: a secret would not show in it)."""
     with np.load(io.BytesIO(data)) as npz:
         return json.dumps({k: npz[k].tolist() for k in npz.files}).encode()
-
-
-def page_bytes(at: AppTest) -> bytes:
-    """Every element the page sent, as the browser would receive it (protobuf bytes)."""
-    found = []
-
-    def walk(node) -> None:
-        proto = getattr(node, "proto", None)
-        if proto is not None and hasattr(proto, "SerializeToString"):
-            found.append(proto.SerializeToString())
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return b"\n".join(found)
 
 
 @pytest.fixture
