@@ -92,6 +92,13 @@ run_files = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),  # model.keras, mnist_dense_model.h5
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
+runners = sa.Table(  # workers that train the line's jobs, on this machine or others (v4)
+    "runners", metadata,
+    sa.Column("name", sa.String(80), primary_key=True),  # host:pid:random, as jobs.server
+    sa.Column("runs_on", sa.String(120), nullable=False),  # "lab-3, GPU"
+    sa.Column("slots", sa.Integer, nullable=False),  # jobs it trains at once
+    sa.Column("seen", sa.Float, nullable=False),  # Unix time of its last heartbeat
+)
 secrets = sa.Table(  # the deployment's own secrets (v4): made once, shared by every server
     "secrets", metadata,
     sa.Column("name", sa.String(32), primary_key=True),
@@ -178,6 +185,7 @@ def _v4(conn: Connection) -> None:
     # the deployment's secret (signed private links, pseudonyms); the line's limits per address,
     # its jobs on workers (claims, where, per-epoch progress); imports that await an admin
     secrets.create(conn)
+    runners.create(conn)
     true = "TRUE" if conn.dialect.name == "postgresql" else "1"
     for column in ("address VARCHAR(40) NOT NULL DEFAULT ''", "attempts INTEGER NOT NULL DEFAULT 0",
                    "runs_on VARCHAR(120) NOT NULL DEFAULT ''", "progress TEXT NOT NULL DEFAULT '{}'"):

@@ -114,6 +114,10 @@ class TrainingJob:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def kill(self) -> None:
+        """End the training process at once, saving nothing (its job is no longer its runner's)."""
+        self._process.kill()
+
     def snapshot(self) -> JobState:
         with self._lock:
             s = self._state
@@ -160,26 +164,29 @@ def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: s
           owner: str, events: multiprocessing.Queue, stop: multiprocessing.synchronize.Event) -> None:
     """The child process: the whole pipeline, every event put on `events`, then END.
 
-    If the app server goes away (a restart, a crash), the child finishes its epoch, saves the run
-    for its owner and exits, instead of training on with nobody to read its events (and hanging
-    at exit on a queue nobody empties)."""
+    Ctrl-C in a worker's terminal reaches its children too: they leave it to the worker, which
+    stops them (each saves what it trained). If the server or worker that started it goes away
+    (SIGKILL, a crash), the child exits within a second without saving: its lease in the line
+    runs out and the job goes back to the head of the line, to be trained whole by someone alive
+    (training_queue), never twice."""
     import os
+    import signal
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from mnist_core.errors import USER_ERRORS
     from mnist_core.pipeline import NothingTrained, train_and_save
 
     parent = os.getppid()
 
-    def on_event(kind: Event, payload: object) -> None:
-        if os.getppid() != parent:  # orphaned
-            stop.set()
-            events.cancel_join_thread()
-        else:
-            events.put((kind, payload))
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)  # orphaned: nobody reads the events, and the job will be trained again
 
+    threading.Thread(target=watch_parent, name="watch-parent", daemon=True).start()
     try:
-        outcome = train_and_save(config, preset, database_url, load_data, on_event=on_event, stop=stop,
+        outcome = train_and_save(config, preset, database_url, load_data, on_event=lambda *e: events.put(e), stop=stop,
                                  time_limit=time_limit, owner=owner)
         result = outcome.result
         over_time = result.stopped and not stop.is_set()

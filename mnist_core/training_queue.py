@@ -1,21 +1,25 @@
-"""The training queue: one training at a time per server, everyone else waiting in a fair line.
+"""The training line: jobs wait in a fair line in the database, and runners train them.
 
     jobs = JobQueue(db)
     job = jobs.submit(config, "seed", visitor, budget)  # QueueError: one waiting job a person, a full line...
-    jobs.line()                          # the running job, then the waiting ones, oldest first
+    jobs.line()                          # the running jobs, then the waiting ones, oldest first
     jobs.starts_in(jobs.line())          # job id -> estimated seconds until it starts
-    jobs.cancel(job.id, visitor)         # waiting: it leaves the line; running: stops after its epoch
-    Runner(url, load_mnist).wake()       # this server's worker: runs waiting jobs, one at a time
+    jobs.cancel(job.id, visitor)         # waiting: it leaves the line; running: it stops within ~2 s
+    Runner(url, load_mnist).wake()       # an app server's runner: trains waiting jobs while there are some
+    Runner(url, load_mnist, slots=2, runs_on="lab-3, GPU").serve(stop)   # a worker: polls until `stop`
 
-Jobs are rows in the database (SQLite, or the Postgres every app server shares), so a waiting
-job survives a restart, and a job cut off by one (its server's heartbeat stops) is marked
-interrupted at the next claim, never silently gone. Why a table and not a queue library: the
-app must work with no server at all (SQLite) and share one line between app servers on
-Postgres. Celery, RQ and Dramatiq need a broker (Redis, RabbitMQ); procrastinate and pgqueuer
-are Postgres only; huey's SQL storage is SQLite or Postgres, not one code for both. A claim
-here is one write transaction, and every write takes the database's revision lock first
-(database.py), so two servers never take the same job: at a class's scale (a claim a minute)
-that serializes claims as `SELECT ... FOR UPDATE SKIP LOCKED` would, on SQLite as on Postgres.
+Jobs are rows in the database (SQLite, or the Postgres that app servers and workers on other
+machines share). A runner claims a job (on Postgres `SELECT ... FOR UPDATE SKIP LOCKED`, so
+workers never wait for one another; on SQLite, the write lock), trains it in a process of its
+own (job.py), and renews its lease every second: its heartbeat carries the epochs done and
+their curves (`progress`), which any server shows, and answers with the stop flag. A job whose
+runner vanished (SIGKILL, a power cut, the network gone: no heartbeat for `lease` seconds) goes
+back to the head of the line once, then is marked interrupted with the reason.
+
+Why a table and not a queue library: the app must work with no server at all (SQLite) and
+share one line between servers and workers on Postgres. Celery, RQ and Dramatiq need a broker
+(Redis, RabbitMQ); procrastinate and pgqueuer are Postgres only; huey's SQL storage is SQLite or
+Postgres, not one code for both.
 """
 
 from __future__ import annotations
@@ -33,15 +37,16 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from mnist_core.budget import Budget, estimated_seconds, process_memory
-from mnist_core.config import TrainConfig
-from mnist_core.database import Database, StoreError, jobs
+from mnist_core.config import History, TrainConfig
+from mnist_core.database import Database, StoreError, jobs, runners
 from mnist_core.job import JobState, JobStatus, TrainingJob
 from mnist_core.owners import Actor, is_login
 from mnist_core.pipeline import LoadData
 
-HEARTBEAT_SECONDS = 1.0  # how often a running job's server says it is alive
-STALE_SECONDS = 20.0  # a running job not heard of for this long was cut off
-RECENT_JOBS = 8  # finished jobs whose progress a server keeps for their pages
+HEARTBEAT_SECONDS = 1.0  # how often a runner renews its jobs' leases (and reads their stop flags)
+LEASE_SECONDS = 20.0  # a running job not heard of for this long lost its runner
+MAX_ATTEMPTS = 2  # claims a job gets: once more after its runner vanished, then it is interrupted
+RECENT_JOBS = 8  # finished jobs whose progress a runner keeps for their pages
 
 
 class Status(enum.StrEnum):
@@ -79,6 +84,10 @@ class QueuedJob:
     epochs_done: int
     run_id: str | None
     message: str  # why it failed or stopped early
+    attempts: int  # times it was claimed (twice: its first runner vanished)
+    runs_on: str  # where it trains: "lab-3, GPU"
+    progress: History  # the curves so far, as its runner last said
+
 
     @property
     def expected_seconds(self) -> float:
@@ -87,10 +96,10 @@ class QueuedJob:
 
 
 class JobQueue:
-    """The jobs in one database."""
+    """The jobs in one database; a running job whose runner is silent for `lease` seconds was cut off."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, db: Database, lease: float = LEASE_SECONDS) -> None:
+        self.db, self.lease = db, lease
 
     def submit(self, config: TrainConfig, preset: str, actor: Actor, budget: Budget, address: str = "") -> QueuedJob:
         """Put a job in the line, within the line's limits, none of which a new browser window
@@ -176,56 +185,86 @@ class JobQueue:
             else:
                 raise QueueError(f"this job has already ended ({row.status})")
 
-    def claim(self, server: str) -> QueuedJob | None:
-        """Take the oldest waiting job for `server` to run, after marking jobs whose server went
-        silent as interrupted; None when nobody waits."""
+    def claim(self, server: str, runs_on: str = "") -> QueuedJob | None:
+        """Take the oldest waiting job for the runner `server` (shown as `runs_on`); None when
+        nobody waits. First, jobs whose runner went silent go back to the head of the line (the
+        first time), or end as interrupted (the second)."""
         now = time.time()
-        stale = sa.and_(jobs.c.status == Status.RUNNING, jobs.c.heartbeat < now - STALE_SECONDS)
-        with self.db.read() as conn:  # most wakes find nothing to do: no write, no new revision
-            if conn.execute(sa.select(jobs.c.id).where(sa.or_(jobs.c.status == Status.QUEUED, stale))).first() is None:
+        lost = sa.and_(jobs.c.status == Status.RUNNING, jobs.c.heartbeat < now - self.lease)
+        with self.db.read() as conn:  # most calls find nothing to do: no write
+            if conn.execute(sa.select(jobs.c.id).where(sa.or_(jobs.c.status == Status.QUEUED, lost))).first() is None:
                 return None
-        with self.db.write() as conn:
-            conn.execute(jobs.update().where(stale).values(status=Status.INTERRUPTED, finished=now,
-                     message="cut off: the server running it stopped (a restart?) before it ended"))
-            job_id = conn.execute(sa.select(jobs.c.id).where(jobs.c.status == Status.QUEUED).order_by(
-                jobs.c.created).limit(1)).scalar()
+        with self.db.write(bump=False) as conn:  # the runs' listings do not depend on the line
+            conn.execute(jobs.update().where(lost, jobs.c.attempts >= MAX_ATTEMPTS).values(
+                status=Status.INTERRUPTED, finished=now,
+                message=f"cut off twice: the machine training it stopped answering (silent for {self.lease:.0f} s)"))
+            conn.execute(jobs.update().where(lost).values(status=Status.QUEUED, server=None, heartbeat=None))
+            oldest = sa.select(jobs.c.id).where(jobs.c.status == Status.QUEUED).order_by(jobs.c.created).limit(1)
+            if conn.dialect.name == "postgresql":  # workers claiming at once take different jobs, none waits
+                oldest = oldest.with_for_update(skip_locked=True)
+            job_id = conn.execute(oldest).scalar()
             if job_id is None:
                 return None
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                status=Status.RUNNING, started=now, heartbeat=now, server=server))
+                status=Status.RUNNING, started=now, heartbeat=now, server=server, runs_on=runs_on[:120],
+                attempts=jobs.c.attempts + 1, epochs_done=0, progress="{}"))
         return self.get(job_id)
 
-    def beat(self, job_id: str, epochs_done: int) -> bool:
-        """The running job's server is alive, at `epochs_done`; True when a stop was asked for."""
+    def beat(self, job_id: str, server: str, epochs_done: int, history: History) -> bool | None:
+        """The runner `server` still trains the job, at `epochs_done`, with these curves so far:
+        True when a stop was asked for; None when the job is no longer this runner's (its lease
+        ran out and it went back to the line, or an admin removed it)."""
         with self.db.write(bump=False) as conn:
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                heartbeat=time.time(), epochs_done=epochs_done))
+            mine = sa.and_(jobs.c.id == job_id, jobs.c.server == server, jobs.c.status == Status.RUNNING)
+            if not conn.execute(jobs.update().where(mine).values(
+                    heartbeat=time.time(), epochs_done=epochs_done, progress=json.dumps(history))).rowcount:
+                return None
             return bool(conn.execute(sa.select(jobs.c.stop_requested).where(jobs.c.id == job_id)).scalar())
 
-    def finish(self, job_id: str, state: JobState) -> None:
+    def finish(self, job_id: str, server: str, state: JobState) -> None:
         status = {JobStatus.DONE: Status.DONE, JobStatus.STOPPED: Status.STOPPED}.get(state.status, Status.FAILED)
         with self.db.write() as conn:
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(
+            conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.server == server).values(
                 status=status, finished=time.time(), epochs_done=state.epochs_done, run_id=state.run_id,
-                message=state.error or state.note))
+                message=state.error or state.note, progress=json.dumps(state.history)))
+
+    def seen(self, runner: str, runs_on: str, slots: int) -> None:
+        """A runner says it is alive (the page tells when no worker has been seen for a while)."""
+        with self.db.write(bump=False) as conn:
+            found = conn.execute(runners.update().where(runners.c.name == runner).values(
+                seen=time.time(), runs_on=runs_on[:120], slots=slots)).rowcount
+            if not found:
+                conn.execute(runners.insert().values(name=runner, seen=time.time(), runs_on=runs_on[:120], slots=slots))
+
+    def runners(self, within: float = 60.0) -> list[tuple[str, int]]:
+        """(where it runs, slots) of every runner seen in the last `within` seconds."""
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(runners.c.runs_on, runners.c.slots).where(
+                runners.c.seen > time.time() - within)).all()
+        return [(r.runs_on, int(r.slots)) for r in rows]
 
 
 def _job(row: sa.RowMapping) -> QueuedJob:
     fields = {f.name for f in dataclasses.fields(QueuedJob)}
     values = {k: v for k, v in row.items() if k in fields}
     return QueuedJob(**{**values, "config": TrainConfig.from_dict(json.loads(row["config"])),
-                        "status": Status(row["status"]), "stop_requested": bool(row["stop_requested"])})
+                        "status": Status(row["status"]), "stop_requested": bool(row["stop_requested"]),
+                        "progress": json.loads(row["progress"] or "{}")})
 
 
 class Runner:
-    """This server's worker: takes waiting jobs from the line and trains them one at a time, each
-    in its own process (job.py). It runs only while there is work: `wake()` starts it (on a
-    submit, or when a page is shown), and it ends when nobody is waiting."""
+    """Takes waiting jobs from the line and trains each in a process of its own (job.py), `slots`
+    at a time. An app server's runner works only while there is work: `wake()` starts it (on a
+    submit, or when a page is shown), and it ends when nobody is waiting. A worker's serves until
+    told to stop (`serve(stop)`), looking for work every `poll` seconds; a stop lets its jobs
+    save what they trained, then it returns."""
 
-    def __init__(self, database_url: str, load_data: LoadData) -> None:
-        self.url, self.load_data = database_url, load_data
+    def __init__(self, database_url: str, load_data: LoadData, slots: int = 1, runs_on: str = "",
+                 lease: float = LEASE_SECONDS) -> None:
+        self.url, self.load_data, self.slots, self.lease = database_url, load_data, slots, lease
         self.server = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self.current: tuple[str, TrainingJob] | None = None  # (job id, its process) while training
+        self.runs_on = runs_on or socket.gethostname()
+        self.current: dict[str, TrainingJob] = {}  # job id -> its process, while training
         self._recent: dict[str, TrainingJob] = {}  # the last jobs trained here, for their curves
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -233,7 +272,8 @@ class Runner:
     def wake(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._work, name="training-runner", daemon=True)
+                self._thread = threading.Thread(target=self._run, args=(None, 0.0), name="training-runner",
+                                                daemon=True)
                 self._thread.start()
 
     def join(self, timeout: float | None = None) -> None:
@@ -242,39 +282,71 @@ class Runner:
         if thread is not None:
             thread.join(timeout)
 
+    def serve(self, stop: threading.Event, poll: float = 2.0) -> None:
+        """Train jobs from the line until `stop` is set (a worker's life); then stop the jobs in
+        training, which save what they trained, and return once they have."""
+        self._run(stop, poll)
+
     def training_memory(self) -> int:
-        """Bytes the training process of this server holds now (0 when none trains): they are
-        free again before the next job in the line starts."""
-        current = self.current
-        return process_memory(current[1].pid) if current is not None and current[1].pid else 0
+        """Bytes the training processes of this runner hold now: they are free again before the
+        next job in the line starts here."""
+        return sum(process_memory(p.pid) for p in list(self.current.values()) if p.pid)
 
     def live(self, job_id: str) -> JobState | None:
-        """The progress of `job_id` when this server trains it, or trained it lately: epochs,
+        """The progress of `job_id` when this runner trains it, or trained it lately: epochs,
         curves, every batch's loss."""
-        current = self.current
-        if current is not None and current[0] == job_id:
-            return current[1].snapshot()
-        recent = self._recent.get(job_id)
-        return recent.snapshot() if recent is not None else None
+        process = self.current.get(job_id) or self._recent.get(job_id)
+        return process.snapshot() if process is not None else None
 
-    def _work(self) -> None:
-        try:
-            queue = JobQueue(Database.open(self.url))
-            while (job := queue.claim(self.server)) is not None:
-                self._train(queue, job)
-        except StoreError:
-            return  # the database is away: the jobs wait for it, and the next wake tries again
+    def _run(self, stop: threading.Event | None, poll: float) -> None:
+        """The loop: claim jobs while there are free slots, renew the leases of those training
+        (and pass on their stop flags), record those that ended; until there is nothing to do
+        (an app server's runner) or `stop` is set and every job has ended (a worker)."""
+        queue, idle = None, False
+        while True:
+            try:
+                queue = queue or JobQueue(Database.open(self.url), self.lease)
+                stopping = stop is not None and stop.is_set()
+                if stop is not None:
+                    queue.seen(self.server, self.runs_on, self.slots)
+                idle = False  # True when the line had nothing for a free slot
+                while not stopping and len(self.current) < self.slots:
+                    job = queue.claim(self.server, self.runs_on)
+                    if job is None:
+                        idle = True
+                        break
+                    self._start(job)
+                for job_id, process in list(self.current.items()):
+                    self._tend(queue, job_id, process, stopping)
+            except StoreError:  # the database is away: the jobs wait; a worker tries again, a server at its next wake
+                if stop is None:
+                    return
+            if not self.current and (stopping or (stop is None and idle)):
+                return
+            if self.current:
+                time.sleep(HEARTBEAT_SECONDS)
+            elif stop is not None:
+                stop.wait(poll)
 
-    def _train(self, queue: JobQueue, job: QueuedJob) -> None:
+    def _start(self, job: QueuedJob) -> None:
         process = TrainingJob(job.config, job.preset, self.load_data, self.url, job.time_limit, owner=job.owner)
-        self.current = (job.id, process)
         process.start()
-        try:
-            while process.alive():
-                if queue.beat(job.id, process.snapshot().epochs_done):
-                    process.request_stop()
-                process.join(HEARTBEAT_SECONDS)
-            queue.finish(job.id, process.snapshot())
-        finally:
-            self._recent = {job.id: process, **dict(list(self._recent.items())[:RECENT_JOBS - 1])}
-            self.current = None
+        self.current[job.id] = process
+
+    def _tend(self, queue: JobQueue, job_id: str, process: TrainingJob, stopping: bool) -> None:
+        """One heartbeat of one job: its end recorded, or its lease renewed and its stop flag read."""
+        state = process.snapshot()
+        if not process.alive():
+            queue.finish(job_id, self.server, state)
+            self._forget(job_id)
+            return
+        answer = queue.beat(job_id, self.server, state.epochs_done, state.history)
+        if answer is None:  # not ours any more (our lease ran out: someone else trains it)
+            process.kill()
+            self._forget(job_id)
+        elif answer or stopping:
+            process.request_stop()
+
+    def _forget(self, job_id: str) -> None:
+        process = self.current.pop(job_id)
+        self._recent = {job_id: process, **dict(list(self._recent.items())[:RECENT_JOBS - 1])}

@@ -11,7 +11,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.database import Database
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.runs import RunStore
-from mnist_core.training_queue import NEXT, STALE_SECONDS, JobQueue, QueueError, Runner, Status
+from mnist_core.training_queue import LEASE_SECONDS, NEXT, JobQueue, QueueError, Runner, Status
 from tests.conftest import load_tiny_mnist
 
 LIMITS = Budget(seconds=600)
@@ -51,26 +51,31 @@ def test_only_the_owner_or_an_admin_cancels_or_stops(jobs):
     assert jobs.claim("server-1").id == a.id
     with pytest.raises(NotAllowed):
         jobs.cancel(a.id, BOB)  # running: still not Bob's to stop
-    assert jobs.beat(a.id, 1) is False
+    assert jobs.beat(a.id, "server-1", 1, {}) is False
     jobs.cancel(a.id, ANN)
-    assert jobs.beat(a.id, 2) is True  # the runner stops it after its epoch
+    assert jobs.beat(a.id, "server-1", 2, {}) is True  # the runner stops it
     jobs.cancel(b.id, Actor("link:admin-token", admin=True))
     assert jobs.get(b.id).status == Status.CANCELLED and [j.id for j in jobs.line()] == [a.id]
     with pytest.raises(QueueError, match="already ended"):
         jobs.cancel(b.id, BOB)
 
 
-def test_a_waiting_job_survives_a_restart_and_a_cut_off_one_is_marked(jobs, monkeypatch):
+def test_a_job_whose_runner_vanished_goes_back_to_the_head_once_then_is_interrupted(jobs, monkeypatch):
     a = jobs.submit(QUICK, "seed", ANN, LIMITS)
     b = jobs.submit(QUICK, "seed", BOB, LIMITS)
     jobs.claim("server-that-dies")
     restarted = JobQueue(Database.open(jobs.db.url))  # a new process, the same database
     assert restarted.get(b.id).status == Status.QUEUED
-    later = time.time() + STALE_SECONDS + 1
-    monkeypatch.setattr(time, "time", lambda: later)  # the dead server's heartbeat goes stale
-    assert restarted.claim("server-2").id == b.id
+    now = time.time()
+    clock = [now + LEASE_SECONDS + 1]
+    monkeypatch.setattr(time, "time", lambda: clock[0])  # the dead server's heartbeat goes stale
+    again = restarted.claim("server-2")
+    assert again.id == a.id and again.attempts == 2 and again.server == "server-2"  # back at the head of the line
+    assert restarted.beat(a.id, "server-that-dies", 3, {}) is None  # the lost runner may not renew it
+    clock[0] += LEASE_SECONDS + 1  # server-2 dies too
+    assert restarted.claim("server-3").id == b.id
     cut = restarted.get(a.id)
-    assert cut.status == Status.INTERRUPTED and "cut off" in cut.message
+    assert cut.status == Status.INTERRUPTED and "cut off twice" in cut.message
 
 
 def test_the_runner_trains_the_line_in_order_and_each_run_is_its_starters(database_url):
