@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
+from app_pages.canvas import st_canvas
 from app_pages.common import (
     MODEL_KEY,
     actor,
