@@ -124,6 +124,21 @@ def job_queue() -> JobQueue:
     return JobQueue(run_store().db)
 
 
+def training_mode() -> str:
+    """Where jobs train, from `[training] on` in the secrets: "server" (this app server, the
+    default), "workers" (only `python -m mnist_core worker` processes: this server never trains,
+    its container stays small), or "both"."""
+    mode = str(secrets_section("training").get("on") or "server")
+    if mode not in ("server", "workers", "both"):
+        st.error(f'The secrets are wrong: `[training] on` must be "server", "workers" or "both", not {mode[:20]!r}.')
+        st.stop()
+    return mode
+
+
+def trains_here() -> bool:
+    return training_mode() != "workers"
+
+
 def runner() -> Runner:
     """This server's training worker (one training at a time), woken by every Train page."""
     return _runner(configured_url())

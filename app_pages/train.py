@@ -19,17 +19,17 @@ from app_pages.common import (
     classifier,
     client_address,
     confusion_chart,
-    drawing_store,
     enlarge,
     identity_keys,
     job_queue,
     line_chart,
     mnist,
     model_choices,
-    model_file,
     run_label,
     run_store,
     runner,
+    training_mode,
+    trains_here,
 )
 from mnist_core import data as mnist_data
 from mnist_core.analysis import Evaluation, downsample, evaluate
@@ -49,13 +49,13 @@ from mnist_core.config import (
     settings,
 )
 from mnist_core.database import StoreError
-from mnist_core.drawings import DrawingError, Filter
-from mnist_core.finetune import FineTune, require_drawings
+from mnist_core.drawings import DrawingError
+from mnist_core.finetune import FineTune
 from mnist_core.job import JobState, JobStatus
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.runs import Run, RunError
-from mnist_core.styles import NoFonts, training_designs
-from mnist_core.training_queue import NEXT, JobQueue, QueuedJob, QueueError, Status
+from mnist_core.styles import NoFonts
+from mnist_core.training_queue import NEXT, JobQueue, QueuedJob, QueueError, Status, admit
 
 st.title("Train a dense network")
 me = actor()
@@ -84,15 +84,6 @@ def setting_input(name: str, setting: Setting, value: Any, preset_name: str) -> 
                            format=decimals, key=key, help=setting.help)
 
 
-def network_of(config: TrainConfig) -> TrainConfig:
-    """A fine-tune's network is its base model's: its shape, for the budget and the record."""
-    if not config.base_model:
-        return config
-    from mnist_core.model import shape_of  # Keras: the base loads once, into the shared model cache
-
-    return config.replace(**shape_of(classifier(model_file(config.base_model)).model))
-
-
 with st.sidebar:
     st.header("Settings")
     preset_name = st.selectbox("Preset", list(PRESETS), key="train_preset",
@@ -113,8 +104,11 @@ try:
 except StoreError as e:
     st.error(f"Training needs the database, which is unavailable: {e}")
     st.stop()
-work = runner()
-work.wake()  # a job left waiting (a restart, another server's line) starts here when this server is free
+if trains_here():
+    runner().wake()  # a job left waiting (a restart, another server's line) starts here when this server is free
+if training_mode() != "server" and not jobs.runners():
+    st.warning("No worker has been seen in the last minute: jobs wait in the line until one starts "
+               "(`python -m mnist_core worker --database URL` on a machine that reaches this app's database).")
 
 
 def ordinal(n: int) -> str:
@@ -172,15 +166,11 @@ def show_plan(config: TrainConfig | None, problem: str) -> bool:
 
 config, problem = chosen_config()
 if show_plan(config, problem):
-    try:
-        config = network_of(config)
-        if config.styles:
-            training_designs()  # NoFonts before the job waits in line, not after
-        if config.drawings:
-            require_drawings(drawing_store().count(Filter(trusted_for=me.owner)))  # before it waits in line
-        limits.check(config, free_bytes=available_memory() + work.training_memory())
-        jobs.submit(config, preset_name, me, limits, address=client_address())
-        work.wake()
+    try:  # memory is the training machine's: this server's when it trains here
+        admit(jobs, config, preset_name, me, limits, here=trains_here(), address=client_address(),
+              free_bytes=available_memory() + runner().training_memory() if trains_here() else None)
+        if trains_here():
+            runner().wake()
     except (ConfigError, DrawingError, ModelError, NoFonts, RunError) as e:
         st.error(f"Check the settings: {e}")
     except BudgetError as e:
@@ -209,8 +199,8 @@ def show_curves(history: dict[str, list[float]], batch_loss: list[float]) -> Non
 def show_progress(job: QueuedJob, state: JobState | None, jobs: JobQueue) -> None:
     """A running job: its progress bar (live when this server trains it), and Stop for its owner."""
     total = job.config.epochs
-    if state is None:  # trained by another server: what its heartbeat says
-        st.progress(job.epochs_done / total, text=f"Epoch {job.epochs_done} of {total} (on another server)")
+    if state is None:  # trained by another server or a worker: what its heartbeat says
+        st.progress(job.epochs_done / total, text=f"Epoch {job.epochs_done} of {total} · on {job.runs_on}")
     elif state.status == JobStatus.LOADING:
         st.progress(0.0, text=f"Loading MNIST… {state.message}")
     else:
@@ -221,9 +211,9 @@ def show_progress(job: QueuedJob, state: JobState | None, jobs: JobQueue) -> Non
     if me.may_change(job.owner) and not job.stop_requested:
         if st.button("Stop", key="train_stop", icon=":material/stop:"):
             stop_or_cancel(jobs, job, me)
-            st.toast("Stopping after this epoch; the model so far will be saved.")
+            st.toast("Stopping in a moment; the model so far will be saved.")
     elif job.stop_requested:
-        st.caption("Stopping after this epoch…")
+        st.caption("Stopping…")
 
 
 def stop_or_cancel(jobs: JobQueue, job: QueuedJob, who: Actor) -> None:
@@ -260,12 +250,14 @@ def job_view(jobs: JobQueue, job: QueuedJob) -> None:
             stop_or_cancel(jobs, job, me)
             st.rerun()
         return
-    state = runner().live(job.id)  # this server trains it, or trained it lately: every batch
+    state = runner().live(job.id) if trains_here() else None  # trained here, lately: every batch
     if job.status == Status.RUNNING:
         show_progress(job, state, jobs)
     if state is not None:
         show_curves(state.history, state.batch_loss)
-    elif job.run_id is not None:  # trained elsewhere, or before a restart: the run's record
+    elif job.progress.get("loss"):  # trained elsewhere (a worker, another server): what its heartbeat said
+        show_curves(job.progress, [])
+    elif job.run_id is not None:  # trained before the progress was kept: the run's record
         show_curves(run_store().history(job.run_id), [])
 
 
@@ -361,7 +353,8 @@ def show_line(jobs: JobQueue) -> None:
         "preset": j.preset,
         "epochs": j.config.epochs,
         "status": "waiting" if j.status == Status.QUEUED else (
-            f"training, epoch {j.epochs_done}" if j.epochs_done else "starting"),
+            f"training, epoch {j.epochs_done}" if j.epochs_done else "starting") + (f" on {j.runs_on}" if j.runs_on
+                                                                                   else ""),
         "starts in": "now" if j.id not in starts else f"about {starts[j.id]:.0f} s",
     } for i, j in enumerate(line, start=0 if line[0].status == Status.RUNNING else 1)]).set_index(""))
     others = [j for j in line if j.owner != me.owner]

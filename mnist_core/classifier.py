@@ -64,6 +64,12 @@ class Classifier:
         p = self._forward(x).numpy()
         return p[0] if single else p
 
+    def shape(self) -> dict:
+        """The TrainConfig fields that describe this network: hidden widths, dropout, committee size."""
+        from mnist_core.model import shape_of
+
+        return shape_of(self.model)
+
     def predict_proba_tta(self, images: np.ndarray) -> np.ndarray:
         """As predict_proba, averaged over a few small shifts and turns of each image (test-time
         augmentation): one model call for all the views."""

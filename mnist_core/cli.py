@@ -64,7 +64,17 @@ def _parser() -> argparse.ArgumentParser:
         t.add_argument(f"--{name.replace('_', '-')}", type=_hidden if kind is tuple else kind,
                        choices=setting.choices or None, help=_flag_help(setting))
     t.add_argument("--json", action="store_true", help="end stdout with one JSON object of results")
+    t.add_argument("--queue", action="store_true", help="put the job in the line (for a worker, or the app's server) "
+                                                        "instead of training here; prints its id")
     t.set_defaults(run=_train)
+
+    j = sub.add_parser("jobs", help="the training line: list it, stop or cancel a job",
+                       description="The line in the database: running jobs, then the waiting ones in order.")
+    j.add_argument("action", nargs="?", choices=("list", "stop", "cancel"), default="list")
+    j.add_argument("job", nargs="?", help="the job's id (stop: a running job; cancel: a waiting one)")
+    j.add_argument("--json", action="store_true", help="one JSON object per job per line")
+    j.add_argument("--database", metavar="URL", help="where the line is (default: as for runs)")
+    j.set_defaults(run=_jobs)
 
     e = sub.add_parser("evaluate", parents=[store, data], help="test accuracy of a model")
     e.add_argument("model", nargs="?", help="a .keras or .h5 file, a run's id or name, or default or seed "
@@ -91,6 +101,15 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("folder", type=Path)
     x.add_argument("--format", choices=EXPORT_FORMATS, default="all")
     x.set_defaults(run=_export)
+
+    k = sub.add_parser("worker", parents=[store, data], help="train the line's jobs on this machine, until Ctrl-C",
+                       description="Take waiting jobs from the line in the database (the app's, or any that app "
+                                   "servers share: --database postgresql://...), train each through the same pipeline "
+                                   "as the app, and save its run for whoever queued it; then the next. Ctrl-C stops "
+                                   "the jobs in training (each saves what it trained) and exits.")
+    k.add_argument("--jobs", type=int, default=1, metavar="N", help="jobs trained at once (default: 1)")
+    k.add_argument("--name", help="how the app shows this machine (default: its host name, and GPU when it has one)")
+    k.set_defaults(run=_worker)
 
     s = sub.add_parser("serve", parents=[store], help="answer POST /predict over HTTP (the seed's service, done right)",
                        description="The app's HTTP API alone: POST /predict (multipart `file`, or JSON 28x28 arrays; "
@@ -193,6 +212,8 @@ def _load_data(args: argparse.Namespace):
 
 def _train(args: argparse.Namespace) -> int:
     config = _config(args)  # checked before the slow imports
+    if args.queue:
+        return _queue(args, config)
     from mnist_core.pipeline import Event, train_and_save
 
     bar = _ProgressBar(config.epochs, sys.stderr)
@@ -218,6 +239,47 @@ def _train(args: argparse.Namespace) -> int:
     else:
         print(f"test accuracy {run.test_accuracy:.4f}, validation {run.val_accuracy:.4f}, "
               f"{result.fit_seconds:.1f} s; saved as run {run.id}")
+    return 0
+
+
+def _queue(args: argparse.Namespace, config: TrainConfig) -> int:
+    """Put the job in the line, as the Train page does, as the operator; print its id."""
+    from mnist_core.budget import Budget
+    from mnist_core.owners import OPERATOR
+    from mnist_core.training_queue import JobQueue, admit
+
+    job = admit(JobQueue(_store(args).db), config, args.preset, OPERATOR, Budget(), here=False)
+    print(json.dumps({"job": job.id, "preset": job.preset, "epochs": job.config.epochs}) if args.json else job.id)
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from mnist_core.owners import OPERATOR, Keys
+    from mnist_core.training_queue import JobQueue, QueueError, Status
+
+    queue = JobQueue(_store(args).db)
+    if args.action != "list":
+        if not args.job:
+            raise QueueError(f"jobs {args.action} needs a job's id (`python -m mnist_core jobs` lists them)")
+        job = queue.get(args.job)
+        wanted = Status.RUNNING if args.action == "stop" else Status.QUEUED
+        if job.status != wanted:
+            raise QueueError(f"{job.id} is {job.status}: only a {wanted} job can be {args.action}"
+                             + ("ped" if args.action == "stop" else "led"))
+        queue.cancel(job.id, OPERATOR)
+        print(f"{job.id}: " + ("stopping; what it trained will be saved" if args.action == "stop" else "cancelled"))
+        return 0
+    line, pseudonym = queue.line(), Keys.of(queue.db).pseudonym
+    starts = JobQueue.starts_in(line)
+    for place, job in enumerate(line):
+        where = job.runs_on if job.status == Status.RUNNING else f"starts in about {starts[job.id]:.0f} s"
+        row = {"job": job.id, "place": place + 1, "status": str(job.status), "owner": pseudonym(job.owner),
+               "preset": job.preset, "epochs": job.config.epochs, "epochs_done": job.epochs_done, "where": where}
+        print(json.dumps(row) if args.json else
+              f"{row['place']:>3}  {job.id}  {job.status:<8} {row['owner']:<28} {job.preset:<9} "
+              f"{job.epochs_done:>5}/{job.config.epochs:<5} {where}")
+    if not line and not args.json:
+        print("the line is empty", file=sys.stderr)
     return 0
 
 
@@ -281,6 +343,38 @@ def _export(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import signal
+    import socket
+    import threading
+
+    from mnist_core.data import load_mnist
+    from mnist_core.database import safe_url
+    from mnist_core.training_queue import Runner
+
+    if args.jobs < 1:
+        raise ConfigError("--jobs must be at least 1")
+    _store(args)  # the database is reachable (and at this version) before anything waits on it
+    if args.data:
+        os.environ["MNIST_PATH"] = args.data  # the training processes load MNIST from there
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # theirs, too
+    runs_on = args.name or f"{socket.gethostname()}, {'GPU' if _has_gpu() else 'CPU'}"
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"worker on {runs_on}: {args.jobs} at a time from {safe_url(_database(args))}; Ctrl-C to stop",
+          file=sys.stderr)
+    Runner(_database(args), load_mnist, slots=args.jobs, runs_on=runs_on).serve(stop)
+    print("stopped: the jobs in training saved what they trained", file=sys.stderr)
+    return 0
+
+
+def _has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
 """The errors that mean "the user's input or environment is wrong": shown as one line."""
 
+from mnist_core.budget import BudgetError
 from mnist_core.classifier import ModelError
 from mnist_core.config import ConfigError
 from mnist_core.data import DataError
@@ -10,8 +11,9 @@ from mnist_core.owners import NotAllowed
 from mnist_core.people import NoSuchPerson
 from mnist_core.runs import RunError
 from mnist_core.styles import NoFonts
+from mnist_core.training_queue import QueueError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     ConfigError, DataError, DrawingError, ImageError, ModelError, NoFonts, NoSuchPerson, NotAllowed, RunError,
-    StoreError, OSError,
+    StoreError, OSError, QueueError, BudgetError,
 )

@@ -77,14 +77,15 @@ class JobState:
 
 class TrainingJob:
     def __init__(self, config: TrainConfig, preset: str, load_data: LoadData, database_url: str,
-                 time_limit: float | None = None, owner: str = "") -> None:
+                 time_limit: float | None = None, owner: str = "", job: tuple[str, str] | None = None) -> None:
         self._state = JobState(preset, config)
         self._lock = threading.Lock()
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or TF state
         self._events = context.Queue()
         self._stop = context.Event()
         self._process = context.Process(
-            target=_work, args=(config, preset, load_data, database_url, time_limit, owner, self._events, self._stop),
+            target=_work, args=(config, preset, load_data, database_url, time_limit, owner, job, self._events,
+                                self._stop),
             name="mnist-training", daemon=True,
         )
         self._reader = threading.Thread(target=self._read_events, name="training-events", daemon=True)
@@ -161,7 +162,8 @@ class TrainingJob:
 
 
 def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: str, time_limit: float | None,
-          owner: str, events: multiprocessing.Queue, stop: multiprocessing.synchronize.Event) -> None:
+          owner: str, job: tuple[str, str] | None, events: multiprocessing.Queue,
+          stop: multiprocessing.synchronize.Event) -> None:
     """The child process: the whole pipeline, every event put on `events`, then END.
 
     Ctrl-C in a worker's terminal reaches its children too: they leave it to the worker, which
@@ -187,7 +189,7 @@ def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: s
     threading.Thread(target=watch_parent, name="watch-parent", daemon=True).start()
     try:
         outcome = train_and_save(config, preset, database_url, load_data, on_event=lambda *e: events.put(e), stop=stop,
-                                 time_limit=time_limit, owner=owner)
+                                 time_limit=time_limit, owner=owner, job=job)
         result = outcome.result
         over_time = result.stopped and not stop.is_set()
         note = f"stopped at this server's limit of {time_limit:.0f} s of training a run" if over_time else ""

@@ -63,9 +63,11 @@ def train_and_save(
     stop: threading.Event | None = None,
     time_limit: float | None = None,
     owner: str = "",
+    job: tuple[str, str] | None = None,
 ) -> Outcome:
     """Load MNIST, train `config` (for `time_limit` seconds at most), save the run in the
-    database at `database_url`, owned by `owner` ("" for the operator)."""
+    database at `database_url`, owned by `owner` ("" for the operator); for a job of the line
+    (`job`: its id and its runner), only while that runner holds it (RunStore.save)."""
     from mnist_core.classifier import load_trainable  # TensorFlow: imported when there is work for it
     from mnist_core.mix import Pool
     from mnist_core.model import shape_of
@@ -94,7 +96,7 @@ def train_and_save(
         report = FineTune(config.base_model, trained_on, held_out,
                           people_in(drawn, held) if drawn is not None else 0, before, after)
     announce(Event.SAVING, None)
-    return Outcome(store.save(result, preset=preset, owner=owner, finetune=report), result)
+    return Outcome(store.save(result, preset=preset, owner=owner, finetune=report, job=job), result)
 
 
 def _scores(model: Any, drawn: Collection | None, held: np.ndarray | None, data: Mnist | None) -> Scores:

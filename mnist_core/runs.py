@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from mnist_core import atomic
 from mnist_core.classifier import SHIPPED_MODELS
 from mnist_core.config import METRICS, History, TrainConfig
-from mnist_core.database import PROJECT_ROOT, Database, data_dir, legacy_imports, run_files, runs
+from mnist_core.database import PROJECT_ROOT, Database, data_dir, jobs, legacy_imports, run_files, runs
 from mnist_core.finetune import FineTune
 from mnist_core.owners import Actor
 
@@ -102,8 +102,11 @@ class RunStore:
         self.db = db
 
     def save(self, result: Any, preset: str = "custom", name: str | None = None, owner: str = "",
-             finetune: FineTune | None = None) -> Run:
-        """Save a TrainResult as a new run: record and model files commit together or not at all."""
+             finetune: FineTune | None = None, job: tuple[str, str] | None = None) -> Run:
+        """Save a TrainResult as a new run: record and model files commit together or not at all.
+        For a job of the line (`job`: its id, and the runner that claimed it), only while that
+        runner still holds it, and the job names the run in the same transaction: a job is saved
+        once, whatever its runners do (RunError when the lease was lost meanwhile)."""
         created = dt.datetime.now(dt.UTC)
         run = Run(
             id=f"{created:%Y%m%d-%H%M%S}-{_slug(preset)}-{secrets.token_hex(3)}",
@@ -120,12 +123,11 @@ class RunStore:
             owner=owner,
         )
         files = model_files(result.model)  # serialized before the transaction: it stays short
-        self._insert(run, result.history, files, finetune)
-        return run
-
-    def _insert(self, run: Run, history: History, files: dict[str, bytes], finetune: FineTune | None = None) -> None:
         with self.db.write() as conn:
-            _insert_rows(conn, run, history, files, finetune)
+            if job is not None:
+                _hold(conn, *job, run.id)
+            _insert_rows(conn, run, result.history, files, finetune)
+        return run
 
     def list(self) -> list[Run]:
         """Every run, newest first (no histories, no model files: fast with thousands)."""
@@ -308,6 +310,15 @@ def _insert_rows(conn: sa.Connection, run: Run, history: History, files: dict[st
            "details": json.dumps(finetune.to_json() if finetune else {})}
     conn.execute(runs.insert().values(**row))
     conn.execute(run_files.insert(), [{"run_id": run.id, "name": k, "data": v} for k, v in files.items()])
+
+
+def _hold(conn: sa.Connection, job_id: str, runner: str, run_id: str) -> None:
+    """Inside a save's transaction: the job is still `runner`'s, and now names its run."""
+    query = sa.select(jobs.c.server, jobs.c.status).where(jobs.c.id == job_id)
+    row = conn.execute(query.with_for_update() if conn.dialect.name == "postgresql" else query).first()
+    if row is None or row.server != runner or row.status != "running":
+        raise RunError("this job is no longer this runner's (its lease ran out): another trains it")
+    conn.execute(jobs.update().where(jobs.c.id == job_id).values(run_id=run_id))
 
 
 def _run(row: Any) -> Run:

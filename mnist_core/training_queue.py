@@ -195,6 +195,8 @@ class JobQueue:
             if conn.execute(sa.select(jobs.c.id).where(sa.or_(jobs.c.status == Status.QUEUED, lost))).first() is None:
                 return None
         with self.db.write(bump=False) as conn:  # the runs' listings do not depend on the line
+            conn.execute(jobs.update().where(lost, jobs.c.run_id.is_not(None)).values(  # it saved, then went silent
+                status=Status.DONE, finished=now, message="its runner went silent after saving the run"))
             conn.execute(jobs.update().where(lost, jobs.c.attempts >= MAX_ATTEMPTS).values(
                 status=Status.INTERRUPTED, finished=now,
                 message=f"cut off twice: the machine training it stopped answering (silent for {self.lease:.0f} s)"))
@@ -242,6 +244,29 @@ class JobQueue:
             rows = conn.execute(sa.select(runners.c.runs_on, runners.c.slots).where(
                 runners.c.seen > time.time() - within)).all()
         return [(r.runs_on, int(r.slots)) for r in rows]
+
+
+def admit(queue: JobQueue, config: TrainConfig, preset: str, actor: Actor, budget: Budget, *, here: bool = True,
+          free_bytes: int | None = None, address: str = "") -> QueuedJob:
+    """Every rule a job passes before it waits in the line, in one place (the Train page and
+    `train --queue` call it), each refusal one line: a fine-tune takes its base model's network
+    (read from the model's file); font styles need fonts where it trains (checked when `here`,
+    this machine, trains it); a fine-tune needs enough drawings its owner may learn from; then
+    the budget's size and time, and memory (`free_bytes`, when `here`); then the line's limits."""
+    from mnist_core.classifier import load_classifier
+    from mnist_core.drawings import DrawingStore, Filter
+    from mnist_core.finetune import require_drawings
+    from mnist_core.runs import RunStore, resolve_model
+    from mnist_core.styles import training_designs
+
+    if config.base_model:
+        config = config.replace(**load_classifier(resolve_model(config.base_model, RunStore(queue.db))).shape())
+    if here and config.styles:
+        training_designs()  # NoFonts now, not after the job has waited in line
+    if config.drawings:
+        require_drawings(DrawingStore(queue.db).count(Filter(trusted_for=actor.owner)))
+    budget.check(config, free_bytes if here else None)
+    return queue.submit(config, preset, actor, budget, address)
 
 
 def _job(row: sa.RowMapping) -> QueuedJob:
@@ -329,7 +354,8 @@ class Runner:
                 stop.wait(poll)
 
     def _start(self, job: QueuedJob) -> None:
-        process = TrainingJob(job.config, job.preset, self.load_data, self.url, job.time_limit, owner=job.owner)
+        process = TrainingJob(job.config, job.preset, self.load_data, self.url, job.time_limit, owner=job.owner,
+                              job=(job.id, self.server))
         process.start()
         self.current[job.id] = process
 
