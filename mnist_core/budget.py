@@ -149,14 +149,12 @@ SHARED = Budget(seconds=600, max_parameters=3_000_000, jobs_per_hour=6, max_wait
 
 
 def available_memory() -> int:
-    """Bytes this process may still take: its cgroup's limit less its use, else MemAvailable."""
-    cgroup = Path("/sys/fs/cgroup")
-    try:
-        limit = (cgroup / "memory.max").read_text().strip()
-        if limit != "max":
-            return max(0, int(limit) - int((cgroup / "memory.current").read_text()))
-    except (OSError, ValueError):
-        pass
+    """Bytes this process may still take: its container's limit less what the container uses
+    (cgroup v2 or v1), else the machine's MemAvailable."""
+    container = container_memory()
+    if container is not None:
+        limit, used = container
+        return max(0, limit - used)
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -164,6 +162,38 @@ def available_memory() -> int:
     except OSError:
         pass
     return 2**40  # unknown: the configured limit decides
+
+
+CGROUP = Path("/sys/fs/cgroup")
+UNLIMITED = 2**60  # cgroup v1 writes "no limit" as a number near 2**63
+
+
+def container_memory(cgroup: Path = CGROUP, own: Path = Path("/proc/self/cgroup")) -> tuple[int, int] | None:
+    """(limit, used) bytes of this process's memory cgroup, read as the kernel counts them:
+    v2's memory.max and memory.current, or v1's memory.limit_in_bytes and usage_in_bytes; the
+    process's own group when the mount shows it, else the mount's root (a container sees its own
+    group there). None when no limit applies."""
+    groups = {}  # controller ("" for v2) -> the process's group path
+    try:
+        for line in own.read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for controller in controllers.split(","):
+                groups[controller] = path.lstrip("/")
+    except (OSError, ValueError):
+        pass
+    candidates = [(cgroup / groups.get("", ""), "memory.max", "memory.current"),
+                  (cgroup, "memory.max", "memory.current"),
+                  (cgroup / "memory" / groups.get("memory", ""), "memory.limit_in_bytes", "memory.usage_in_bytes"),
+                  (cgroup / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes")]
+    for folder, limit_name, used_name in candidates:
+        try:
+            limit = (folder / limit_name).read_text().strip()
+            used = int((folder / used_name).read_text())
+        except (OSError, ValueError):
+            continue
+        if limit != "max" and int(limit) < UNLIMITED:
+            return int(limit), used
+    return None
 
 
 def process_memory(pid: int) -> int:

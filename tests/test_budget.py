@@ -92,3 +92,31 @@ def test_the_train_page_checks_the_memory_the_container_has(monkeypatch):
     at.selectbox(key="train_preset").set_value("best").run()
     at.button(key="train_start").click().run()
     assert "Too big for this server: this network needs about 1.0 GB of memory" in at.error[0].value
+
+
+@pytest.mark.parametrize("layout", ["v2", "v2 root", "v1", "v1 root", "none"])
+def test_the_containers_memory_is_read_from_cgroup_v2_and_v1(tmp_path, layout):
+    from mnist_core.budget import container_memory
+
+    own = tmp_path / "self-cgroup"
+    own.write_text({"v2": "0::/app.slice/streamlit", "v2 root": "0::/",
+                    "v1": "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc", "v1 root": "4:memory:/docker/abc",
+                    "none": "0::/"}[layout])
+    root = tmp_path / "cgroup"
+    folder = {"v2": root / "app.slice" / "streamlit", "v2 root": root, "v1": root / "memory" / "docker" / "abc",
+              "v1 root": root / "memory", "none": root}[layout]
+    folder.mkdir(parents=True, exist_ok=True)
+    if layout.startswith("v2"):
+        (folder / "memory.max").write_text(f"{690 * 2**20}\n")
+        (folder / "memory.current").write_text(f"{200 * 2**20}\n")
+    elif layout.startswith("v1"):
+        (folder / "memory.limit_in_bytes").write_text(f"{690 * 2**20}\n")
+        (folder / "memory.usage_in_bytes").write_text(f"{200 * 2**20}\n")
+    else:  # v2 with no limit, and v1's way of saying none
+        (folder / "memory.max").write_text("max\n")
+        (folder / "memory.current").write_text("123\n")
+        (root / "memory").mkdir()
+        (root / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+        (root / "memory" / "memory.usage_in_bytes").write_text("123\n")
+    expected = None if layout == "none" else (690 * 2**20, 200 * 2**20)
+    assert container_memory(root, own) == expected
