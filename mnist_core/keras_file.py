@@ -272,7 +272,7 @@ class _KerasWeights:
         if self._by_name is None:
             self._by_name = {}
             for child in self.layers if isinstance(self.layers, h5py.Group) else ():
-                found = _child(self.layers[child], "vars", self.file)
+                found = _child(_child(self.layers, child, self.file), "vars", self.file)
                 label = found.attrs.get("name") if isinstance(found, h5py.Group) else None
                 if isinstance(label, bytes | str):
                     self._by_name.setdefault(label.decode() if isinstance(label, bytes) else label, child)

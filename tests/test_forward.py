@@ -266,11 +266,25 @@ def test_a_keras2_h5_gives_its_probabilities(tmp_path):
     assert net.shape_of() == {"hidden": (), "dropout": 0.0, "committee": 1}
 
 
-def test_a_committee_h5_with_keras2_weight_names_gives_keras_probabilities(preset_models, tmp_path):
-    """Keras 2 named a nested model's weights without the model's name (hidden_1/kernel:0)."""
+def keras2_nodes(config: dict) -> dict:
+    """A Keras 3 Functional config as Keras 2 wrote it: inbound tensors as [layer, node, tensor,
+    kwargs], and input_layers/output_layers always lists of them."""
+    for layer in config["config"]["layers"]:
+        layer["inbound_nodes"] = [[[t["config"]["keras_history"][0], 0, 0, {}] for t in np.ravel(node["args"])]
+                                  for node in layer["inbound_nodes"]]
+    for key in ("input_layers", "output_layers"):
+        config["config"][key] = [config["config"][key]]
+    return config
+
+
+def test_a_committee_h5_as_keras2_wrote_it_gives_keras_probabilities(preset_models, tmp_path):
+    """Keras 2 wrote a Functional model's links between layers in its own format, and named a
+    nested model's weights without the model's name (hidden_1/kernel:0)."""
     model = preset_models["committee"]
     model.save(tmp_path / "committee.h5")
     with h5py.File(tmp_path / "committee.h5", "r+") as f:
+        f.attrs["model_config"] = json.dumps(keras2_nodes(json.loads(f.attrs["model_config"])))
+        assert "__keras_tensor__" not in f.attrs["model_config"]
         for member in ("member_1", "member_2", "member_3"):
             group = f["model_weights"][member]
             names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
