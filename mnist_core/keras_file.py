@@ -33,7 +33,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mnist_core.model_check import MAX_NESTING, ModelError, check_model_file
+from mnist_core.model_check import H5_ERRORS, MAX_NESTING, ModelError, check_model_file
 from mnist_core.numpy_layers import (
     ACTIVATIONS,
     ALIASES,
@@ -81,8 +81,7 @@ def read_network(path: Path) -> tuple[tuple[Step, ...], tuple[int, ...]]:
                     raise ModelError(f"{path.name}: holds weights only, not a whole model")
                 weights = _LegacyWeights(_child(f, "model_weights", path.name), path.name)
                 steps, shape = _Reader(path.name).network(json.loads(raw), weights)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OSError, RecursionError,
-            zipfile.BadZipFile) as e:
+    except (*H5_ERRORS, AttributeError, IndexError, RecursionError, zipfile.BadZipFile) as e:
         raise ModelError(f"{path.name}: cannot be read as a dense Keras model ({e.__class__.__name__})") from None
     return steps, shape
 
@@ -135,7 +134,7 @@ class _Reader:
             seen.add(name)
             layer = by_name[name]
             sources = _sources(layer, self.file)
-            if layer["class_name"] == "Average":
+            if layer["class_name"] == "Average" and sources:
                 branches = [self._path(source, start, by_name, seen) for source in sources]
                 shared = 0
                 while all(len(b) > shared and b[shared] == branches[0][shared] for b in branches):
