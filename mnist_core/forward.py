@@ -83,7 +83,7 @@ class DenseNet:
         return outputs[:-1]
 
     def first_layer_weights(self) -> np.ndarray:
-        """The first Dense layer's kernel (of the first member): (784, units) on flat pixels."""
+        """The first Dense layer's kernel (of the first member), (inputs, units): (784, units) on flat pixels."""
         return next(step for step in self.members()[0] if isinstance(step, Dense)).kernel
 
     def members(self) -> list[tuple[Step, ...]]:
