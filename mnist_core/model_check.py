@@ -40,6 +40,8 @@ MODELS = {"Sequential", "Functional"}  # a committee's members, inside the model
 MAX_NESTING = 2
 RESHAPING = {"Flatten", "Reshape"}
 NORMALIZING = {"BatchNormalization": 4, "LayerNormalization": 2}  # parameters per feature
+# What h5py raises on a damaged file (found by flipping bytes of real model files).
+H5_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, OverflowError)
 
 
 def parameter_limit() -> int:
@@ -93,7 +95,7 @@ def _read_h5(path: Path) -> tuple[dict, int]:
         with h5py.File(path, "r") as f:
             raw = f.attrs.get("model_config")
             config = json.loads(raw) if raw is not None else {}
-    except (OSError, ValueError, TypeError):
+    except H5_ERRORS:
         return {}, 0  # not HDF5 at all: Keras refuses it with its own message
     with open(path, "rb") as file:
         return config, _h5_parameters(file)
@@ -113,7 +115,7 @@ def _h5_parameters(file: IO[bytes]) -> int:
     try:
         with h5py.File(file, "r") as f:
             f.visititems(count)
-    except (OSError, ValueError, TypeError):
+    except H5_ERRORS:
         return 0
     return total
 
@@ -123,7 +125,7 @@ def _config_parameters(config: dict, name: str) -> int:
     input's shape layer by layer; ModelError for a layer a dense network has no use for."""
     try:
         return _declared(config, name, depth=0)[0]
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, IndexError) as e:
         raise ModelError(f"{name}: an unreadable layer config ({e.__class__.__name__})") from None
 
 
