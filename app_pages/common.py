@@ -3,12 +3,9 @@ line and this server's runner, who the visitor is, the budget, the model list, t
 
 from __future__ import annotations
 
-import gc
-import importlib
 import math
 import secrets
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -77,28 +74,10 @@ def _models() -> ClassifierCache:
     return ClassifierCache()
 
 
-def classifier(path: Path) -> Classifier:
-    """The model at `path`, loaded once per process (reloaded if the file changes)."""
-    return _models().get(path)
-
-
-@st.cache_resource
-def warm_up_tensorflow() -> threading.Thread:
-    """Import Keras (TensorFlow, ~3 s) in the background once per process, so the page draws
-    at once and the model is ready by the first stroke."""
-    thread = threading.Thread(target=_import_keras, daemon=True)
-    thread.start()
-    return thread
-
-
-def _import_keras() -> None:
-    """Import Keras, then exempt every object alive so far from garbage collection, once per
-    process. Streamlit collects after every script run, twice (its own `gc.collect(2)`, and
-    Keras' `clear_session()`, which it calls whenever Keras is loaded): with TensorFlow's
-    300,000 long-lived objects in them, a Draw-page rerun took 0.39 s instead of 0.05 s. Models
-    are not frozen: one evicted from the cache must still be collectable."""
-    importlib.import_module("keras")
-    gc.freeze()
+def classifier(path: Path, untrusted: bool = False) -> Classifier:
+    """The model at `path`, loaded once per process (reloaded if the file changes); `untrusted`:
+    a visitor's upload, opened in a process of its own (classifier.load_classifier)."""
+    return _models().get(path, untrusted)
 
 
 def drawing_store() -> DrawingStore:

@@ -17,7 +17,6 @@ from app_pages.common import (
     model_file,
     probability_chart,
     save_uploaded_model,
-    warm_up_tensorflow,
 )
 from mnist_core.classifier import ModelError
 from mnist_core.database import StoreError
@@ -130,12 +129,11 @@ with left:
                 problem = f"{upload.name}: {e}"
     labelling = st.container()
 
-warm_up_tensorflow()  # after the canvas is on screen: importing TensorFlow holds the GIL for seconds
 with right:
-    model = None  # loaded after the canvas is on screen: the first load imports TensorFlow
+    model = None
     if model_path is not None or model_name is not None:
         try:
-            model = classifier(model_path or model_file(model_name))
+            model = classifier(model_path, untrusted=True) if model_path else classifier(model_file(model_name))
         except (ModelError, RunError, StoreError, OSError) as e:
             st.error(f"This model cannot be used: {e}")
     else:

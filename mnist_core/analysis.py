@@ -3,7 +3,7 @@
     report = evaluate(load_classifier(path), load_mnist())   # the whole test-set report
     cm = confusion_matrix(y_true, y_pred)          # (10, 10) counts, rows = true digit
     worst = confident_mistakes(probabilities, y, 12)  # indices, most confidently wrong first
-    pictures = first_layer_pictures(model)         # (units, 28, 28) in [-1, 1]
+    pictures = first_layer_pictures(clf.net.first_layer_weights())   # (units, 28, 28) in [-1, 1]
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import numpy as np
 from mnist_core.data import Mnist
 
 if TYPE_CHECKING:  # Keras (TensorFlow) loads with the first model, not on import
-    import keras
 
     from mnist_core.classifier import Classifier
 
@@ -49,7 +48,7 @@ def evaluate(classifier: Classifier, data: Mnist, mistakes: int = 12, pictures: 
         confusion=confusion_matrix(data.y_test, predicted),
         mistakes=[Mistake(data.x_test[i], int(data.y_test[i]), int(predicted[i]), float(probabilities[i].max()))
                   for i in worst],
-        pictures=first_layer_pictures(classifier.model, limit=pictures),
+        pictures=first_layer_pictures(classifier.net.first_layer_weights(), limit=pictures),
     )
 
 
@@ -68,17 +67,14 @@ def confident_mistakes(probabilities: np.ndarray, y_true: np.ndarray, k: int) ->
     return wrong[np.argsort(-confidence)][:k]
 
 
-def first_layer_pictures(model: keras.Model, limit: int = 64) -> np.ndarray:
-    """The first Dense layer's weights, one 28x28 picture per unit, each scaled into [-1, 1].
+def first_layer_pictures(kernel: np.ndarray, limit: int = 64) -> np.ndarray:
+    """The first Dense layer's weights (784, units), one 28x28 picture per unit, each scaled into
+    [-1, 1].
 
     For the seed model these are the ten digit templates: positive where ink votes for that
     digit, negative where it votes against.
     """
-    import keras
-
-    dense = next(layer for layer in model.layers if isinstance(layer, keras.layers.Dense))
-    kernel = np.asarray(dense.kernel)[:, :limit]  # (784, units)
-    pictures = kernel.T.reshape(-1, 28, 28)
+    pictures = kernel[:, :limit].T.reshape(-1, 28, 28)
     scale = np.abs(pictures).max(axis=(1, 2), keepdims=True)
     return pictures / np.where(scale > 0, scale, 1)
 

@@ -1,34 +1,42 @@
-"""A trained model, opened safely, that turns 28x28 digits into ten probabilities.
+"""A trained model, opened safely, that turns 28x28 digits into ten probabilities, computed
+with numpy from the file's weights (forward.py): TensorFlow is imported only where a model is
+trained or exported (load_keras).
 
     from mnist_core import load_classifier
     clf = load_classifier()                 # the project's shipped default model
-    clf.predict_proba(x28)                  # (28, 28) -> (10,);  (n, 28, 28) -> (n, 10)
+    clf.predict_proba_tta(x28)              # the reading: (28, 28) -> (10,), averaged over 7 views
+    clf.predict_proba(x)                    # one view each: (n, 28, 28) -> (n, 10)
     cache = ClassifierCache(max_bytes=200 * 2**20); cache.get(path)   # shared, bounded by bytes
 
-Before Keras reads a byte of weights, the file's declared size is checked (model_check.py);
-models open in Keras safe mode (no Lambda layers, no custom code); a model whose input is not
-784 values or a 28x28 image, or whose output is not 10 classes, is refused with ModelError.
-Predictions call the model directly (`model(x)`, well under a millisecond), not
-`model.predict`, which costs about 40 ms a call.
+A picture gets one reading wherever it comes in (the Draw page, HTTP, the command line, the
+scoreboard): the mean over the picture and six small shifts and turns of it (`tta_views`), +0.3
+points on the drawing benchmark's held-out styles for 0.4 ms more. MNIST's test figures are
+single views, as the book's are. Before a byte of weights is read, the file's declared size is
+checked (model_check.py); a model whose input is not 784 values or a 28x28 image, or whose
+output is not 10 classes, is refused with ModelError. A file a visitor uploaded is opened in a
+short-lived process of its own, with a time limit (`untrusted`): a damaged HDF5 file can send
+the HDF5 library into a loop no Python code can interrupt.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mnist_core import atomic
+from mnist_core.forward import DenseNet
 from mnist_core.model_check import ModelError, check_model_file
 
-if TYPE_CHECKING:  # Keras (TensorFlow) loads on the first model load, not on import
+if TYPE_CHECKING:  # Keras (TensorFlow) loads only to train or export
     import keras
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -38,44 +46,35 @@ SHIPPED_MODELS = {"default": DEFAULT_MODEL, "seed": SEED_MODEL}  # what users ca
 # Their MNIST test accuracy, measured when they were trained (tests/test_runs_and_models.py checks it).
 SHIPPED_TEST_ACCURACY = {"default": 0.9933, "seed": 0.9217}
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+UNTRUSTED_SECONDS = 20.0  # an uploaded file's opening, in its own process, at most
+# One BLAS thread: a reading's products are small, and with two threads on two cores a busy
+# server's readings took 6x longer (benchmarks/forward_speed.py); the other core serves another
+# request meanwhile.
+threadpool_limits(1, user_api="blas")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Classifier:
-    model: keras.Model
+    net: DenseNet
     path: Path
-    flat_input: bool  # True: the model takes (n, 784); False: (n, 28, 28[, 1])
-    _forward: Callable[[np.ndarray], Any] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        # One traced graph for any batch size: one drawing through the shipped 1024-1024 model
-        # takes about 1 ms this way against 3.5 ms eagerly (`model(x)`; benchmarks/predict_speed.py).
-        import tensorflow as tf
-
-        shape = (None, *self.model.inputs[0].shape[1:])
-        self._forward = tf.function(lambda x: self.model(x, training=False),
-                                    input_signature=[tf.TensorSpec(shape, tf.float32)], reduce_retracing=True)
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        """(28, 28) -> (10,); (n, 28, 28) or (n, 784) -> (n, 10). Pixels in [0, 1]."""
+        """One view: (28, 28) -> (10,); (n, 28, 28) or (n, 784) -> (n, 10). Pixels in [0, 1]."""
         x = np.asarray(images, dtype=np.float32)
-        single = x.shape == (28, 28) or x.shape == (784,)
-        x = x.reshape(-1, 784) if self.flat_input else x.reshape((-1, *self.model.inputs[0].shape[1:]))
-        p = self._forward(x).numpy()
+        single = x.shape in ((28, 28), (784,))
+        p = self.net.predict_proba(x.reshape(-1, 784))
         return p[0] if single else p
 
-    def shape(self) -> dict:
-        """The TrainConfig fields that describe this network: hidden widths, dropout, committee size."""
-        from mnist_core.model import shape_of
-
-        return shape_of(self.model)
-
     def predict_proba_tta(self, images: np.ndarray) -> np.ndarray:
-        """As predict_proba, averaged over a few small shifts and turns of each image (test-time
-        augmentation): one model call for all the views."""
+        """The reading: predict_proba averaged over each image and six small shifts and turns of
+        it (test-time augmentation), in one model call for all the views."""
         x = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28)
         p = self.predict_proba(tta_views(x).reshape(-1, 28, 28)).reshape(len(x), -1, 10).mean(axis=1)
         return p[0] if np.ndim(images) in (1, 2) else p
+
+    def shape(self) -> dict:
+        """The TrainConfig fields that describe this network: hidden widths, dropout, committee size."""
+        return self.net.shape_of()
 
 
 TTA_SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))  # (rows, columns), pixels
@@ -92,36 +91,50 @@ def tta_views(x: np.ndarray) -> np.ndarray:
     return np.stack([x, *shifted, *turned], axis=1)
 
 
-def load_classifier(path: str | Path | None = None) -> Classifier:
-    """Open a `.keras` or `.h5` model in safe mode; the default model when `path` is None."""
+def load_classifier(path: str | Path | None = None, untrusted: bool = False) -> Classifier:
+    """Open a `.keras` or `.h5` model; the default model when `path` is None. `untrusted` (a
+    visitor's upload): in a process of its own, ended after UNTRUSTED_SECONDS."""
+    path = _model_path(path)
+    return Classifier(_open_isolated(path) if untrusted else DenseNet.load(path), path)
+
+
+def _model_path(path: str | Path | None) -> Path:
     path = Path(path) if path is not None else DEFAULT_MODEL
-    model = _load(path, compile=False)
-    return Classifier(model, path, flat_input=_check_shapes(model, path.name))
-
-
-def load_trainable(path: Path) -> keras.Model:
-    """A model to go on training (a fine-tune's base), with the optimizer saved with it, its
-    state included, when the file has one (a run's model.keras; the shipped models have none).
-    Checked as load_classifier checks; its input must be 784 values, as training feeds it."""
-    model = _load(path, compile=True)
-    if not _check_shapes(model, path.name):
-        raise ModelError(f"{path.name}: takes 28x28 images; only models on 784 values can be fine-tuned here")
-    return model
-
-
-def _load(path: Path, compile: bool) -> keras.Model:
     if path.suffix.lower() not in MODEL_SUFFIXES:
         raise ModelError(f"{path.name}: expected a .keras or .h5 model file")
     if not path.is_file():
         raise ModelError(f"{path.name}: no such model file")
+    return path
+
+
+def _open_isolated(path: Path) -> DenseNet:
+    """DenseNet.load in a fresh process: it is killed when it takes over UNTRUSTED_SECONDS."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        pending = pool.apply_async(DenseNet.load, (path,))
+        try:
+            return pending.get(UNTRUSTED_SECONDS)
+        except multiprocessing.TimeoutError:
+            raise ModelError(f"{path.name}: reading it took over {UNTRUSTED_SECONDS:.0f} s (a damaged file?)") from None
+
+
+def load_keras(path: Path, compile: bool = False, flat_input: bool = False) -> keras.Model:
+    """The Keras model itself, for what only Keras does: go on training it (`compile`: with the
+    optimizer saved with it, its state included, when the file has one; a fine-tune's base) and
+    export it as a SavedModel. Checked first as load_classifier checks; `flat_input`: its input
+    must be 784 values, as training feeds it."""
+    path = _model_path(path)
     check_model_file(path)  # before Keras allocates what the file declares
     import keras
 
     try:
-        return keras.models.load_model(path, compile=compile, safe_mode=True)
+        model = keras.models.load_model(path, compile=compile, safe_mode=True)
     except Exception as e:  # Keras raises many types for bad files; all mean "cannot open"
         reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else e.__class__.__name__
         raise ModelError(f"{path.name}: cannot be opened as a Keras model ({reason})") from e
+    if flat_input and tuple(model.inputs[0].shape[1:]) != (784,):
+        raise ModelError(f"{path.name}: takes 28x28 images; only models on 784 values can be fine-tuned here")
+    return model
 
 
 MODEL_CACHE_BYTES = 200 * 2**20  # weights kept loaded per process: 27 of the shipped best model
@@ -157,8 +170,9 @@ class ClassifierCache:
         self._loading: dict[tuple[Path, int], Future[Classifier]] = {}
         self._lock = threading.Lock()  # held for lookups and bookkeeping only
 
-    def get(self, path: Path) -> Classifier:
-        """The model at `path`, loaded once (again if the file changes); ModelError if unusable."""
+    def get(self, path: Path, untrusted: bool = False) -> Classifier:
+        """The model at `path`, loaded once (again if the file changes); ModelError if unusable.
+        `untrusted`: a visitor's upload (load_classifier opens it in a process of its own)."""
         try:
             key = (path, path.stat().st_mtime_ns)
         except OSError:
@@ -174,7 +188,7 @@ class ClassifierCache:
         if not first:
             return loading.result()  # another thread is loading it: wait for that one load
         try:
-            model = load_classifier(path)
+            model = load_classifier(path, untrusted)
         except BaseException as e:
             loading.set_exception(e)
             raise
@@ -190,18 +204,4 @@ class ClassifierCache:
 
     def bytes(self) -> int:
         """float32 bytes of the weights of every model held."""
-        return sum(4 * c.model.count_params() for c in self._models.values())
-
-
-def _check_shapes(model: keras.Model, name: str) -> bool:
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ModelError(f"{name}: expected one input and one output")
-    inp = tuple(model.inputs[0].shape[1:])
-    out = tuple(model.outputs[0].shape[1:])
-    if out != (10,):
-        raise ModelError(f"{name}: its output is {out}, not 10 class probabilities")
-    if inp == (784,):
-        return True
-    if inp in ((28, 28), (28, 28, 1)):
-        return False
-    raise ModelError(f"{name}: its input is {inp}, not 784 values or a 28x28 image")
+        return sum(c.net.nbytes for c in self._models.values())

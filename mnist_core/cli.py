@@ -22,7 +22,6 @@ from mnist_core.errors import USER_ERRORS
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        _import_tensorflow_quietly()
         return args.run(args)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -34,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow with the process's stderr muted: its C++ start-up prints INFO lines
-    that no log level silences, and the command line promises one-line errors."""
+    that no log level silences, and the command line promises one-line errors. Only the
+    commands that train or export import it; the others read models with numpy."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
@@ -194,14 +194,21 @@ def _store(args: argparse.Namespace):
     return store
 
 
-def _classifier(ref: str | None, args: argparse.Namespace):
-    """A model file given on the command line, else a shipped model or a run by id or name."""
-    from mnist_core.classifier import MODEL_SUFFIXES, SHIPPED_MODELS, load_classifier
+def _model_path(ref: str | None, args: argparse.Namespace) -> Path:
+    """A model file given on the command line, else a shipped model's or a run's, by id or name."""
+    from mnist_core.classifier import MODEL_SUFFIXES, SHIPPED_MODELS
     from mnist_core.runs import resolve_model
 
     if ref is not None and Path(ref).suffix.lower() in MODEL_SUFFIXES:
-        return load_classifier(ref)
-    return load_classifier(resolve_model(ref, None if ref in (None, *SHIPPED_MODELS) else _store(args)))
+        return Path(ref)
+    return resolve_model(ref, None if ref in (None, *SHIPPED_MODELS) else _store(args))
+
+
+def _classifier(ref: str | None, args: argparse.Namespace):
+    """The model `ref` names, to read digits with (numpy: no TensorFlow)."""
+    from mnist_core.classifier import load_classifier
+
+    return load_classifier(_model_path(ref, args))
 
 
 def _load_data(args: argparse.Namespace):
@@ -214,6 +221,7 @@ def _train(args: argparse.Namespace) -> int:
     config = _config(args)  # checked before the slow imports
     if args.queue:
         return _queue(args, config)
+    _import_tensorflow_quietly()
     from mnist_core.pipeline import Event, train_and_save
 
     bar = _ProgressBar(config.epochs, sys.stderr)
@@ -319,10 +327,11 @@ def _export(args: argparse.Namespace) -> int:
 
     shipped = args.run_ref in SHIPPED_MODELS
     if args.format == "saved_model":
+        from mnist_core.classifier import load_keras
         from mnist_core.saved_model import export_saved_model
 
-        model = _classifier(args.run_ref, args).model
-        export_saved_model(model, args.folder)
+        _import_tensorflow_quietly()
+        export_saved_model(load_keras(_model_path(args.run_ref, args)), args.folder)
         print(args.folder)
         return 0
     if shipped:
@@ -360,6 +369,7 @@ def _worker(args: argparse.Namespace) -> int:
     if args.data:
         os.environ["MNIST_PATH"] = args.data  # the training processes load MNIST from there
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # theirs, too
+    _import_tensorflow_quietly()
     runs_on = args.name or f"{socket.gethostname()}, {'GPU' if _has_gpu() else 'CPU'}"
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -402,7 +412,7 @@ def _predict(args: argparse.Namespace) -> int:
             else:
                 print(f"{path}: error: {message}", file=sys.stderr)
             continue
-        p = None if x is None else clf.predict_proba(x)
+        p = None if x is None else clf.predict_proba_tta(x)  # the reading the Draw page gives
         digit = None if p is None else int(p.argmax())
         if args.json:
             print(json.dumps({"file": str(path), "digit": digit,
@@ -457,7 +467,7 @@ def _drawings_add(args: argparse.Namespace) -> int:
             raise DrawingError(f"{path}: {e}") from None
         if x is None:
             raise DrawingError(f"{path}: no digit in it (blank)")
-        p = clf.predict_proba(x)
+        p = clf.predict_proba_tta(x)
         d = drawings.add(x, label, owner="", predicted=int(p.argmax()), confidence=float(p.max()),
                          model=args.model or "default", source="upload", image=as_png(image))
         print(f"{d.id}  {path}: labelled {label}, the model read {d.predicted} ({p.max():.1%})")

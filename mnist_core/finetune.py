@@ -38,9 +38,9 @@ def holdout(c: Collection, share: float, seed: int) -> np.ndarray:
     require_drawings(len(c))
     rank = lambda key: int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:12], 16)  # noqa: E731
     people = sorted(set(c.owners.tolist()), key=rank)
-    if len(people) > 1:  # whole people, in a fixed random order, up to about the share
+    if len(people) > 1:  # whole people, in a fixed random order, until the share is reached
         counts = {p: int((c.owners == p).sum()) for p in people}
-        most = min(share * 1.25, 0.5) * len(c)  # "about" the share, and never most of the data
+        most = max(share, 0.5) * len(c)  # never most of the data
         chosen, total = set(), 0
         for p in people:
             if total >= share * len(c):

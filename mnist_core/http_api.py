@@ -8,8 +8,9 @@
 
 `POST /predict`, the body either
 - multipart, images in the field `file` (PNG, JPEG, GIF, BMP, WebP, TIFF): each goes through
-  `preprocess(read_image(data))`, as on the Draw page. One file: the seed's flat object above,
-  or `{"error": "..."}` with status 422 when it cannot be read as a digit. Several files (the
+  `preprocess(read_image(data))` and is read as the Draw page reads it (seven views averaged).
+  One file: the seed's flat object above, or `{"error": "..."}` with status 422 when it cannot
+  be read as a digit. Several files (the
   field repeated, at most MAX_FILES): `{"predictions": [item, ...]}` in the files' order, each
   item the flat object or `{"error": "..."}` (status 200: the other files are still answered);
 - JSON `{"images": [28x28 array, ...]}`, at most MAX_ARRAYS: digits already made the MNIST way
@@ -222,7 +223,7 @@ def serve(store: RunStore | None, host: str = "127.0.0.1", port: int = 5000) -> 
     import uvicorn
 
     resolve = loaded_models(store)
-    resolve(None).predict_proba(np.zeros((28, 28), np.float32))  # ready before the first request
+    resolve(None)  # the default model loaded before the first request
     uvicorn.run(create_app(resolve), host=host, port=port, access_log=False)
 
 
@@ -349,7 +350,7 @@ def _answers(digits: list[np.ndarray | str], probabilities: np.ndarray, model: s
 def _in_chunks(classifier: Classifier, xs: list[np.ndarray]) -> np.ndarray:
     """Requests' (n_i, 28, 28) -> (sum n_i, 10), CHUNK images a model call (a merged batch can be large)."""
     x = np.concatenate(xs)
-    return np.concatenate([classifier.predict_proba(x[i:i + CHUNK]) for i in range(0, len(x), CHUNK)])
+    return np.concatenate([classifier.predict_proba_tta(x[i:i + CHUNK]) for i in range(0, len(x), CHUNK)])
 
 
 class _Batcher:

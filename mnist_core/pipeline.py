@@ -68,14 +68,15 @@ def train_and_save(
     """Load MNIST, train `config` (for `time_limit` seconds at most), save the run in the
     database at `database_url`, owned by `owner` ("" for the operator); for a job of the line
     (`job`: its id and its runner), only while that runner holds it (RunStore.save)."""
-    from mnist_core.classifier import load_trainable  # TensorFlow: imported when there is work for it
+    from mnist_core.classifier import load_keras  # TensorFlow: imported when there is work for it
     from mnist_core.mix import Pool
     from mnist_core.model import shape_of
     from mnist_core.training import train
 
     announce = on_event or (lambda kind, payload: None)
     store = RunStore(Database.open(database_url))  # a bad URL fails before minutes of training
-    base = load_trainable(resolve_model(config.base_model, store)) if config.base_model else None
+    base = load_keras(resolve_model(config.base_model, store), compile=True, flat_input=True) \
+        if config.base_model else None
     if base is not None:
         config = config.replace(**shape_of(base))  # the run's record says what really trained
     # what this person drew or imported, and what counts for everyone (drawn here, or accepted imports)

@@ -39,7 +39,7 @@ def score(clf: Classifier, c: Collection, exclude: frozenset[str] = frozenset())
     keep = ~np.isin(c.ids, list(exclude)) if exclude else np.ones(len(c), bool)
     if not keep.any():
         return None, 0, (None,) * 10
-    right = clf.predict_proba(c.x[keep].astype(np.float32) / 255.0).argmax(axis=1) == c.y[keep]
+    right = clf.predict_proba_tta(c.x[keep].astype(np.float32) / 255.0).argmax(axis=1) == c.y[keep]  # as read
     y = c.y[keep]
     per_class = tuple(float(right[y == d].mean()) if (y == d).any() else None for d in range(10))
     return float(right.mean()), int(keep.sum()), per_class

@@ -42,7 +42,7 @@ def test_evaluate_reports_the_test_set(tiny_mnist):
 
 
 def test_first_layer_pictures_are_scaled_per_unit():
-    pictures = first_layer_pictures(load_classifier(SEED_MODEL).model)
+    pictures = first_layer_pictures(load_classifier(SEED_MODEL).net.first_layer_weights())
     assert pictures.shape == (10, 28, 28)
     assert np.allclose(np.abs(pictures).max(axis=(1, 2)), 1.0)
 

@@ -247,7 +247,7 @@ def test_not_a_model_upload_is_refused_clearly():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.selectbox(key="model_choice").set_value("Upload a model…").run()
     at.file_uploader(key="draw_model_file").upload("evil.h5", b"\x00" * 100).run()
-    assert not at.exception and "cannot be opened" in at.error[0].value
+    assert not at.exception and "cannot be read as a dense Keras model" in at.error[0].value
 
 
 def test_sixteen_bit_upload_is_shown_and_read():

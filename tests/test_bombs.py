@@ -81,7 +81,7 @@ def test_legal_models_up_to_the_limit_load(tmp_path):
     wide.save(tmp_path / "wide.h5")
     assert wide.count_params() < parameter_limit()
     for name in ("wide.keras", "wide.h5"):
-        assert load_classifier(tmp_path / name).model.count_params() == wide.count_params()
+        assert load_classifier(tmp_path / name).net.parameters() == wide.count_params()
 
 
 def test_the_limit_follows_the_setting(tmp_path, monkeypatch):
@@ -106,7 +106,7 @@ def test_a_committee_loads_and_its_members_parameters_all_count(tmp_path, monkey
     assert len(members(committee)) == 3
     for name in ("committee.keras", "committee.h5"):
         committee.save(tmp_path / name)
-        assert load_classifier(tmp_path / name).model.count_params() == committee.count_params() == 3 * 25_450
+        assert load_classifier(tmp_path / name).net.parameters() == committee.count_params() == 3 * 25_450
     monkeypatch.setenv("MNIST_MAX_PARAMETERS", "50000")  # one member fits, three do not
     with pytest.raises(ModelError, match="declares 76,350 parameters; this app accepts up to 50,000"):
         load_classifier(tmp_path / "committee.keras")

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_trainable
+from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_keras
 from mnist_core.config import PRESETS
 from mnist_core.forward import DenseNet
 from mnist_core.model import build_model, build_optimizer, shape_of
@@ -112,7 +112,8 @@ def preset_models(tmp_path_factory) -> dict[str, tuple[keras.Model, Path]]:
         model = trained(build_model(config), optimizer=build_optimizer(config, steps_per_epoch=3))
         if name == "finetune":  # saved compiled, opened to go on training, trained on, saved again
             model.save(folder / "base.keras")
-            model = trained(load_trainable(folder / "base.keras"), optimizer=build_optimizer(config, 3))
+            base = load_keras(folder / "base.keras", compile=True, flat_input=True)
+            model = trained(base, optimizer=build_optimizer(config, 3))
         models[name] = model
     return models
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
+from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier, load_keras
 from mnist_core.saved_model import export_saved_model
 from tests.conftest import synthetic_digits
 
@@ -28,7 +28,7 @@ def test_saved_model_round_trip(which, tmp_path):
     clf = load_classifier(path)
     x = synthetic_digits(100)[0].astype(np.float32) / 255  # (100, 28, 28) in [0, 1]
 
-    export_saved_model(clf.model, tmp_path / "export")
+    export_saved_model(load_keras(path), tmp_path / "export")
     serving = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
     probabilities = serving(images=tf.constant(x))["probabilities"].numpy()
 
