@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -17,13 +16,12 @@ from mnist_core.owners import OPERATOR, Actor, NotAllowed
 from mnist_core.runs import H5_FILE, MODEL_FILE, RunError, RunStore, model_files, resolve_model
 from mnist_core.training import train
 
-SEED_H5 = Path(__file__).resolve().parents[2] / "shared" / "seed" / "mnist_dense_model.h5"
 CONFIG = TrainConfig(epochs=2, batch_size=50, learning_rate=0.001, hidden=(16,), optimizer="adam", lr_schedule="cosine")
 
 
 @pytest.fixture(scope="module")
 def result():
-    from tests.conftest import load_tiny_mnist
+    from tests.helpers import load_tiny_mnist
 
     return train(CONFIG, load_tiny_mnist())
 
@@ -196,9 +194,12 @@ def test_shipped_models_open():
         assert load_classifier(path).flat_input
 
 
-@pytest.mark.skipif(not SEED_H5.is_file(), reason="the seed's Keras 2 model is in ../shared/seed")
-def test_keras2_h5_from_the_seed_opens():
-    assert load_classifier(SEED_H5).model.layers[-1].name == "dense_layer"
+def test_keras2_h5_from_the_seed_opens_and_reads_as_the_seed_model(seed):
+    clf = load_classifier(seed.keras2_model)
+    assert clf.model.layers[-1].name == "dense_layer" and clf.flat_input
+    x = np.random.default_rng(2).random((5, 784), dtype=np.float32)
+    if not seed.real:  # the made one carries models/seed.keras's weights
+        np.testing.assert_allclose(clf.predict_proba(x), load_classifier(SEED_MODEL).predict_proba(x), atol=1e-6)
 
 
 def test_bad_models_are_refused(tmp_path):
