@@ -160,9 +160,9 @@ def keras2_h5(path: Path, kernel: np.ndarray, bias: np.ndarray) -> Path:
         weights = f.create_group("model_weights")
         weights.attrs["keras_version"] = "2.15.0"
         weights.attrs["backend"] = "tensorflow"
-        weights.attrs["layer_names"] = [b"dense_layer"]
+        weights.attrs["layer_names"] = np.array([b"dense_layer"])  # fixed-length bytes, as Keras 2 wrote names
         layer = weights.create_group("dense_layer")
-        layer.attrs["weight_names"] = [b"dense_layer/kernel:0", b"dense_layer/bias:0"]
+        layer.attrs["weight_names"] = np.array([b"dense_layer/kernel:0", b"dense_layer/bias:0"])
         layer.create_dataset("dense_layer/kernel:0", data=kernel.astype(np.float32))
         layer.create_dataset("dense_layer/bias:0", data=bias.astype(np.float32))
     return path

@@ -194,6 +194,7 @@ def test_shipped_models_open():
         assert load_classifier(path).flat_input
 
 
+@pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning")  # Keras 3 on a Keras 2 config
 def test_keras2_h5_from_the_seed_opens_and_reads_as_the_seed_model(seed):
     clf = load_classifier(seed.keras2_model)
     assert clf.model.layers[-1].name == "dense_layer" and clf.flat_input
