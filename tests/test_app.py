@@ -195,9 +195,13 @@ def test_an_unreachable_database_is_one_line_and_drawing_still_works(monkeypatch
     at.session_state["draw_canvas_0"] = canvas_value(drawn_one())
     at.run()
     assert next(m for m in at.metric if m.label == "Prediction").value == "1"  # the shipped model
-    for page in ("app_pages/runs.py", "app_pages/train.py"):
+    for page, says in (("app_pages/runs.py", "Saved runs are unavailable: "),
+                       ("app_pages/train.py", "Training needs the database, which is unavailable: "),
+                       ("app_pages/drawings.py", "The drawings are unavailable: ")):
         at.switch_page(page).run()
-        assert not at.exception
+        assert not at.exception and len(at.error) == 1
+        message = at.error[0].value
+        assert message.startswith(says) and "***" in message and "s3cret" not in message and "\n" not in message
 
 
 def upload_page() -> AppTest:
