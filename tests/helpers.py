@@ -69,13 +69,15 @@ def idx(a: np.ndarray) -> bytes:
 
 # Pictures
 
+ONE_STROKE = [(140, 40), (142, 140), (144, 240)]  # a plain "1", in the Draw page's canvas pixels (280x280)
+
+
 def drawn_one(size: int = 280, ink="white", paper="black", mode: str = "RGBA", width: int = 20) -> Image.Image:
     """A plain upright "1": one stroke down the middle, as a person draws it on the canvas
     (white on the canvas's black by default)."""
     img = Image.new(mode, (size, size), paper)
     s = size / 280
-    ImageDraw.Draw(img).line([(140 * s, 40 * s), (142 * s, 140 * s), (144 * s, 240 * s)], fill=ink,
-                             width=max(1, round(width * s)))
+    ImageDraw.Draw(img).line([(x * s, y * s) for x, y in ONE_STROKE], fill=ink, width=max(1, round(width * s)))
     return img
 
 

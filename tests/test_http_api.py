@@ -126,7 +126,7 @@ def test_health(server, request):
 
 def test_the_app_server_still_serves_the_page_and_errors_as_json(app_url):
     assert "<html" in get(app_url).text.lower()
-    assert_error(post(f"{app_url}/predict?model=nope", files={"file": drawing([(140, 40), (140, 240)])}), 404)
+    assert_error(post(f"{app_url}/predict?model=nope", files={"file": ONE}), 404)
 
 
 def test_one_file_answers_the_flat_object(standalone):
@@ -161,8 +161,7 @@ def test_several_files_are_answered_in_order_and_a_bad_one_does_not_spoil_the_re
 
 
 def test_json_arrays_read_as_the_model_sees_them(standalone):
-    x = np.stack([preprocess(read_image(drawing(points))) for points in
-                  ([(140, 40), (142, 140), (144, 240)], [(50, 60), (220, 60), (160, 150), (110, 250)])])
+    x = np.stack([preprocess(read_image(png)) for png in (ONE, SEVEN)])
     for images in (x.tolist(), np.round(x * 255).astype(int).tolist()):  # [0, 1] floats, or MNIST's 0-255
         answer = post(f"{standalone}/predict", json={"images": [*images, np.zeros((28, 28)).tolist()]})
         one, seven, blank = answer.json()["predictions"]
@@ -177,8 +176,7 @@ def npy(x: np.ndarray) -> bytes:
 
 
 def test_npy_batches_read_as_json_ones_and_bombs_are_refused_from_the_header(standalone):
-    x = np.stack([preprocess(read_image(drawing(points))) for points in
-                  ([(140, 40), (142, 140), (144, 240)], [(50, 60), (220, 60), (160, 150), (110, 250)])])
+    x = np.stack([preprocess(read_image(png)) for png in (ONE, SEVEN)])
     as_bytes = np.round(x * 255).astype(np.uint8)
     headers = {"content-type": "application/x-npy"}
     from_npy = post(f"{standalone}/predict", data=npy(as_bytes), headers=headers).json()["predictions"]
@@ -257,10 +255,10 @@ def bad_request(case: str) -> dict:
     ImageDraw.Draw(dot).ellipse((130, 130, 150, 150), fill="white")
     multipart = {
         "no file": {"files": {"digit": (None, "3")}},  # multipart, with a text field only
-        "another field": {"files": {"image": drawing([(140, 40), (140, 240)])}},
+        "another field": {"files": {"image": ONE}},
         "empty file": {"files": {"file": b""}},
         "not an image": {"files": {"file": b"%PDF-1.4 not a picture"}},
-        "truncated": {"files": {"file": drawing([(140, 40), (140, 240)])[:300]}},
+        "truncated": {"files": {"file": ONE[:300]}},
         "too many pixels": {"files": {"file": png_bytes(Image.new("1", (8000, 8000)))}},  # 64 Mpx in a 10 KB file
         "decompression bomb": {"files": {"file": png_header(30000, 30000)}},
         "blank": {"files": {"file": png_bytes(Image.new("RGB", (280, 280), "black"))}},

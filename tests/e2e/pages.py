@@ -1,6 +1,6 @@
 """What the browser tests do on Streamlit's widgets and the canvas, done the same way everywhere.
 
-    draw(page, [(140, 40), (142, 140), (144, 240)])    # one stroke on the Draw page's canvas
+    draw(page, ONE)                                    # one stroke (a "1") on the Draw page's canvas
     prediction(page)                                   # "1": the digit the page read
     settled(page)                                      # the script's run has ended: the page is whole
     with two_visitors(browser) as (ann, bob): ...      # two strangers, each in their own browser session
@@ -15,8 +15,6 @@ from playwright.sync_api import Browser, Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from benchmarks.app_server import CANVAS, CANVAS_READY
-
-ONE = [(140, 40), (142, 140), (144, 240)]  # a plain "1", in canvas pixels (the canvas is 280x280)
 
 
 def open_selectbox(page: Page, label: str) -> Locator:
