@@ -15,6 +15,9 @@ from playwright.sync_api import Browser, Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from benchmarks.app_server import CANVAS, CANVAS_READY
+from tests.helpers import ONE_STROKE
+
+ONE = ONE_STROKE  # a plain "1", in canvas pixels
 
 
 def open_selectbox(page: Page, label: str) -> Locator:
