@@ -35,6 +35,7 @@ def test_draw_correct_find_export_import_and_fine_tune(page, app_url, tmp_path):
     open_selectbox(page, "Digit").filter(has_text=re.compile(r"^7$")).click()
     page.get_by_text("7 · read 1").wait_for()  # the gallery: label, and what the model read
     page.get_by_text("yours").first.wait_for()
+    settled(page)  # a click while the page reruns can land on a button about to be replaced
     with page.expect_download() as download:
         page.get_by_role("button", name="drawings.npz").click()
     exported = tmp_path / "drawings.npz"
