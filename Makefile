@@ -12,8 +12,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 run: $(VENV)/.app
 	$(PY) -m streamlit run streamlit_app.py
 
+# MNIST_TEST_STRICT=1: Postgres and Chromium are installed above, so a test that cannot start
+# them fails instead of skipping. test-fast skips what is missing, and lists it (-rfEs in pyproject.toml).
 test: $(VENV)/.dev chromium postgresql lint
-	$(PY) -m pytest
+	MNIST_TEST_STRICT=1 $(PY) -m pytest
 
 test-fast: $(VENV)/.dev
 	$(PY) -m pytest -m "not browser and not mnist"

@@ -3,8 +3,10 @@
     keras_unwritten(path)    # a .keras: Dense(800000) in its config, HDF5 datasets never written
     keras_deflated(path)     # a .keras whose weights are zeros compressed ~1000:1
     h5_gzip(path)            # a legacy .h5: Dense(800000), gzip-filtered datasets never written
+    keras_member_declaring(path, size)   # a .keras whose zip directory says a member is `size` bytes
     idx_billion(folder)      # IDX files whose header declares a billion images, gzipped
     npz_huge(path)           # an .npz whose x_train header declares (10**9, 28, 28)
+    npy_header(shape)        # the header of an .npy of uint8 that declares `shape`, no data after it
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+
+from tests.helpers import idx_header
 
 UNITS = 800_000  # 784 x 800,000 + 800,000 x 10: 636 million parameters
 
@@ -73,10 +77,27 @@ def h5_gzip(path: Path) -> Path:
     return path
 
 
+def keras_member_declaring(path: Path, size: int) -> Path:
+    """A seed-sized .keras whose zip directory declares model.weights.h5 to be `size` bytes (the
+    entry itself is as small as before): what a reader believes before it reads a byte of it."""
+    _keras(path, _config(10), _weights(10, write=True), zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    entry = data.index(b"PK\x01\x02")  # the zip's central directory: its first entry
+    while True:  # the directory entry of model.weights.h5: its uncompressed size is at offset 24
+        name_length = struct.unpack_from("<H", data, entry + 28)[0]
+        if data[entry + 46:entry + 46 + name_length] == b"model.weights.h5":
+            break
+        extra, comment = struct.unpack_from("<HH", data, entry + 30)
+        entry += 46 + name_length + extra + comment
+    struct.pack_into("<I", data, entry + 24, size)
+    path.write_bytes(bytes(data))
+    return path
+
+
 def idx_billion(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    images = struct.pack(">BBBBIII", 0, 0, 8, 3, 10**9, 28, 28)  # 16 bytes: a billion 28x28 images
-    labels = struct.pack(">BBBBI", 0, 0, 8, 1, 10**9)
+    images = idx_header((10**9, 28, 28))  # 16 bytes: a billion 28x28 images
+    labels = idx_header((10**9,))
     for stem, head in (("train-images-idx3-ubyte", images), ("train-labels-idx1-ubyte", labels),
                        ("t10k-images-idx3-ubyte", images), ("t10k-labels-idx1-ubyte", labels)):
         (folder / f"{stem}.gz").write_bytes(gzip.compress(head + b"\0" * 4096))
@@ -84,8 +105,13 @@ def idx_billion(folder: Path) -> Path:
 
 
 def npz_huge(path: Path) -> Path:
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (10**9, 28, 28)})
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("x_train.npy", header.getvalue() + b"\0" * 4096)
+        z.writestr("x_train.npy", npy_header((10**9, 28, 28)) + b"\0" * 4096)
     return path
+
+
+def npy_header(shape: tuple[int, ...]) -> bytes:
+    """The magic string and header of an .npy of uint8 that declares `shape`; nothing after it."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return header.getvalue()

@@ -1,4 +1,5 @@
-"""Shared fixtures: small synthetic digits, isolated folders, and the real MNIST when asked."""
+"""Shared fixtures: small synthetic digits, isolated folders, databases, the seed's files, an app
+server, and the real MNIST when asked. Plain helpers (no fixtures) are in tests/helpers.py."""
 
 from __future__ import annotations
 
@@ -6,28 +7,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np
-import pytest
+from pathlib import Path  # noqa: E402
 
-from mnist_core.data import Mnist
+import pytest  # noqa: E402
 
-
-def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 28, 28) uint8 images where digit k is a bright bar at row 4 + 2k, plus noise."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 10, n).astype(np.uint8)
-    x = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
-    for i, k in enumerate(y):
-        x[i, 4 + 2 * k : 6 + 2 * k, 6:22] = 255
-    return x, y
-
-
-def load_tiny_mnist(path=None, progress=None) -> Mnist:
-    """A learnable stand-in for MNIST: 1,000 training and 200 test images. A top-level
-    function, so that a training job's child process can import it."""
-    x_train, y_train = synthetic_digits(1000, seed=1)
-    x_test, y_test = synthetic_digits(200, seed=2)
-    return Mnist(x_train, y_train, x_test, y_test, source="synthetic")
+from mnist_core.data import Mnist  # noqa: E402
+from tests.helpers import load_tiny_mnist, synthetic_digits, unavailable  # noqa: E402, F401  (re-exported)
 
 
 @pytest.fixture
@@ -45,16 +30,23 @@ def isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.delenv("MNIST_PATH", raising=False)
 
 
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """An empty SQLite database of the test's own."""
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
 @pytest.fixture(scope="session")
 def postgres_admin_url():
-    """A throwaway Postgres server for this test session (tests/postgres.py)."""
+    """A throwaway Postgres server for this test session (tests/postgres.py); under `make test`
+    a Postgres that cannot start fails the tests that need it instead of skipping them."""
     from tests.postgres import NoPostgres, postgres_server
 
+    server = postgres_server()
     try:
-        server = postgres_server()
         url = server.__enter__()
     except NoPostgres as e:
-        pytest.skip(str(e))
+        unavailable("Postgres", str(e))
     yield url
     server.__exit__(None, None, None)
 
@@ -63,13 +55,60 @@ _databases = iter(range(1, 10**6))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request, tmp_path) -> str:
+def database_url(request) -> str:
     """An empty database of each kind: an SQLite file, and a fresh database on the Postgres server."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
+        return request.getfixturevalue("sqlite_url")
     from tests.postgres import create_database
 
     return create_database(request.getfixturevalue("postgres_admin_url"), f"test_{next(_databases)}")
+
+
+@pytest.fixture(scope="session")
+def seed(tmp_path_factory):
+    """The seed project's 1.png, 2.png and Keras 2 model: its own (../shared/seed), or equivalents
+    made for a clone without them (tests/seed_files.py)."""
+    from tests.seed_files import seed_files
+
+    return seed_files(tmp_path_factory.mktemp("seed"))
+
+
+@pytest.fixture(scope="session")
+def data_gate(tmp_path_factory) -> Path:
+    """A file that, while it exists, holds the app server's MNIST loading (tests/data_gate.py):
+    create it to keep a training job in "loading data" for as long as a test needs."""
+    return tmp_path_factory.mktemp("gate") / "shut"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, data_gate):
+    """`streamlit run streamlit_app.py` as Streamlit's own e2e suite starts it, on a free localhost
+    port: the pages and the HTTP routes on one server, shared by the browser and HTTP tests."""
+    from benchmarks.app_server import app_server
+    from tests.data_gate import server_env
+
+    with pytest.MonkeyPatch.context() as env:  # what the server process inherits
+        for name, value in server_env(data_gate).items():
+            env.setenv(name, value)
+        server = app_server(tmp_path_factory.mktemp("data"))
+        url, _, _ = server.__enter__()
+    yield url
+    server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def font_pool(monkeypatch, tmp_path) -> Path:
+    """A pool of eight 'font designs', all Pillow's own scalable font (Aileron), instead of the
+    machine's fonts: style digits need no installed font, and are cached in the test's folder."""
+    from PIL import ImageFont
+
+    from mnist_core import styles
+
+    path = tmp_path / "aileron.ttf"
+    path.write_bytes(ImageFont.load_default(20).path.getvalue())
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(styles, "font_designs", lambda: {name: (path,) for name in "abcdefgh"})
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,12 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.helpers import free_port
 
 
 class NoPostgres(Exception):
@@ -37,14 +38,19 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:  # Postgres refuses to run as root: its own user runs it
         shutil.chown(root, "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     data = root / "data"
     run = lambda *args: subprocess.run([*as_postgres, *args], check=True, capture_output=True, timeout=120)  # noqa: E731
     run(initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
-    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off"
-    run(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+    for attempt in range(3):  # a port found free can be taken before the server binds it: another one
+        port = free_port()
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off"
+        try:
+            run(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+            break
+        except subprocess.CalledProcessError:
+            if attempt == 2:
+                shutil.rmtree(root, ignore_errors=True)
+                raise
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:

@@ -55,7 +55,7 @@ def test_downsample_keeps_the_mean_and_the_length_bound():
 
 
 def digits(n: int) -> tf.Tensor:
-    from tests.conftest import synthetic_digits
+    from tests.helpers import synthetic_digits
 
     return tf.constant(synthetic_digits(n, seed=7)[0])
 

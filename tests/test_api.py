@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import mnist_core
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CHECK = """
 import inspect, mnist_core
 from mnist_core import preprocess, train, load_classifier, load_mnist, train_and_save

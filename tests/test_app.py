@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import time
-from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -17,9 +16,8 @@ from mnist_core import data as mnist_data
 from mnist_core.database import Database, database_url
 from mnist_core.owners import Keys
 from tests.apptest import shown
-
-APP = str(Path(__file__).resolve().parents[1] / "navigation.py")
-TIMEOUT = 120  # the first run imports TensorFlow
+from tests.helpers import APP, drawn_one, load_tiny_mnist, png_bytes, synthetic_digits
+from tests.helpers import APP_TIMEOUT as TIMEOUT
 
 
 @pytest.fixture(autouse=True)
@@ -32,32 +30,39 @@ def fresh_caches():
 
 @pytest.fixture
 def synthetic_data(monkeypatch):
-    from tests.conftest import load_tiny_mnist
-
     monkeypatch.setattr(mnist_data, "load_mnist", load_tiny_mnist)
 
 
 def canvas_value(image: Image.Image) -> dict:
     """What the canvas component sends back after a stroke (see STREAMLIT_NOTES.md)."""
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    url = "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
     return {"drawing": {"raw": {"objects": [], "background": "#000000"}, "data": url}, "backgroundFit": None}
 
 
-@pytest.mark.parametrize("page", ["app_pages/draw.py", "app_pages/train.py", "app_pages/runs.py"])
-def test_every_page_renders(page):
+# Each page, freshly opened with nothing saved yet: its title, and what it offers or says first.
+PAGES = {
+    "app_pages/draw.py": ("Draw a digit", lambda at: at.radio(key="draw_source").value == "Draw"
+                          and any("Draw a digit on the black square" in i.value for i in at.info)),
+    "app_pages/train.py": ("Train a dense network", lambda at: at.number_input(key="train_epochs_seed").value == 200
+                           and at.button(key="FormSubmitter:train_form-Start training") is not None),
+    "app_pages/runs.py": ("Runs", lambda at: any(i.value.startswith("No runs yet") for i in at.info)),
+    "app_pages/drawings.py": ("Drawings", lambda at: any(i.value.startswith("No drawings here yet") for i in at.info)),
+}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_what_it_offers(page):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page(page).run()
-    assert not at.exception
+    title, shows = PAGES[page]
+    assert not at.exception and not at.error
+    assert [t.value for t in at.title] == [title] and shows(at)
 
 
 def test_blank_canvas_hints_then_a_drawn_one_is_read():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.metric and "Draw a digit" in at.info[0].value
-    img = Image.new("RGBA", (280, 280), "black")
-    ImageDraw.Draw(img).line([(140, 50), (140, 230)], fill="white", width=20)
-    at.session_state["draw_canvas_0"] = canvas_value(img)
+    at.session_state["draw_canvas_0"] = canvas_value(drawn_one())
     at.run()
     assert not at.exception
     prediction = next(m for m in at.metric if m.label == "Prediction")
@@ -124,8 +129,15 @@ def test_the_sidebar_shows_every_setting_with_the_configs_own_bounds():
     for name, setting in settings():
         widget = widgets[f"train_{name}_best"]
         assert widget.label == setting.label and widget.help == setting.help
-        if hasattr(widget, "min"):
-            assert (widget.min, widget.max) == (setting.low, setting.high)
+        value = getattr(PRESETS["best"], name)
+        if setting.choices:  # a list to pick from, the config's own
+            assert widget in at.selectbox and list(widget.options) == list(setting.choices)
+        elif setting.names_a_model:  # the models there are to start from
+            assert widget in at.selectbox and widget.options[0] == "A new network"
+        elif isinstance(value, int | float):  # a number within the config's bounds
+            assert widget in at.number_input and (widget.min, widget.max) == (setting.low, setting.high)
+        else:  # text the config parses: the hidden layers' sizes
+            assert widget in at.text_input and isinstance(value, tuple)
     assert widgets["train_augment_best"].value == "affine" and widgets["train_lr_schedule_best"].value == "cosine"
     assert widgets["train_label_smoothing_best"].value == pytest.approx(PRESETS["best"].label_smoothing)
     widgets["train_learning_rate_best"].set_value(0.0)  # the form allows the closed bound; the config says why not
@@ -197,17 +209,17 @@ def test_an_unreachable_database_is_one_line_and_drawing_still_works(monkeypatch
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception and "Saved runs are unavailable" in at.warning[0].value
     assert not any(inside in at.warning[0].value for inside in ("s3cret", "127.0.0.1", "ann:", "/runs"))
-    img = Image.new("RGBA", (280, 280), "black")
-    ImageDraw.Draw(img).line([(140, 50), (140, 230)], fill="white", width=20)
-    at.session_state["draw_canvas_0"] = canvas_value(img)
+    at.session_state["draw_canvas_0"] = canvas_value(drawn_one())
     at.run()
     assert next(m for m in at.metric if m.label == "Prediction").value == "1"  # the shipped model
-    for page in ("app_pages/runs.py", "app_pages/train.py"):
+    for page, says in (("app_pages/runs.py", "Saved runs are unavailable: "),
+                       ("app_pages/train.py", "Training needs the database, which is unavailable: "),
+                       ("app_pages/drawings.py", "The drawings are unavailable: ")):
         at.switch_page(page).run()
-        assert not at.exception
-
-
-SEED_IMAGE = Path(__file__).resolve().parents[2] / "shared" / "seed" / "1.png"
+        assert not at.exception and len(at.error) == 1
+        message = at.error[0].value
+        assert message.startswith(says) and "\n" not in message
+        assert not any(inside in message for inside in ("s3cret", "127.0.0.1", "ann:", "/runs"))
 
 
 def upload_page() -> AppTest:
@@ -216,10 +228,9 @@ def upload_page() -> AppTest:
     return at
 
 
-@pytest.mark.skipif(not SEED_IMAGE.is_file(), reason="the seed's images are in ../shared/seed")
-def test_uploaded_photo_of_a_three_is_read():
+def test_uploaded_photo_of_a_three_is_read(seed):
     at = upload_page()
-    at.file_uploader(key="draw_image_file").upload("1.png", SEED_IMAGE.read_bytes(), "image/png").run()
+    at.file_uploader(key="draw_image_file").upload("1.png", seed.thick_three.read_bytes(), "image/png").run()
     assert not at.exception
     assert next(m for m in at.metric if m.label == "Prediction").value == "3"
 
@@ -284,12 +295,6 @@ def test_a_model_bomb_upload_is_refused_before_loading(tmp_path):
     assert "declares 636 million parameters; this app accepts up to" in at.error[0].value
 
 
-def drawn_one() -> Image.Image:
-    img = Image.new("RGBA", (280, 280), "black")
-    ImageDraw.Draw(img).line([(140, 50), (140, 230)], fill="white", width=20)
-    return img
-
-
 def test_a_drawing_is_kept_with_its_label_relabelled_and_undone():
     from app_pages.common import drawing_store
 
@@ -350,7 +355,6 @@ def test_the_drawings_page_filters_deletes_ones_own_and_scores_the_models():
     import numpy as np
 
     from app_pages.common import drawing_store
-    from tests.conftest import synthetic_digits
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     me = session_owner(at)

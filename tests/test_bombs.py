@@ -3,10 +3,8 @@ before anything is allocated; legal models up to the limit still load."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import keras
 import pytest
@@ -15,8 +13,7 @@ from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, ModelError, load_cl
 from mnist_core.data import DataError, load_mnist
 from mnist_core.model_check import parameter_limit
 from tests import bombs
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, subprocess_env
 
 
 @pytest.mark.parametrize("make,message", [
@@ -67,7 +64,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 
 def test_refusing_every_bomb_takes_under_300_mb(tmp_path):
     out = subprocess.run([sys.executable, "-c", MEASURE, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+                         timeout=300, env=subprocess_env())
     assert out.returncode == 0, out.stderr[-2000:]
     assert int(out.stdout.split()[-1]) < 300  # MB of peak memory the five bombs added
 

@@ -10,8 +10,8 @@ from mnist_core.config import PRESETS, TrainConfig
 from mnist_core.database import Database
 from mnist_core.job import JobStatus, TrainingJob
 from mnist_core.runs import RunStore
-from tests.conftest import load_tiny_mnist
-from tests.test_app import APP, TIMEOUT
+from tests.helpers import APP, load_tiny_mnist
+from tests.helpers import APP_TIMEOUT as TIMEOUT
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -45,15 +45,14 @@ def test_over_budget_jobs_are_refused_with_what_would_fit():
     assert Budget.for_deployment(True, {"seconds": 60}).seconds == 60
 
 
-def test_an_overrunning_job_is_stopped_and_saved(tmp_path):
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    job = TrainingJob(TrainConfig(epochs=10_000, batch_size=100, learning_rate=0.5), "seed", load_tiny_mnist, url,
-                      time_limit=1.0)
+def test_an_overrunning_job_is_stopped_and_saved(sqlite_url):
+    config = TrainConfig(epochs=10_000, batch_size=100, learning_rate=0.5)
+    job = TrainingJob(config, "seed", load_tiny_mnist, sqlite_url, time_limit=1.0)
     job.run()
     state = job.snapshot()
     assert state.status == JobStatus.STOPPED and 1 <= state.epochs_done < 10_000
     assert "limit of 1 s" in state.note
-    run = RunStore(Database.open(url)).get(state.run_id)
+    run = RunStore(Database.open(sqlite_url)).get(state.run_id)
     assert run.stopped and run.epochs_done == state.epochs_done
 
 

@@ -3,37 +3,39 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
-from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT.parent / "shared" / "seed"
+from tests.helpers import ROOT, drawn_one, subprocess_env, wait_until
 
 
-def cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    env = {**os.environ, **(env_extra or {})}
+def cli(*args: str, env_extra: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mnist_core", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, env=env)
+                          timeout=timeout, env=subprocess_env(**(env_extra or {})))
+
+
+def a_one(path, ink="black", paper="white"):
+    """A "1" drawn on paper, saved as a PNG file."""
+    drawn_one(200, ink=ink, paper=paper, mode="L", width=20).save(path)
+    return path
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"], ["data"], ["runs"], ["export"],
-                                     ["drawings"], ["drawings", "export"], ["scoreboard"]])
+                                     ["drawings"], ["drawings", "export"], ["drawings", "delete"], ["scoreboard"]])
 def test_help(command):
     out = cli(*command, "--help")
-    assert out.returncode == 0 and "usage" in out.stdout
+    assert out.returncode == 0 and out.stdout.startswith(" ".join(["usage: python -m mnist_core", *command, "[-h]"]))
 
 
 def test_predict_answers_each_file_and_reports_errors(tmp_path):
-    one = tmp_path / "one.png"
-    img = Image.new("L", (200, 200), 255)
-    ImageDraw.Draw(img).line([(100, 30), (100, 170)], fill=0, width=14)
-    img.save(one)
+    one = a_one(tmp_path / "one.png")
     blank = tmp_path / "blank.png"
     Image.new("L", (50, 50), 0).save(blank)
     bad = tmp_path / "bad.png"
@@ -45,9 +47,12 @@ def test_predict_answers_each_file_and_reports_errors(tmp_path):
     out = cli("predict", str(one), str(blank), str(bad), str(tmp_path / "missing.png"), str(dot), "--json")
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr == ""  # --json: every answer, errors too, on stdout
     assert lines[0]["digit"] == 1 and abs(sum(lines[0]["probabilities"]) - 1) < 1e-3
     assert lines[1] == {"file": str(blank), "digit": None, "probabilities": None}
-    assert "not an image" in lines[2]["error"] and lines[3]["error"]
+    assert lines[2] == {"file": str(bad),
+                        "error": "not an image in a supported format (PNG, JPEG, GIF, BMP, WebP, TIFF)"}
+    assert lines[3] == {"file": str(tmp_path / "missing.png"), "error": "No such file or directory"}
     assert lines[4] == {"file": str(dot), "error": "a single dot, not a digit: draw the whole digit"}
 
 
@@ -55,25 +60,26 @@ def test_bad_model_and_bad_settings_are_one_line_errors(tmp_path):
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"junk")
     out = cli("evaluate", str(junk))
-    assert out.returncode == 1 and out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error:")
+    assert out.returncode == 1 and out.stdout == ""
+    assert re.fullmatch(r"error: junk\.h5: cannot be opened as a Keras model \(.+\)\n", out.stderr), out.stderr
     out = cli("train", "--epochs", "0")
-    assert out.returncode == 1 and out.stderr.strip() == "error: epochs must be between 1 and 10000"
+    assert out.returncode == 1 and out.stderr == "error: epochs must be between 1 and 10000\n"
     out = cli("train", "--data", str(tmp_path / "nothing.npz"))
-    assert out.returncode == 1 and "Traceback" not in out.stderr and "error:" in out.stderr
+    assert out.returncode == 1
+    assert out.stderr == f"error: {tmp_path / 'nothing.npz'} is neither an mnist.npz file nor a folder of IDX files\n"
 
 
-@pytest.mark.skipif(not SEED.is_dir(), reason="the seed's files are in ../shared/seed")
-def test_seed_images_read_as_three():
-    out = cli("predict", str(SEED / "1.png"), str(SEED / "2.png"), "--json")
+def test_seed_images_read_as_three(seed):
+    out = cli("predict", str(seed.thick_three), str(seed.mnist_three), "--json")
+    assert out.returncode == 0
     assert [json.loads(line)["digit"] for line in out.stdout.splitlines()] == [3, 3]
 
 
 @pytest.mark.mnist
-@pytest.mark.skipif(not SEED.is_dir(), reason="the seed's files are in ../shared/seed")
-def test_evaluate_the_seeds_keras2_model_scores_0_9220():
-    out = cli("evaluate", str(SEED / "mnist_dense_model.h5"), "--json")
+def test_evaluate_the_seeds_keras2_model(seed):
+    out = cli("evaluate", str(seed.keras2_model), "--json")
     assert out.returncode == 0
-    assert json.loads(out.stdout.splitlines()[-1])["test_accuracy"] == pytest.approx(0.9220, abs=1e-4)
+    assert json.loads(out.stdout.splitlines()[-1])["test_accuracy"] == pytest.approx(seed.model_accuracy, abs=1e-4)
 
 
 @pytest.mark.mnist
@@ -108,27 +114,32 @@ def test_runs_export_evaluate_and_predict_by_run_name(tmp_path, tiny_mnist):
     store = RunStore(Database.open(database_url()))  # where the CLI looks: the test's data folder
     run = store.save(train(TrainConfig(epochs=2, batch_size=100, learning_rate=0.5), tiny_mnist), name="tiny one")
     listed = cli("runs")
-    assert listed.returncode == 0 and run.id in listed.stdout and "tiny one" in listed.stdout
+    assert listed.returncode == 0
+    assert listed.stdout == f"{run.id}  {run.test_accuracy:>7.2%}  {2:>5} ep  tiny one\n"
     out = cli("export", "tiny one", str(tmp_path / "out"))
     assert out.returncode == 0 and sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "mnist_dense_model.h5", "model.keras", "run.json"]
-    one = tmp_path / "one.png"
-    img = Image.new("L", (200, 200), 0)
-    ImageDraw.Draw(img).line([(100, 30), (100, 170)], fill=255, width=14)
-    img.save(one)
+    assert out.stdout.splitlines() == [str(tmp_path / "out" / name)
+                                       for name in ("model.keras", "mnist_dense_model.h5", "run.json")]
+    one = a_one(tmp_path / "one.png", ink="white", paper="black")
     out = cli("predict", str(one), "--model", run.id, "--json")
-    assert out.returncode == 0 and len(json.loads(out.stdout)["probabilities"]) == 10
+    from mnist_core.classifier import load_classifier
+    from mnist_core.image_file import read_image
+    from mnist_core.preprocessing import preprocess
+
+    expected = load_classifier(store.model_path(run.id)).predict_proba(preprocess(read_image(one.read_bytes())))
+    answer = json.loads(out.stdout)
+    assert out.returncode == 0 and answer["file"] == str(one) and answer["digit"] == int(expected.argmax())
+    np.testing.assert_allclose(answer["probabilities"], expected, atol=2e-6)  # rounded to 6 places
     for args in (["export", "no such run", str(tmp_path)], ["evaluate", "no such run"],
                  ["predict", str(one), "--model", "missing-run"]):
         out = cli(*args)
-        assert out.returncode == 1 and out.stderr.startswith("error: no run has the id or name")
-        assert out.stderr.count("\n") == 1
+        assert out.returncode == 1 and re.fullmatch(r"error: no run has the id or name '[a-z -]+' .*\n", out.stderr)
     for fmt, name in (("keras", "model.keras"), ("h5", "mnist_dense_model.h5")):
         out = cli("export", run.id, str(tmp_path / fmt), "--format", fmt)
         assert out.returncode == 0 and [p.name for p in (tmp_path / fmt).iterdir()] == [name]
     out = cli("export", "tiny one", str(tmp_path / "serving" / "1"), "--format", "saved_model")
-    assert out.returncode == 0, out.stderr
-    import numpy as np
+    assert out.returncode == 0 and out.stdout == f"{tmp_path / 'serving' / '1'}\n", out.stderr
     import tensorflow as tf
 
     from mnist_core.classifier import load_classifier
@@ -141,6 +152,44 @@ def test_runs_export_evaluate_and_predict_by_run_name(tmp_path, tiny_mnist):
     assert out.returncode == 1 and "s3cret" not in out.stderr and "cannot open" in out.stderr
 
 
+def test_export_of_a_shipped_model_says_where_its_file_is_or_writes_a_saved_model(tmp_path):
+    out = cli("export", "default", str(tmp_path / "out"))
+    assert out.returncode == 1 and not (tmp_path / "out").exists()
+    assert out.stderr == ("error: default is a shipped model: its file is models/default.keras; use --format "
+                          "saved_model to export it for TensorFlow Serving\n")
+    out = cli("export", "default", str(tmp_path / "serving"), "--format", "saved_model")
+    assert out.returncode == 0 and out.stdout == f"{tmp_path / 'serving'}\n", out.stderr
+    assert (tmp_path / "serving" / "saved_model.pb").is_file()
+
+
+def test_ctrl_c_exits_with_130_and_one_line(tmp_path):
+    """Interrupted while it waits for input (here: an image from a pipe that nobody writes yet),
+    the command says so in one line and exits as shells expect of Ctrl-C: 128 + SIGINT."""
+    fifo = tmp_path / "drawing.png"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_core", "predict", str(fifo)], cwd=ROOT, text=True,
+                            env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    writer = None
+    try:
+        def reading() -> bool:  # the command has the pipe open: it is past its start-up, waiting for bytes
+            nonlocal writer
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: nobody reads yet
+                return proc.poll() is not None
+            return True
+
+        wait_until(reading, 120, "the command to open the image")
+        assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if writer is not None:
+            os.close(writer)
+        proc.kill()
+    assert proc.returncode == 130 and stdout == "" and stderr == "error: interrupted\n"
+
+
 def test_core_never_imports_streamlit():
     code = ("import sys, mnist_core.cli, mnist_core.job, mnist_core.training, mnist_core.preprocessing, "
             "mnist_core.classifier, mnist_core.analysis, mnist_core.runs, mnist_core.database, mnist_core.pipeline; "
@@ -149,30 +198,35 @@ def test_core_never_imports_streamlit():
     assert out.stdout.strip() == "False"
 
 
-def test_drawings_are_labelled_listed_exported_imported_and_scored(tmp_path):
+def test_drawings_are_labelled_listed_exported_imported_scored_and_deleted(tmp_path):
     env = {"MNIST_DATA_DIR": str(tmp_path / "data")}
-    one = tmp_path / "one.png"
-    img = Image.new("L", (200, 200), 255)
-    ImageDraw.Draw(img).line([(100, 30), (100, 170)], fill=0, width=14)
-    img.save(one)
+    one = a_one(tmp_path / "one.png")
     out = cli("drawings", "add", str(one), "--label", "7", env_extra=env)
-    assert out.returncode == 0 and "labelled 7, the model read 1" in out.stdout
+    added = re.fullmatch(rf"(\S+)  {re.escape(str(one))}: labelled 7, the model read 1 \(\d+\.\d%\)\n", out.stdout)
+    assert out.returncode == 0 and added, out.stdout
     out = cli("drawings", "add", str(one), "--label", "seven", env_extra=env)
-    assert out.returncode == 1 and out.stderr.strip() == "error: a label is one digit from 0 to 9, not 'seven'"
+    assert out.returncode == 1 and out.stderr == "error: a label is one digit from 0 to 9, not 'seven'\n"
     out = cli("drawings", "export", str(tmp_path / "out"), env_extra=env)
     assert out.returncode == 0 and sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "drawings-images-idx3-ubyte.gz", "drawings-labels-idx1-ubyte.gz", "drawings-png.zip", "drawings.npz"]
+    assert out.stderr == "1 drawings\n"
     out = cli("drawings", "import", str(tmp_path / "out" / "drawings-images-idx3-ubyte.gz"),
               str(tmp_path / "out" / "drawings-labels-idx1-ubyte.gz"), env_extra=env)
-    assert out.returncode == 0 and "imported 1 drawings" in out.stdout
+    assert out.returncode == 0 and out.stdout == "imported 1 drawings\n"
     broken = tmp_path / "broken.npz"
     broken.write_bytes((tmp_path / "out" / "drawings.npz").read_bytes()[:100])
     out = cli("drawings", "import", str(broken), env_extra=env)
-    assert out.returncode == 1 and out.stderr.startswith("error: broken.npz: ") and out.stderr.count("\n") == 1
+    assert out.returncode == 1 and re.fullmatch(r"error: broken\.npz: .+\n", out.stderr)
     listed = json.loads(cli("drawings", "list", "--json", env_extra=env).stdout)
-    assert listed["total"] == 2 and listed["per_digit"][7] == 2 and listed["people"] == {"the operator": 2}
+    assert listed == {"total": 2, "per_digit": [0] * 7 + [2, 0, 0], "people": {"the operator": 2}}
     board = [json.loads(line) for line in cli("scoreboard", "--json", env_extra=env).stdout.splitlines()]
     assert {r["model"] for r in board} == {"default", "seed"} and all(r["n"] == 2 for r in board)
+    drawing_id = added.group(1)
+    out = cli("drawings", "delete", drawing_id, env_extra=env)
+    assert out.returncode == 0 and out.stdout == f"deleted {drawing_id}\n"
+    out = cli("drawings", "delete", drawing_id, env_extra=env)
+    assert out.returncode == 1
+    assert out.stderr == f"error: no drawing has the id {drawing_id!r}: it was deleted, or never kept\n"
 
 
 def test_drawings_add_refuses_a_blank_or_a_dot_in_one_line(tmp_path):

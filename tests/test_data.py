@@ -14,7 +14,7 @@ import pytest
 
 from mnist_core import data
 from mnist_core.data import DataError, load_mnist
-from tests.conftest import synthetic_digits
+from tests.helpers import idx, synthetic_digits
 
 
 @pytest.fixture
@@ -41,11 +41,6 @@ def _npz_bytes(arrays) -> bytes:
     return buffer.getvalue()
 
 
-def _idx(a: np.ndarray) -> bytes:
-    header = bytes([0, 0, 8, a.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in a.shape)
-    return header + a.tobytes()
-
-
 def test_named_npz_file(fake, tmp_path):
     path = tmp_path / "mnist.npz"
     path.write_bytes(_npz_bytes(fake))
@@ -58,7 +53,7 @@ def test_env_variable_names_an_idx_folder_with_gzip(fake, tmp_path, monkeypatch)
     folder = tmp_path / "idx"
     folder.mkdir()
     for key, stem in data.IDX_FILES.items():
-        (folder / f"{stem}.gz").write_bytes(gzip.compress(_idx(fake[key])))
+        (folder / f"{stem}.gz").write_bytes(gzip.compress(idx(fake[key])))
     monkeypatch.setenv("MNIST_PATH", str(folder))
     assert np.array_equal(load_mnist().x_train, fake["x_train"])
 

@@ -14,10 +14,9 @@ from mnist_core.data import _read_idx_folder
 from mnist_core.database import Database
 from mnist_core.drawing_files import IDX_NAMES, as_png, read_files, to_idx, to_npz, to_png_zip
 from mnist_core.drawings import DrawingError, DrawingStore, Filter, check_label
-from mnist_core.owners import OPERATOR, Actor, Keys, NotAllowed
-from tests.conftest import synthetic_digits
-
-ANN, BOB = Actor("link:ann-token-1234"), Actor("link:bob-token-5678")
+from mnist_core.owners import OPERATOR, Keys, NotAllowed
+from tests.bombs import npy_header
+from tests.helpers import ANN, BOB, idx_header, synthetic_digits
 
 
 @pytest.fixture
@@ -117,6 +116,7 @@ def _npz(**arrays) -> bytes:
 
 
 def _idx(header: bytes, body: bytes = b"") -> bytes:
+    """An IDX file, gzipped as MNIST's are."""
     return gzip.compress(header + body)
 
 
@@ -126,13 +126,6 @@ def _zip(entries: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> by
         for name, data in entries.items():
             archive.writestr(name, data)
     return buffer.getvalue()
-
-
-def _npy_declaring(shape: tuple[int, ...]) -> bytes:
-    """An .npy header that declares `shape` of uint8, and no data."""
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buffer, {"descr": "|u1", "fortran_order": False, "shape": shape})
-    return buffer.getvalue()  # the magic string and the header
 
 
 def to_idx_pair(x, y):
@@ -155,16 +148,15 @@ BAD_FILES = {
                           "an export's x is \\(n, 28, 28\\) uint8"),
     "npz of objects": ([("d.npz", _npz(x=np.array([None, 1], dtype=object), y=np.array([1, 2])))],
                        "expected a C-order array of numbers"),
-    "npz declaring a billion images": ([("d.npz", _zip({"x.npy": _npy_declaring((10**9, 28, 28)),
-                                                        "y.npy": _npy_declaring((10**9,))}))],
+    "npz declaring a billion images": ([("d.npz", _zip({"x.npy": npy_header((10**9, 28, 28)),
+                                                        "y.npy": npy_header((10**9,))}))],
                                        "over 60,000 a file"),
     "npz whose labels do not match": ([("d.npz", _npz(x=x3, y=y3[:2]))], "one byte for each of the 3 images"),
-    "idx declaring a billion images": ([("a.gz", _idx(b"\x00\x00\x08\x03" + np.array([10**9, 28, 28], ">u4").tobytes()
-                                                      )),
-                                        ("b.gz", _idx(b"\x00\x00\x08\x01" + np.array([3], ">u4").tobytes(), bytes(3)))],
+    "idx declaring a billion images": ([("a.gz", _idx(idx_header((10**9, 28, 28)))),
+                                        ("b.gz", _idx(idx_header((3,)), bytes(3)))],
                                        "over the|over 60,000"),
     "idx labels that do not match": ([("a.gz", to_idx_pair(x3, y3)[0]),
-                                      ("b.gz", _idx(b"\x00\x00\x08\x01" + np.array([2], ">u4").tobytes(), bytes(2)))],
+                                      ("b.gz", _idx(idx_header((2,)), bytes(2)))],
                                      "3 images but labels"),
     "two image files": ([("a.gz", to_idx_pair(x3, y3)[0]), ("b.gz", to_idx_pair(x3, y3)[0])],
                         "an images file \\(idx3\\) and a labels file"),

@@ -13,7 +13,7 @@ from mnist_core.finetune import holdout, people_in
 from mnist_core.pipeline import train_and_save
 from mnist_core.runs import RunStore
 from mnist_core.scoreboard import scoreboard
-from tests.conftest import load_tiny_mnist, synthetic_digits
+from tests.helpers import load_tiny_mnist, synthetic_digits
 
 BASE = TrainConfig(epochs=3, batch_size=50, learning_rate=0.002, hidden=(16,), optimizer="adam")
 
@@ -58,11 +58,6 @@ def test_one_person_gets_a_random_share_held_out():
         holdout(collection(["ann"] * 3), 0.25, seed=1)
 
 
-@pytest.fixture
-def url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'ft.db'}"
-
-
 def label_drawings(url: str, n: int = 120) -> DrawingStore:
     """Drawings in a 'style' the tiny MNIST lacks (its bars upright), by three people."""
     store = DrawingStore(Database.open(url))
@@ -73,13 +68,13 @@ def label_drawings(url: str, n: int = 120) -> DrawingStore:
     return store
 
 
-def test_a_finetune_starts_from_the_base_learns_the_drawings_and_reports_before_and_after(url):
-    runs = RunStore(Database.open(url))
-    base = train_and_save(BASE, "adam", url, load_data=load_tiny_mnist).run
-    label_drawings(url)
+def test_a_finetune_starts_from_the_base_learns_the_drawings_and_reports_before_and_after(sqlite_url):
+    runs = RunStore(Database.open(sqlite_url))
+    base = train_and_save(BASE, "adam", sqlite_url, load_data=load_tiny_mnist).run
+    label_drawings(sqlite_url)
     config = PRESETS["finetune"].replace(epochs=12, base_model=base.id, replay=400, drawings=0.5, learning_rate=0.01,
                                          augment="none", batch_size=50)  # the tiny digits' bars are 2 px apart
-    outcome = train_and_save(config, "finetune", url, load_data=load_tiny_mnist, owner="link:person-0-token")
+    outcome = train_and_save(config, "finetune", sqlite_url, load_data=load_tiny_mnist, owner="link:person-0-token")
     run, ft = outcome.run, runs.finetune(outcome.run.id)
     assert run.config.hidden == (16,) and run.config.dropout == 0 and run.config.committee == 1  # the base's network
     assert ft.base_model == base.id and ft.people_held_out == 1 and len(ft.held_out) == 40 and len(ft.trained_on) == 80
@@ -93,10 +88,10 @@ def test_a_finetune_starts_from_the_base_learns_the_drawings_and_reports_before_
     assert rows[run.id].drawings == pytest.approx(ft.after.held_out, abs=1e-6)
 
 
-def test_a_finetune_goes_on_from_the_optimizer_saved_with_its_base(url, monkeypatch):
+def test_a_finetune_goes_on_from_the_optimizer_saved_with_its_base(sqlite_url, monkeypatch):
     from mnist_core import training
 
-    base = train_and_save(BASE, "adam", url, load_data=load_tiny_mnist).run
+    base = train_and_save(BASE, "adam", sqlite_url, load_data=load_tiny_mnist).run
     seen = {}
     carry = training._carry_state
 
@@ -107,7 +102,7 @@ def test_a_finetune_goes_on_from_the_optimizer_saved_with_its_base(url, monkeypa
         return seen["copied"]
 
     monkeypatch.setattr(training, "_carry_state", spy)
-    train_and_save(BASE.replace(epochs=1, base_model=base.id), "custom", url, load_data=load_tiny_mnist)
+    train_and_save(BASE.replace(epochs=1, base_model=base.id), "custom", sqlite_url, load_data=load_tiny_mnist)
     moments = [k for k in seen["before"] if k.endswith(("momentum", "velocity"))]
     assert seen["copied"] == len(moments) == 8  # 2 layers x (kernel, bias) x (m, v)
     for k in moments:
@@ -115,8 +110,8 @@ def test_a_finetune_goes_on_from_the_optimizer_saved_with_its_base(url, monkeypa
     assert int(seen["after"]["iteration"]) == 0  # its own step count: the new schedule starts afresh
 
 
-def test_fine_tuning_with_too_few_drawings_is_one_line(url):
-    label_drawings(url, n=4)
+def test_fine_tuning_with_too_few_drawings_is_one_line(sqlite_url):
+    label_drawings(sqlite_url, n=4)
     with pytest.raises(DrawingError, match="at least 10"):
-        train_and_save(PRESETS["finetune"].replace(base_model="seed", epochs=1), "finetune", url,
+        train_and_save(PRESETS["finetune"].replace(base_model="seed", epochs=1), "finetune", sqlite_url,
                        load_data=load_tiny_mnist)

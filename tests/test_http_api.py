@@ -10,29 +10,33 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import socket
 import struct
 import subprocess
 import sys
 import time
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 from PIL import Image, ImageDraw
 
-from benchmarks.app_server import app_server
 from mnist_core.http_api import MAX_ARRAYS, MAX_BODY_BYTES, MAX_FILES
 from mnist_core.image_file import read_image
 from mnist_core.preprocessing import preprocess
+from tests.bombs import npy_header
+from tests.helpers import ROOT, drawn_one, free_port, load_tiny_mnist, png_bytes, subprocess_env
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT.parent / "shared" / "seed"  # the seed project's own 1.png and 2.png
-needs_seed = pytest.mark.skipif(not (SEED / "1.png").exists(), reason=f"the seed's images are not in {SEED}")
+TIMEOUT = 60  # s for any one answer: a server that hangs fails the test, never the suite
+
+
+def post(url: str, **kwargs) -> requests.Response:
+    return requests.post(url, timeout=TIMEOUT, **kwargs)
+
+
+def get(url: str, **kwargs) -> requests.Response:
+    return requests.get(url, timeout=TIMEOUT, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -42,52 +46,47 @@ def standalone(tmp_path_factory) -> Iterator[str]:
     from mnist_core.database import Database
     from mnist_core.runs import RunStore
     from mnist_core.training import train
-    from tests.conftest import load_tiny_mnist
 
     data = tmp_path_factory.mktemp("data")
     RunStore(Database.open(f"sqlite:///{data / 'mnist.db'}")).save(
         train(TrainConfig(epochs=1, batch_size=100), load_tiny_mnist()), name="tiny run")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "MNIST_DATA_DIR": str(data), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = subprocess_env(MNIST_DATA_DIR=str(data))
     env.pop("MNIST_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "mnist_core", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server(env)
     try:
-        start = time.perf_counter()
-        while True:
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(f"{url}/health", timeout=2).ok:
-                    break
-            if time.perf_counter() - start > 60 or proc.poll() is not None:
-                raise RuntimeError("the standalone server did not start")
-            time.sleep(0.1)
         yield url
     finally:
         proc.terminate()
         proc.wait(10)
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory) -> Iterator[str]:
-    """`streamlit run streamlit_app.py`: the pages and the routes on one port."""
-    with app_server(tmp_path_factory.mktemp("data")) as (url, _, _):
-        yield url
-
-
-def png(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
+def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`python -m mnist_core serve` on a free port, once /health answers (another port if it cannot bind)."""
+    for _ in range(3):
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "mnist_core", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(f"{url}/health", timeout=2).ok:
+                    return proc, url
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait(10)
+    raise RuntimeError("the standalone server did not start")
 
 
 def drawing(points: list[tuple[int, int]], width: int = 20) -> bytes:
     """A white stroke on the canvas's black, as the Draw page's canvas sends it."""
     image = Image.new("RGBA", (280, 280), "black")
     ImageDraw.Draw(image).line(points, fill="white", width=width)
-    return png(image)
+    return png_bytes(image)
+
+
+ONE = png_bytes(drawn_one())  # a plain "1", as the canvas sends it
+SEVEN = drawing([(50, 60), (220, 60), (160, 150), (110, 250)])
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -96,10 +95,6 @@ def png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
-
-
-def seed_file(name: str) -> bytes:
-    return (SEED / name).read_bytes()
 
 
 def assert_error(answer: requests.Response, status: int) -> str:
@@ -113,30 +108,29 @@ def assert_error(answer: requests.Response, status: int) -> str:
 
 # The seed's contract, from both servers
 
-@needs_seed
 @pytest.mark.parametrize("server", ["standalone", "app_url"])
-def test_the_seed_client_reads_the_seed_drawings(server, request):
+def test_the_seed_client_reads_the_seed_drawings(server, request, seed):
     url = request.getfixturevalue(server)
-    for name in ("1.png", "2.png"):
-        with open(SEED / name, "rb") as f:
-            answer = requests.post(f"{url}/predict", files={"file": f})  # the seed client's call
+    for path in (seed.thick_three, seed.mnist_three):
+        with open(path, "rb") as f:
+            answer = post(f"{url}/predict", files={"file": f})  # the seed client's call
         assert answer.status_code == 200, answer.text
         assert answer.json()["digit"] == 3
 
 
 @pytest.mark.parametrize("server", ["standalone", "app_url"])
 def test_health(server, request):
-    answer = requests.get(f"{request.getfixturevalue(server)}/health")
+    answer = get(f"{request.getfixturevalue(server)}/health")
     assert answer.status_code == 200 and answer.json() == {"status": "ok"}
 
 
 def test_the_app_server_still_serves_the_page_and_errors_as_json(app_url):
-    assert "<html" in requests.get(app_url).text.lower()
-    assert_error(requests.post(f"{app_url}/predict?model=nope", files={"file": drawing([(140, 40), (140, 240)])}), 404)
+    assert "<html" in get(app_url).text.lower()
+    assert_error(post(f"{app_url}/predict?model=nope", files={"file": ONE}), 404)
 
 
 def test_one_file_answers_the_flat_object(standalone):
-    answer = requests.post(f"{standalone}/predict", files={"file": drawing([(140, 40), (142, 140), (144, 240)])}).json()
+    answer = post(f"{standalone}/predict", files={"file": ONE}).json()
     assert set(answer) == {"digit", "confidence", "probabilities", "model"}
     assert answer["digit"] == 1 and answer["model"] == "default"
     assert len(answer["probabilities"]) == 10 and abs(sum(answer["probabilities"]) - 1) < 1e-4
@@ -147,21 +141,21 @@ def test_the_answer_matches_the_draw_page(standalone):
     """The same preprocessing, model and reading (seven views averaged) as the Draw page."""
     from mnist_core.classifier import DEFAULT_MODEL, load_classifier
 
-    data = drawing([(50, 60), (220, 60), (160, 150), (110, 250)])
+    data = SEVEN
     clf, x28 = load_classifier(DEFAULT_MODEL), preprocess(read_image(data))
     expected = clf.predict_proba_tta(x28)
     assert np.abs(expected - clf.predict_proba(x28)).max() > 1e-4  # the views matter: one view would not do
-    answer = requests.post(f"{standalone}/predict", files={"file": data}).json()
+    answer = post(f"{standalone}/predict", files={"file": data}).json()
     np.testing.assert_allclose(answer["probabilities"], expected, atol=2e-6)
 
 
 # Batches, arrays, models
 
 def test_several_files_are_answered_in_order_and_a_bad_one_does_not_spoil_the_rest(standalone):
-    files = [("file", ("one.png", drawing([(140, 40), (142, 140), (144, 240)]))),
+    files = [("file", ("one.png", ONE)),
              ("file", ("bad.png", b"not an image")),
-             ("file", ("seven.png", drawing([(50, 60), (220, 60), (160, 150), (110, 250)])))]
-    answer = requests.post(f"{standalone}/predict", files=files)
+             ("file", ("seven.png", SEVEN))]
+    answer = post(f"{standalone}/predict", files=files)
     assert answer.status_code == 200
     one, bad, seven = answer.json()["predictions"]
     assert one["digit"] == 1 and seven["digit"] == 7
@@ -169,10 +163,9 @@ def test_several_files_are_answered_in_order_and_a_bad_one_does_not_spoil_the_re
 
 
 def test_json_arrays_read_as_the_model_sees_them(standalone):
-    x = np.stack([preprocess(read_image(drawing(points))) for points in
-                  ([(140, 40), (142, 140), (144, 240)], [(50, 60), (220, 60), (160, 150), (110, 250)])])
+    x = np.stack([preprocess(read_image(png)) for png in (ONE, SEVEN)])
     for images in (x.tolist(), np.round(x * 255).astype(int).tolist()):  # [0, 1] floats, or MNIST's 0-255
-        answer = requests.post(f"{standalone}/predict", json={"images": [*images, np.zeros((28, 28)).tolist()]})
+        answer = post(f"{standalone}/predict", json={"images": [*images, np.zeros((28, 28)).tolist()]})
         one, seven, blank = answer.json()["predictions"]
         assert (one["digit"], seven["digit"]) == (1, 7)
         assert "blank" in blank["error"]
@@ -185,20 +178,17 @@ def npy(x: np.ndarray) -> bytes:
 
 
 def test_npy_batches_read_as_json_ones_and_bombs_are_refused_from_the_header(standalone):
-    x = np.stack([preprocess(read_image(drawing(points))) for points in
-                  ([(140, 40), (142, 140), (144, 240)], [(50, 60), (220, 60), (160, 150), (110, 250)])])
+    x = np.stack([preprocess(read_image(png)) for png in (ONE, SEVEN)])
     as_bytes = np.round(x * 255).astype(np.uint8)
     headers = {"content-type": "application/x-npy"}
-    from_npy = requests.post(f"{standalone}/predict", data=npy(as_bytes), headers=headers).json()["predictions"]
-    from_json = requests.post(f"{standalone}/predict", json={"images": as_bytes.tolist()}).json()["predictions"]
+    from_npy = post(f"{standalone}/predict", data=npy(as_bytes), headers=headers).json()["predictions"]
+    from_json = post(f"{standalone}/predict", json={"images": as_bytes.tolist()}).json()["predictions"]
     assert [p["digit"] for p in from_npy] == [1, 7] and from_npy == from_json
     header = npy(np.zeros((1, 28, 28), np.uint8))[:-784]
-    bomb = io.BytesIO()  # a header that declares a billion images, and nothing after it
-    np.lib.format.write_array_header_1_0(bomb, {"descr": "|u1", "fortran_order": False, "shape": (10**9, 28, 28)})
     cases = [
         (npy(np.zeros((MAX_ARRAYS + 1, 28, 28), np.uint8)), 413, "limit"),
         (header.replace(b"(1, 28, 28)", b"(9, 28, 28)"), 400, "declares"),  # declares 9, holds none
-        (bomb.getvalue(), 413, "limit"),
+        (npy_header((10**9, 28, 28)), 413, "limit"),  # declares a billion images, and nothing after it
         (header.replace(b"(1, 28, 28)", b"(9999999999, ")[:len(header)], 400, "npy"),  # a broken header
         (npy(np.zeros((2, 784), np.uint8)), 400, "(n, 28, 28)"),
         (npy(np.zeros((1, 28, 28), np.int64)), 400, "uint8 or float"),
@@ -206,19 +196,19 @@ def test_npy_batches_read_as_json_ones_and_bombs_are_refused_from_the_header(sta
         (b"\x93NUMPY not really", 400, "npy"),
     ]
     for body, status, words in cases:
-        assert words in assert_error(requests.post(f"{standalone}/predict", data=body, headers=headers), status)
+        assert words in assert_error(post(f"{standalone}/predict", data=body, headers=headers), status)
 
 
 def test_model_names_pick_a_shipped_model_or_a_run(standalone):
-    data = drawing([(140, 40), (142, 140), (144, 240)])
+    data = ONE
     for name in ("seed", "default", "tiny run"):
-        answer = requests.post(f"{standalone}/predict", params={"model": name}, files={"file": data})
+        answer = post(f"{standalone}/predict", params={"model": name}, files={"file": data})
         assert answer.status_code == 200 and answer.json()["model"] == name
 
 
 @pytest.mark.parametrize("name", ["nope", "../models/default.keras", str(ROOT / "models" / "seed.keras"), "x\ny" * 100])
 def test_an_unknown_model_is_404_and_never_a_path(standalone, name):
-    message = assert_error(requests.post(f"{standalone}/predict", params={"model": name}, files={"file": b"x"}), 404)
+    message = assert_error(post(f"{standalone}/predict", params={"model": name}, files={"file": b"x"}), 404)
     assert message.startswith("no run has the id or name")
 
 
@@ -226,13 +216,13 @@ def test_an_unknown_model_is_404_and_never_a_path(standalone, name):
 
 def test_a_body_over_the_limit_is_refused(standalone):
     too_big = b"\0" * (MAX_BODY_BYTES + 1)
-    assert_error(requests.post(f"{standalone}/predict", files={"file": too_big}), 413)
+    assert_error(post(f"{standalone}/predict", files={"file": too_big}), 413)
     chunked = iter([too_big[:2**20]] * 11)  # no Content-Length: counted as it comes
     json_type = {"content-type": "application/json"}
-    assert_error(requests.post(f"{standalone}/predict", data=chunked, headers=json_type), 413)
+    assert_error(post(f"{standalone}/predict", data=chunked, headers=json_type), 413)
 
 
-@pytest.mark.parametrize("case, status, words", [
+BAD_INPUTS = [
     ("nothing", 415, "multipart"),
     ("no file", 400, "no image"),
     ("another field", 400, "no image"),
@@ -252,20 +242,29 @@ def test_a_body_over_the_limit_is_refused(standalone):
     ("json wrong shape", 400, "28x28"),
     ("json out of range", 400, "0 to 255"),
     ("json too many", 413, "limit"),
-])
+]
+
+
+@pytest.mark.parametrize("case, status, words", BAD_INPUTS)
 def test_bad_inputs_are_4xx_json_with_one_line(standalone, case, status, words):
+    message = assert_error(post(f"{standalone}/predict", **bad_request(case)), status)
+    assert words.lower() in message.lower()
+
+
+def bad_request(case: str) -> dict:
+    """The keyword arguments of `requests.post` for each bad input above."""
     dot = Image.new("RGB", (280, 280), "black")
     ImageDraw.Draw(dot).ellipse((130, 130, 150, 150), fill="white")
     multipart = {
         "no file": {"files": {"digit": (None, "3")}},  # multipart, with a text field only
-        "another field": {"files": {"image": drawing([(140, 40), (140, 240)])}},
+        "another field": {"files": {"image": ONE}},
         "empty file": {"files": {"file": b""}},
         "not an image": {"files": {"file": b"%PDF-1.4 not a picture"}},
-        "truncated": {"files": {"file": drawing([(140, 40), (140, 240)])[:300]}},
-        "too many pixels": {"files": {"file": png(Image.new("1", (8000, 8000)))}},  # 64 Mpx in a 10 KB file
+        "truncated": {"files": {"file": ONE[:300]}},
+        "too many pixels": {"files": {"file": png_bytes(Image.new("1", (8000, 8000)))}},  # 64 Mpx in a 10 KB file
         "decompression bomb": {"files": {"file": png_header(30000, 30000)}},
-        "blank": {"files": {"file": png(Image.new("RGB", (280, 280), "black"))}},
-        "single dot": {"files": {"file": png(dot)}},
+        "blank": {"files": {"file": png_bytes(Image.new("RGB", (280, 280), "black"))}},
+        "single dot": {"files": {"file": png_bytes(dot)}},
         "too many files": {"files": [("file", b"x")] * (MAX_FILES + 1)},
     }
     other = {
@@ -279,12 +278,13 @@ def test_bad_inputs_are_4xx_json_with_one_line(standalone, case, status, words):
         "json out of range": {"json": {"images": [[[300] * 28] * 28]}},
         "json too many": {"json": {"images": [[[0]]] * (MAX_ARRAYS + 1)}},
     }
-    message = assert_error(requests.post(f"{standalone}/predict", **{**multipart, **other}[case]), status)
-    assert words.lower() in message.lower()
+    return {**multipart, **other}[case]
 
 
 def test_errors_leave_the_server_well(standalone):
-    """After all the bad inputs above, the server still answers, with nothing but JSON."""
-    answer = requests.post(f"{standalone}/predict", files={"file": drawing([(140, 40), (142, 140), (144, 240)])})
-    assert answer.json()["digit"] == 1
-    assert json.loads(requests.get(f"{standalone}/health").text) == {"status": "ok"}
+    """After every bad input above, sent here in a row, the server still answers, with nothing but JSON."""
+    for case, status, _ in BAD_INPUTS:
+        assert post(f"{standalone}/predict", **bad_request(case)).status_code == status
+    answer = post(f"{standalone}/predict", files={"file": ONE})
+    assert answer.status_code == 200 and answer.json()["digit"] == 1
+    assert json.loads(get(f"{standalone}/health").text) == {"status": "ok"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from mnist_core.preprocessing import NotADigit, digit_stroke_width, preprocess
 
@@ -52,7 +52,7 @@ def test_dark_on_light_and_colours_read_like_light_on_dark(ink, paper):
 def test_transparent_background_uses_alpha():
     img = drawn(ink=(0, 0, 0, 255), paper=(0, 0, 0, 0), mode="RGBA")  # black ink, transparent
     assert _distance(preprocess(img), preprocess(drawn())) < 0.03
-    assert preprocess(np.asarray(img)) is not None
+    assert _distance(preprocess(np.asarray(img)), preprocess(drawn())) < 0.03  # the same, as an RGBA array
 
 
 @pytest.mark.parametrize("pen", [3, 12, 30, 60])
@@ -89,16 +89,62 @@ def test_one_pixel_and_tiny_and_huge_images():
 
 
 def test_array_types_and_shapes():
+    reference = preprocess(drawn())
     grey = np.asarray(drawn().convert("L"))
-    for variant in (grey, grey[..., None], grey.astype(np.float32) / 255, grey.astype(np.uint16) * 257, grey > 128):
-        assert preprocess(variant) is not None
+    for variant in (grey, grey[..., None], grey.astype(np.float32) / 255, grey.astype(np.float64) * 1.0,
+                    grey.astype(np.uint16) * 257, grey > 128):
+        assert _distance(preprocess(variant), reference) < 0.03, variant.dtype
     with pytest.raises(ValueError):
         preprocess(np.zeros((5, 5, 7)))
 
 
 def test_sixteen_bit_and_palette_pil_images():
-    assert preprocess(drawn().convert("L").convert("I;16")) is not None
-    assert preprocess(drawn().convert("P")) is not None
+    reference = preprocess(drawn())
+    assert _distance(preprocess(drawn().convert("L").convert("I;16")), reference) < 0.03
+    assert _distance(preprocess(drawn().convert("P")), reference) < 0.03
+
+
+def test_nan_pixels_are_no_ink():
+    """Float arrays from elsewhere (a division by zero, a masked photo) may hold NaN: no ink there."""
+    assert preprocess(np.full((28, 28), np.nan)) is None
+    assert preprocess(np.full((50, 50, 4), np.nan, np.float32)) is None
+    ink = np.asarray(drawn().convert("L"), np.float32) / 255
+    with_nan = np.where(ink > 0, ink, np.nan)  # the background unknown
+    assert _distance(preprocess(with_nan), preprocess(ink)) < 0.001
+    assert np.isfinite(preprocess(with_nan)).all()
+
+
+def three(width: int) -> Image.Image:
+    """A thick black "3" on white, with a wide margin."""
+    img = Image.new("L", (500, 560), "white")
+    points = [(150, 150), (250, 110), (350, 170), (240, 250), (360, 330), (250, 420), (140, 390)]
+    ImageDraw.Draw(img).line(points, fill="black", width=width, joint="curve")
+    return img
+
+
+@pytest.mark.parametrize("width", [40, 70, 100])
+def test_thick_strokes_that_touch_the_border_stay_whole(width):
+    """Cropped to its ink, the digit's thick strokes fill a good part of the picture's border: the
+    paper must still be taken as even, or the strokes are taken for background and come out hollow
+    (a 3 whose strokes are 70 px wide then differed from its uncropped self by 0.14)."""
+    free = three(width)
+    touching = free.crop(ImageOps.invert(free).getbbox())  # the ink reaches all four sides
+    assert touching.size < free.size
+    assert _distance(preprocess(touching), preprocess(free)) < 0.01
+
+
+def test_an_erosion_that_would_erase_the_digit_keeps_it():
+    """Ink whose outline is short for its area (so it measures as a thick stroke) but that has a
+    hole every 9 px (so a thinning erosion leaves nothing): the ink is kept as it was."""
+    alpha = np.full((80, 80), 255, np.uint8)
+    alpha[::9, ::9] = 0
+    mesh = np.zeros((80, 80, 4), np.uint8)
+    mesh[..., 3] = alpha
+    x = preprocess(mesh)
+    assert x.shape == (28, 28) and np.isfinite(x).all() and x.max() == pytest.approx(1.0)
+    rows, cols = np.nonzero(x > 0.05)
+    assert np.ptp(rows) + 1 in (19, 20, 21) and np.ptp(cols) + 1 in (19, 20, 21)  # the whole mesh, 20 px
+    assert (x > 0.5).mean() > 0.3
 
 
 def test_a_big_photo_reads_like_its_small_copy():

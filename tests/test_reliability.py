@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import io
-import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +16,7 @@ from mnist_core.database import Database
 from mnist_core.image_file import MAX_BYTES, ImageError, read_image
 from mnist_core.preprocessing import NotADigit, preprocess
 from mnist_core.runs import RunStore
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, LineReader, subprocess_env
 
 
 def encoded(img: Image.Image, fmt: str, **options) -> bytes:
@@ -33,6 +29,18 @@ def a_seven(mode: str = "RGB", size: int = 200) -> Image.Image:
     img = Image.new("RGB", (size, size), "white")
     ImageDraw.Draw(img).line([(40, 40), (160, 40), (90, 170)], fill="black", width=14)
     return img.convert(mode)
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return load_classifier(DEFAULT_MODEL)
+
+
+def assert_a_seven(x: np.ndarray, default_model) -> None:
+    """The 28x28 digit is still the 7 that was drawn: close to the plain PNG's, and read as a 7."""
+    reference = preprocess(a_seven())
+    assert x.shape == (28, 28) and np.abs(x - reference).mean() < 0.05
+    assert int(default_model.predict_proba(x).argmax()) == 7
 
 
 @pytest.mark.parametrize("data,message", [
@@ -58,16 +66,14 @@ def test_decompression_bomb_is_refused_before_decoding():
 
 @pytest.mark.parametrize("mode,fmt", [("I;16", "PNG"), ("CMYK", "JPEG"), ("P", "PNG"), ("P", "GIF"), ("LA", "PNG"),
                                       ("RGB", "BMP"), ("RGB", "WEBP"), ("1", "PNG")])
-def test_unusual_but_valid_images_are_read(mode, fmt):
-    img = read_image(encoded(a_seven(mode), fmt))
-    x = preprocess(img)
-    assert x is not None and x.shape == (28, 28)
+def test_unusual_but_valid_images_are_read(mode, fmt, default_model):
+    assert_a_seven(preprocess(read_image(encoded(a_seven(mode), fmt))), default_model)
 
 
-def test_animated_gif_uses_the_first_frame():
-    frames = [a_seven("P"), Image.new("P", (200, 200), 255)]
+def test_animated_gif_uses_the_first_frame(default_model):
+    frames = [a_seven("P"), Image.new("P", (200, 200), 255)]  # a 7, then a blank frame
     data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
-    assert preprocess(read_image(data)) is not None
+    assert_a_seven(preprocess(read_image(data)), default_model)
 
 
 def test_exif_rotated_photo_is_turned_upright():
@@ -78,13 +84,12 @@ def test_exif_rotated_photo_is_turned_upright():
     assert np.abs(preprocess(upright) - preprocess(a_seven())).mean() < 0.05
 
 
-def test_photo_with_uneven_lighting_reads_right():
+def test_photo_with_uneven_lighting_reads_right(default_model):
     h = w = 600
     gradient = np.linspace(120, 245, w)[None, :] * np.linspace(0.75, 1.0, h)[:, None]  # a shadow across
     paper = Image.fromarray(np.dstack([gradient] * 3).astype(np.uint8))
     ImageDraw.Draw(paper).line([(150, 120), (450, 120), (260, 500)], fill=(30, 30, 40), width=28)
-    clf = load_classifier(DEFAULT_MODEL)
-    assert int(clf.predict_proba(preprocess(paper)).argmax()) == 7
+    assert int(default_model.predict_proba(preprocess(paper)).argmax()) == 7
 
 
 def test_ink_everywhere_and_a_single_dot_get_an_answer_not_a_crash():
@@ -104,50 +109,51 @@ def test_ink_everywhere_and_a_single_dot_get_an_answer_not_a_crash():
 SAVER = """
 import sys
 import numpy as np
+from mnist_core import runs
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
 from mnist_core.database import Database
-from mnist_core.runs import RunStore
 from mnist_core.training import train
+url, count, units, hold = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 rng = np.random.default_rng(0)
 x = rng.integers(0, 255, (300, 28, 28)).astype(np.uint8); y = rng.integers(0, 10, 300).astype(np.uint8)
-result = train(TrainConfig(epochs=1, hidden=(int(sys.argv[3]),) * 2), Mnist(x, y, x[:50], y[:50], "synthetic"))
-store = RunStore(Database.open(sys.argv[1]))
-insert = store._insert
-def announced_insert(*args):  # the transaction starts: the test kills us now
-    print("inserting", flush=True)
-    insert(*args)
-store._insert = announced_insert
-for i in range(int(sys.argv[2])):
+result = train(TrainConfig(epochs=1, hidden=(units,) * 2), Mnist(x, y, x[:50], y[:50], "synthetic"))
+insert_rows = runs._insert_rows
+def held_midway(conn, run, history, files, finetune=None):  # the save `hold`: half its rows in, uncommitted
+    first = dict(list(files.items())[:1])
+    insert_rows(conn, run, history, first, finetune)
+    print("midway", flush=True)
+    sys.stdin.read()  # until the test kills us
+store = runs.RunStore(Database.open(url))
+for i in range(count):
+    runs._insert_rows = held_midway if i == hold else insert_rows
     store.save(result, preset=f"saved {i}")
     print("saved", i, flush=True)
 """
 
 
-def saver(url: str, count: int, units: int = 2048) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.Popen([sys.executable, "-c", SAVER, url, str(count), str(units)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+def saver(url: str, count: int, units: int = 2048, hold: int = -1) -> subprocess.Popen:
+    """A process that trains a small model and saves it `count` times as runs in `url`; the save
+    numbered `hold` stops inside its transaction (the run's row and one model file written, not
+    committed), says "midway" and waits to be killed."""
+    return subprocess.Popen([sys.executable, "-c", SAVER, url, str(count), str(units), str(hold)], cwd=ROOT,
+                            env=subprocess_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
 def test_sigkill_while_saving_loses_nothing(database_url):
     """Kill a process inside the transaction that saves a run (a 2048-2048 model: 60 MB of
-    files): every run saved before still loads, no half run is listed, the shipped models still
-    open. The kill landed mid-save when the process said "inserting" and never "saved" after."""
+    files), after its row and its first file are written: every run saved before still loads,
+    no half run is listed, the shipped models still open."""
     store = RunStore(Database.open(database_url))
-    for attempt in range(5):
-        proc = saver(database_url, 1000)
-        lines = [proc.stdout.readline().strip() for _ in range(3)]
-        assert lines == ["inserting", "saved 0", "inserting"], lines
-        time.sleep(0.01 + 0.02 * attempt)
+    proc = saver(database_url, count=3, hold=2)
+    try:
+        lines = LineReader(proc.stdout)
+        assert [lines.next(timeout=180) for _ in range(3)] == ["saved 0", "saved 1", "midway"]
+    finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
-        lines += proc.stdout.read().splitlines()
-        runs = store.list()
-        if lines[-1] == "inserting" and len(runs) == lines.count("inserting") - 1:
-            break
-    else:
-        pytest.fail("no kill landed in the middle of a save")
+    runs = store.list()
+    assert sorted(run.preset for run in runs) == ["saved 0", "saved 1"]
     for run in runs:
         assert store.history(run.id)["loss"] and store.file(run.id, "mnist_dense_model.h5")
         load_classifier(store.model_path(run.id))
@@ -159,6 +165,7 @@ def test_two_servers_writing_at_once_lose_nothing(database_url):
     RunStore(Database.open(database_url))  # the schema, as the first server to start makes it
     writers = [saver(database_url, 6, units=64) for _ in range(2)]
     for proc in writers:
+        proc.stdin.close()
         assert proc.wait(180) == 0
     names = sorted(run.preset for run in RunStore(Database.open(database_url)).list())
     assert names == sorted([f"saved {i}" for i in range(6)] * 2)

@@ -7,7 +7,7 @@ import pytest
 
 from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier, load_keras
 from mnist_core.saved_model import export_saved_model
-from tests.conftest import synthetic_digits
+from tests.helpers import synthetic_digits
 
 
 def _image_model(path):

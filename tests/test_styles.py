@@ -14,15 +14,7 @@ from mnist_core.augment import _draw, distort
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.mix import Mix, Pool, stack
 from mnist_core.pen import draw_with_pen, redraw_mnist, thin
-from tests.conftest import synthetic_digits
-
-
-@pytest.fixture
-def font_file(tmp_path) -> Path:
-    """Pillow's own scalable font (Aileron), as a file: on every machine, with no font installed."""
-    path = tmp_path / "aileron.ttf"
-    path.write_bytes(ImageFont.load_default(20).path.getvalue())
-    return path
+from tests.helpers import synthetic_digits
 
 
 def test_no_font_design_is_on_both_sides_and_the_split_is_fixed_by_name():
@@ -37,9 +29,9 @@ def test_no_font_design_is_on_both_sides_and_the_split_is_fixed_by_name():
     assert fonts.design_of(Path("/usr/share/fonts/opentype/b612/B612-Bold.otf")) == "b612"  # a name, not a version
 
 
-def test_the_training_pool_never_types_in_a_held_out_design(monkeypatch, tmp_path, font_file):
+def test_the_training_pool_never_types_in_a_held_out_design(monkeypatch, tmp_path, font_pool):
     monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path))
-    designs = {name: (font_file,) for name in "abcdefgh"}  # g and h are held out (by their names' hashes)
+    designs = {name: (font_pool,) for name in "abcdefgh"}  # g and h are held out (by their names' hashes)
     train, held = fonts.split_designs(designs)
     assert set(held) == {"g", "h"}
     used = []

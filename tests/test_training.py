@@ -68,11 +68,20 @@ def test_validation_split_is_taken_from_the_end_as_keras():
     assert split_validation(1000, 0.25) == 750
 
 
-@pytest.mark.parametrize("preset", ["hidden", "dropout", "rmsprop", "adam", "best"])
-def test_every_preset_trains(preset, tiny_mnist):
-    config = PRESETS[preset].replace(epochs=1, hidden=tuple(min(h, 32) for h in PRESETS[preset].hidden))
+# Test accuracy each preset reaches on the tiny digits in 4 epochs (measured: 0.64, 0.36, 1.0, 1.0,
+# 0.44): SGD at the book's 0.01 learns slowly, dropout slower; `best`'s distortions shift the bars
+# that tell the tiny digits apart.
+PRESET_FLOORS = {"hidden": 0.5, "dropout": 0.25, "rmsprop": 0.95, "adam": 0.95, "best": 0.3}
+
+
+@pytest.mark.parametrize("preset", list(PRESET_FLOORS))
+def test_every_preset_learns(preset, tiny_mnist, font_pool, monkeypatch):
+    monkeypatch.setattr("mnist_core.mix.STYLE_DIGITS", 200)  # `best` types digits in fonts: a few, in one font
+    config = PRESETS[preset].replace(epochs=4, hidden=tuple(min(h, 32) for h in PRESETS[preset].hidden))
     result = train(config, tiny_mnist)
-    assert np.isfinite(result.history["loss"][0])
+    loss = result.history["loss"]
+    assert loss[-1] < loss[0] - 0.1, loss
+    assert result.test_accuracy > PRESET_FLOORS[preset]
 
 
 def test_bad_settings_are_refused_with_one_line():

@@ -12,10 +12,9 @@ from mnist_core.database import Database
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.runs import RunStore
 from mnist_core.training_queue import LEASE_SECONDS, NEXT, JobQueue, QueueError, Runner, Status
-from tests.conftest import load_tiny_mnist
+from tests.helpers import ANN, BOB, CAT, load_tiny_mnist
 
 LIMITS = Budget(seconds=600)
-ANN, BOB, CAT = Actor("link:ann-token-1"), Actor("link:bob-token-2"), Actor("link:cat-token-3")
 QUICK = TrainConfig(epochs=3, batch_size=100, learning_rate=0.5)
 
 

@@ -1,5 +1,5 @@
-"""A real app server and a real browser (Debian's chromium, driven by Playwright); the same
-helpers as the benchmarks use (benchmarks/app_server.py)."""
+"""A real browser (Debian's chromium, driven by Playwright) on the real app server (tests/conftest.py's
+`app_url`); the same browser flags as the benchmarks use (benchmarks/app_server.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import shutil
 
 import pytest
 
-from benchmarks.app_server import CHROMIUM_FLAGS, app_server
+from benchmarks.app_server import CHROMIUM_FLAGS
+from tests.helpers import unavailable
 from tests.oidc import oidc_provider
-
-
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """`streamlit run` as Streamlit's own e2e suite starts it, on a free localhost port."""
-    with app_server(tmp_path_factory.mktemp("data")) as (url, _, _):
-        yield url
 
 
 @pytest.fixture(scope="session")
@@ -28,13 +22,19 @@ def oidc_issuer():
 
 @pytest.fixture(scope="session")
 def browser():
+    """Headless Chromium; under `make test` one that cannot start fails the browser tests."""
     chromium = shutil.which("chromium")
     if chromium is None:
-        pytest.fail("chromium is not installed: `apt-get install chromium` (the Makefile's test target does it)")
+        unavailable("Chromium", "chromium is not installed: `apt-get install chromium` (the Makefile's test target "
+                                "does it)")
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        except PlaywrightError as e:
+            unavailable("Chromium", str(e).strip().splitlines()[0])
         yield b
         b.close()
 

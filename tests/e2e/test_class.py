@@ -3,11 +3,9 @@ other's job in the line, and cannot stop or delete what is not theirs."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.e2e.pages import open_selectbox
+from tests.e2e.pages import open_selectbox, settled, two_visitors
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
@@ -20,35 +18,36 @@ def start_training(page, url: str, epochs: int) -> None:
     page.get_by_role("button", name="Start training").click()
 
 
-def test_two_visitors_share_the_line_and_keep_their_own_runs(browser, app_url):
-    ann_context, bob_context = browser.new_context(), browser.new_context()
+@pytest.mark.timeout(600)  # two trainings, one after the other
+def test_two_visitors_share_the_line_and_keep_their_own_runs(browser, app_url, data_gate):
+    # Ann's job is held in "loading data" (running, first in line) until Bob has queued behind it
+    data_gate.touch()
     try:
-        ann, bob = ann_context.new_page(), bob_context.new_page()
-        for page in (ann, bob):
-            page.set_default_timeout(120_000)
-        start_training(ann, app_url, 1500)
-        ann.get_by_text(re.compile(r"Epoch \d+ of 1500")).wait_for()
-        assert "me=" in ann.url  # Ann's private link
-        start_training(bob, app_url, 3)
-        bob.get_by_text(re.compile(r"Waiting: 1st in line, starts in about \d+ s")).wait_for()
-        bob.get_by_role("button", name="Cancel").wait_for()  # his own waiting job
-        assert bob.get_by_role("button", name="Stop").count() == 0  # nothing of Ann's to stop
-        line = ann.locator("[data-testid=stTable]")
-        line.get_by_text("another visitor's").wait_for()  # Ann sees Bob waiting behind her
-        assert "yours" in line.inner_text() and "waiting" in line.inner_text()
-        ann.get_by_text("Finished after 1500 epochs").wait_for(timeout=240_000)
-        bob.get_by_text("Finished after 3 epochs").wait_for(timeout=240_000)
-        for page in (ann, bob):  # each with their own private link
-            page.goto(f"{app_url}/runs?{page.url.split('?', 1)[1]}")
-            page.get_by_text("Compare validation accuracy").wait_for()
-        # Bob picks Ann's run (the older of the two): he may draw with it, not delete it
-        options = open_selectbox(bob, "Run")
-        names = options.all_inner_texts()
-        assert sum(n.startswith("seed ") for n in names) >= 2, names
-        options.nth(1).click()
-        bob.get_by_text("only its owner or an admin may rename or delete it").wait_for()
-        assert bob.get_by_role("button", name="Delete run").is_disabled()
-        assert bob.get_by_role("button", name="Rename").is_disabled()
+        with two_visitors(browser, timeout=120_000) as (ann, bob):
+            start_training(ann, app_url, 3)
+            ann.get_by_text("Loading MNIST").wait_for()
+            assert "me=" in ann.url  # Ann's private link
+            start_training(bob, app_url, 2)
+            bob.get_by_text("Waiting: 1st in line, starts in about").wait_for()
+            bob.get_by_role("button", name="Cancel").wait_for()  # his own waiting job
+            settled(bob)
+            assert bob.get_by_role("button", name="Stop").count() == 0  # nothing of Ann's to stop
+            line = ann.locator("[data-testid=stTable]")
+            line.get_by_text("another visitor's").wait_for()  # Ann sees Bob waiting behind her
+            assert "yours" in line.inner_text() and "waiting" in line.inner_text()
+            data_gate.unlink()
+            ann.get_by_text("Finished after 3 epochs").wait_for(timeout=240_000)
+            bob.get_by_text("Finished after 2 epochs").wait_for(timeout=240_000)
+            for page in (ann, bob):  # each with their own private link
+                page.goto(f"{app_url}/runs?{page.url.split('?', 1)[1]}")
+                page.get_by_text("Compare validation accuracy").wait_for()
+            # Bob picks Ann's run (the older of the two): he may draw with it, not delete it
+            options = open_selectbox(bob, "Run")
+            names = options.all_inner_texts()
+            assert sum(n.startswith("seed ") for n in names) >= 2, names
+            options.nth(1).click()
+            bob.get_by_text("only its owner or an admin may rename or delete it").wait_for()
+            assert bob.get_by_role("button", name="Delete run").is_disabled()
+            assert bob.get_by_role("button", name="Rename").is_disabled()
     finally:
-        ann_context.close()
-        bob_context.close()
+        data_gate.unlink(missing_ok=True)

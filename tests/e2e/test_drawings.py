@@ -11,15 +11,16 @@ import pytest
 from playwright.sync_api import expect
 
 from mnist_core.config import PRESET_NOTES
-from tests.e2e.pages import open_selectbox
-from tests.e2e.test_browser import draw, prediction
+from tests.e2e.pages import ONE, draw, open_selectbox, prediction, settled, two_visitors
+from tests.helpers import synthetic_digits
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
 
+@pytest.mark.timeout(600)  # a fine-tune of the shipped 1024-1024 network
 def test_draw_correct_find_export_import_and_fine_tune(page, app_url, tmp_path):
     page.goto(app_url)
-    draw(page, [(140, 40), (142, 140), (144, 240)])  # a plain "1"
+    draw(page, ONE)  # a plain "1"
     assert prediction(page) == "1"
     page.get_by_text("Was it a 1?").wait_for()
     page.get_by_text("Labelled drawings are kept").wait_for()  # the person is told, and how to delete
@@ -34,6 +35,7 @@ def test_draw_correct_find_export_import_and_fine_tune(page, app_url, tmp_path):
     open_selectbox(page, "Digit").filter(has_text=re.compile(r"^7$")).click()
     page.get_by_text("7 · read 1").wait_for()  # the gallery: label, and what the model read
     page.get_by_text("yours").first.wait_for()
+    settled(page)  # a click while the page reruns can land on a button about to be replaced
     with page.expect_download() as download:
         page.get_by_role("button", name="drawings.npz").click()
     exported = tmp_path / "drawings.npz"
@@ -42,8 +44,6 @@ def test_draw_correct_find_export_import_and_fine_tune(page, app_url, tmp_path):
         assert f["x"].shape == (1, 28, 28) and f["y"].tolist() == [7] and f["predicted"].tolist() == [1]
 
     # import 40 more (a file someone exported elsewhere), then fine-tune on all of them
-    from tests.conftest import synthetic_digits
-
     x, y = synthetic_digits(40, seed=5)
     more = io.BytesIO()
     np.savez(more, x=x, y=y)
@@ -73,11 +73,7 @@ def test_draw_correct_find_export_import_and_fine_tune(page, app_url, tmp_path):
 
 
 def test_two_strangers_see_each_others_drawings_and_delete_only_their_own(browser, app_url):
-    ann_context, bob_context = browser.new_context(), browser.new_context()
-    try:
-        ann, bob = ann_context.new_page(), bob_context.new_page()
-        for page in (ann, bob):
-            page.set_default_timeout(60_000)
+    with two_visitors(browser) as (ann, bob):
         ann.goto(app_url)
         draw(ann, [(60, 50), (220, 50), (130, 250)])  # a "7"
         ann.get_by_role("button", name=re.compile(r"^Yes, a \d$")).click()
@@ -85,11 +81,9 @@ def test_two_strangers_see_each_others_drawings_and_delete_only_their_own(browse
         bob.goto(f"{app_url}/drawings")
         open_selectbox(bob, "Drawn by").filter(has_text="Everyone").click()
         bob.get_by_text(re.compile(r"^person [0-9a-f]{6}$")).first.wait_for()  # Ann, by pseudonym only
+        settled(bob)
         assert "link:" not in bob.content() and ann.url.split("me=")[1] not in bob.content()
         assert bob.get_by_role("button", name="Delete").count() == 0  # not his to delete
         ann.goto(f"{app_url}/drawings?{ann.url.split('?', 1)[1]}")
         ann.get_by_text("yours").first.wait_for()
         ann.get_by_role("button", name="Delete").first.wait_for()  # hers
-    finally:
-        ann_context.close()
-        bob_context.close()

@@ -5,7 +5,6 @@ freshly started app server (a Community Cloud reboot: the process is new, the da
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -14,11 +13,10 @@ import pytest
 from benchmarks.app_server import app_server
 from mnist_core.config import TrainConfig
 from mnist_core.runs import H5_FILE, MODEL_FILE
-from tests.conftest import load_tiny_mnist
 from tests.e2e.pages import open_selectbox
+from tests.helpers import ROOT, load_tiny_mnist, subprocess_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 def old_run_folder(runs_dir) -> None:
@@ -47,6 +45,7 @@ def run_names_on_the_runs_page(page, url: str) -> list[str]:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.timeout(600)  # two app servers, a training from the page and one from the CLI
 def test_runs_from_the_page_the_cli_and_old_folders_survive_a_restart(kind, page, tmp_path, request):
     data = tmp_path / "data"
     url = f"sqlite:///{data / 'mnist.db'}"
@@ -62,7 +61,7 @@ def test_runs_from_the_page_the_cli_and_old_folders_survive_a_restart(kind, page
         epochs.press("Tab")
         page.get_by_role("button", name="Start training").click()
         page.get_by_text("Finished after 3 epochs").wait_for(timeout=120_000)
-    env = {**os.environ, "MNIST_DATABASE_URL": url, "MNIST_DATA_DIR": str(data)}
+    env = subprocess_env(MNIST_DATABASE_URL=url, MNIST_DATA_DIR=str(data))
     cli = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--epochs", "2", "--json"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert cli.returncode == 0, cli.stderr[-1000:]

@@ -1,0 +1,105 @@
+"""A model file's declared size, checked before Keras reads it (model_check.py), and the folder
+that keeps uploaded models bounded (classifier.store_upload)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zipfile
+
+import pytest
+
+from mnist_core import classifier, model_check
+from mnist_core.classifier import SEED_MODEL, store_upload
+from mnist_core.model_check import MAX_CONFIG_BYTES, ModelError, check_model_file, parameter_limit
+from tests import bombs
+
+
+def keras_zip(path, entries: dict[str, bytes]):
+    """A .keras zip of exactly these entries, stored (not compressed)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+def seed_entries() -> dict[str, bytes]:
+    with zipfile.ZipFile(SEED_MODEL) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_the_shipped_seed_model_passes():
+    check_model_file(SEED_MODEL)
+
+
+def test_a_member_that_declares_gigabytes_is_refused_from_the_zip_directory(tmp_path):
+    path = bombs.keras_member_declaring(tmp_path / "big.keras", 4_000_000_000)
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ModelError, match=r"^big\.keras: model\.weights\.h5 declares 4,000 MB$"):
+        check_model_file(path)
+
+
+@pytest.mark.parametrize("config", [None, b" " * (MAX_CONFIG_BYTES + 1)], ids=["missing", "over 1 MB"])
+def test_a_missing_or_oversized_config_is_refused(tmp_path, config):
+    entries = {k: v for k, v in seed_entries().items() if k != "config.json"}
+    if config is not None:
+        entries["config.json"] = config
+    with pytest.raises(ModelError, match=r"^model\.keras: no readable config\.json$"):
+        check_model_file(keras_zip(tmp_path / "model.keras", entries))
+
+
+def test_a_dense_layer_before_any_input_shape_is_refused(tmp_path):
+    """Without an input shape the parameters cannot be counted: refused, not guessed."""
+    dense = {"class_name": "Dense", "config": {"name": "dense", "units": 10, "activation": "softmax"}}
+    config = {"class_name": "Sequential", "config": {"name": "no_input", "layers": [dense]}}
+    entries = {**seed_entries(), "config.json": json.dumps(config).encode()}
+    with pytest.raises(ModelError, match=r"^model\.keras: a Dense layer before any input shape$"):
+        check_model_file(keras_zip(tmp_path / "model.keras", entries))
+
+
+def test_the_limit_follows_the_memory_left(monkeypatch):
+    """Little memory left (a full container): the limit is what it can hold several copies of,
+    below the configured one."""
+    copies = 4 * model_check.COPIES  # bytes a parameter takes, all copies counted
+    monkeypatch.setattr(model_check, "available_memory", lambda: 5_000 * copies)
+    assert parameter_limit() == 5_000
+    with pytest.raises(ModelError, match=r"^seed\.keras declares 7,850 parameters; this app accepts up to 5,000$"):
+        check_model_file(SEED_MODEL)
+    monkeypatch.setattr(model_check, "available_memory", lambda: 2**40)  # plenty: the setting decides
+    assert parameter_limit() == model_check.MAX_PARAMETERS
+    monkeypatch.setenv("MNIST_MAX_PARAMETERS", "1000")
+    assert parameter_limit() == 1000
+
+
+def test_uploads_are_named_by_content_and_the_least_recently_used_go_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(classifier, "UPLOADS_KEPT", 3)
+    past = time.time() - 1000
+
+    def upload(data: bytes, name: str, used_at: float):
+        path = store_upload(data, name, tmp_path)
+        os.utime(path, (past + used_at, past + used_at))  # when it was used, one second apart
+        return path
+
+    a = upload(b"a" * 100, "../../etc/a.h5", 1)
+    assert a.parent == tmp_path and a.suffix == ".h5" and "etc" not in a.name  # never the user's name
+    upload(b"b" * 100, "b.keras", 2)
+    c = upload(b"c" * 100, "c.keras", 3)
+    assert upload(b"a" * 100, "same bytes, another name.h5", 4) == a  # the same file, used again now
+    d = upload(b"d" * 100, "d.keras", 5)  # a fourth: the one used longest ago (b) goes
+    assert sorted(tmp_path.iterdir()) == sorted([a, c, d])
+    x = store_upload(b"x", "model.pkl", tmp_path)  # and now c
+    assert x.suffix == ".keras"  # an unknown suffix is not kept
+    assert sorted(tmp_path.iterdir()) == sorted([a, d, x])
+
+
+def test_uploads_are_bounded_in_bytes_too(tmp_path, monkeypatch):
+    monkeypatch.setattr(classifier, "UPLOAD_BYTES_KEPT", 250)
+    past = time.time() - 1000
+    kept = []
+    for i in range(3):
+        kept.append(store_upload(bytes([i]) * 100, f"{i}.keras", tmp_path))
+        os.utime(kept[-1], (past + i, past + i))
+    assert sorted(tmp_path.iterdir()) == sorted(kept[1:])  # 300 bytes did not fit: the oldest went
+    big = store_upload(b"z" * 1000, "big.keras", tmp_path)  # over the bound alone: kept, being in use
+    assert list(tmp_path.iterdir()) == [big]
