@@ -24,14 +24,16 @@ CANVAS_READY = "[data-testid=stBidiComponentIsolated] .dc-toolbar"
 
 @contextlib.contextmanager
 def app_server(data_dir: Path, database_url: str | None = None, secrets: dict | None = None,
-               script: str | Path = "streamlit_app.py") -> Iterator[tuple[str, subprocess.Popen, float]]:
+               script: str | Path = "streamlit_app.py", launcher: list[str] | None = None,
+               ) -> Iterator[tuple[str, subprocess.Popen, float]]:
     """Yield (url, process, seconds until /_stcore/health answered); the app keeps its database
     at `database_url`, by default an SQLite file in `data_dir`.
 
     `secrets`: the server reads these (as st.secrets) and no secrets.toml file of the repo's or the
     user's: they are written as TOML to a temporary file, passed as `--secrets.files`. Streamlit
     puts the server's port in place of `{port}` in `[auth] redirect_uri` (tests/oidc.py's
-    auth_secrets). `script`: what `streamlit run` serves, relative to the repo root."""
+    auth_secrets). `script`: what `streamlit run` serves, relative to the repo root. `launcher`:
+    the Python command that runs `-m streamlit ...` (default: this interpreter)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -51,7 +53,7 @@ def app_server(data_dir: Path, database_url: str | None = None, secrets: dict | 
     log = open(os.environ.get("APP_LOG", os.devnull), "w")  # APP_LOG=path keeps the server's output
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script), *options],
+        [*(launcher or [sys.executable]), "-m", "streamlit", "run", str(script), *options],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

@@ -1,10 +1,11 @@
 """Predictions over HTTP: this project's service beside the seed's way, on localhost.
 
-    python benchmarks/http_speed.py [--seconds 8]
+    python benchmarks/http_speed.py [--seconds 8] [--workers 2]
 
 Starts, one after the other on free 127.0.0.1 ports, the seed's per-request work as a plain
 service (benchmarks/seed_service.py: naive resize + `model.predict`) and ours
-(`mnist_core.http_api.serve`), both with the shipped default model, and posts them the same
+(`python -m mnist_core serve --workers N`: N processes sharing the port, numpy, no TensorFlow),
+both with the shipped default model, and posts them the same
 canvas PNGs (white pen on black, 280x280, as the Draw page's canvas sends them) the seed's way:
 one multipart `file` a request. 1 client: latency, request after request; 16 clients: each
 posts as soon as its previous answer came, for `--seconds`. Ours then takes batches: 64 PNGs a
@@ -26,12 +27,14 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.memory import pss_mb
 from benchmarks.ws_session import digit_png
 from mnist_core.image_file import read_image
 from mnist_core.preprocessing import preprocess
@@ -106,8 +109,8 @@ def load(port: int, bodies: list[Body], clients: int, seconds: float, count: int
 
 
 @contextlib.contextmanager
-def service(args: list[str]) -> Iterator[int]:
-    """Start a server process on a free port; yield the port once it answers HTTP."""
+def service(args: list[str]) -> Iterator[tuple[int, subprocess.Popen]]:
+    """Start a server process on a free port; yield the port and the process once it answers HTTP."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -121,7 +124,7 @@ def service(args: list[str]) -> Iterator[int]:
             if time.perf_counter() - start > 60 or proc.poll() is not None:
                 raise RuntimeError(f"{args} did not start")
             time.sleep(0.1)
-        yield port
+        yield port, proc
     finally:
         proc.terminate()
         proc.wait(10)
@@ -144,6 +147,7 @@ def images_per_second(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each 16-client and batch run")
+    parser.add_argument("--workers", type=int, default=2, help="our server's processes (default: one per core)")
     args = parser.parse_args()
     rng = random.Random(0)
     pngs = [digit_png(rng) for _ in range(DRAWINGS)]
@@ -157,15 +161,19 @@ def main() -> None:
     npy_body = ("application/x-npy", npy.getvalue())
 
     seed: dict[str, float] = {}
-    with service(["benchmarks/seed_service.py", "--port"]) as port:
+    with service(["benchmarks/seed_service.py", "--port"]) as (port, server):
+        seed["idle_mb"] = pss_mb(server.pid)
         _, times = load(port, singles, 1, 60, SEED_LATENCY_REQUESTS)
         seed["median"], seed["p95"] = ms(times), ms(times, 0.95)
         seed["rps"], times = load(port, singles, CLIENTS, args.seconds)
         seed["median16"] = ms(times)
 
     ours: dict[str, float] = {}
-    serve = "from mnist_core.http_api import serve; import sys; serve(None, port=int(sys.argv[1]))"
-    with service(["-c", serve]) as port:
+    database = f"sqlite:///{tempfile.mkdtemp(prefix='http-speed-')}/mnist.db"
+    with service(["-m", "mnist_core", "serve", "--database", database, "--workers", str(args.workers), "--port"]) \
+            as (port, server):
+        time.sleep(3)  # every worker has loaded its model
+        ours["idle_mb"] = pss_mb(server.pid)
         _, times = load(port, singles, 1, 60, OUR_LATENCY_REQUESTS)
         ours["median"], ours["p95"] = ms(times), ms(times, 0.95)
         ours["rps"], times = load(port, singles, CLIENTS, args.seconds)
@@ -187,6 +195,8 @@ def main() -> None:
                                      (f"{CLIENTS} clients: median latency", "median16", "ms", "lower")]:
         ratio = seed[key] / ours[key] if better == "lower" else ours[key] / seed[key]
         print(f"{label:36} {seed[key]:8.1f}{unit:>2} {ours[key]:8.1f}{unit:>2} {ratio:7.1f}x")
+    print(f"{'idle, after loading the model: PSS':36} {seed['idle_mb']:8.0f}MB {ours['idle_mb']:8.0f}MB "
+          f"{seed['idle_mb'] / ours['idle_mb']:7.1f}x   (ours: {args.workers} processes)")
     print(f"\nours, batches of {PNG_BATCH} canvas PNGs (2 clients): {ours['png_batch']:,.0f} images a second")
     print(f"ours, batches of {ARRAY_BATCH} 28x28 arrays as JSON (2 clients): {ours['array_batch']:,.0f} images a second"
           f" (the model alone on them, in one process: {model_alone:,.0f} a second)")

@@ -83,6 +83,11 @@ class DrawSession:
         self.page_hash = draw_page
         await self._rerun([], timeout)
 
+    async def visit(self, page: str, timeout: float = 60) -> float:
+        """Show another page ("train", "runs", "drawings"; "" for Draw): seconds to its end."""
+        self.page_hash = self.pages[page]
+        return await self._rerun([], timeout)
+
     async def draw(self, png: bytes, timeout: float = 60) -> float:
         """Put a drawing on the canvas; seconds until the page shows its prediction."""
         return await self.send_canvas("data:image/png;base64," + base64.b64encode(png).decode(), timeout)

@@ -116,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "?model= a shipped model or a run), GET /health. Stateless: run as many as needed.")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
     s.add_argument("--port", type=int, default=5000, help="default: 5000, as the seed's service")
+    s.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes sharing the port (default: 1; one per core answers the most)")
     s.set_defaults(run=_serve)
 
     d = sub.add_parser("data", parents=[data], help="fetch and verify MNIST, print where it is")
@@ -390,8 +392,11 @@ def _has_gpu() -> bool:
 def _serve(args: argparse.Namespace) -> int:
     from mnist_core.http_api import serve
 
+    if args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    _store(args)  # the database is reachable (and at this version) before anyone asks
     print(f"serving POST /predict and GET /health on http://{args.host}:{args.port}", file=sys.stderr)
-    serve(_store(args), args.host, args.port)
+    serve(_database(args), args.host, args.port, args.workers)
     return 0
 
 

@@ -60,7 +60,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mnist_core.classifier import Classifier, ClassifierCache, ModelError
-from mnist_core.database import StoreError
+from mnist_core.database import URL_VARIABLE, Database, StoreError, database_url
 from mnist_core.declared import npy_header
 from mnist_core.image_file import MAX_BYTES, read_image
 from mnist_core.preprocessing import preprocess
@@ -218,13 +218,26 @@ def create_app(resolve: Resolver, limits: Limits | None = None) -> Starlette:
     return Starlette(routes=routes(resolve, limits), exception_handlers={404: _not_found})
 
 
-def serve(store: RunStore | None, host: str = "127.0.0.1", port: int = 5000) -> None:
-    """Load the default model, then answer on host:port until stopped (uvicorn)."""
+def serve(database: str, host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> None:
+    """Answer on host:port until stopped (uvicorn), with the runs in the database at
+    `database`; `workers` processes share the port, each with its own models (a reading takes
+    one core: on two cores, two processes answer twice as many)."""
     import uvicorn
 
-    resolve = loaded_models(store)
-    resolve(None)  # the default model loaded before the first request
-    uvicorn.run(create_app(resolve), host=host, port=port, access_log=False)
+    os.environ[URL_VARIABLE] = database  # each worker process builds its app from it (standalone_app)
+    if workers == 1:
+        uvicorn.run(standalone_app(), host=host, port=port, access_log=False)
+    else:
+        uvicorn.run("mnist_core.http_api:standalone_app", factory=True, host=host, port=port, workers=workers,
+                    access_log=False)
+
+
+def standalone_app() -> Starlette:
+    """The standalone server's app: the shipped models and the runs in the database that
+    `$MNIST_DATABASE_URL` names; the default model loaded before the first request."""
+    resolve = loaded_models(RunStore(Database.open(database_url())))
+    resolve(None)
+    return create_app(resolve)
 
 
 async def _read_body(request: Request) -> bytes:
