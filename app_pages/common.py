@@ -204,7 +204,8 @@ def identity_panel(me: Actor) -> None:
         except StoreError:
             name = "a visitor (the database is unavailable)"
         if me.owner.startswith("user:"):
-            st.caption(f"Signed in as **{me.owner[5:]}**; others see you as **{name}**.")
+            st.caption(f"Signed in as **{me.owner[5:]}**" + (" (admin)" if me.admin else "")
+                       + f"; others see you as **{name}**.")
             st.button("Log out", key="identity_logout", on_click=st.logout, icon=":material/logout:")
             return
         st.caption(f"You are **{name}** to this app" + (" (admin)." if me.admin else "."))

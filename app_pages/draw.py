@@ -22,6 +22,7 @@ from mnist_core.classifier import ModelError
 from mnist_core.database import StoreError
 from mnist_core.drawing_files import as_png
 from mnist_core.drawings import DrawingError
+from mnist_core.explain import Explanation, explain, heatmap
 from mnist_core.image_file import CANVAS_SIDE, EXTENSIONS, ImageError, preview, read_canvas, read_image
 from mnist_core.owners import NotAllowed
 from mnist_core.preprocessing import NotADigit, preprocess
@@ -88,6 +89,19 @@ def undo(fingerprint: str) -> None:
         st.session_state[NOTICE] = ("info", "Deleted: that drawing is not kept.")
     except (DrawingError, StoreError, NotAllowed, KeyError) as e:
         st.session_state[NOTICE] = ("warning", f"Nothing to undo ({e}).")
+
+
+def show_why(why: Explanation) -> None:
+    """The explanation of a reading, each picture with one plain line under it."""
+    st.image(heatmap(why.pixels), width=196,
+             caption=f"Red: ink that made it read {why.reading}; blue: ink that pointed to {why.runner_up} instead")
+    kind = "hidden units it switched on most" if why.hidden else "the output units of the two digits"
+    st.caption(f"The {kind}, and what each looks for (its weights on the 28x28: red where ink switches it on, "
+               "blue where ink switches it off):")
+    cols = st.columns(4)
+    for i, unit in enumerate(why.units):
+        label = f"unit {unit.index}" if why.hidden else f"the {unit.index} unit"
+        cols[i % 4].image(heatmap(unit.picture, 84), caption=f"{label}: {unit.activation:.1f}")
 
 
 left, right = st.columns([1, 1], gap="large")
@@ -175,6 +189,9 @@ with right:
                 st.caption(note)
         else:
             st.image(enlarge(x28), caption="What the model sees: 28x28, as MNIST", width=196)
+        if st.toggle("Why this reading?", key="draw_explain",
+                     help="Which pixels pushed the network toward its reading, and what its busiest units look for"):
+            show_why(explain(model, x28, reading.digit, reading.runner_up))
 
         fingerprint = hashlib.sha256(x28.tobytes() + str(model_path or model_name).encode()).hexdigest()[:20]
         answer = (x28, reading, model_name or "uploaded model", "canvas" if source == "Draw" else "upload",

@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", type=Path)
     p.add_argument("--model", help="a .keras or .h5 file, a run's id or name, or default or seed")
     p.add_argument("--json", action="store_true", help="one JSON object per line per image")
+    p.add_argument("--explain", action="store_true",
+                   help="write why beside each image: IMAGE.why.png (red: pixels that pushed toward the reading, blue: "
+                        "toward the runner-up) and IMAGE.units.png (the hidden units it switched on most)")
     p.set_defaults(run=_predict)
 
     r = sub.add_parser("runs", parents=[store], help="list the saved runs, newest first")
@@ -401,6 +404,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from mnist_core.image_file import ImageError, read_image
     from mnist_core.preprocessing import preprocess
 
@@ -419,6 +424,11 @@ def _predict(args: argparse.Namespace) -> int:
             continue
         p = None if x is None else clf.predict_proba_tta(x)  # the reading the Draw page gives
         digit = None if p is None else int(p.argmax())
+        if args.explain and p is not None:
+            from mnist_core.explain import explain, save_pictures
+
+            for written in save_pictures(explain(clf, x, digit, int(np.argsort(-p)[1])), path):
+                print(written, file=sys.stderr)
         if args.json:
             print(json.dumps({"file": str(path), "digit": digit,
                               "probabilities": None if p is None else [round(float(v), 6) for v in p]}))

@@ -434,3 +434,16 @@ def test_tables_show_a_dash_where_a_value_is_missing_never_none(tiny_mnist):
     board = shown(at.dataframe[-1])
     assert board["0"] == ["—"] * len(board["model"]) and all(v.endswith("%") for v in board["3"])
     assert not any(v in (None, "None", "nan") for column in board.values() for v in column)
+
+
+def test_why_this_reading_shows_the_pixels_and_the_units():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.session_state["draw_canvas_0"] = canvas_value(drawn_one())
+    at.run()
+    assert next(m for m in at.metric if m.label == "Prediction").value == "1"
+    shown_before = len(at.get("image"))
+    at.toggle(key="draw_explain").set_value(True).run()
+    assert not at.exception and len(at.get("image")) == shown_before + 9  # the pixels, and eight units
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("The hidden units it switched on most") for c in captions)
+    assert any("Red: ink that made it read 1" in str(i.proto) for i in at.get("image"))

@@ -239,3 +239,16 @@ def test_drawings_add_refuses_a_blank_or_a_dot_in_one_line(tmp_path):
         out = cli("drawings", "add", str(path), "--label", "3")
         assert out.returncode == 1 and "Traceback" not in out.stderr
         assert out.stderr.startswith(f"error: {path}: {why}") and out.stderr.count("\n") == 1
+
+
+def test_predict_explain_writes_the_pictures_beside_the_image(tmp_path):
+    seven = tmp_path / "seven.png"
+    png = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(png).line([(50, 60), (220, 60), (160, 150), (110, 250)], fill=255, width=20)
+    png.save(seven)
+    out = cli("predict", str(seven), "--explain")
+    assert out.returncode == 0 and re.fullmatch(rf"{re.escape(str(seven))}: 7 \(\d+\.\d%\)\n", out.stdout)
+    why, units = tmp_path / "seven.why.png", tmp_path / "seven.units.png"
+    assert out.stderr == f"{why}\n{units}\n"
+    assert Image.open(why).size == (196, 196) and Image.open(units).size == (8 * 84, 84)
+    assert np.asarray(Image.open(why))[..., 0].max() == 255  # red: ink that made it a 7
