@@ -44,7 +44,7 @@ PAGES = {
     "app_pages/draw.py": ("Draw a digit", lambda at: at.radio(key="draw_source").value == "Draw"
                           and any("Draw a digit on the black square" in i.value for i in at.info)),
     "app_pages/train.py": ("Train a dense network", lambda at: at.number_input(key="train_epochs_seed").value == 200
-                           and at.button(key="FormSubmitter:train_form-Start training") is not None),
+                           and at.button(key="train_start") is not None),
     "app_pages/runs.py": ("Runs", lambda at: any(i.value.startswith("No runs yet") for i in at.info)),
     "app_pages/drawings.py": ("Drawings", lambda at: any(i.value.startswith("No drawings here yet") for i in at.info)),
 }

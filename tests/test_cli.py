@@ -61,7 +61,7 @@ def test_bad_model_and_bad_settings_are_one_line_errors(tmp_path):
     junk.write_bytes(b"junk")
     out = cli("evaluate", str(junk))
     assert out.returncode == 1 and out.stdout == ""
-    assert re.fullmatch(r"error: junk\.h5: cannot be opened as a Keras model \(.+\)\n", out.stderr), out.stderr
+    assert re.fullmatch(r"error: junk\.h5: cannot be read as a dense Keras model \(.+\)\n", out.stderr), out.stderr
     out = cli("train", "--epochs", "0")
     assert out.returncode == 1 and out.stderr == "error: epochs must be between 1 and 10000\n"
     out = cli("train", "--data", str(tmp_path / "nothing.npz"))
@@ -127,7 +127,7 @@ def test_runs_export_evaluate_and_predict_by_run_name(tmp_path, tiny_mnist):
     from mnist_core.image_file import read_image
     from mnist_core.preprocessing import preprocess
 
-    expected = load_classifier(store.model_path(run.id)).predict_proba(preprocess(read_image(one.read_bytes())))
+    expected = load_classifier(store.model_path(run.id)).predict_proba_tta(preprocess(read_image(one.read_bytes())))
     answer = json.loads(out.stdout)
     assert out.returncode == 0 and answer["file"] == str(one) and answer["digit"] == int(expected.argmax())
     np.testing.assert_allclose(answer["probabilities"], expected, atol=2e-6)  # rounded to 6 places

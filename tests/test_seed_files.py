@@ -58,7 +58,7 @@ def test_the_model_is_laid_out_as_keras_2_saved_it_and_reads_as_the_seed_model(m
         assert names.dtype.kind == "S" and names.tolist() == [b"dense_layer/kernel:0", b"dense_layer/bias:0"]
         assert f["model_weights/dense_layer/dense_layer/kernel:0"].shape == (784, 10)
     clf = load_classifier(made.keras2_model)
-    assert [layer.name for layer in clf.model.layers] == ["dense_layer"]
+    assert clf.net.parameters() == 7850 and clf.net.input_shape == (784,)  # one Dense(10) on 784 pixels
     x = np.random.default_rng(0).random((8, 784), dtype=np.float32)
     np.testing.assert_allclose(clf.predict_proba(x), load_classifier(SEED_MODEL).predict_proba(x), atol=1e-6)
 
