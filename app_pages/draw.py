@@ -18,10 +18,10 @@ from app_pages.common import (
     probability_chart,
     save_uploaded_model,
 )
-from mnist_core.classifier import ModelError
+from mnist_core.classifier import MODEL_SUFFIXES, ModelError
 from mnist_core.database import StoreError
 from mnist_core.drawing_files import as_png
-from mnist_core.drawings import DrawingError
+from mnist_core.drawings import CANVAS, UPLOAD, DrawingError
 from mnist_core.explain import Explanation, explain, heatmap
 from mnist_core.image_file import CANVAS_SIDE, EXTENSIONS, ImageError, preview, read_canvas, read_image
 from mnist_core.owners import NotAllowed
@@ -48,7 +48,8 @@ with st.sidebar:
     model_name = choices.get(choice)
     model_path = None
     if choice == upload_label:
-        uploaded_model = st.file_uploader("A .keras or .h5 model", type=["keras", "h5"], key="draw_model_file")
+        uploaded_model = st.file_uploader("A .keras or .h5 model", type=[s.lstrip(".") for s in MODEL_SUFFIXES],
+                                          key="draw_model_file")
         model_path = save_uploaded_model(uploaded_model.getvalue(), uploaded_model.name) if uploaded_model else None
     st.header("Pen")
     pen = st.slider("Pen width", 4, 60, 20, key="draw_pen")
@@ -194,7 +195,7 @@ with right:
             show_why(explain(model, x28, reading.digit, reading.runner_up))
 
         fingerprint = hashlib.sha256(x28.tobytes() + str(model_path or model_name).encode()).hexdigest()[:20]
-        answer = (x28, reading, model_name or "uploaded model", "canvas" if source == "Draw" else "upload",
+        answer = (x28, reading, model_name or "uploaded model", CANVAS if source == "Draw" else UPLOAD,
                   picture, strokes, fingerprint)
         with labelling:
             st.write(f"**Was it a {reading.digit}?**")

@@ -5,7 +5,8 @@
 1. From `streamlit run` to a canvas that draws: the server answering, the page loaded, the
    canvas on screen, then a stroke answered with a prediction (TensorFlow and the model load on
    the first visit).
-2. The server's resident memory after that, with the default model loaded.
+2. The server's memory after that and 5 s more, with the default model loaded: the proportional
+   memory (PSS) of its whole process tree, as a container counts it, and its resident memory.
 3. The seed's fit started from the Train page with the defaults, against the same fit from the
    command line: the fit seconds each records, and the ratio.
 """
@@ -23,6 +24,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import CANVAS, CHROMIUM_FLAGS, ROOT, app_server, chromium, cpu_seconds, draw_stroke, rss_mb  # noqa: E402
+from memory import pss_mb  # noqa: E402
 
 
 def main() -> None:
@@ -42,10 +44,11 @@ def main() -> None:
             draw_stroke(page, [(140, 40), (140, 240)])
             page.locator("[data-testid=stMetric]", has_text="Prediction").wait_for()
             first_prediction_s = time.perf_counter() - start
-            memory = rss_mb(proc.pid)
+            time.sleep(5)
             print(f"server answering: {health_s:.1f} s; canvas on screen: {canvas_s:.1f} s; "
                   f"first prediction: {first_prediction_s:.1f} s after `streamlit run`")
-            print(f"server memory with the default model loaded: {memory:.0f} MB resident")
+            print(f"server memory with the default model loaded, 5 s after a drawing: {pss_mb(proc.pid):.0f} MB PSS "
+                  f"(its process tree), {rss_mb(proc.pid):.0f} MB resident")
 
             page.goto(f"{url}/train")
             epochs = page.get_by_role("spinbutton", name="Epochs")
@@ -59,7 +62,8 @@ def main() -> None:
             record = json.loads(subprocess.run(
                 [sys.executable, "-m", "mnist_core", "runs", "--json", "--database", f"sqlite:///{data}/mnist.db"],
                 cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()[0])
-            print(f"server memory after a training run: {rss_mb(proc.pid):.0f} MB resident")
+            print(f"server memory after a training run: {pss_mb(proc.pid):.0f} MB PSS, "
+                  f"{rss_mb(proc.pid):.0f} MB resident")
         browser.close()
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         out = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--epochs", str(args.epochs), "--database",

@@ -11,12 +11,18 @@ zero errors, every job done (none stopped by someone else), one run per trainer,
 It reports stroke-to-prediction latency (goal: p95 at most 1 s) and the peak proportional
 memory (PSS) of the server's whole process tree, training children included, sampled every
 0.2 s. Exit status 1 when any check fails.
+
+With --attack, one more session plays the student who tries to take the server down while the
+class draws: canvas frames of 9 and 81 megapixels over the websocket, ten fresh identities each
+pressing Start (the line's limits hold), and HTTP floods (60 concurrent 5,000-image .npy batches,
+a multipart of 64 PNGs of 40 megapixels); what it was told is counted, not as the class's errors.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import random
 import sys
 import tempfile
@@ -52,6 +58,59 @@ async def visitor(url: str, i: int, trains: bool, drawings: int, pause: float, l
         errors.append(f"visitor {i}: {e}")
 
 
+async def attacker(url: str, told: dict[str, int]) -> None:
+    """The student who tries: what each attempt was answered, counted in `told`."""
+    import io
+
+    import numpy as np
+    import requests
+    from PIL import Image
+
+    def count(what: str) -> None:
+        told[what] = told.get(what, 0) + 1
+
+    def png(image: Image.Image) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        return buffer.getvalue()
+
+    session = await DrawSession.open(url)
+    for side in (3000, 9000):  # 9 and 81 megapixels, as the canvas's widget value
+        try:
+            await session.send_canvas("data:image/png;base64," + base64.b64encode(png(Image.new("1", (side, side))))
+                                      .decode())
+            count("a huge canvas frame read")
+        except AppError as e:
+            count("a huge canvas frame refused" if "the canvas sent" in str(e) else f"canvas: {e}")
+    await session.close()
+    for _ in range(10):  # ten private windows, each a new identity, each pressing Start
+        window = await DrawSession.open(url)
+        try:
+            await window.start_training()
+            count("a window's job queued")
+        except AppError as e:
+            count("a window's job refused" if "limit" in str(e) or "line is full" in str(e) else f"start: {e}")
+        await window.close()
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((5000, 28, 28), np.uint8))
+
+    def flood() -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def post(_: int) -> int:
+            return requests.post(f"{url}/predict", data=buffer.getvalue(), timeout=120,
+                                 headers={"content-type": "application/x-npy"}).status_code
+
+        with ThreadPoolExecutor(60) as pool:
+            for status in pool.map(post, range(60)):
+                count(f"HTTP batch {status}")
+        huge = png(Image.new("1", (6400, 6250)))
+        answer = requests.post(f"{url}/predict", files=[("file", huge)] * 64, timeout=120)
+        count(f"HTTP 64 huge PNGs {answer.status_code}")
+
+    await asyncio.to_thread(flood)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -64,11 +123,14 @@ def main() -> int:
     parser.add_argument("--drawings", type=int, default=10)
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between a visitor's drawings")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the line to empty")
+    parser.add_argument("--attack", action="store_true", help="one more session tries to take the server down")
     args = parser.parse_args()
+    attacks: dict[str, int] = {}
     latencies: list[float] = []
     errors: list[str] = []
     trainer_links: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp, app_server(Path(tmp)) as (url, server, _):
+    shared = {"budget": {"shared": True}} if args.attack else None  # the line's limits of a shared server
+    with tempfile.TemporaryDirectory() as tmp, app_server(Path(tmp), secrets=shared) as (url, server, _):
         peak, done = [pss_mb(server.pid)], threading.Event()
 
         def sample() -> None:
@@ -81,7 +143,8 @@ def main() -> int:
 
         async def everyone() -> None:
             await asyncio.gather(*(visitor(url, i, i < args.trainers, args.drawings, args.pause, latencies, errors,
-                                           trainer_links) for i in range(args.visitors)))
+                                           trainer_links) for i in range(args.visitors)),
+                                 *([attacker(url, attacks)] if args.attack else []))
 
         asyncio.run(everyone())
         drawn_s = time.perf_counter() - start
@@ -104,6 +167,8 @@ def main() -> int:
     print(f"jobs: {len(jobs)} ({', '.join(statuses)}); line empty after {all_s:.0f} s; runs saved: {len(runs)}, "
           f"owned by their starters: {sum(r.owner in trainers for r in runs)}")
     print(f"peak PSS of the server's process tree: {peak[0]:.0f} MB")
+    if args.attack:
+        print("the attacker was answered: " + ", ".join(f"{k}: {v}" for k, v in sorted(attacks.items())))
     for e in errors[:10]:
         print("  error:", e)
     ok = (not errors and len(latencies) == args.visitors * args.drawings and len(jobs) == args.trainers

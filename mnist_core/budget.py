@@ -27,7 +27,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_core.config import TrainConfig
+from mnist_core.config import MNIST_TRAINING, TrainConfig, split_validation
+
+# The epoch the figures below were measured on: MNIST's training split at the default validation split.
+MEASURED_EPOCH = split_validation(MNIST_TRAINING, TrainConfig().validation_split)
 
 # A training process's peak memory (PSS), from benchmarks/memory.py beside the app: seed 508 MB,
 # adam 575 MB, best 746 MB. An upper estimate: TensorFlow, MNIST and two epochs of batches, plus
@@ -73,10 +76,10 @@ def layers(config: TrainConfig) -> list[Layer]:
     return found
 
 
-def epoch_images(config: TrainConfig, mnist_training: int = 60_000) -> int:
+def epoch_images(config: TrainConfig, mnist_training: int = MNIST_TRAINING) -> int:
     """Images an epoch trains on: MNIST's training split (or `replay` of it), and the extra
     pools' shares beside it (mix.py)."""
-    split = math.ceil(mnist_training * (1 - config.validation_split))
+    split = split_validation(mnist_training, config.validation_split)
     return round((min(config.replay, split) if config.replay else split) / config.mnist_share)
 
 
@@ -84,7 +87,7 @@ def seconds_per_epoch(config: TrainConfig) -> float:
     """The expected time of one epoch on the project's machine."""
     per_parameter = 0.75e-6 if config.optimizer == "sgd" else 1.55e-6
     small_batches = max(1.0, 128 / config.batch_size) ** 0.7  # more steps, each less efficient
-    return (0.02 + per_parameter * parameters(config)) * small_batches * epoch_images(config) / 48_000
+    return (0.02 + per_parameter * parameters(config)) * small_batches * epoch_images(config) / MEASURED_EPOCH
 
 
 def estimated_seconds(config: TrainConfig) -> float:
@@ -93,7 +96,7 @@ def estimated_seconds(config: TrainConfig) -> float:
 
 def estimated_peak_bytes(config: TrainConfig) -> int:
     """The training process's expected peak memory."""
-    extra_images = max(0, epoch_images(config) - 48_000)
+    extra_images = max(0, epoch_images(config) - MEASURED_EPOCH)
     return (TRAINING_BASE_BYTES + TRAINING_BYTES_PER_PARAMETER * parameters(config)
             + TRAINING_BYTES_PER_EXTRA_IMAGE * extra_images)
 

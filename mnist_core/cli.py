@@ -467,7 +467,7 @@ def _drawings_list(args: argparse.Namespace) -> int:
 
 def _drawings_add(args: argparse.Namespace) -> int:
     from mnist_core.drawing_files import as_png
-    from mnist_core.drawings import DrawingError, check_label
+    from mnist_core.drawings import UPLOAD, DrawingError, check_label
     from mnist_core.image_file import read_image
     from mnist_core.preprocessing import NotADigit, preprocess
 
@@ -484,7 +484,7 @@ def _drawings_add(args: argparse.Namespace) -> int:
             raise DrawingError(f"{path}: no digit in it (blank)")
         p = clf.predict_proba_tta(x)
         d = drawings.add(x, label, owner="", predicted=int(p.argmax()), confidence=float(p.max()),
-                         model=args.model or "default", source="upload", image=as_png(image))
+                         model=args.model or "default", source=UPLOAD, image=as_png(image))
         print(f"{d.id}  {path}: labelled {label}, the model read {d.predicted} ({p.max():.1%})")
     return 0
 
@@ -520,12 +520,11 @@ def _drawings_import(args: argparse.Namespace) -> int:
 
 
 def _read_import(path: Path) -> bytes:
-    from mnist_core.drawing_files import MAX_DRAWINGS
+    from mnist_core.drawing_files import MAX_FILE_BYTES
     from mnist_core.drawings import DrawingError
 
-    limit = MAX_DRAWINGS * 784 * 8 + 2**20  # the largest export there can be, with room for PNGs' headers
-    if path.is_file() and path.stat().st_size > limit:
-        raise DrawingError(f"{path}: over {limit // 2**20} MB")
+    if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+        raise DrawingError(f"{path}: over {MAX_FILE_BYTES // 2**20} MB")
     return path.read_bytes()
 
 

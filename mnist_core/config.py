@@ -16,6 +16,7 @@ new field appears everywhere at once.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -167,6 +168,14 @@ class TrainConfig:
     def describe(self) -> str:
         """One line of every setting, e.g. 'epochs=200, batch_size=128, ...'."""
         return ", ".join(f"{k}={format_value(v)}" for k, v in dataclasses.asdict(self).items())
+
+
+MNIST_TRAINING = 60_000  # images in MNIST's training set
+
+
+def split_validation(n: int, validation_split: float) -> int:
+    """Index where Keras splits off the validation set: the first ceil(n * (1 - split)) train."""
+    return int(math.ceil(n * (1.0 - validation_split)))
 
 
 def settings() -> list[tuple[str, Setting]]:

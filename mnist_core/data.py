@@ -3,7 +3,7 @@
     from mnist_core import load_mnist
     data = load_mnist()          # Mnist(x_train (60000, 28, 28) uint8, y_train (60000,), ...)
 
-Sources, in order (see shared/DATA.md):
+Sources, in order (each proven MNIST by the fingerprints below, whatever it claims):
 1. a file or folder the caller names, or the `MNIST_PATH` environment variable: a Keras-layout
    `mnist.npz`, or a folder of the four original IDX files (optionally gzipped);
 2. the project's cache, `$MNIST_CACHE_DIR` or `~/.cache/mnist-dense/mnist.npz`;

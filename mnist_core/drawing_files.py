@@ -28,9 +28,11 @@ import numpy as np
 
 from mnist_core.declared import npy_member_header, read_idx, read_npy
 from mnist_core.drawings import Collection, DrawingError, check_label
+from mnist_core.image_file import EXTENSIONS, MAX_BYTES
 
 MAX_DRAWINGS = 60_000  # a file's drawings at most: as many as MNIST's training set
-MAX_ZIP_ENTRY = 10 * 2**20  # bytes of one PNG in a zip, as the app's upload limit
+MAX_ZIP_ENTRY = MAX_BYTES  # bytes of one PNG in a zip: as many as an uploaded picture
+MAX_FILE_BYTES = MAX_DRAWINGS * 784 * 8 + 2**20  # the largest export there can be, with room for PNGs' headers
 MAX_ZIP_RATIO = 50  # PNGs are compressed already: a 1000:1 entry is a bomb
 IDX_NAMES = ("drawings-images-idx3-ubyte.gz", "drawings-labels-idx1-ubyte.gz")
 
@@ -169,7 +171,7 @@ def _png_zip(data: bytes) -> tuple[np.ndarray, np.ndarray]:
 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         entries = [i for i in archive.infolist() if not i.is_dir() and PurePosixPath(i.filename).suffix.lower()
-                   in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")]
+                   .lstrip(".") in EXTENSIONS]
         exact = [i for i in entries if i.filename.startswith("28x28/")]
         entries = exact or entries
         if len(entries) > MAX_DRAWINGS:

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from mnist_core.database import Database, drawings
 from mnist_core.owners import Actor, NotAllowed
 
-SOURCES = ("canvas", "upload", "import")
+SOURCES = CANVAS, UPLOAD, IMPORT = ("canvas", "upload", "import")  # where a labelled drawing came from
 MAX_IMAGE_BYTES = 2 * 2**20  # a drawing's PNG: a 280x280 canvas is 5-20 KB, an upload is shrunk first
 MAX_STROKES_BYTES = 1 * 2**20  # the canvas's path JSON: a digit's few strokes are 5-50 KB
 IMPORT_BATCH = 1_000  # rows an insert
@@ -108,9 +108,6 @@ class Collection:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def subset(self, keep: np.ndarray) -> Collection:
-        return Collection(*(getattr(self, f.name)[keep] for f in dataclasses.fields(self)))
-
 
 _LISTED = [c for c in drawings.c if c.name not in ("image", "strokes")]
 
@@ -122,7 +119,7 @@ class DrawingStore:
         self.db = db
 
     def add(self, pixels: np.ndarray, label: object, owner: str, predicted: int | None = None,
-            confidence: float | None = None, model: str = "", source: str = "canvas", image: bytes | None = None,
+            confidence: float | None = None, model: str = "", source: str = CANVAS, image: bytes | None = None,
             strokes: str | None = None) -> Drawing:
         """Keep one labelled drawing; DrawingError for a label that is not a digit."""
         created = dt.datetime.now(dt.UTC)
@@ -156,13 +153,13 @@ class DrawingStore:
         for i, (image, label) in enumerate(zip(x, labels, strict=True)):
             created = now + dt.timedelta(microseconds=i)  # the file's order, kept as time order
             rows.append({"id": _new_id(created), "created": _iso(created), "owner": owner, "label": label,
-                         "predicted": None, "confidence": None, "model": "", "source": "import",
+                         "predicted": None, "confidence": None, "model": "", "source": IMPORT,
                          "pixels": _pixels(image).tobytes(), "accepted": accepted})
         with self.db.write() as conn:
             if per_day is not None:
                 since = _iso(now - dt.timedelta(days=1))
                 today = conn.execute(sa.select(sa.func.count()).select_from(drawings).where(
-                    drawings.c.owner == owner, drawings.c.source == "import", drawings.c.created > since)).scalar_one()
+                    drawings.c.owner == owner, drawings.c.source == IMPORT, drawings.c.created > since)).scalar_one()
                 if today + len(rows) > per_day:
                     raise DrawingError(f"you have imported {today:,} drawings today; this server allows {per_day:,} "
                                        f"a day, so these {len(rows):,} are too many")

@@ -4,13 +4,14 @@
     train, held_out = split_designs(designs)
     glyph = typed_digit(7, path, rng)          # (H, W) uint8, white on black, the digit alone
 
-Fonts are found under /usr/share/fonts, ~/.local/share/fonts and $MNIST_FONTS_DIR (`make fonts`
-installs a set of Debian font packages: print fonts and handwriting fonts). A design is the
-folder its package installs into (`truetype/liberation`, `opentype/bwht`...): one package's
-weights and widths (122 for one Japanese sans) are one design, and must fall on one side. A design
-is held out of training by its name alone (a third of them, by a hash of the name), so no one
-chooses which styles the benchmark tests on: the drawing benchmark types digits only in held-out
-designs, training only in the others (tests/test_styles.py checks that the sides never meet).
+Fonts are found under /usr/share/fonts and ~/.local/share/fonts, or in the folders that
+$MNIST_FONTS_DIR lists instead (`make fonts` installs a set of Debian font packages: print fonts
+and handwriting fonts). A design is the folder its package installs into (`truetype/liberation`,
+`opentype/bwht`...): one package's weights and widths (122 for one Japanese sans) are one
+design, and must fall on one side. A design is held out of training by its name alone (a third
+of them, by a hash of the name), so no one chooses which styles the benchmark tests on: the
+drawing benchmark types digits only in held-out designs, training only in the others
+(tests/test_styles.py checks that the sides never meet).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Digits in styles MNIST lacks, for training: typed in the training fonts, or those fonts'
 shapes drawn again as pen strokes with a trembling hand, each made as the Draw page makes them.
 
-    x, y = style_digits(20_000, seed=1671)      # (n, 28, 28) uint8, white on black; (n,) labels
+    x, y = style_digits(24_000, seed=1671)      # (n, 28, 28) uint8, white on black; (n,) labels
     glyph = as_strokes(typed_digit(4, path, rng), rng)    # a font's 4, hand-drawn
 
 MNIST's 500 writers wrote American digits on paper; people on the canvas write a 1 with a flag
@@ -10,7 +10,7 @@ handwriting ones) carry many of those shapes. Only the training designs are used
 (fonts.split_designs): the held-out third is for the drawing benchmark alone.
 
 Every digit goes through `preprocess`, as a canvas drawing does, so the model learns exactly
-the 28x28 images it will be shown. Making 20,000 takes a few minutes; they are cached
+the 28x28 images it will be shown. Making a run's (mix.STYLE_DIGITS) takes a few minutes; they are cached
 (`~/.cache/mnist-dense/styles-*.npz`, keyed by the fonts, the count, the seed and VERSION).
 """
 

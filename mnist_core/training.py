@@ -28,7 +28,6 @@ processes; benchmarks/fit_speed.py), each trick in a small helper below:
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -41,7 +40,7 @@ import tensorflow as tf
 from tensorflow.compiler.tf2xla.ops.gen_xla_ops import xla_optimization_barrier
 
 from mnist_core.augment import distort
-from mnist_core.config import METRICS, History, TrainConfig
+from mnist_core.config import METRICS, History, TrainConfig, split_validation
 from mnist_core.data import Mnist
 from mnist_core.mix import Mix, Pool, stack, style_pools
 from mnist_core.model import build_model, build_optimizer, members
@@ -71,11 +70,6 @@ class TrainResult:
 
     def __post_init__(self) -> None:
         self.epochs_done = len(self.history["loss"])
-
-
-def split_validation(n: int, validation_split: float) -> int:
-    """Index where Keras splits off the validation set: the first ceil(n * (1 - split))."""
-    return int(math.ceil(n * (1.0 - validation_split)))
 
 
 def train(

@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from mnist_core.config import PRESETS, ConfigError, TrainConfig, parse_hidden
-from mnist_core.training import split_validation, train
+from mnist_core.config import PRESETS, ConfigError, TrainConfig, parse_hidden, split_validation
+from mnist_core.training import train
 
 FAST = TrainConfig(epochs=3, batch_size=64, learning_rate=0.5)
 
