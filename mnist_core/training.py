@@ -87,30 +87,10 @@ def train(
     progress counted as far as it went."""
     _use_threads_for(config)
     keras.utils.set_random_seed(config.seed)
-    # 1. Hold out the end of the training set. The rest, and any extra pools of digits (mix.py),
-    # stay resident as uint8 tensors.
-    cut = split_validation(len(data.x_train), config.validation_split)
-    x_val, y_val = data.x_train[cut:], data.y_train[cut:]
-    if cut < 1 or len(x_val) < 1:
-        raise ValueError("validation split leaves no training or no validation images")
-    split_x, split_y = data.x_train[:cut], data.y_train[:cut]
-    pools = [*style_pools(config, split_x, split_y), *pools]
-    mix = Mix.of(len(split_x), pools, replay=config.replay)
-    rows_x, rows_y = stack(split_x, split_y, pools)
-    x_train = tf.constant(rows_x.reshape(-1, 784))  # (rows, 784) uint8: the tensor is the one copy kept
-    y_train = tf.constant(rows_y.astype(np.int32))
-    del pools, rows_x, rows_y  # the pools' numpy arrays: 100 MB for `best`
+    x_train, y_train, (x_val, y_val), mix = _resident_rows(config, data, pools)  # 1.
     n = mix.epoch_size  # images an epoch
-
-    # 3. The model, and the optimizer that steps it (its schedule spans every step of the run).
     steps, rest = divmod(n, config.batch_size)
-    model = base if base is not None else build_model(config)
-    optimizer = build_optimizer(config, steps_per_epoch=steps + (rest > 0))
-    loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-    trained_before = getattr(base, "optimizer", None)
-    model.compile(optimizer=optimizer, loss=loss_fn, metrics=["accuracy"])  # what a saved file carries
-    optimizer.build(model.trainable_variables)
-    _carry_state(trained_before, optimizer)
+    model, optimizer, loss_fn = _compiled(config, base, steps_per_epoch=steps + (rest > 0))  # 3.
     run_epoch = _epoch_function(model, optimizer, loss_fn)
     # One-layer models are scored beside training, on a copy of the weights (cloned after the
     # model is built, so the model's own random draws are unchanged); others after each epoch.
@@ -181,6 +161,35 @@ def train(
     sync_scorer()
     test_loss, test_accuracy = evaluate(prepare(data.x_test, data.y_test))
     return TrainResult(model, config, history, test_loss, test_accuracy, fit_seconds, stopped)
+
+
+def _resident_rows(config: TrainConfig, data: Mnist, pools: Sequence[Pool]) -> tuple:
+    """1. Hold out the end of the training set; the rest, and any extra pools of digits (mix.py),
+    stay resident as uint8 tensors: (x (rows, 784), y (rows,), (x_val, y_val), the epochs' mix)."""
+    cut = split_validation(len(data.x_train), config.validation_split)
+    x_val, y_val = data.x_train[cut:], data.y_train[cut:]
+    if cut < 1 or len(x_val) < 1:
+        raise ValueError("validation split leaves no training or no validation images")
+    split_x, split_y = data.x_train[:cut], data.y_train[:cut]
+    pools = [*style_pools(config, split_x, split_y), *pools]
+    mix = Mix.of(len(split_x), pools, replay=config.replay)
+    rows_x, rows_y = stack(split_x, split_y, pools)  # the pools' numpy arrays go with this frame: 100 MB for `best`
+    # the tensors are the one copy kept
+    return tf.constant(rows_x.reshape(-1, 784)), tf.constant(rows_y.astype(np.int32)), (x_val, y_val), mix
+
+
+def _compiled(config: TrainConfig, base: keras.Model | None, steps_per_epoch: int) -> tuple:
+    """3. The model (a new one, or `base` to go on training), and the optimizer that steps it
+    (its schedule spans every step of the run, and it goes on from `base`'s own): (model,
+    optimizer, loss); compiled with them, which is what a saved file carries."""
+    model = base if base is not None else build_model(config)
+    optimizer = build_optimizer(config, steps_per_epoch=steps_per_epoch)
+    loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    trained_before = getattr(base, "optimizer", None)
+    model.compile(optimizer=optimizer, loss=loss_fn, metrics=["accuracy"])
+    optimizer.build(model.trainable_variables)
+    _carry_state(trained_before, optimizer)
+    return model, optimizer, loss_fn
 
 
 SLICE_SECONDS = 0.5  # with a clock or a stop to heed: steps run about this long between checks
