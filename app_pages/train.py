@@ -51,11 +51,11 @@ from mnist_core.config import (
 from mnist_core.database import StoreError
 from mnist_core.drawings import DrawingError
 from mnist_core.finetune import FineTune
-from mnist_core.job import JobState, JobStatus
+from mnist_core.jobs.line import NEXT, JobQueue, QueuedJob, QueueError, Status, admit
+from mnist_core.jobs.process import JobState, Phase
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.runs import Run, RunError
 from mnist_core.styles import NoFonts
-from mnist_core.training_queue import NEXT, JobQueue, QueuedJob, QueueError, Status, admit
 
 st.title("Train a dense network")
 me = actor()
@@ -201,7 +201,7 @@ def show_progress(job: QueuedJob, state: JobState | None, jobs: JobQueue) -> Non
     total = job.config.epochs
     if state is None:  # trained by another server or a worker: what its heartbeat says
         st.progress(job.epochs_done / total, text=f"Epoch {job.epochs_done} of {total} · on {job.runs_on}")
-    elif state.status == JobStatus.LOADING:
+    elif state.phase == Phase.LOADING:
         st.progress(0.0, text=f"Loading MNIST… {state.message}")
     else:
         left = state.seconds_left

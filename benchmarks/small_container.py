@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.app_server import app_server  # noqa: E402
 from benchmarks.ws_session import AppError, DrawSession, digit_png  # noqa: E402
 from mnist_core.database import Database  # noqa: E402
-from mnist_core.training_queue import JobQueue, Status  # noqa: E402
+from mnist_core.jobs.line import JobQueue, Status  # noqa: E402
 
 CGROUP = Path("/sys/fs/cgroup")
 

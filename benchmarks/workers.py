@@ -29,8 +29,8 @@ from benchmarks.app_server import app_server, cpu_seconds  # noqa: E402
 from mnist_core.budget import Budget  # noqa: E402
 from mnist_core.config import PRESETS  # noqa: E402
 from mnist_core.database import Database  # noqa: E402
+from mnist_core.jobs.line import JobQueue, Status  # noqa: E402
 from mnist_core.owners import Actor  # noqa: E402
-from mnist_core.training_queue import JobQueue, Status  # noqa: E402
 
 
 def round_of(url: str, workers: int, jobs: int, epochs: int, timeout: float, server: str) -> dict:

@@ -9,7 +9,7 @@ A visitor on a shared link could ask for 10,000 epochs of `best` (8 hours here) 
 only training slot. The deployer sets a budget per job (training seconds, and the largest
 network in parameters); a job over it is refused before it is queued, with what would fit, and
 a running job that overruns is stopped after its epoch and saved, like a manual stop; and a
-person may start only so many jobs an hour (training_queue.JobQueue.submit counts them).
+person may start only so many jobs an hour (jobs.line.JobQueue.submit counts them).
 
 The estimate comes from the fits measured on the project's machine (2 cores, README's ladder):
 an epoch of the 48,000 training images costs about 20 ms plus 0.75 us per parameter with SGD,

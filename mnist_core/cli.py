@@ -258,8 +258,8 @@ def _train(args: argparse.Namespace) -> int:
 def _queue(args: argparse.Namespace, config: TrainConfig) -> int:
     """Put the job in the line, as the Train page does, as the operator; print its id."""
     from mnist_core.budget import Budget
+    from mnist_core.jobs.line import JobQueue, admit
     from mnist_core.owners import OPERATOR
-    from mnist_core.training_queue import JobQueue, admit
 
     job = admit(JobQueue(_store(args).db), config, args.preset, OPERATOR, Budget(), here=False)
     print(json.dumps({"job": job.id, "preset": job.preset, "epochs": job.config.epochs}) if args.json else job.id)
@@ -267,8 +267,8 @@ def _queue(args: argparse.Namespace, config: TrainConfig) -> int:
 
 
 def _jobs(args: argparse.Namespace) -> int:
+    from mnist_core.jobs.line import JobQueue, QueueError, Status
     from mnist_core.owners import OPERATOR, Keys
-    from mnist_core.training_queue import JobQueue, QueueError, Status
 
     queue = JobQueue(_store(args).db)
     if args.action != "list":
@@ -366,7 +366,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     from mnist_core.data import load_mnist
     from mnist_core.database import safe_url
-    from mnist_core.training_queue import Runner
+    from mnist_core.jobs.runner import Runner
 
     if args.jobs < 1:
         raise ConfigError("--jobs must be at least 1")

@@ -115,7 +115,7 @@ jobs = sa.Table(  # the training queue (v2): one row a job, from queued to its e
     sa.Column("preset", sa.String(40), nullable=False),
     sa.Column("config", sa.Text, nullable=False),  # TrainConfig as JSON
     sa.Column("time_limit", sa.Float, nullable=False),  # seconds of training allowed (the budget)
-    sa.Column("status", sa.String(20), nullable=False, index=True),  # training_queue.Status
+    sa.Column("status", sa.String(20), nullable=False, index=True),  # jobs.line.Status
     sa.Column("created", sa.Float, nullable=False),  # Unix times, seconds
     sa.Column("started", sa.Float),
     sa.Column("finished", sa.Float),

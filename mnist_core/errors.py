@@ -7,11 +7,11 @@ from mnist_core.data import DataError
 from mnist_core.database import StoreError
 from mnist_core.drawings import DrawingError
 from mnist_core.image_file import ImageError
+from mnist_core.jobs.line import QueueError
 from mnist_core.owners import NotAllowed
 from mnist_core.people import NoSuchPerson
 from mnist_core.runs import RunError
 from mnist_core.styles import NoFonts
-from mnist_core.training_queue import QueueError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     ConfigError, DataError, DrawingError, ImageError, ModelError, NoFonts, NoSuchPerson, NotAllowed, RunError,

@@ -57,6 +57,13 @@ def load_tiny_mnist(path=None, progress=None) -> Mnist:
     return Mnist(x_train, y_train, x_test, y_test, source="synthetic")
 
 
+def load_never(path=None, progress=None):
+    """A loader that never finishes: a job that uses it stays "loading data" until its process
+    is killed (a top-level function, so a job's child process imports it)."""
+    time.sleep(3600)
+    raise TimeoutError("load_never waited an hour")
+
+
 def idx_header(shape: tuple[int, ...]) -> bytes:
     """The IDX header of an array of unsigned bytes (MNIST's file format): magic, then each dimension."""
     return bytes([0, 0, 8, len(shape)]) + b"".join(int(d).to_bytes(4, "big") for d in shape)

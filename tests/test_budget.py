@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 from mnist_core.budget import Budget, BudgetError, estimated_seconds, parameters
 from mnist_core.config import PRESETS, TrainConfig
 from mnist_core.database import Database
-from mnist_core.job import JobStatus, TrainingJob
+from mnist_core.jobs.line import Status
+from mnist_core.jobs.process import TrainingJob
 from mnist_core.runs import RunStore
 from tests.helpers import APP, load_tiny_mnist
 from tests.helpers import APP_TIMEOUT as TIMEOUT
@@ -50,7 +51,7 @@ def test_an_overrunning_job_is_stopped_and_saved(sqlite_url):
     job = TrainingJob(config, "seed", load_tiny_mnist, sqlite_url, time_limit=1.0)
     job.run()
     state = job.snapshot()
-    assert state.status == JobStatus.STOPPED and 1 <= state.epochs_done < 10_000
+    assert state.outcome == Status.STOPPED and 1 <= state.epochs_done < 10_000
     assert "limit of 1 s" in state.note
     run = RunStore(Database.open(sqlite_url)).get(state.run_id)
     assert run.stopped and run.epochs_done == state.epochs_done

@@ -10,7 +10,8 @@ import sys
 from mnist_core.config import TrainConfig
 from mnist_core.data import DataError
 from mnist_core.database import Database
-from mnist_core.job import JobStatus, TrainingJob
+from mnist_core.jobs.line import Status
+from mnist_core.jobs.process import TrainingJob
 from mnist_core.runs import RunStore
 from tests.helpers import ROOT, LineReader, load_tiny_mnist, subprocess_env, wait_until
 
@@ -25,7 +26,7 @@ def test_run_records_progress_and_saves(sqlite_url):
     job = TrainingJob(CONFIG, "seed", load_tiny_mnist, sqlite_url)
     job.run()
     state = job.snapshot()
-    assert state.status == JobStatus.DONE and state.epochs_done == 4
+    assert state.outcome == Status.DONE and state.epochs_done == 4
     assert len(state.history["val_accuracy"]) == 4 and len(state.batch_loss) == 4 * 8
     assert state.run_id == runs(sqlite_url)[0].id and state.test_accuracy > 0.5
 
@@ -37,7 +38,7 @@ def test_stop_keeps_the_model_so_far(sqlite_url):
     job.request_stop()
     job.join(120)
     state = job.snapshot()
-    assert state.status == JobStatus.STOPPED and 2 <= state.epochs_done < 10_000 and not job.alive()
+    assert state.outcome == Status.STOPPED and 2 <= state.epochs_done < 10_000 and not job.alive()
     run = runs(sqlite_url)[0]
     assert run.stopped is True and run.epochs_done == state.epochs_done and run.owner == "link:ann-token-1"
 
@@ -50,14 +51,14 @@ def test_data_failure_ends_as_failed_state(sqlite_url):
     job = TrainingJob(CONFIG, "seed", no_data, sqlite_url)
     job.run()
     state = job.snapshot()
-    assert state.status == JobStatus.FAILED and "MNIST not found" in state.error and not state.active
+    assert state.outcome == Status.FAILED and "MNIST not found" in state.error and not state.active
 
 
 def test_an_unreachable_database_fails_before_training(tmp_path):
     job = TrainingJob(CONFIG, "seed", load_tiny_mnist, "postgresql://ann:s3cret@127.0.0.1:1/runs")
     job.run()
     state = job.snapshot()
-    assert state.status == JobStatus.FAILED and state.epochs_done == 0
+    assert state.outcome == Status.FAILED and state.epochs_done == 0
     assert "cannot open" in state.error and "s3cret" not in state.error
 
 
@@ -65,7 +66,7 @@ def test_a_crashed_training_process_is_reported(sqlite_url):
     job = TrainingJob(CONFIG, "seed", crash, sqlite_url)
     job.run()
     state = job.snapshot()
-    assert state.status == JobStatus.FAILED and "ended unexpectedly" in state.error
+    assert state.outcome == Status.FAILED and "ended unexpectedly" in state.error
 
 
 def crash(path=None, progress=None):
@@ -75,7 +76,7 @@ def crash(path=None, progress=None):
 ORPHAN = """
 import sys, time
 from mnist_core.config import TrainConfig
-from mnist_core.job import TrainingJob
+from mnist_core.jobs.process import TrainingJob
 from tests.helpers import load_tiny_mnist
 job = TrainingJob(TrainConfig(epochs=10_000, batch_size=100, learning_rate=0.5), "seed", load_tiny_mnist, sys.argv[1],
                   owner="link:ann-token-1")
@@ -94,7 +95,7 @@ time.sleep(600)
 def test_a_job_whose_server_dies_ends_within_a_second_and_saves_nothing(sqlite_url):
     """The app server is killed mid-training (a reboot, a crash): its training process exits at
     once, saving nothing (the job's lease runs out and it goes back to the line, to be trained
-    whole by a runner that is alive: training_queue), instead of training on unseen (or hanging)."""
+    whole by a runner that is alive: jobs/line.py), instead of training on unseen (or hanging)."""
     server = subprocess.Popen([sys.executable, "-c", ORPHAN, sqlite_url], cwd=ROOT, stdout=subprocess.PIPE, text=True,
                               env=subprocess_env())
     try:

@@ -9,11 +9,11 @@ from mnist_core.budget import Budget
 from mnist_core.config import TrainConfig
 from mnist_core.database import Database
 from mnist_core.drawings import DrawingStore
+from mnist_core.jobs.line import JobQueue, Status
 from mnist_core.owners import OPERATOR, Actor, Keys, NotAllowed
 from mnist_core.people import NoSuchPerson, find, people, remove_person
 from mnist_core.runs import RunStore
 from mnist_core.training import train
-from mnist_core.training_queue import JobQueue, Status
 
 TROLL, ANN = Actor("link:troll-window-1"), Actor("user:ann@example.org")
 

@@ -23,11 +23,11 @@ from mnist_core.database import Database
 from mnist_core.drawing_files import to_idx, to_npz, to_png_zip
 from mnist_core.drawings import DrawingStore
 from mnist_core.http_api import create_app, loaded_models
+from mnist_core.jobs.line import JobQueue
 from mnist_core.owners import Actor, Keys
 from mnist_core.runs import H5_FILE, MODEL_FILE, RunStore
 from mnist_core.scoreboard import scoreboard
 from mnist_core.training import train
-from mnist_core.training_queue import JobQueue
 from tests.apptest import page_bytes
 
 APP = str(Path(__file__).resolve().parents[1] / "navigation.py")

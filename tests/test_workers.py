@@ -18,20 +18,21 @@ from streamlit.testing.v1 import AppTest
 from mnist_core.budget import Budget
 from mnist_core.config import TrainConfig
 from mnist_core.database import Database
+from mnist_core.jobs.line import JobQueue, Status
 from mnist_core.owners import Actor, Keys
 from mnist_core.runs import RunStore
-from mnist_core.training_queue import JobQueue, Status
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "navigation.py")
 LEASE = 4.0  # seconds: a silent worker's jobs go back to the line this soon (20 s in the app)
 WORKER = """
 import signal, sys, threading
-from mnist_core.training_queue import Runner
-from tests.conftest import load_tiny_mnist
+from mnist_core.jobs.runner import Runner
+from tests import helpers
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
-Runner(sys.argv[1], load_tiny_mnist, runs_on=sys.argv[2], lease=float(sys.argv[3])).serve(stop, poll=0.3)
+load = getattr(helpers, sys.argv[4])
+Runner(sys.argv[1], load, runs_on=sys.argv[2], lease=float(sys.argv[3])).serve(stop, poll=0.3)
 """
 QUICK = TrainConfig(epochs=4, batch_size=100, learning_rate=0.5)
 
@@ -43,9 +44,10 @@ def url(postgres_admin_url) -> str:
     return create_database(postgres_admin_url, f"workers_{os.getpid()}_{time.monotonic_ns()}")
 
 
-def start_worker(url: str, name: str) -> subprocess.Popen:
+def start_worker(url: str, name: str, loader: str = "load_tiny_mnist") -> subprocess.Popen:
+    """A worker process training with `loader` (a function of tests/helpers.py)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.Popen([sys.executable, "-c", WORKER, url, name, str(LEASE)], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-c", WORKER, url, name, str(LEASE), loader], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -93,11 +95,12 @@ def test_a_worker_killed_mid_job_is_replaced_and_stop_on_a_page_reaches_a_worker
     queue, keys = JobQueue(db), Keys.of(db)
     link = keys.new_link()
     ann = Actor(keys.owner_of(link))
-    first = start_worker(url, "lab-1, CPU")
+    first = start_worker(url, "lab-1, CPU", loader="load_never")  # its job never gets past loading data
     second = None
     try:
-        job = queue.submit(TrainConfig(epochs=400, batch_size=100, learning_rate=0.5), "seed", ann, Budget())
-        wait_for(lambda: queue.get(job.id).epochs_done >= 2, 120, "lab-1 to train two epochs")
+        job = queue.submit(TrainConfig(epochs=40, batch_size=100, learning_rate=0.5), "seed", ann, Budget())
+        wait_for(lambda: queue.get(job.id).status == Status.RUNNING and queue.get(job.id).heartbeat
+                 > queue.get(job.id).started + 1, 120, "lab-1 to hold the job")
         first.send_signal(signal.SIGKILL)  # a power cut: no goodbye, its training process orphaned
         first.wait(10)
         second = start_worker(url, "lab-2, GPU")
@@ -108,7 +111,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_stop_on_a_page_reaches_a_worker
         assert done.status == Status.DONE and done.attempts == 2 and done.runs_on == "lab-2, GPU", done
         runs = RunStore(db).list()
         (run,) = runs  # lab-1 saved nothing: the job is trained once, whole
-        assert run.id == done.run_id and run.owner == ann.owner and run.epochs_done == 400
+        assert run.id == done.run_id and run.owner == ann.owner and run.epochs_done == 40
 
         # Ann watches her next job from an app server that trains nothing; she presses Stop there
         monkeypatch.setenv("MNIST_DATABASE_URL", url)

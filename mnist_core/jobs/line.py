@@ -5,13 +5,12 @@
     jobs.line()                          # the running jobs, then the waiting ones, oldest first
     jobs.starts_in(jobs.line())          # job id -> estimated seconds until it starts
     jobs.cancel(job.id, visitor)         # waiting: it leaves the line; running: it stops within ~2 s
-    Runner(url, load_mnist).wake()       # an app server's runner: trains waiting jobs while there are some
-    Runner(url, load_mnist, slots=2, runs_on="lab-3, GPU").serve(stop)   # a worker: polls until `stop`
+    admit(jobs, config, "seed", visitor, budget)   # every rule a job passes first, then submit
 
 Jobs are rows in the database (SQLite, or the Postgres that app servers and workers on other
 machines share). A runner claims a job (on Postgres `SELECT ... FOR UPDATE SKIP LOCKED`, so
 workers never wait for one another; on SQLite, the write lock), trains it in a process of its
-own (job.py), and renews its lease every second: its heartbeat carries the epochs done and
+own (runner.py, process.py), and renews its lease every second: its heartbeat carries the epochs done and
 their curves (`progress`), which any server shows, and answers with the stop flag. A job whose
 runner vanished (SIGKILL, a power cut, the network gone: no heartbeat for `lease` seconds) goes
 back to the head of the line once, then is marked interrupted with the reason.
@@ -27,21 +26,16 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import os
 import secrets
-import socket
-import threading
 import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from mnist_core.budget import Budget, estimated_seconds, process_memory
+from mnist_core.budget import Budget, estimated_seconds
 from mnist_core.config import History, TrainConfig
-from mnist_core.database import Database, StoreError, jobs, runners
-from mnist_core.job import JobState, JobStatus, TrainingJob
+from mnist_core.database import Database, jobs, runners
 from mnist_core.owners import Actor, is_login
-from mnist_core.pipeline import LoadData
 
 HEARTBEAT_SECONDS = 1.0  # how often a runner renews its jobs' leases (and reads their stop flags)
 LEASE_SECONDS = 20.0  # a running job not heard of for this long lost its runner
@@ -223,12 +217,13 @@ class JobQueue:
                 return None
             return bool(conn.execute(sa.select(jobs.c.stop_requested).where(jobs.c.id == job_id)).scalar())
 
-    def finish(self, job_id: str, server: str, state: JobState) -> None:
-        status = {JobStatus.DONE: Status.DONE, JobStatus.STOPPED: Status.STOPPED}.get(state.status, Status.FAILED)
+    def finish(self, job_id: str, server: str, status: Status, epochs_done: int, run_id: str | None, message: str,
+               history: History) -> None:
+        """The runner `server` says how the job ended: done, stopped or failed, and why."""
         with self.db.write() as conn:
             conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.server == server).values(
-                status=status, finished=time.time(), epochs_done=state.epochs_done, run_id=state.run_id,
-                message=state.error or state.note, progress=json.dumps(state.history)))
+                status=status, finished=time.time(), epochs_done=epochs_done, run_id=run_id, message=message,
+                progress=json.dumps(history)))
 
     def seen(self, runner: str, runs_on: str, slots: int) -> None:
         """A runner says it is alive (the page tells when no worker has been seen for a while)."""
@@ -275,104 +270,3 @@ def _job(row: sa.RowMapping) -> QueuedJob:
     return QueuedJob(**{**values, "config": TrainConfig.from_dict(json.loads(row["config"])),
                         "status": Status(row["status"]), "stop_requested": bool(row["stop_requested"]),
                         "progress": json.loads(row["progress"] or "{}")})
-
-
-class Runner:
-    """Takes waiting jobs from the line and trains each in a process of its own (job.py), `slots`
-    at a time. An app server's runner works only while there is work: `wake()` starts it (on a
-    submit, or when a page is shown), and it ends when nobody is waiting. A worker's serves until
-    told to stop (`serve(stop)`), looking for work every `poll` seconds; a stop lets its jobs
-    save what they trained, then it returns."""
-
-    def __init__(self, database_url: str, load_data: LoadData, slots: int = 1, runs_on: str = "",
-                 lease: float = LEASE_SECONDS) -> None:
-        self.url, self.load_data, self.slots, self.lease = database_url, load_data, slots, lease
-        self.server = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self.runs_on = runs_on or socket.gethostname()
-        self.current: dict[str, TrainingJob] = {}  # job id -> its process, while training
-        self._recent: dict[str, TrainingJob] = {}  # the last jobs trained here, for their curves
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def wake(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, args=(None, 0.0), name="training-runner",
-                                                daemon=True)
-                self._thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        """Wait until the line is empty and the runner has ended (for tests and scripts)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-
-    def serve(self, stop: threading.Event, poll: float = 2.0) -> None:
-        """Train jobs from the line until `stop` is set (a worker's life); then stop the jobs in
-        training, which save what they trained, and return once they have."""
-        self._run(stop, poll)
-
-    def training_memory(self) -> int:
-        """Bytes the training processes of this runner hold now: they are free again before the
-        next job in the line starts here."""
-        return sum(process_memory(p.pid) for p in list(self.current.values()) if p.pid)
-
-    def live(self, job_id: str) -> JobState | None:
-        """The progress of `job_id` when this runner trains it, or trained it lately: epochs,
-        curves, every batch's loss."""
-        process = self.current.get(job_id) or self._recent.get(job_id)
-        return process.snapshot() if process is not None else None
-
-    def _run(self, stop: threading.Event | None, poll: float) -> None:
-        """The loop: claim jobs while there are free slots, renew the leases of those training
-        (and pass on their stop flags), record those that ended; until there is nothing to do
-        (an app server's runner) or `stop` is set and every job has ended (a worker)."""
-        queue, idle = None, False
-        while True:
-            try:
-                queue = queue or JobQueue(Database.open(self.url), self.lease)
-                stopping = stop is not None and stop.is_set()
-                if stop is not None:
-                    queue.seen(self.server, self.runs_on, self.slots)
-                idle = False  # True when the line had nothing for a free slot
-                while not stopping and len(self.current) < self.slots:
-                    job = queue.claim(self.server, self.runs_on)
-                    if job is None:
-                        idle = True
-                        break
-                    self._start(job)
-                for job_id, process in list(self.current.items()):
-                    self._tend(queue, job_id, process, stopping)
-            except StoreError:  # the database is away: the jobs wait; a worker tries again, a server at its next wake
-                if stop is None:
-                    return
-            if not self.current and (stopping or (stop is None and idle)):
-                return
-            if self.current:
-                time.sleep(HEARTBEAT_SECONDS)
-            elif stop is not None:
-                stop.wait(poll)
-
-    def _start(self, job: QueuedJob) -> None:
-        process = TrainingJob(job.config, job.preset, self.load_data, self.url, job.time_limit, owner=job.owner,
-                              job=(job.id, self.server))
-        process.start()
-        self.current[job.id] = process
-
-    def _tend(self, queue: JobQueue, job_id: str, process: TrainingJob, stopping: bool) -> None:
-        """One heartbeat of one job: its end recorded, or its lease renewed and its stop flag read."""
-        state = process.snapshot()
-        if not process.alive():
-            queue.finish(job_id, self.server, state)
-            self._forget(job_id)
-            return
-        answer = queue.beat(job_id, self.server, state.epochs_done, state.history)
-        if answer is None:  # not ours any more (our lease ran out: someone else trains it)
-            process.kill()
-            self._forget(job_id)
-        elif answer or stopping:
-            process.request_stop()
-
-    def _forget(self, job_id: str) -> None:
-        process = self.current.pop(job_id)
-        self._recent = {job_id: process, **dict(list(self._recent.items())[:RECENT_JOBS - 1])}

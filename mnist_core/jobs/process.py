@@ -1,9 +1,9 @@
 """A training run in its own process, with progress anyone can read and a stop button.
 
     job = TrainingJob(config, "seed", load_mnist, database_url, time_limit=600, owner="link:...")
-    job.start()                               # (training_queue.Runner starts them, one at a time)
+    job.start()                               # (runner.Runner starts them, `slots` at a time)
     job.snapshot()                            # a consistent copy of the progress, any thread
-    job.request_stop()                        # stops after the current epoch; the model is kept
+    job.request_stop()                        # stops within a second or so; the model is kept
 
 Why a process and not a thread: a page redrawing charts holds Python's GIL for tens of
 milliseconds at a time, and a training thread that needs the GIL between its 45 ms epochs
@@ -26,19 +26,19 @@ import time
 from dataclasses import dataclass, field
 
 from mnist_core.config import METRICS, History, TrainConfig
+from mnist_core.jobs.line import Status
 from mnist_core.pipeline import Event, LoadData
 
 
-class JobStatus(enum.StrEnum):
+class Phase(enum.StrEnum):
+    """Where a training process is; how it ended is the line's word for it (JobState.outcome)."""
+
     LOADING = "loading data"
     TRAINING = "training"
     SAVING = "saving"
-    DONE = "done"
-    STOPPED = "stopped"
-    FAILED = "failed"
+    ENDED = "ended"
 
 
-ACTIVE = (JobStatus.LOADING, JobStatus.TRAINING, JobStatus.SAVING)
 END = "end"  # the child's last event; its payload is the JobState fields that end the job
 
 
@@ -46,7 +46,8 @@ END = "end"  # the child's last event; its payload is the JobState fields that e
 class JobState:
     preset: str
     config: TrainConfig
-    status: JobStatus = JobStatus.LOADING
+    phase: Phase = Phase.LOADING
+    outcome: Status | None = None  # once ended: done, stopped or failed
     message: str = ""  # latest data-loading message
     epochs_done: int = 0
     history: History = field(default_factory=lambda: {k: [] for k in METRICS})
@@ -61,7 +62,7 @@ class JobState:
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE
+        return self.phase != Phase.ENDED
 
     @property
     def elapsed(self) -> float:
@@ -132,7 +133,7 @@ class TrainingJob:
             except queue.Empty:
                 if not self._process.is_alive():
                     code = self._process.exitcode
-                    self._update(status=JobStatus.FAILED, finished=time.time(),
+                    self._update(phase=Phase.ENDED, outcome=Status.FAILED, finished=time.time(),
                                  error=f"the training process ended unexpectedly (exit code {code})")
                     return
                 continue
@@ -140,7 +141,7 @@ class TrainingJob:
             if kind == Event.DATA:
                 self._update(message=payload)
             elif kind == Event.TRAINING:
-                self._update(status=JobStatus.TRAINING, fit_started=time.time())
+                self._update(phase=Phase.TRAINING, fit_started=time.time())
             elif kind == Event.EPOCH:
                 epoch, logs = payload
                 with self._lock:
@@ -149,9 +150,9 @@ class TrainingJob:
                     self._state.batch_loss.extend(logs["batch_loss"])
                     self._state.epochs_done = epoch + 1
             elif kind == Event.SAVING:
-                self._update(status=JobStatus.SAVING)
+                self._update(phase=Phase.SAVING)
             else:  # END: done, stopped or failed
-                self._update(finished=time.time(), **payload)
+                self._update(phase=Phase.ENDED, finished=time.time(), **payload)
                 self._process.join(30)
                 return
 
@@ -170,7 +171,7 @@ def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: s
     stops them (each saves what it trained). If the server or worker that started it goes away
     (SIGKILL, a crash), the child exits within a second without saving: its lease in the line
     runs out and the job goes back to the head of the line, to be trained whole by someone alive
-    (training_queue), never twice."""
+    (jobs/line.py), never twice."""
     import os
     import signal
 
@@ -193,11 +194,11 @@ def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: s
         result = outcome.result
         over_time = result.stopped and not stop.is_set()
         note = f"stopped at this server's limit of {time_limit:.0f} s of training a run" if over_time else ""
-        events.put((END, {"status": JobStatus.STOPPED if result.stopped else JobStatus.DONE, "note": note,
+        events.put((END, {"outcome": Status.STOPPED if result.stopped else Status.DONE, "note": note,
                           "test_accuracy": result.test_accuracy, "run_id": outcome.run.id}))
     except NothingTrained as e:
-        events.put((END, {"status": JobStatus.STOPPED, "error": str(e)}))
+        events.put((END, {"outcome": Status.STOPPED, "error": str(e)}))
     except (*USER_ERRORS, ValueError) as e:
-        events.put((END, {"status": JobStatus.FAILED, "error": str(e)}))
+        events.put((END, {"outcome": Status.FAILED, "error": str(e)}))
     except Exception as e:  # the job must end with a state, whatever broke
-        events.put((END, {"status": JobStatus.FAILED, "error": f"{e.__class__.__name__}: {e}"}))
+        events.put((END, {"outcome": Status.FAILED, "error": f"{e.__class__.__name__}: {e}"}))
