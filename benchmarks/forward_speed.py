@@ -178,9 +178,9 @@ def main() -> None:
                 "numpy, 2 BLAS threads": ({"OPENBLAS_NUM_THREADS": "2"}, "numpy", sys.executable),
                 "Keras tf.function (today)": ({}, "keras", sys.executable)}
         if args.litert_python:
-            from mnist_core.classifier import load_classifier
+            from mnist_core.classifier import load_keras
 
-            load_classifier(DEFAULT_MODEL).model.export(str(tflite), format="litert", verbose=False)
+            load_keras(DEFAULT_MODEL).export(str(tflite), format="litert", verbose=False)
             for threads in (1, 2):
                 ways[f"LiteRT, {threads} thread(s)"] = ({}, "litert", args.litert_python)
         times: dict[str, dict[str, list[float]]] = {name: {"7": [], "10000": []} for name in ways}

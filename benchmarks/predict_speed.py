@@ -1,24 +1,26 @@
-"""One canvas frame to ten probabilities (preprocess + predict), side by side with a baseline.
+"""One canvas frame to ten probabilities, as the Draw page does it (preprocess, seven views,
+the model), with numpy (the app) and with Keras (how the app did it before), side by side.
 
-    python benchmarks/predict_speed.py [--baseline OLD.keras] [--models models/default.keras ...]
+    python benchmarks/predict_speed.py [--rounds 3] [--model models/default.keras]
 
-Median over 300 frames of a 280x280 RGBA drawing, in-process, the same frames for every model,
-interleaved (frame i through each model in turn) so that the machine's moments fall on all of
-them alike; each also with test-time augmentation (7 views), and the first with Keras'
-`model.predict` (what many tutorials call per drawing). The ratios are to the first model: pass
-the previous default (`git show HEAD~1:models/default.keras > /tmp/old.keras`) as `--baseline`.
+Each way runs in a process of its own (numpy and TensorFlow in one process fight over the two
+cores), in turns, numpy, keras, numpy... `--rounds` times; each round times FRAMES frames of a
+280x280 RGBA drawing after one warm-up frame and prints its median. The ratio is of the medians
+of the rounds' medians, so one noisy round moves it little.
 """
 
 import argparse
+import json
+import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
-from mnist_core.preprocessing import preprocess
-
+ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 300
 
 
@@ -28,39 +30,58 @@ def frame(i: int) -> np.ndarray:
     return np.asarray(img)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", type=Path, help="a model to compare with, listed first")
-    parser.add_argument("--models", nargs="*", type=Path, default=[DEFAULT_MODEL, SEED_MODEL])
-    args = parser.parse_args()
-    paths = ([args.baseline] if args.baseline else []) + args.models
+def timed(engine: str, model: Path) -> dict[str, float]:
+    """Medians in ms: preprocessing alone, and the whole frame to probabilities, with `engine`."""
+    sys.path.insert(0, str(ROOT))
+    from mnist_core.classifier import load_classifier, load_keras, tta_views
+    from mnist_core.preprocessing import preprocess
+
+    if engine == "numpy":
+        read = load_classifier(model).predict_proba_tta
+    else:  # the app's way before: a traced tf.function over the Keras model, one graph for any batch
+        import tensorflow as tf
+
+        keras_model = load_keras(model)
+        forward = tf.function(lambda x: keras_model(x, training=False),
+                              input_signature=[tf.TensorSpec((None, 784), tf.float32)], reduce_retracing=True)
+
+        def read(x28: np.ndarray) -> np.ndarray:
+            return forward(tta_views(x28[None]).reshape(-1, 784)).numpy().mean(axis=0)
+
     frames = [frame(i) for i in range(FRAMES)]
-    models = [load_classifier(p) for p in paths]
-    ways = {"": lambda clf, f: clf.predict_proba(preprocess(f)),
-            " +TTA": lambda clf, f: clf.predict_proba_tta(preprocess(f))}
-    times: dict[str, list[float]] = {}
-    for clf in models:  # warm: each call traced and compiled once
-        for way in ways.values():
-            way(clf, frames[0])
+    read(preprocess(frames[0]))  # warm
+    whole, alone = [], []
     for f in frames:
         t = time.perf_counter()
-        preprocess(f)
-        times.setdefault("preprocess alone", []).append(time.perf_counter() - t)
-        for path, clf in zip(paths, models, strict=True):
-            for suffix, way in ways.items():
-                t = time.perf_counter()
-                way(clf, f)
-                times.setdefault(f"{path.name}{suffix}", []).append(time.perf_counter() - t)
-    first = models[0]
-    first.model.predict(np.zeros((1, 784), np.float32), verbose=0)
-    for f in frames[:60]:
-        t = time.perf_counter()
-        first.model.predict(preprocess(f).reshape(1, 784), verbose=0)
-        times.setdefault(f"{paths[0].name} with model.predict", []).append(time.perf_counter() - t)
-    base = float(np.median(times[paths[0].name]))
-    for name, values in times.items():
-        median = float(np.median(values))
-        print(f"{name:40} {1000 * median:7.2f} ms median   {median / base:5.2f}x the first")
+        x = preprocess(f)
+        alone.append(time.perf_counter() - t)
+        read(x)
+        whole.append(time.perf_counter() - t)
+    return {"preprocess": 1000 * statistics.median(alone), "frame": 1000 * statistics.median(whole)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "default.keras")
+    parser.add_argument("--engine", choices=("numpy", "keras"), help=argparse.SUPPRESS)  # one round, in a child
+    args = parser.parse_args()
+    if args.engine:
+        print(json.dumps(timed(args.engine, args.model)))
+        return
+    results: dict[str, list[dict]] = {"numpy": [], "keras": []}
+    for _ in range(args.rounds):
+        for engine in results:
+            out = subprocess.run([sys.executable, __file__, "--engine", engine, "--model", str(args.model)],
+                                 capture_output=True, text=True, check=True, env={"TF_CPP_MIN_LOG_LEVEL": "3",
+                                                                                   "PATH": "/usr/bin:/bin"})
+            results[engine].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    medians = {e: {k: statistics.median(r[k] for r in rounds) for k in rounds[0]} for e, rounds in results.items()}
+    print(f"{args.model.name}, a canvas frame to ten probabilities (preprocess + 7 views + model), "
+          f"median of {args.rounds} rounds of {FRAMES} frames:")
+    for engine, m in medians.items():
+        print(f"  {engine:6} {m['frame']:6.2f} ms   (preprocessing alone {m['preprocess']:.2f} ms)")
+    print(f"  numpy / keras: {medians['numpy']['frame'] / medians['keras']['frame']:.2f}")
 
 
 if __name__ == "__main__":

@@ -209,6 +209,21 @@ def _model_path(ref: str | None, args: argparse.Namespace) -> Path:
     return resolve_model(ref, None if ref in (None, *SHIPPED_MODELS) else _store(args))
 
 
+def _keys(db):
+    """The deployment's keys as the app's pages have them: `[identity] secret` of the app's
+    .streamlit/secrets.toml when it sets one (else $MNIST_IDENTITY_SECRET, else the database's)."""
+    import tomllib
+
+    from mnist_core.database import PROJECT_ROOT
+    from mnist_core.owners import Keys
+
+    try:
+        secrets = tomllib.loads((PROJECT_ROOT / ".streamlit" / "secrets.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        secrets = {}
+    return Keys.of(db, str(secrets.get("identity", {}).get("secret") or "") or None)
+
+
 def _classifier(ref: str | None, args: argparse.Namespace):
     """The model `ref` names, to read digits with (numpy: no TensorFlow)."""
     from mnist_core.classifier import load_classifier
@@ -268,7 +283,7 @@ def _queue(args: argparse.Namespace, config: TrainConfig) -> int:
 
 def _jobs(args: argparse.Namespace) -> int:
     from mnist_core.jobs.line import JobQueue, QueueError, Status
-    from mnist_core.owners import OPERATOR, Keys
+    from mnist_core.owners import OPERATOR
 
     queue = JobQueue(_store(args).db)
     if args.action != "list":
@@ -282,7 +297,7 @@ def _jobs(args: argparse.Namespace) -> int:
         queue.cancel(job.id, OPERATOR)
         print(f"{job.id}: " + ("stopping; what it trained will be saved" if args.action == "stop" else "cancelled"))
         return 0
-    line, pseudonym = queue.line(), Keys.of(queue.db).pseudonym
+    line, pseudonym = queue.line(), _keys(queue.db).pseudonym
     starts = JobQueue.starts_in(line)
     for place, job in enumerate(line):
         where = job.runs_on if job.status == Status.RUNNING else f"starts in about {starts[job.id]:.0f} s"
@@ -309,10 +324,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from mnist_core.owners import Keys
-
     store = _store(args)
-    runs, pseudonym = store.list(), Keys.of(store.db).pseudonym
+    runs, pseudonym = store.list(), _keys(store.db).pseudonym
     for run in runs:
         if args.json:
             print(json.dumps({**run.to_json(), "by": pseudonym(run.owner)}))
@@ -452,10 +465,8 @@ def _drawings(args: argparse.Namespace):
 
 
 def _drawings_list(args: argparse.Namespace) -> int:
-    from mnist_core.owners import Keys
-
     drawings = _drawings(args)
-    counts, owners, pseudonym = drawings.counts(), drawings.owners(), Keys.of(drawings.db).pseudonym
+    counts, owners, pseudonym = drawings.counts(), drawings.owners(), _keys(drawings.db).pseudonym
     if args.json:
         print(json.dumps({"total": sum(counts), "per_digit": counts, "people": {pseudonym(o): n for o, n in owners}}))
         return 0
@@ -499,9 +510,7 @@ def _drawings_export(args: argparse.Namespace) -> int:
     if args.format in ("all", "idx"):
         written.update(zip(IDX_NAMES, to_idx(c), strict=True))
     if args.format in ("all", "npz"):
-        from mnist_core.owners import Keys
-
-        written["drawings.npz"] = to_npz(c, Keys.of(drawings.db).pseudonym)
+            written["drawings.npz"] = to_npz(c, _keys(drawings.db).pseudonym)
     if args.format in ("all", "png"):
         written["drawings-png.zip"] = to_png_zip(c, drawings.image)
     for name, data in written.items():
@@ -537,11 +546,10 @@ def _drawings_delete(args: argparse.Namespace) -> int:
 
 
 def _people_list(args: argparse.Namespace) -> int:
-    from mnist_core.owners import Keys
     from mnist_core.people import people
 
     db = _store(args).db
-    for p in people(db, Keys.of(db)):
+    for p in people(db, _keys(db)):
         if args.json:
             print(json.dumps({"name": p.name, "runs": p.runs, "drawings": p.drawings, "jobs": p.jobs}))
         else:
@@ -550,11 +558,11 @@ def _people_list(args: argparse.Namespace) -> int:
 
 
 def _people_remove(args: argparse.Namespace) -> int:
-    from mnist_core.owners import OPERATOR, Keys
+    from mnist_core.owners import OPERATOR
     from mnist_core.people import find, remove_person
 
     db = _store(args).db
-    person = find(db, Keys.of(db), args.name)
+    person = find(db, _keys(db), args.name)
     if not args.yes:
         print(f"{person.name}: {person.runs} runs, {person.drawings} drawings, {person.jobs} jobs in the line; "
               "add --yes to remove them all")

@@ -1,6 +1,6 @@
 """A model exported as a TensorFlow SavedModel, the format TensorFlow Serving loads.
 
-    export_saved_model(load_classifier().model, Path("export/mnist/1"))   # TF Serving: <name>/<version>/
+    export_saved_model(load_keras(DEFAULT_MODEL), Path("export/mnist/1"))   # TF Serving: <name>/<version>/
 
 The folder holds one endpoint, `serve`, also registered as `serving_default` (the signature TF
 Serving calls): it takes `images`, (n, 28, 28) float32 in [0, 1], white on black as MNIST (the
