@@ -3,6 +3,7 @@
     designs = font_designs()                 # {design: [font files]}, fonts that draw all ten digits
     train, held_out = split_designs(designs)
     glyph = typed_digit(7, path, rng)          # (H, W) uint8, white on black, the digit alone
+    letter = typed_glyph("k", path, rng) if draws_glyph(path, "k") else None   # letters too
 
 Fonts are found under /usr/share/fonts and ~/.local/share/fonts, or in the folders that
 $MNIST_FONTS_DIR lists instead (`make fonts` installs a set of Debian font packages: print fonts
@@ -105,10 +106,24 @@ def typed_digit(digit: int, font_path: Path, rng: np.random.Generator) -> np.nda
 
     The font's own strokes, sometimes thickened (a stroke of 0-4 px around the outline, as a
     bolder pen would), with a margin so that later rotations do not clip it."""
+    return typed_glyph(str(digit), font_path, rng)
+
+
+def typed_glyph(text: str, font_path: Path, rng: np.random.Generator) -> np.ndarray:
+    """Any text typed in the font as typed_digit types a digit: (H, W) uint8, white on black."""
     font = _font(str(font_path))
     side = RENDER_SIZE * 2
     img = Image.new("L", (side, side), 0)
-    ImageDraw.Draw(img).text((side // 2, side // 2), str(digit), fill=255, font=font, anchor="mm",
+    ImageDraw.Draw(img).text((side // 2, side // 2), text, fill=255, font=font, anchor="mm",
                              stroke_width=int(rng.integers(0, 5)), stroke_fill=255)
     box = img.getbbox() or (0, 0, side, side)
     return np.asarray(img.crop(box))
+
+
+def draws_glyph(font_path: Path, char: str) -> bool:
+    """True when the font has a glyph of its own for `char` (not empty, not its missing-glyph box)."""
+    font = _font(str(font_path))
+    bitmap = _bitmap(font, char)
+    missing = _bitmap(font, "\uffff")
+    return bitmap.size > 0 and bitmap.max() > 0 and not (bitmap.shape == missing.shape and
+                                                         np.array_equal(bitmap, missing))

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from mnist_core.preprocessing import NotADigit, digit_stroke_width, preprocess
+from mnist_core.novelty import is_blob
+from mnist_core.preprocessing import NotADigit, digit_stroke_width, preprocess, strokes_across
 
 
 def drawn(size=280, box=(100, 60, 180, 220), width=20, ink="white", paper="black", mode="RGB") -> Image.Image:
@@ -76,6 +77,14 @@ def test_a_single_dot_is_not_a_digit(pen):
         preprocess(img)
     ImageDraw.Draw(img).line([(100, 100), (100, 100 + 3 * pen)], fill=255, width=pen)  # a short stroke: read
     assert preprocess(img).shape == (28, 28)
+
+
+def test_a_filled_blob_spans_few_strokes_and_a_drawn_ring_many():
+    blob = Image.new("RGB", (280, 280), "black")
+    ImageDraw.Draw(blob).ellipse((60, 40, 200, 230), fill="white")
+    assert is_blob(strokes_across(blob)) and preprocess(blob) is not None  # preprocess alone makes a bar of it
+    assert not is_blob(strokes_across(drawn(width=20))) and strokes_across(drawn(width=20)) > 5
+    assert strokes_across(Image.new("RGB", (50, 50), "black")) is None
 
 
 def test_one_pixel_and_tiny_and_huge_images():

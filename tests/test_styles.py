@@ -113,3 +113,30 @@ def test_shares_must_leave_room_for_mnist():
     with pytest.raises(ConfigError, match="sum < 1"):
         TrainConfig(pen=0.5, styles=0.5)
     assert TrainConfig(pen=0.2, styles=0.3).mnist_share == pytest.approx(0.5)
+
+
+def test_non_digit_examples_never_type_in_a_held_out_design_nor_a_letter_read_as_a_digit(monkeypatch, tmp_path,
+                                                                                        font_file):
+    from mnist_core import non_digit_examples as nd
+
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path))
+    designs = {name: (font_file,) for name in "abcdefgh"}
+    held = fonts.split_designs(designs)[1]
+    typed, used = nd.typed_glyph, []
+    monkeypatch.setattr(nd, "typed_glyph", lambda text, path, rng: used.append((text, path)) or typed(text, path, rng))
+    monkeypatch.setattr(nd, "font_designs", lambda: {k: (Path(f"/held/{k}"),) if k in held else v
+                                                     for k, v in designs.items()})
+    x, kind = nd.non_digit_examples(60, seed=3)
+    assert x.shape == (60, 28, 28) and x.dtype == np.uint8 and set(kind) <= set(nd.SHARES)
+    assert (x.reshape(60, -1).max(axis=1) > 200).all()  # every one drawn, through `preprocess`
+    assert used and all(not str(p).startswith("/held/") for _, p in used)
+    assert not {t for t, _ in used} & nd.DIGIT_LIKE
+    assert all(nd.roundness(im / 255) >= nd.MIN_ROUNDNESS for im, k in zip(x, kind, strict=True) if k != "letters")
+    again, _ = nd.non_digit_examples(60, seed=3)
+    assert np.array_equal(again, x) and len(list(tmp_path.glob("non-digits-*.npz"))) == 1
+
+
+def test_a_font_types_letters_and_knows_which_it_lacks(font_file):
+    assert fonts.draws_glyph(font_file, "k") and not fonts.draws_glyph(font_file, "\u4e00")  # Aileron has no CJK
+    glyph = fonts.typed_glyph("k", font_file, np.random.default_rng(0))
+    assert glyph.dtype == np.uint8 and glyph.max() == 255 and min(glyph.shape) > 10

@@ -1,0 +1,313 @@
+"""Is it a digit at all, and how sure is the reading: computed with numpy from a dense model's
+weights and a few small statistics (no TensorFlow at prediction time).
+
+    layers = dense_layers(model.get_weights())             # [(W, b), ...]: 784 -> ReLU ... -> 10 logits
+    stats = NoveltyStats.load(Path("models/default.novelty.npz"))
+    acts = forward(layers, tta_views(x28[None]).reshape(7, 784))   # one drawing's 7 views (classifier.py)
+    p = calibrated(view_probabilities(acts[-1][None]), stats.temperature)[0]   # (10,), confidence that means it
+    score = stats.score(features(acts)[None])[0]                   # higher: less like a digit
+    refused = score > stats.threshold or is_blob(strokes_across(canvas))   # "That doesn't look like a digit"
+
+**Confidence that means what it says.** A network trained with label smoothing (the default
+model: 0.1) says 88-90% when it is right 98-99% of the time. Temperature scaling (Guo et al.,
+2017) divides the log-probabilities of the reading the page shows (the 7 views' average) by one
+number T, fitted on the validation split by their likelihood (`fit_temperature`); the digit read
+never changes. `expected_calibration_error` is the gap between confidence and accuracy over 15
+equal bins of confidence.
+
+**Not a digit.** The ten outputs cannot say "none of them", and post-hoc scores on them (max
+softmax, energy, Mahalanobis distance on the hidden layer) leave letters and faces inside the
+digits' clusters (benchmarks/non_digits.py: AUROC 0.80-0.89). Two scores, added after each is
+put on the scale of digits (its median and 99th percentile on calibration digits), do better:
+1. a small *head* (one hidden layer of 64 ReLU units) on the network's own activations
+   (pixels, every hidden layer), trained to tell digits from examples of non-digits
+   (non_digit_examples.py: letters in the training fonts, strokes, loops, polygons...); its
+   logit averaged over the views;
+2. the drawing's distance from MNIST's *pixel subspace* (the residual off the training digits'
+   first 100 principal components): no examples of non-digits needed, so it also catches
+   kinds the head was never shown.
+The threshold is set to refuse REFUSED of *calibration* digits (drawings made from the
+validation split and from the training fonts, never the benchmark's). A filled blob comes out
+of `preprocess` as a bar (its thickness is normalised away), so it is judged on the canvas:
+ink whose longer side spans fewer than BLOB_STROKES stroke widths is a blob (`is_blob`).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from mnist_core import atomic
+
+Layers = list[tuple[np.ndarray, np.ndarray]]
+
+ECE_BINS = 15
+HEAD_HIDDEN = 64  # ReLU units of the head
+PIXEL_COMPONENTS = 100  # principal components of MNIST's training digits kept
+PIXEL_WEIGHT = 0.5  # of the pixel residual's score beside the head's (both on the digits' scale)
+REFUSED = 0.0075  # of calibration digits refused; the benchmark's digits, in styles never trained on: 2.5x as many
+BLOB_STROKES = 2.5  # ink spanning fewer stroke widths than this is a blob (0.25% of calibration digits)
+
+
+def dense_layers(weights: list[np.ndarray]) -> Layers:
+    """A Sequential dense model's get_weights() -> [(kernel, bias), ...], float32."""
+    if len(weights) % 2:
+        raise ValueError("expected kernels and biases in pairs")
+    return [(np.asarray(w, np.float32), np.asarray(b, np.float32)) for w, b in zip(weights[::2], weights[1::2],
+                                                                                     strict=True)]
+
+
+def forward(layers: Layers, x: np.ndarray) -> list[np.ndarray]:
+    """(n, 784) pixels in [0, 1] -> [pixels, each hidden layer's ReLU activations, logits].
+    The softmax of the logits is what the Keras model outputs (its last layer's activation)."""
+    acts = [np.asarray(x, np.float32).reshape(len(x), -1)]
+    for i, (w, b) in enumerate(layers):
+        z = acts[-1] @ w + b
+        acts.append(np.maximum(z, 0) if i < len(layers) - 1 else z)
+    return acts
+
+
+def features(acts: list[np.ndarray]) -> np.ndarray:
+    """What the head reads: the pixels and every hidden layer side by side, (n, 784 + hidden)."""
+    return np.concatenate(acts[:-1], axis=1)
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(logits, np.float64) / temperature
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def view_probabilities(view_logits: np.ndarray) -> np.ndarray:
+    """(n, views, 10) logits -> (n, 10): each view's softmax, averaged (the Draw page's reading,
+    Classifier.predict_proba_tta); (n, 10) logits are one view."""
+    z = np.asarray(view_logits)
+    return softmax(z[:, None] if z.ndim == 2 else z).mean(axis=1)
+
+
+def calibrated(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """(n, 10) readings with their confidence tempered: softmax(log p / T) row by row. For one
+    view it is softmax(logits / T); for the views' average it keeps the average's order, so the
+    digit read and the runner-up never change, only how sure the page says it is."""
+    return softmax(np.log(np.clip(np.asarray(probabilities, np.float64), 1e-30, None)), temperature)
+
+
+def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The T that maximises the likelihood of `labels` under calibrated(probabilities, T)
+    (golden-section search on log T in [-3, 3])."""
+    y = np.asarray(labels, int)
+    rows = np.arange(len(y))
+
+    def nll(log_t: float) -> float:
+        return float(-np.log(calibrated(probabilities, float(np.exp(log_t)))[rows, y] + 1e-12).mean())
+
+    lo, hi = -3.0, 3.0
+    ratio = (np.sqrt(5) - 1) / 2
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = nll(a), nll(b)
+    while hi - lo > 1e-4:
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = nll(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = nll(b)
+    return float(np.exp((lo + hi) / 2))
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Sum over equal-width confidence bins of |accuracy - mean confidence|, weighted by the
+    bin's share of the readings (confidence: the top probability)."""
+    p = np.asarray(probabilities)
+    confidence, right = p.max(axis=1), p.argmax(axis=1) == np.asarray(labels)
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)  # (k/bins, (k+1)/bins]
+    total = 0.0
+    for k in range(bins):
+        in_bin = which == k
+        if in_bin.any():
+            total += in_bin.mean() * abs(confidence[in_bin].mean() - right[in_bin].mean())
+    return float(total)
+
+
+def auroc(digit_scores: np.ndarray, other_scores: np.ndarray) -> float:
+    """Area under the ROC curve: the chance that a non-digit scores higher than a digit (ties
+    count half); Mann-Whitney's U over the product of the counts."""
+    d, o = np.asarray(digit_scores, np.float64), np.asarray(other_scores, np.float64)
+    both = np.concatenate([d, o])
+    order = both.argsort(kind="mergesort")
+    ranks = np.empty(len(both))
+    ranks[order] = np.arange(1, len(both) + 1)
+    _, inverse, counts = np.unique(both, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    ranks = (sums / counts)[inverse]  # tied values share their mean rank
+    u = ranks[len(d):].sum() - len(o) * (len(o) + 1) / 2
+    return float(u / (len(d) * len(o)))
+
+
+def is_blob(strokes_across: float | None) -> bool:
+    """Ink whose longer side spans fewer than BLOB_STROKES stroke widths (preprocessing.strokes_across)."""
+    return strokes_across is not None and strokes_across < BLOB_STROKES
+
+
+@dataclass(frozen=True)
+class Head:
+    """A one-hidden-layer network on standardised features -> the logit of "not a digit"."""
+
+    mean: np.ndarray  # (d,) of the training features
+    scale: np.ndarray  # (d,)
+    w1: np.ndarray  # (d, HEAD_HIDDEN)
+    b1: np.ndarray  # (HEAD_HIDDEN,)
+    w2: np.ndarray  # (HEAD_HIDDEN,)
+    b2: np.ndarray  # ()
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        """(..., d) features -> (...) logits; chunked so (n, 7, 2832) never makes a large copy."""
+        shape = x.shape[:-1]
+        flat = x.reshape(-1, x.shape[-1])
+        out = np.empty(len(flat), np.float32)
+        for i in range(0, len(flat), 4096):
+            h = np.maximum(((flat[i:i + 4096] - self.mean) / self.scale) @ self.w1 + self.b1, 0)
+            out[i:i + 4096] = h @ self.w2 + self.b2
+        return out.reshape(shape)
+
+
+def fit_head(x: np.ndarray, is_digit: np.ndarray, seed: int, hidden: int = HEAD_HIDDEN, epochs: int = 8,
+             batch: int = 256, learning_rate: float = 1e-3, weight_decay: float = 1e-4) -> Head:
+    """Train a Head on (n, d) features (float16 is enough: they are standardised a batch at a
+    time, never copied whole) to tell non-digits (logit up) from digits, the two classes weighted
+    equally: Adam on the logistic loss, a cosine-decayed learning rate."""
+    rng = np.random.default_rng(seed)
+    y = (~np.asarray(is_digit, bool)).astype(np.float32)  # 1: not a digit
+    weight = np.where(y == 1, (y == 0).sum() / max((y == 1).sum(), 1), 1.0).astype(np.float32)
+    weight /= weight.mean()
+    mean, scale = _mean_and_scale(x)
+    params = [rng.normal(0, np.sqrt(2 / x.shape[1]), (x.shape[1], hidden)).astype(np.float32),
+              np.zeros(hidden, np.float32), rng.normal(0, np.sqrt(2 / hidden), hidden).astype(np.float32),
+              np.zeros((), np.float32)]
+    adam = _Adam(params, learning_rate, total_steps=epochs * -(-len(x) // batch))
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for i in range(0, len(x), batch):
+            rows = order[i:i + batch]
+            xb = (x[rows].astype(np.float32) - mean) / scale
+            pre = xb @ params[0] + params[1]
+            h = np.maximum(pre, 0)
+            p = 1 / (1 + np.exp(-(h @ params[2] + params[3])))
+            g = weight[rows] * (p - y[rows]) / len(rows)  # d loss / d logit
+            gh = np.outer(g, params[2]) * (pre > 0)
+            adam.step([xb.T @ gh + weight_decay * params[0], gh.sum(axis=0),
+                       h.T @ g + weight_decay * params[2], g.sum()])
+    return Head(mean, scale, *params)
+
+
+def _mean_and_scale(x: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation (+ 0.01, so constant pixels stay finite), in float64
+    a chunk at a time."""
+    total, squares = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    for i in range(0, len(x), chunk):
+        part = x[i:i + chunk].astype(np.float64)
+        total += part.sum(axis=0)
+        squares += (part * part).sum(axis=0)
+    mean = total / len(x)
+    return mean.astype(np.float32), (np.sqrt(np.maximum(squares / len(x) - mean**2, 0)) + 1e-2).astype(np.float32)
+
+
+class _Adam:
+    """Adam (Kingma and Ba) with a cosine-decayed step size, updating arrays in place."""
+
+    def __init__(self, params: list[np.ndarray], learning_rate: float, total_steps: int) -> None:
+        self.params, self.lr, self.total = params, learning_rate, total_steps
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.t = 0
+
+    def step(self, grads: list[np.ndarray]) -> None:
+        self.t += 1
+        lr = self.lr * 0.5 * (1 + np.cos(np.pi * min(self.t / self.total, 1.0)))
+        for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
+            m *= 0.9
+            m += 0.1 * g
+            v *= 0.999
+            v += 0.001 * g * g
+            p -= (lr * (m / (1 - 0.9**self.t)) / (np.sqrt(v / (1 - 0.999**self.t)) + 1e-8)).astype(p.dtype)
+
+
+@dataclass(frozen=True)
+class PixelSubspace:
+    """MNIST's training digits' mean and first principal components, in pixel space."""
+
+    mean: np.ndarray  # (784,)
+    components: np.ndarray  # (k, 784), orthonormal rows
+
+    def residual(self, pixels: np.ndarray) -> np.ndarray:
+        """(n, 784) -> (n,): the length of what the subspace cannot explain."""
+        c = np.asarray(pixels, np.float32).reshape(len(pixels), -1) - self.mean
+        return np.linalg.norm(c - (c @ self.components.T) @ self.components, axis=1)
+
+
+def fit_pixel_subspace(pixels: np.ndarray, k: int = PIXEL_COMPONENTS) -> PixelSubspace:
+    """The mean and first k principal components of (n, 784) digits (an SVD)."""
+    x = np.asarray(pixels, np.float32).reshape(len(pixels), -1)
+    mean = x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+    return PixelSubspace(mean, vt[:k].astype(np.float32))
+
+
+def parts(head: Head, pixels: PixelSubspace, view_features: np.ndarray) -> np.ndarray:
+    """(n, views, d) features (view 0 the drawing itself, its pixels first) -> (n, 2): the
+    head's logit averaged over the views, and the drawing's pixel residual."""
+    f = np.asarray(view_features)
+    return np.stack([head.logit(f).mean(axis=1), pixels.residual(f[:, 0, :784])], axis=1)
+
+
+@dataclass(frozen=True)
+class NoveltyStats:
+    """Everything a model's server needs beside the weights: 1.0 MB of float32 for the default
+    model (the head 0.75 MB, the pixel subspace 0.3 MB), 0.5 MB for the seed's."""
+
+    temperature: float  # divides the logits (fit_temperature)
+    head: Head
+    pixels: PixelSubspace
+    centre: np.ndarray  # (2,) the head's and the residual's median on calibration digits
+    spread: np.ndarray  # (2,) their 99th percentile minus the median there
+    threshold: float  # scores above it: "That doesn't look like a digit"
+
+    def parts(self, view_features: np.ndarray) -> np.ndarray:
+        return parts(self.head, self.pixels, view_features)
+
+    def score(self, view_features: np.ndarray) -> np.ndarray:
+        """(n, views, d) -> (n,): higher is less like a digit; above `threshold`, refused."""
+        z = (self.parts(view_features) - self.centre) / self.spread
+        return z[:, 0] + PIXEL_WEIGHT * z[:, 1]
+
+    def save(self, path: Path) -> None:
+        arrays = {"temperature": np.float64(self.temperature), "centre": self.centre, "spread": self.spread,
+                  "threshold": np.float64(self.threshold),
+                  **{f"head_{f.name}": getattr(self.head, f.name) for f in fields(Head)},
+                  **{f"pixels_{f.name}": getattr(self.pixels, f.name) for f in fields(PixelSubspace)}}
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        atomic.write_bytes(Path(path), buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> NoveltyStats:
+        with np.load(path, allow_pickle=False) as f:
+            return cls(float(f["temperature"]), Head(**{x.name: f[f"head_{x.name}"] for x in fields(Head)}),
+                       PixelSubspace(**{x.name: f[f"pixels_{x.name}"] for x in fields(PixelSubspace)}),
+                       f["centre"], f["spread"], float(f["threshold"]))
+
+
+def calibrate(temperature: float, head: Head, pixels: PixelSubspace, parts: np.ndarray,
+              refused: float = REFUSED) -> NoveltyStats:
+    """Put the two scores on the digits' scale and set the threshold, from calibration digits'
+    (n, 2) NoveltyStats.parts: `refused` of them score above it."""
+    centre = np.median(parts, axis=0)
+    spread = np.maximum(np.quantile(parts, 0.99, axis=0) - centre, 1e-6)
+    z = (parts - centre) / spread
+    threshold = float(np.quantile(z[:, 0] + PIXEL_WEIGHT * z[:, 1], 1 - refused))
+    return NoveltyStats(temperature, head, pixels, centre, spread, threshold)
