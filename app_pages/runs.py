@@ -1,6 +1,7 @@
 """Runs page: every saved run, compared on one chart; download, draw with it; rename or delete
 one's own (an admin: any)."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -8,17 +9,33 @@ from app_pages.common import (
     MODEL_KEY,
     actor,
     admin_login,
+    classifier,
     drawing_store,
     line_chart,
+    mnist,
     model_scoreboard,
     percent_table,
     run_label,
     run_store,
 )
+from mnist_core.analysis import Reliability, reliability
+from mnist_core.classifier import ModelError
+from mnist_core.data import DataError
 from mnist_core.database import StoreError
 from mnist_core.drawings import Filter
 from mnist_core.owners import NotAllowed
 from mnist_core.runs import H5_FILE, MODEL_FILE, RECORD_FILE, Run, RunError
+
+RELIABILITY_DIGITS = 2_000  # of MNIST's test set: seven views each, a second or two for the widest runs
+
+
+@st.cache_resource(show_spinner="Reading MNIST's test digits…", max_entries=8)
+def reliability_of(run_id: str) -> tuple[Reliability, Reliability]:
+    """The run's readings of test digits, before and after its calibration."""
+    data, clf = mnist(), classifier(run_store().model_path(run_id))
+    x, y = data.x_test[:RELIABILITY_DIGITS].astype(np.float32) / 255, data.y_test[:RELIABILITY_DIGITS]
+    return reliability(clf.predict_proba_tta(x), y), reliability(clf.judge(x).probabilities, y)
+
 
 st.title("Runs")
 me = actor()
@@ -84,6 +101,19 @@ c.download_button(RECORD_FILE, lambda: store.record(run.id),
 if d.button("Draw with this run", key="runs_use", icon=":material/draw:"):
     st.session_state[MODEL_KEY] = run_label(run)
     st.switch_page("app_pages/draw.py")
+if st.toggle("How far to trust its confidence", key="runs_reliability",
+             help="A reliability diagram: of the readings it gave with each confidence, how many were right"):
+    try:
+        raw, shown = reliability_of(run.id)
+        line_chart(pd.DataFrame({"as the network says": raw.accuracy, "as shown (calibrated)": shown.accuracy,
+                                 "right as often as sure": np.linspace(1 / 30, 29 / 30, 15)},
+                                index=pd.Index(np.linspace(1 / 30, 29 / 30, 15), name="confidence")),
+                   "confidence (15 bins)", "share right", height=260)
+        st.caption(f"On {RELIABILITY_DIGITS:,} of MNIST's test digits, read as the Draw page reads them: expected "
+                   f"calibration error {raw.ece:.1%} as the network says, {shown.ece:.1%} as the app shows it "
+                   "(its temperature, fitted on the validation split, is saved with the run).")
+    except (DataError, ModelError, RunError, StoreError) as e:
+        st.error(f"Cannot score it: {e}")
 mine = me.may_change(run.owner)  # the buttons say it; the store enforces it
 if not mine:
     st.caption(f"This run is {whose(run)}: only its owner or an admin may rename or delete it.")

@@ -2,7 +2,7 @@
 
     from mnist_core import load_mnist, train, preprocess, load_classifier, PRESETS
     from mnist_core import train_and_save, RunStore, Database, database_url   # saved runs
-    from mnist_core import DrawingStore, read                                 # labelled drawings, a reading
+    from mnist_core import DrawingStore, interpret                                 # labelled drawings, a reading
 
 Public names are functions and types, never module names (the modules are `training`,
 `preprocessing`, ...), so `mnist_core.preprocess` is the function in every import order.
@@ -32,7 +32,7 @@ _EXPORTS = {
     "Database": "mnist_core.database",
     "database_url": "mnist_core.database",
     "DrawingStore": "mnist_core.drawings",
-    "read": "mnist_core.reading",
+    "interpret": "mnist_core.reading",
 }
 __all__ = list(_EXPORTS)
 

@@ -79,6 +79,30 @@ def first_layer_pictures(kernel: np.ndarray, limit: int = 64) -> np.ndarray:
     return pictures / np.where(scale > 0, scale, 1)
 
 
+@dataclass(frozen=True)
+class Reliability:
+    """How often readings of each confidence are right: a reliability diagram's points."""
+
+    confidence: np.ndarray  # (bins,) mean confidence of the readings in each bin (NaN: none)
+    accuracy: np.ndarray  # (bins,) share of them that are right
+    count: np.ndarray  # (bins,) how many
+    ece: float  # expected calibration error: the gap, weighted by the bins' shares
+
+
+def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> Reliability:
+    """Readings (n, 10) against the true digits, in `bins` equal bins of confidence."""
+    from mnist_core.novelty import expected_calibration_error
+
+    confidence = probabilities.max(axis=1)
+    right = probabilities.argmax(axis=1) == np.asarray(labels)
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    count = np.bincount(which, minlength=bins)
+    with np.errstate(invalid="ignore"):
+        mean_confidence = np.bincount(which, confidence, bins) / count
+        accuracy = np.bincount(which, right, bins) / count
+    return Reliability(mean_confidence, accuracy, count, expected_calibration_error(probabilities, labels, bins))
+
+
 def downsample(values: list[float], points: int) -> np.ndarray:
     """At most `points` values: means of equal consecutive groups, for long per-batch curves."""
     a = np.asarray(values, dtype=np.float32)

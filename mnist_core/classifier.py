@@ -4,7 +4,8 @@ trained or exported (load_keras).
 
     from mnist_core import load_classifier
     clf = load_classifier()                 # the project's shipped default model
-    clf.predict_proba_tta(x28)              # the reading: (28, 28) -> (10,), averaged over 7 views
+    clf.judge(x28s)                         # the reading shown: calibrated, and which are no digit
+    clf.predict_proba_tta(x28)              # its probabilities: (28, 28) -> (10,), averaged over 7 views
     clf.predict_proba(x)                    # one view each: (n, 28, 28) -> (n, 10)
     cache = ClassifierCache(max_bytes=200 * 2**20); cache.get(path)   # shared, bounded by bytes
 
@@ -20,9 +21,12 @@ the HDF5 library into a loop no Python code can interrupt.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import multiprocessing
 import threading
+import zipfile
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -36,6 +40,7 @@ from mnist_core import atomic
 from mnist_core.config import PRESET_RESULTS
 from mnist_core.forward import DenseNet
 from mnist_core.model_check import ModelError, check_model_file
+from mnist_core.novelty import NoveltyStats, calibrated, is_blob
 
 if TYPE_CHECKING:  # Keras (TensorFlow) loads only to train or export
     import keras
@@ -55,9 +60,19 @@ threadpool_limits(1, user_api="blas")
 
 
 @dataclass(frozen=True)
+class Judged:
+    """Readings as shown: calibrated probabilities, and which images are no digit at all."""
+
+    probabilities: np.ndarray  # (n, 10): the seven views' average, its confidence calibrated
+    not_a_digit: np.ndarray  # (n,) bool: "That doesn't look like a digit" (the argmax is then the closest digit)
+
+
+@dataclass(frozen=True)
 class Classifier:
     net: DenseNet
     path: Path
+    temperature: float = 1.0  # divides the reading's log-probabilities: calibrated confidence (novelty.py)
+    novelty: NoveltyStats | None = None  # the model's own "not a digit" head and threshold, when it has them
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """One view: (28, 28) -> (10,); (n, 28, 28) or (n, 784) -> (n, 10). Pixels in [0, 1]."""
@@ -72,6 +87,25 @@ class Classifier:
         x = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28)
         p = self.predict_proba(tta_views(x).reshape(-1, 28, 28)).reshape(len(x), -1, 10).mean(axis=1)
         return p[0] if np.ndim(images) in (1, 2) else p
+
+    def judge(self, images: np.ndarray, strokes_across: list[float | None] | None = None) -> Judged:
+        """The reading every way in shows: (n, 28, 28) (or one (28, 28)) -> Judged. Its confidence
+        is calibrated (a temperature fitted on the validation split, saved with the model); "not
+        a digit" comes from the model's own head and MNIST's pixel subspace when it has them
+        (novelty.NoveltyStats: the shipped models), else from the pixel subspace alone, a weaker
+        check; and for a canvas or a picture, `strokes_across` (preprocessing.strokes_across of
+        each) judges filled blobs, which preprocessing thins into bars."""
+        x = np.asarray(images, np.float32).reshape(-1, 28, 28)
+        views = tta_views(x).reshape(-1, 784)
+        p = self.net.predict_proba(views).reshape(len(x), -1, 10).mean(axis=1)
+        if self.novelty is not None:
+            features = np.concatenate([views, *self.net.activations(views)], axis=1)
+            refused = self.novelty.score(features.reshape(len(x), -1, features.shape[1])) > self.novelty.threshold
+        else:
+            refused = pixels_alone(x.reshape(len(x), 784))
+        if strokes_across is not None:
+            refused |= np.array([is_blob(s) for s in strokes_across], bool)
+        return Judged(calibrated(p, self.temperature).astype(np.float32), refused)
 
     def shape(self) -> dict:
         """The TrainConfig fields that describe this network: hidden widths, dropout, committee size."""
@@ -94,9 +128,44 @@ def tta_views(x: np.ndarray) -> np.ndarray:
 
 def load_classifier(path: str | Path | None = None, untrusted: bool = False) -> Classifier:
     """Open a `.keras` or `.h5` model; the default model when `path` is None. `untrusted` (a
-    visitor's upload): in a process of its own, ended after UNTRUSTED_SECONDS."""
+    visitor's upload): in a process of its own, ended after UNTRUSTED_SECONDS. Its calibration
+    comes with it: the `.novelty.npz` beside a shipped model, or the temperature a run's
+    `.keras` carries (runs.model_files); none for other files (a temperature of 1)."""
     path = _model_path(path)
-    return Classifier(_open_isolated(path) if untrusted else DenseNet.load(path), path)
+    net = _open_isolated(path) if untrusted else DenseNet.load(path)
+    stats_file = path.with_name(path.stem + ".novelty.npz")
+    novelty = NoveltyStats.load(stats_file) if not untrusted and stats_file.is_file() else None
+    temperature = novelty.temperature if novelty is not None else _carried_temperature(path)
+    return Classifier(net, path, temperature, novelty)
+
+
+CALIBRATION = "calibration.json"  # a member of a run's .keras: {"temperature": T}, fitted when it was trained
+
+
+def _carried_temperature(path: Path) -> float:
+    """The temperature a `.keras` carries (runs.model_files adds it), else 1: no calibration."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(CALIBRATION)
+            if info.file_size > 1000:
+                return 1.0
+            temperature = float(json.loads(archive.read(info)).get("temperature", 1.0))
+    except (KeyError, OSError, ValueError, AttributeError, zipfile.BadZipFile):
+        return 1.0
+    return temperature if 0.01 <= temperature <= 100 else 1.0  # fit_temperature searches 0.05-20
+
+
+@functools.cache
+def _default_novelty() -> NoveltyStats:
+    return NoveltyStats.load(DEFAULT_MODEL.with_name(DEFAULT_MODEL.stem + ".novelty.npz"))
+
+
+def pixels_alone(x: np.ndarray) -> np.ndarray:
+    """(n, 784) -> (n,) bool, for a model without a head of its own: the drawing's distance from
+    MNIST's pixel subspace alone (the shipped default's statistics), refusing about 1 in 100 of
+    the calibration digits (their scale puts the 99th percentile at 1)."""
+    stats = _default_novelty()
+    return (stats.pixels.residual(x) - stats.centre[1]) / stats.spread[1] > 1.0
 
 
 def _model_path(path: str | Path | None) -> Path:

@@ -420,13 +420,14 @@ def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from mnist_core.image_file import ImageError, read_image
-    from mnist_core.preprocessing import preprocess
+    from mnist_core.preprocessing import preprocess, strokes_across
 
     clf = _classifier(args.model, args)
     failed = 0
     for path in args.images:
         try:
-            x = preprocess(read_image(_read_bytes(path)))
+            image = read_image(_read_bytes(path))
+            x = preprocess(image)
         except (ImageError, OSError, ValueError) as e:
             failed += 1
             message = str(e) if not isinstance(e, OSError) else (e.strerror or str(e))
@@ -435,18 +436,26 @@ def _predict(args: argparse.Namespace) -> int:
             else:
                 print(f"{path}: error: {message}", file=sys.stderr)
             continue
-        p = None if x is None else clf.predict_proba_tta(x)  # the reading the Draw page gives
+        judged = None if x is None else clf.judge(x, [strokes_across(image)])  # the Draw page's reading
+        p = None if judged is None else judged.probabilities[0]
         digit = None if p is None else int(p.argmax())
+        not_a_digit = judged is not None and bool(judged.not_a_digit[0])
         if args.explain and p is not None:
             from mnist_core.explain import explain, save_pictures
 
             for written in save_pictures(explain(clf, x, digit, int(np.argsort(-p)[1])), path):
                 print(written, file=sys.stderr)
         if args.json:
-            print(json.dumps({"file": str(path), "digit": digit,
-                              "probabilities": None if p is None else [round(float(v), 6) for v in p]}))
+            answer = {"file": str(path), "digit": None if not_a_digit else digit,
+                      "probabilities": None if p is None else [round(float(v), 6) for v in p]}
+            if p is not None:
+                answer |= {"not_a_digit": not_a_digit, **({"closest": digit} if not_a_digit else {})}
+            print(json.dumps(answer))
+        elif p is None:
+            print(f"{path}: blank")
         else:
-            print(f"{path}: " + ("blank" if p is None else f"{digit} ({p[digit]:.1%})"))
+            print(f"{path}: " + (f"not a digit (closest: {digit}, {p[digit]:.1%})" if not_a_digit
+                                 else f"{digit} ({p[digit]:.1%})"))
     return 1 if failed else 0
 
 

@@ -4,7 +4,11 @@
     app = st.App("navigation.py", routes=routes(resolve))    # beside the app, on its port
 
     requests.post("http://localhost:5000/predict", files={"file": open("digit.png", "rb")}).json()
-    # {"digit": 3, "confidence": 0.97, "probabilities": [...ten...], "model": "default"}
+    # {"digit": 3, "confidence": 0.97, "probabilities": [...ten...], "not_a_digit": false, "model": "default"}
+    # a letter, a star, a face: {"digit": null, "not_a_digit": true, "closest": 8, "confidence": 0.41, ...}
+
+Every answer is the Draw page's reading: seven views averaged, the confidence calibrated (a
+temperature fitted on the validation split), and "not a digit" judged (classifier.judge).
 
 `POST /predict`, the body either
 - multipart, images in the field `file` (PNG, JPEG, GIF, BMP, WebP, TIFF): each goes through
@@ -63,7 +67,8 @@ from mnist_core.classifier import Classifier, ClassifierCache, ModelError
 from mnist_core.database import URL_VARIABLE, Database, StoreError, database_url
 from mnist_core.declared import npy_header
 from mnist_core.image_file import MAX_BYTES, read_image
-from mnist_core.preprocessing import preprocess
+from mnist_core.novelty import is_blob
+from mnist_core.preprocessing import preprocess, strokes_across
 from mnist_core.runs import RunError, RunStore, resolve_model
 
 MAX_BODY_BYTES = MAX_BYTES  # 10 MB a request, whatever it holds: the app's upload limit
@@ -164,7 +169,7 @@ def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
                 body = await _read_body(request)
                 digits, single = await _digits(request, body)
                 good = await run_in_threadpool(_stack, digits)
-                p = await batcher.predict_proba(classifier, good) if len(good) else np.zeros((0, 10), np.float32)
+                p = await batcher.predict_proba(classifier, good) if len(good) else np.zeros((0, 11), np.float32)
                 # thousands of items: made and serialized off the event loop, which answers /health meanwhile
                 return await run_in_threadpool(_response, digits, p, name, single)
         except (ModelError, RunError) as e:
@@ -285,12 +290,15 @@ async def _files_from_multipart(request: Request, body: bytes) -> list[bytes]:
 
 
 def _digits_from_files(files: list[bytes]) -> list[np.ndarray | str]:
-    """Each file -> its (28, 28) digit as the Draw page makes it, or why it cannot be read."""
+    """Each file -> its (28, 28) digit as the Draw page makes it, or why it cannot be read. A
+    filled blob (preprocessing thins it into a bar) comes back with its pixels all negative: the
+    reading says "not a digit" for it (_judged)."""
     digits: list[np.ndarray | str] = []
     for data in files:
         try:
-            x28 = preprocess(read_image(data))  # ImageError and NotADigit are ValueErrors
-            digits.append(x28 if x28 is not None else BLANK)
+            image = read_image(data)
+            x28 = preprocess(image)  # ImageError and NotADigit are ValueErrors
+            digits.append(BLANK if x28 is None else -x28 if is_blob(strokes_across(image)) else x28)
         except ValueError as e:
             digits.append(str(e))
     return digits
@@ -370,16 +378,25 @@ def _answers(digits: list[np.ndarray | str], probabilities: np.ndarray, model: s
         if isinstance(digit, str):
             items.append({"error": digit})
             continue
-        p = next(rows)
+        *p, not_a_digit = next(rows)
         best = max(range(10), key=p.__getitem__)
-        items.append({"digit": best, "confidence": p[best], "probabilities": p, "model": model or "default"})
+        item = {"digit": None if not_a_digit else best, "confidence": p[best], "probabilities": p,
+                "not_a_digit": bool(not_a_digit), "model": model or "default"}
+        items.append({**item, "closest": best} if not_a_digit else item)
     return items
 
 
 def _in_chunks(classifier: Classifier, xs: list[np.ndarray]) -> np.ndarray:
-    """Requests' (n_i, 28, 28) -> (sum n_i, 10), CHUNK images a model call: small requests share
-    a call, a big one is cut, and no request's images are copied whole."""
-    return np.concatenate([classifier.predict_proba_tta(chunk) for chunk in _chunks(xs)])
+    """Requests' (n_i, 28, 28) -> (sum n_i, 11): each image's ten calibrated probabilities and
+    1 when it is no digit (classifier.judge), CHUNK images a model call: small requests share a
+    call, a big one is cut, and no request's images are copied whole."""
+    return np.concatenate([_judged(classifier, chunk) for chunk in _chunks(xs)])
+
+
+def _judged(classifier: Classifier, x: np.ndarray) -> np.ndarray:
+    blobs = x.reshape(len(x), -1).max(axis=1) < 0  # marked by _digits_from_files
+    judged = classifier.judge(np.abs(x), [0.0 if blob else None for blob in blobs])
+    return np.column_stack([judged.probabilities, judged.not_a_digit])
 
 
 def _chunks(xs: list[np.ndarray]) -> Iterator[np.ndarray]:
@@ -409,7 +426,7 @@ class _Batcher:
         self._worker: asyncio.Task | None = None
 
     async def predict_proba(self, classifier: Classifier, x: np.ndarray) -> np.ndarray:
-        """(n, 28, 28) -> (n, 10), in a shared model call."""
+        """(n, 28, 28) -> (n, 11): ten calibrated probabilities and "not a digit", in a shared call."""
         future = asyncio.get_running_loop().create_future()
         self._queue.append((classifier, x, future))
         if self._worker is None or self._worker.done():

@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from mnist_core.config import TrainConfig
+from mnist_core.config import TrainConfig, split_validation
 from mnist_core.data import Mnist, load_mnist
 from mnist_core.database import Database
 from mnist_core.drawings import Collection, DrawingStore, Filter
 from mnist_core.finetune import FineTune, Scores, accuracy, holdout, people_in
+from mnist_core.novelty import fit_temperature
 from mnist_core.runs import Run, RunStore, resolve_model
 
 
@@ -97,7 +98,24 @@ def train_and_save(
         report = FineTune(config.base_model, trained_on, held_out,
                           people_in(drawn, held) if drawn is not None else 0, before, after)
     announce(Event.SAVING, None)
-    return Outcome(store.save(result, preset=preset, owner=owner, finetune=report, job=job), result)
+    saved = store.save(result, preset=preset, owner=owner, finetune=report, job=job,
+                       temperature=_temperature(result.model, data, config))
+    return Outcome(saved, result)
+
+
+CALIBRATION_DIGITS = 2_000  # of the validation split: a temperature is one number, and 2,000 fix it well
+
+
+def _temperature(model: Any, data: Mnist, config: TrainConfig) -> float:
+    """The temperature that calibrates the model's readings (seven views averaged, as every way
+    in reads), fitted on the validation split it never trained on (novelty.fit_temperature)."""
+    from mnist_core.classifier import tta_views
+
+    cut = split_validation(len(data.x_train), config.validation_split)
+    x, y = data.x_train[cut:][:CALIBRATION_DIGITS], data.y_train[cut:][:CALIBRATION_DIGITS]
+    views = tta_views(x.astype(np.float32) / 255.0).reshape(-1, 784)
+    p = np.concatenate([model(views[i:i + 7_000], training=False).numpy() for i in range(0, len(views), 7_000)])
+    return fit_temperature(p.reshape(len(x), -1, 10).mean(axis=1), y)
 
 
 def _scores(model: Any, drawn: Collection | None, held: np.ndarray | None, data: Mnist | None) -> Scores:

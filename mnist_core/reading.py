@@ -1,8 +1,9 @@
 """What the model read, told the way a person needs it: the digit, or "4 or 9?" when unsure,
 and where the ink differs from MNIST's own digits of that kind.
 
-    r = read(probabilities)            # Reading(digit=4, confidence=0.52, runner_up=9, ...)
+    r = interpret(probabilities)       # Reading(digit=4, confidence=0.52, runner_up=9, ...)
     r.headline                         # "4", or "4 or 9?" when the top two are within UNSURE_MARGIN
+    interpret(p, not_a_digit=True).headline   # "Not a digit" (and r.digit is the closest one)
     notes = differences(x28, r.digit)  # ["Strokes thinner than 9 in 10 of MNIST's 4s", ...]
     picture = overlay(x28, r.digit)    # (196, 196, 3) uint8: the 28x28 with the differences drawn
 
@@ -26,25 +27,28 @@ UNSURE_MARGIN = 0.3  # top two probabilities closer than this: the page says "4 
 
 @dataclass(frozen=True)
 class Reading:
-    digit: int
+    digit: int  # the likeliest digit: the reading, or the closest digit to a drawing that is none
     confidence: float
     runner_up: int
     runner_up_confidence: float
+    not_a_digit: bool = False
 
     @property
     def unsure(self) -> bool:
-        return self.confidence - self.runner_up_confidence < UNSURE_MARGIN
+        return not self.not_a_digit and self.confidence - self.runner_up_confidence < UNSURE_MARGIN
 
     @property
     def headline(self) -> str:
+        if self.not_a_digit:
+            return "Not a digit"
         return f"{self.digit} or {self.runner_up}?" if self.unsure else str(self.digit)
 
 
-def read(probabilities: np.ndarray) -> Reading:
-    """The top two of ten probabilities."""
+def interpret(probabilities: np.ndarray, not_a_digit: bool = False) -> Reading:
+    """The top two of ten probabilities, as a person is told them."""
     order = np.argsort(-np.asarray(probabilities))
     first, second = int(order[0]), int(order[1])
-    return Reading(first, float(probabilities[first]), second, float(probabilities[second]))
+    return Reading(first, float(probabilities[first]), second, float(probabilities[second]), bool(not_a_digit))
 
 
 @dataclass(frozen=True)

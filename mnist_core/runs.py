@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mnist_core import atomic
-from mnist_core.classifier import SHIPPED_MODELS
+from mnist_core.classifier import CALIBRATION, SHIPPED_MODELS
 from mnist_core.config import METRICS, History, TrainConfig
 from mnist_core.database import PROJECT_ROOT, Database, data_dir, jobs, legacy_imports, run_files, runs
 from mnist_core.finetune import FineTune
@@ -102,7 +103,8 @@ class RunStore:
         self.db = db
 
     def save(self, result: Any, preset: str = "custom", name: str | None = None, owner: str = "",
-             finetune: FineTune | None = None, job: tuple[str, str] | None = None) -> Run:
+             finetune: FineTune | None = None, job: tuple[str, str] | None = None,
+             temperature: float | None = None) -> Run:
         """Save a TrainResult as a new run: record and model files commit together or not at all.
         For a job of the line (`job`: its id, and the runner that claimed it), only while that
         runner still holds it, and the job names the run in the same transaction: a job is saved
@@ -122,7 +124,7 @@ class RunStore:
             fit_seconds=round(result.fit_seconds, 3),
             owner=owner,
         )
-        files = model_files(result.model)  # serialized before the transaction: it stays short
+        files = model_files(result.model, temperature)  # serialized before the transaction: it stays short
         with self.db.write() as conn:
             if job is not None:
                 _hold(conn, *job, run.id)
@@ -289,8 +291,9 @@ def legacy_runs_dir() -> Path:
     return Path(os.environ.get("MNIST_RUNS_DIR") or PROJECT_ROOT / "runs")
 
 
-def model_files(model: Any) -> dict[str, bytes]:
-    """A Keras model as the bytes of model.keras (with its optimizer) and mnist_dense_model.h5."""
+def model_files(model: Any, temperature: float | None = None) -> dict[str, bytes]:
+    """A Keras model as the bytes of model.keras (with its optimizer, and its calibration's
+    `temperature` as classifier.CALIBRATION, which Keras passes over) and mnist_dense_model.h5."""
     absl = logging.getLogger("absl")  # Keras warns that HDF5 is legacy on every save: we know
     level = absl.level
     with tempfile.TemporaryDirectory(prefix="mnist-save-") as tmp:
@@ -300,6 +303,9 @@ def model_files(model: Any) -> dict[str, bytes]:
             model.save(Path(tmp) / H5_FILE, include_optimizer=False)
         finally:
             absl.setLevel(level)
+        if temperature is not None:
+            with zipfile.ZipFile(Path(tmp) / MODEL_FILE, "a") as archive:
+                archive.writestr(CALIBRATION, json.dumps({"temperature": round(float(temperature), 6)}))
         return {name: (Path(tmp) / name).read_bytes() for name in (MODEL_FILE, H5_FILE)}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import time
 
 import pytest
@@ -336,14 +337,14 @@ def test_labelling_a_drawing_deleted_meanwhile_is_one_line():
 def test_an_unsure_reading_shows_the_runner_up(monkeypatch):
     import numpy as np
 
-    from mnist_core.classifier import Classifier
+    from mnist_core.classifier import Classifier, Judged
 
-    def unsure(self, images):
-        p = np.full(10, 0.02, np.float32)
-        p[4], p[9] = 0.46, 0.38
-        return p
+    def unsure(self, images, strokes_across=None):
+        p = np.full((1, 10), 0.02, np.float32)
+        p[0, 4], p[0, 9] = 0.46, 0.38
+        return Judged(p, np.zeros(1, bool))
 
-    monkeypatch.setattr(Classifier, "predict_proba", unsure)
+    monkeypatch.setattr(Classifier, "judge", unsure)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.session_state["draw_canvas_0"] = canvas_value(drawn_one())
     at.run()
@@ -447,3 +448,25 @@ def test_why_this_reading_shows_the_pixels_and_the_units():
     captions = [c.value for c in at.caption]
     assert any(c.startswith("The hidden units it switched on most") for c in captions)
     assert any("Red: ink that made it read 1" in str(i.proto) for i in at.get("image"))
+
+
+def test_a_star_is_not_a_digit_and_its_closest_digit_is_said_in_small_print():
+    star = Image.new("RGBA", (280, 280), "black")
+    ImageDraw.Draw(star).line([(140, 20), (180, 260), (30, 100), (250, 100), (100, 260), (140, 20)], fill="white",
+                              width=14)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.session_state["draw_canvas_0"] = canvas_value(star)
+    at.run()
+    assert next(m for m in at.metric if m.label == "Prediction").value == "Not a digit"
+    assert not [m for m in at.metric if m.label == "Confidence"]
+    assert any(c.value.startswith("That doesn't look like a digit. The closest is a") for c in at.caption)
+
+
+def test_a_runs_reliability_diagram_and_calibration_error(tiny_mnist, synthetic_data):
+    saved_run(tiny_mnist)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/runs.py").run()
+    at.toggle(key="runs_reliability").set_value(True).run()
+    assert not at.exception
+    note = next(c.value for c in at.caption if "expected calibration error" in c.value)
+    assert re.search(r"error \d+\.\d% as the network says, \d+\.\d% as the app shows it", note)

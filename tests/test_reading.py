@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_core.preprocessing import preprocess
-from mnist_core.reading import TYPICAL, differences, measure, overlay, profile, read
+from mnist_core.reading import TYPICAL, differences, interpret, measure, overlay, profile
 
 
 def drawn(*lines: tuple, width: int = 16) -> np.ndarray:
@@ -21,10 +21,10 @@ def drawn(*lines: tuple, width: int = 16) -> np.ndarray:
 def test_sure_and_unsure_readings():
     p = np.full(10, 0.01)
     p[4], p[9] = 0.50, 0.41
-    unsure = read(p)
+    unsure = interpret(p)
     assert (unsure.digit, unsure.runner_up, unsure.unsure, unsure.headline) == (4, 9, True, "4 or 9?")
     p[4], p[9] = 0.88, 0.03
-    assert read(p).headline == "4" and not read(p).unsure
+    assert interpret(p).headline == "4" and not interpret(p).unsure
 
 
 def test_a_leaning_one_is_told_how_it_leans_and_drawn_over():

@@ -1,0 +1,87 @@
+"""'That doesn't look like a digit', and confidence that means what it says, wherever a picture
+is read: the classifier, HTTP, the command line, and the temperature a run carries."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from starlette.testclient import TestClient
+
+from mnist_core.classifier import CALIBRATION, load_classifier
+from mnist_core.config import TrainConfig
+from mnist_core.database import Database
+from mnist_core.http_api import create_app, loaded_models
+from mnist_core.pipeline import train_and_save
+from mnist_core.preprocessing import preprocess, strokes_across
+from mnist_core.runs import MODEL_FILE, RunStore
+from tests.helpers import drawn_one, load_tiny_mnist
+
+
+def canvas(*lines: list[tuple[int, int]], width: int = 16) -> Image.Image:
+    img = Image.new("RGBA", (280, 280), "black")
+    for points in lines:
+        ImageDraw.Draw(img).line(points, fill="white", width=width, joint="curve")
+    return img
+
+
+STAR = canvas([(140, 20), (180, 260), (30, 100), (250, 100), (100, 260), (140, 20)], width=14)
+LETTER_A = canvas([(60, 250), (140, 30), (220, 250)], [(95, 160), (185, 160)], width=18)
+SEVEN = canvas([(50, 60), (220, 60), (160, 150), (110, 250)], width=20)
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_the_default_model_refuses_a_star_and_a_letter_and_reads_a_seven_and_a_one():
+    clf = load_classifier()
+    pictures = [STAR, LETTER_A, SEVEN, drawn_one()]
+    judged = clf.judge(np.stack([preprocess(p) for p in pictures]), [strokes_across(p) for p in pictures])
+    assert judged.not_a_digit.tolist() == [True, True, False, False]
+    assert judged.probabilities.argmax(axis=1)[2:].tolist() == [7, 1]
+    np.testing.assert_allclose(judged.probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_a_filled_blob_is_judged_on_the_canvas():
+    blob = Image.new("RGBA", (280, 280), "black")
+    ImageDraw.Draw(blob).ellipse((60, 90, 220, 190), fill="white")
+    clf, x = load_classifier(), preprocess(blob)
+    assert clf.judge(x, [strokes_across(blob)]).not_a_digit[0]
+
+
+def test_confidence_is_calibrated_not_the_raw_average():
+    clf = load_classifier()
+    x = preprocess(SEVEN)
+    raw, shown = clf.predict_proba_tta(x), clf.judge(x).probabilities[0]
+    assert clf.temperature == pytest.approx(0.478, abs=0.01) and raw.argmax() == shown.argmax() == 7
+    assert shown.max() > raw.max()  # trained with label smoothing, the raw average is under-confident
+
+
+def test_http_and_the_command_line_say_not_a_digit_with_the_closest(tmp_path):
+    client = TestClient(create_app(loaded_models(None)))
+    star, seven = client.post("/predict", files=[("file", png(STAR)), ("file", png(SEVEN))]).json()["predictions"]
+    assert star["digit"] is None and star["not_a_digit"] is True and 0 <= star["closest"] <= 9
+    assert seven["digit"] == 7 and seven["not_a_digit"] is False and "closest" not in seven
+    from mnist_core import cli
+
+    (tmp_path / "star.png").write_bytes(png(STAR))
+    assert cli.main(["predict", str(tmp_path / "star.png"), "--json"]) == 0
+
+
+def test_a_run_carries_the_temperature_fitted_on_its_validation_split(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    outcome = train_and_save(TrainConfig(epochs=2, batch_size=100, hidden=(32,), optimizer="adam",
+                                         learning_rate=0.002, label_smoothing=0.2), "custom", url, load_tiny_mnist)
+    data = RunStore(Database.open(url))
+    keras_bytes = data.file(outcome.run.id, MODEL_FILE)
+    with zipfile.ZipFile(io.BytesIO(keras_bytes)) as archive:
+        temperature = json.loads(archive.read(CALIBRATION))["temperature"]
+    clf = load_classifier(data.model_path(outcome.run.id))
+    assert temperature != 1.0 and clf.temperature == pytest.approx(temperature)
