@@ -172,8 +172,9 @@ UNLIMITED = 2**60  # cgroup v1 writes "no limit" as a number near 2**63
 
 
 def container_memory(cgroup: Path = CGROUP, own: Path = Path("/proc/self/cgroup")) -> tuple[int, int] | None:
-    """(limit, used) bytes of this process's memory cgroup, read as the kernel counts them:
-    v2's memory.max and memory.current, or v1's memory.limit_in_bytes and usage_in_bytes; the
+    """(limit, used) bytes of this process's memory cgroup, as the kernel counts them (v2's
+    memory.max and memory.current, or v1's memory.limit_in_bytes and usage_in_bytes), less the
+    file cache it would reclaim before it killed anything (memory.stat's inactive file pages): the
     process's own group when the mount shows it, else the mount's root (a container sees its own
     group there). None when no limit applies."""
     groups = {}  # controller ("" for v2) -> the process's group path
@@ -184,19 +185,32 @@ def container_memory(cgroup: Path = CGROUP, own: Path = Path("/proc/self/cgroup"
                 groups[controller] = path.lstrip("/")
     except (OSError, ValueError):
         pass
-    candidates = [(cgroup / groups.get("", ""), "memory.max", "memory.current"),
-                  (cgroup, "memory.max", "memory.current"),
-                  (cgroup / "memory" / groups.get("memory", ""), "memory.limit_in_bytes", "memory.usage_in_bytes"),
-                  (cgroup / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes")]
-    for folder, limit_name, used_name in candidates:
+    candidates = [(cgroup / groups.get("", ""), "memory.max", "memory.current", "inactive_file"),
+                  (cgroup, "memory.max", "memory.current", "inactive_file"),
+                  (cgroup / "memory" / groups.get("memory", ""), "memory.limit_in_bytes", "memory.usage_in_bytes",
+                   "total_inactive_file"),
+                  (cgroup / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")]
+    for folder, limit_name, used_name, cache_name in candidates:
         try:
             limit = (folder / limit_name).read_text().strip()
             used = int((folder / used_name).read_text())
         except (OSError, ValueError):
             continue
         if limit != "max" and int(limit) < UNLIMITED:
-            return int(limit), used
+            return int(limit), max(0, used - _stat(folder, cache_name))
     return None
+
+
+def _stat(folder: Path, name: str) -> int:
+    """One figure of a cgroup's memory.stat (0 when it has none)."""
+    try:
+        for line in (folder / "memory.stat").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == name:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def process_memory(pid: int) -> int:

@@ -106,12 +106,14 @@ def test_the_containers_memory_is_read_from_cgroup_v2_and_v1(tmp_path, layout):
     folder = {"v2": root / "app.slice" / "streamlit", "v2 root": root, "v1": root / "memory" / "docker" / "abc",
               "v1 root": root / "memory", "none": root}[layout]
     folder.mkdir(parents=True, exist_ok=True)
-    if layout.startswith("v2"):
+    if layout.startswith("v2"):  # 250 MB counted, 50 MB of it file cache the kernel would drop first
         (folder / "memory.max").write_text(f"{690 * 2**20}\n")
-        (folder / "memory.current").write_text(f"{200 * 2**20}\n")
+        (folder / "memory.current").write_text(f"{250 * 2**20}\n")
+        (folder / "memory.stat").write_text(f"anon 1\ninactive_file {50 * 2**20}\nactive_file 2\n")
     elif layout.startswith("v1"):
         (folder / "memory.limit_in_bytes").write_text(f"{690 * 2**20}\n")
-        (folder / "memory.usage_in_bytes").write_text(f"{200 * 2**20}\n")
+        (folder / "memory.usage_in_bytes").write_text(f"{250 * 2**20}\n")
+        (folder / "memory.stat").write_text(f"cache 3\ntotal_inactive_file {50 * 2**20}\n")
     else:  # v2 with no limit, and v1's way of saying none
         (folder / "memory.max").write_text("max\n")
         (folder / "memory.current").write_text("123\n")

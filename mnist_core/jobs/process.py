@@ -16,13 +16,16 @@ folds them into a JobState.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import multiprocessing
 import multiprocessing.synchronize
 import queue
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from mnist_core.config import METRICS, History, TrainConfig
@@ -92,7 +95,8 @@ class TrainingJob:
         self._reader = threading.Thread(target=self._read_events, name="training-events", daemon=True)
 
     def start(self) -> None:
-        self._process.start()
+        with _without_main():
+            self._process.start()
         self._reader.start()
 
     def join(self, timeout: float | None = None) -> None:
@@ -160,6 +164,21 @@ class TrainingJob:
         with self._lock:
             for k, v in changes.items():
                 setattr(self._state, k, v)
+
+
+@contextlib.contextmanager
+def _without_main() -> Iterator[None]:
+    """Start a spawned child without importing the parent's __main__ first, as spawn otherwise
+    does: in an app server that is Streamlit's, and the training process would carry Streamlit
+    too (in Cloud's smallest container, the memory its training lacks). The child needs nothing
+    of __main__: its target and `load_data` are importable by name."""
+    main = sys.modules["__main__"]
+    saved = {name: main.__dict__.pop(name) for name in ("__spec__", "__file__") if name in main.__dict__}
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
 
 
 def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: str, time_limit: float | None,
