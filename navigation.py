@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_pages.common import actor, admin_panel, identity_panel
+from app_pages.common import actor, admin_panel, freeze_long_lived, identity_panel
 
 st.set_page_config(page_title="MNIST dense networks", page_icon=":material/draw:", layout="wide")
 me = actor()
@@ -14,3 +14,4 @@ st.navigation([
     st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page("app_pages/drawings.py", title="Drawings", icon=":material/gesture:"),
 ]).run()
+freeze_long_lived()  # after the first page's imports: Streamlit's full collections stay cheap
