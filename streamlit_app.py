@@ -9,8 +9,8 @@ from the pages' model cache (shipped models and saved runs), so a model is loade
 import streamlit as st
 
 from app_pages.common import classifier, model_file
-from mnist_core.classifier import Classifier
 from mnist_core.http_api import routes
+from mnist_core.reading.classifier import Classifier
 
 
 def resolve(name: str | None) -> Classifier:

@@ -15,15 +15,21 @@ import streamlit as st
 
 from mnist_core import data as mnist_data
 from mnist_core.budget import Budget, running_on_community_cloud
-from mnist_core.classifier import SHIPPED_MODELS, SHIPPED_TEST_ACCURACY, Classifier, ClassifierCache, store_upload
-from mnist_core.database import Database, StoreError, database_url
-from mnist_core.drawings import DrawingStore, Filter
 from mnist_core.jobs.line import JobQueue
 from mnist_core.jobs.runner import Runner
 from mnist_core.owners import Actor, Keys, NotAllowed, Throttle, password_matches
 from mnist_core.people import people, remove_person
-from mnist_core.runs import Run, RunIndex, RunStore, legacy_runs_dir
+from mnist_core.reading.classifier import (
+    SHIPPED_MODELS,
+    SHIPPED_TEST_ACCURACY,
+    Classifier,
+    ClassifierCache,
+    store_upload,
+)
 from mnist_core.scoreboard import Score, scoreboard
+from mnist_core.store.database import Database, StoreError, database_url
+from mnist_core.store.drawings import DrawingStore, Filter
+from mnist_core.store.runs import Run, RunIndex, RunStore, legacy_runs_dir
 
 UPLOADED_MODELS = Path(tempfile.gettempdir()) / "mnist-dense-uploads"
 MODEL_KEY = "model_choice"  # session state: the label of the model the Draw page uses

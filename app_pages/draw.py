@@ -18,16 +18,16 @@ from app_pages.common import (
     probability_chart,
     save_uploaded_model,
 )
-from mnist_core.classifier import MODEL_SUFFIXES, ModelError
-from mnist_core.database import StoreError
 from mnist_core.drawing_files import as_png
-from mnist_core.drawings import CANVAS, UPLOAD, DrawingError
-from mnist_core.explain import Explanation, explain, heatmap
-from mnist_core.image_file import CANVAS_SIDE, EXTENSIONS, ImageError, preview, read_canvas, read_image
 from mnist_core.owners import NotAllowed
 from mnist_core.preprocessing import NotADigit, preprocess, strokes_across
-from mnist_core.reading import Reading, differences, interpret, overlay
-from mnist_core.runs import RunError
+from mnist_core.reading.classifier import MODEL_SUFFIXES, ModelError
+from mnist_core.reading.explain import Explanation, explain, heatmap
+from mnist_core.reading.image_file import CANVAS_SIDE, EXTENSIONS, ImageError, preview, read_canvas, read_image
+from mnist_core.reading.interpretation import Reading, differences, interpret, overlay
+from mnist_core.store.database import StoreError
+from mnist_core.store.drawings import CANVAS, UPLOAD, DrawingError
+from mnist_core.store.runs import RunError
 
 KEPT = "draw_kept"  # session state: drawing fingerprint -> the id it was kept under
 NOTICE = "draw_notice"  # session state: (kind, one line) from the last labelling

@@ -14,10 +14,10 @@ from app_pages.common import (
     model_scoreboard,
     percent_table,
 )
-from mnist_core.database import StoreError
 from mnist_core.drawing_files import IDX_NAMES, read_files, to_idx, to_npz, to_png_zip
-from mnist_core.drawings import DrawingError, Filter
 from mnist_core.owners import NotAllowed
+from mnist_core.store.database import StoreError
+from mnist_core.store.drawings import DrawingError, Filter
 
 PER_PAGE = 48
 COLUMNS = 8

@@ -19,12 +19,12 @@ from app_pages.common import (
     run_store,
 )
 from mnist_core.analysis import Reliability, reliability
-from mnist_core.classifier import ModelError
 from mnist_core.data import DataError
-from mnist_core.database import StoreError
-from mnist_core.drawings import Filter
 from mnist_core.owners import NotAllowed
-from mnist_core.runs import H5_FILE, MODEL_FILE, RECORD_FILE, Run, RunError
+from mnist_core.reading.classifier import ModelError
+from mnist_core.store.database import StoreError
+from mnist_core.store.drawings import Filter
+from mnist_core.store.runs import H5_FILE, MODEL_FILE, RECORD_FILE, Run, RunError
 
 RELIABILITY_DIGITS = 2_000  # of MNIST's test set: seven views each, a second or two for the widest runs
 

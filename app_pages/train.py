@@ -34,7 +34,6 @@ from app_pages.common import (
 from mnist_core import data as mnist_data
 from mnist_core.analysis import Evaluation, downsample, evaluate
 from mnist_core.budget import BudgetError, available_memory, duration, estimated_seconds, layers, parameters
-from mnist_core.classifier import ModelError
 from mnist_core.config import (
     BOOK_FIGURES,
     PRESET_NOTES,
@@ -48,13 +47,13 @@ from mnist_core.config import (
     parse_hidden,
     settings,
 )
-from mnist_core.database import StoreError
-from mnist_core.drawings import DrawingError
-from mnist_core.finetune import FineTune
 from mnist_core.jobs.line import NEXT, JobQueue, QueuedJob, QueueError, Status, admit
 from mnist_core.jobs.process import JobState, Phase
 from mnist_core.owners import Actor, NotAllowed
-from mnist_core.runs import Run, RunError
+from mnist_core.reading.classifier import ModelError
+from mnist_core.store.database import StoreError
+from mnist_core.store.drawings import DrawingError
+from mnist_core.store.runs import FineTune, Run, RunError
 from mnist_core.styles import NoFonts
 
 st.title("Train a dense network")

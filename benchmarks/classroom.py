@@ -36,10 +36,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.app_server import app_server  # noqa: E402
 from benchmarks.memory import pss_mb  # noqa: E402
 from benchmarks.ws_session import AppError, DrawSession, digit_png  # noqa: E402
-from mnist_core.database import Database  # noqa: E402
 from mnist_core.jobs.line import JobQueue, Status  # noqa: E402
 from mnist_core.owners import Keys  # noqa: E402
-from mnist_core.runs import RunStore  # noqa: E402
+from mnist_core.store.database import Database  # noqa: E402
+from mnist_core.store.runs import RunStore  # noqa: E402
 
 
 async def visitor(url: str, i: int, trains: bool, drawings: int, pause: float, latencies: list[float],

@@ -30,10 +30,10 @@ from PIL import Image, ImageFilter
 
 from benchmarks.other_writers import as_glyph, usps
 from benchmarks.stroke_styles import draw_styled
-from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
 from mnist_core.data import load_mnist
 from mnist_core.fonts import font_designs, split_designs, typed_digit
 from mnist_core.preprocessing import NotADigit, preprocess
+from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
 from mnist_core.styles import as_strokes
 
 HELD_OUT = ("fonts, typed", "fonts, hand-drawn", "styles MNIST lacks")

@@ -1,4 +1,4 @@
-"""The shipped default model read by numpy (mnist_core/forward.py) beside Keras: speed, memory, load.
+"""The shipped default model read by numpy (mnist_core/reading/forward.py) beside Keras: speed, memory, load.
 
     python benchmarks/forward_speed.py [--calls 400] [--litert-python VENV/bin/python]
 
@@ -9,7 +9,7 @@
 2. numpy's BLAS threads: the numpy figures again in child processes with OPENBLAS_NUM_THREADS
    1 and 2 (OpenBLAS reads it once, at import).
 3. Memory (PSS and RSS, /proc/self/smaps_rollup) of a fresh process: after `import numpy, h5py,
-   mnist_core.forward` against `import tensorflow`, then with the model loaded and one reading.
+   mnist_core.reading.forward` against `import tensorflow`, then with the model loaded and one reading.
 4. Load time of the model, warm (median of 5 in this process) and cold (a fresh process: import,
    load, first reading).
 5. With `--litert-python` (a separate venv holding ai-edge-litert and numpy, never the app's):
@@ -43,8 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnist_core.classifier import DEFAULT_MODEL, tta_views  # noqa: E402
-from mnist_core.forward import DenseNet  # noqa: E402
+from mnist_core.reading.classifier import DEFAULT_MODEL, tta_views  # noqa: E402
+from mnist_core.reading.forward import DenseNet  # noqa: E402
 
 MEMORY = """
 def memory():
@@ -57,9 +57,9 @@ def memory():
 NUMPY_CHILD = MEMORY + """
 import json, time
 t0 = time.perf_counter()
-import numpy as np, h5py, mnist_core.forward
+import numpy as np, h5py, mnist_core.reading.forward
 imported, after_import = time.perf_counter() - t0, memory()
-net = mnist_core.forward.DenseNet.load(MODEL)
+net = mnist_core.reading.forward.DenseNet.load(MODEL)
 loaded = time.perf_counter() - t0
 net.predict_proba(np.zeros((7, 784), np.float32))
 print(json.dumps({"import_s": imported, "load_s": loaded - imported, "first_s": time.perf_counter() - t0,
@@ -71,7 +71,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 t0 = time.perf_counter()
 import numpy as np, tensorflow
 imported, after_import = time.perf_counter() - t0, memory()
-from mnist_core.classifier import load_classifier
+from mnist_core.reading.classifier import load_classifier
 clf = load_classifier(MODEL)
 loaded = time.perf_counter() - t0
 clf.predict_proba(np.zeros((7, 784), np.float32))
@@ -83,10 +83,10 @@ import json, os, time
 import numpy as np
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 if WAY == "numpy":
-    from mnist_core.forward import DenseNet
+    from mnist_core.reading.forward import DenseNet
     predict = DenseNet.load(MODEL).predict_proba
 elif WAY == "keras":
-    from mnist_core.classifier import load_classifier
+    from mnist_core.reading.classifier import load_classifier
     predict = load_classifier(MODEL).predict_proba
 else:
     from ai_edge_litert.interpreter import Interpreter
@@ -178,7 +178,7 @@ def main() -> None:
                 "numpy, 2 BLAS threads": ({"OPENBLAS_NUM_THREADS": "2"}, "numpy", sys.executable),
                 "Keras tf.function (today)": ({}, "keras", sys.executable)}
         if args.litert_python:
-            from mnist_core.classifier import load_keras
+            from mnist_core.reading.classifier import load_keras
 
             load_keras(DEFAULT_MODEL).export(str(tflite), format="litert", verbose=False)
             for threads in (1, 2):
@@ -202,7 +202,7 @@ def main() -> None:
         print("\n3. and 4. A fresh process: memory, and the time to the first reading")
         bare = child(MEMORY + "import json; print(json.dumps(memory()))")
         ours, theirs = child(NUMPY_CHILD, MODEL=model), child(KERAS_CHILD, MODEL=model)
-        found = {"numpy, h5py, mnist_core.forward": ours, "tensorflow (today)": theirs}
+        found = {"numpy, h5py, mnist_core.reading.forward": ours, "tensorflow (today)": theirs}
         if args.litert_python:
             lite = child(LITERT_CHILD, python=args.litert_python, TFLITE=str(tflite), INPUTS=str(inputs),
                          EXPECTED=str(expected))
@@ -215,7 +215,7 @@ def main() -> None:
         ratios = {k: ours["read"][k] / theirs["read"][k] for k in ("pss", "rss")}
         print(f"   numpy / Keras after one reading: PSS {ratios['pss']:.2f}x, RSS {ratios['rss']:.2f}x, "
               f"time to it {ours['first_s'] / theirs['first_s']:.2f}x")
-        from mnist_core.classifier import load_classifier
+        from mnist_core.reading.classifier import load_classifier
 
         warm: dict[str, list[float]] = {"numpy": [], "keras": []}
         for _ in range(5):

@@ -36,8 +36,8 @@ import numpy as np
 
 from benchmarks.memory import pss_mb
 from benchmarks.ws_session import digit_png
-from mnist_core.image_file import read_image
 from mnist_core.preprocessing import preprocess
+from mnist_core.reading.image_file import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 DRAWINGS = 64  # distinct canvas PNGs, posted round-robin
@@ -182,7 +182,7 @@ def main() -> None:
         ours["array_batch"] = ARRAY_BATCH * load(port, [array_body], 2, args.seconds)[0]
         ours["npy_batch"] = ARRAY_BATCH * load(port, [npy_body], 2, args.seconds)[0]
 
-    from mnist_core.classifier import load_classifier
+    from mnist_core.reading.classifier import load_classifier
 
     model_alone = images_per_second(load_classifier().predict_proba, as_bytes.astype(np.float32) / 255)
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.drawing import make_drawings, ours_or_blank, scores
-from mnist_core.classifier import load_classifier
 from mnist_core.config import PRESETS
 from mnist_core.data import load_mnist
+from mnist_core.reading.classifier import load_classifier
 from mnist_core.training import train
 
 BASE = PRESETS["best"].replace(pen=0.0, styles=0.0)  # the 1024-1024 recipe on MNIST alone

@@ -19,7 +19,7 @@ seed 0). Every threshold is chosen on other digits (novelty_fit.calibration_digi
 validation digits and the training fonts' digits, drawn again as a canvas gives them), never
 on these. Printed for each model: AUROC (overall, per kind, digit-like letters apart), digits
 refused and non-digits caught for each score (the network's own: max softmax, energy, max
-logit, Mahalanobis; and mnist_core/novelty.py's), the chosen one per source and per kind, and
+logit, Mahalanobis; and mnist_core/reading/novelty.py's), the chosen one per source and per kind, and
 expected calibration error before and after temperature scaling (MNIST's test set and the
 drawing benchmark, read as the Draw page reads: 7 views averaged). The statistics are read
 from models/<name>.novelty.npz, or fitted (about a minute; --save-stats writes them there).
@@ -40,11 +40,13 @@ from PIL import Image, ImageDraw
 
 from benchmarks.drawing import canvas_drawing, make_drawings, ours_or_blank
 from benchmarks.stroke_styles import _smooth, arc
-from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL
 from mnist_core.data import load_mnist
 from mnist_core.fonts import draws_glyph, font_designs, split_designs, typed_glyph
 from mnist_core.non_digit_examples import DIGIT_LIKE
-from mnist_core.novelty import (
+from mnist_core.novelty_fit import VALIDATION_SPLIT, calibration_digits, fit_novelty, view_features, view_logits
+from mnist_core.preprocessing import strokes_across
+from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL
+from mnist_core.reading.novelty import (
     REFUSED,
     Layers,
     NoveltyStats,
@@ -57,8 +59,6 @@ from mnist_core.novelty import (
     is_blob,
     view_probabilities,
 )
-from mnist_core.novelty_fit import VALIDATION_SPLIT, calibration_digits, fit_novelty, view_features, view_logits
-from mnist_core.preprocessing import strokes_across
 from mnist_core.styles import as_strokes
 from mnist_core.training import split_validation
 
@@ -260,7 +260,7 @@ def evaluate(path: Path, digits: dict, others: dict, calibration: np.ndarray, da
     chosen method's figures; ECE before and after temperature scaling."""
     import keras  # noqa: F401  (the benchmark reads the weights with Keras; the scores are numpy)
 
-    from mnist_core.classifier import load_classifier
+    from mnist_core.reading.classifier import load_classifier
 
     layers = dense_layers(load_classifier(path).model.get_weights())
     stats_path = path.with_suffix(".novelty.npz")

@@ -33,8 +33,8 @@ def frame(i: int) -> np.ndarray:
 def timed(engine: str, model: Path) -> dict[str, float]:
     """Medians in ms: preprocessing alone, and the whole frame to probabilities, with `engine`."""
     sys.path.insert(0, str(ROOT))
-    from mnist_core.classifier import load_classifier, load_keras, tta_views
     from mnist_core.preprocessing import preprocess
+    from mnist_core.reading.classifier import load_classifier, load_keras, tta_views
 
     if engine == "numpy":
         read = load_classifier(model).predict_proba_tta

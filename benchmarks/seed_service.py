@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mnist_core.classifier import DEFAULT_MODEL
+from mnist_core.reading.classifier import DEFAULT_MODEL
 
 
 def seed_app(model: keras.Model) -> Starlette:

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.app_server import app_server  # noqa: E402
 from benchmarks.ws_session import AppError, DrawSession, digit_png  # noqa: E402
-from mnist_core.database import Database  # noqa: E402
 from mnist_core.jobs.line import JobQueue, Status  # noqa: E402
+from mnist_core.store.database import Database  # noqa: E402
 
 CGROUP = Path("/sys/fs/cgroup")
 
@@ -118,7 +118,7 @@ def main() -> int:
 def _all_jobs(queue: JobQueue) -> list:
     import sqlalchemy as sa
 
-    from mnist_core.database import jobs
+    from mnist_core.store.database import jobs
 
     with queue.db.read() as conn:
         ids = list(conn.execute(sa.select(jobs.c.id)).scalars())

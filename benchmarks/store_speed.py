@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from mnist_core.classifier import SEED_MODEL  # noqa: E402
 from mnist_core.config import PRESETS  # noqa: E402
-from mnist_core.database import Database  # noqa: E402
-from mnist_core.runs import H5_FILE, MODEL_FILE, Run, RunStore  # noqa: E402
+from mnist_core.reading.classifier import SEED_MODEL  # noqa: E402
+from mnist_core.store.database import Database  # noqa: E402
+from mnist_core.store.runs import H5_FILE, MODEL_FILE, Run, RunStore  # noqa: E402
 
 
 def median_ms(f: Callable[[], object], repeat: int) -> float:
@@ -59,7 +59,7 @@ def fill(store: RunStore, n: int) -> None:
 def fill_drawings(db: Database, n: int) -> None:
     import numpy as np
 
-    from mnist_core.database import drawings
+    from mnist_core.store.database import drawings
 
     rng = np.random.default_rng(0)
     png, strokes = bytes(12_000), '{"objects": [' + ", ".join(['{"type": "path"}'] * 200) + "]}"
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--drawings", type=int, default=10_000)
     args = parser.parse_args()
-    from mnist_core.drawings import DrawingStore, Filter
+    from mnist_core.store.drawings import DrawingStore, Filter
     from tests.postgres import create_database, postgres_server
 
     rows = []

@@ -17,7 +17,7 @@ from mnist_core.data import Mnist
 
 if TYPE_CHECKING:  # Keras (TensorFlow) loads with the first model, not on import
 
-    from mnist_core.classifier import Classifier
+    from mnist_core.reading.classifier import Classifier
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class Reliability:
 
 def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> Reliability:
     """Readings (n, 10) against the true digits, in `bins` equal bins of confidence."""
-    from mnist_core.novelty import expected_calibration_error
+    from mnist_core.reading.novelty import expected_calibration_error
 
     confidence = probabilities.max(axis=1)
     right = probabilities.argmax(axis=1) == np.asarray(labels)

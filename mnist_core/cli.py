@@ -184,15 +184,15 @@ def _config(args: argparse.Namespace) -> TrainConfig:
 
 
 def _database(args: argparse.Namespace) -> str:
-    from mnist_core.database import database_url
+    from mnist_core.store.database import database_url
 
     return database_url(args.database)
 
 
 def _store(args: argparse.Namespace):
     """The runs in the database, with any old run folders imported first."""
-    from mnist_core.database import Database
-    from mnist_core.runs import RunStore, legacy_runs_dir
+    from mnist_core.store.database import Database
+    from mnist_core.store.runs import RunStore, legacy_runs_dir
 
     store = RunStore(Database.open(_database(args)))
     store.import_folders(legacy_runs_dir())
@@ -201,8 +201,8 @@ def _store(args: argparse.Namespace):
 
 def _model_path(ref: str | None, args: argparse.Namespace) -> Path:
     """A model file given on the command line, else a shipped model's or a run's, by id or name."""
-    from mnist_core.classifier import MODEL_SUFFIXES, SHIPPED_MODELS
-    from mnist_core.runs import resolve_model
+    from mnist_core.reading.classifier import MODEL_SUFFIXES, SHIPPED_MODELS
+    from mnist_core.store.runs import resolve_model
 
     if ref is not None and Path(ref).suffix.lower() in MODEL_SUFFIXES:
         return Path(ref)
@@ -214,8 +214,8 @@ def _keys(db):
     .streamlit/secrets.toml when it sets one (else $MNIST_IDENTITY_SECRET, else the database's)."""
     import tomllib
 
-    from mnist_core.database import PROJECT_ROOT
     from mnist_core.owners import Keys
+    from mnist_core.store.database import PROJECT_ROOT
 
     try:
         secrets = tomllib.loads((PROJECT_ROOT / ".streamlit" / "secrets.toml").read_text())
@@ -226,7 +226,7 @@ def _keys(db):
 
 def _classifier(ref: str | None, args: argparse.Namespace):
     """The model `ref` names, to read digits with (numpy: no TensorFlow)."""
-    from mnist_core.classifier import load_classifier
+    from mnist_core.reading.classifier import load_classifier
 
     return load_classifier(_model_path(ref, args))
 
@@ -341,11 +341,11 @@ EXPORT_FORMATS = ("all", "keras", "h5", "saved_model")
 
 
 def _export(args: argparse.Namespace) -> int:
-    from mnist_core.classifier import SHIPPED_MODELS
+    from mnist_core.reading.classifier import SHIPPED_MODELS
 
     shipped = args.run_ref in SHIPPED_MODELS
     if args.format == "saved_model":
-        from mnist_core.classifier import load_keras
+        from mnist_core.reading.classifier import load_keras
         from mnist_core.saved_model import export_saved_model
 
         _import_tensorflow_quietly()
@@ -353,7 +353,7 @@ def _export(args: argparse.Namespace) -> int:
         print(args.folder)
         return 0
     if shipped:
-        from mnist_core.runs import RunError
+        from mnist_core.store.runs import RunError
 
         raise RunError(f"{args.run_ref} is a shipped model: its file is models/{args.run_ref}.keras; "
                        "use --format saved_model to export it for TensorFlow Serving")
@@ -362,7 +362,7 @@ def _export(args: argparse.Namespace) -> int:
         written = store.export(args.run_ref, args.folder)
     else:
         from mnist_core import atomic
-        from mnist_core.runs import H5_FILE, MODEL_FILE
+        from mnist_core.store.runs import H5_FILE, MODEL_FILE
 
         name = MODEL_FILE if args.format == "keras" else H5_FILE
         atomic.write_bytes(args.folder / name, store.file(store.get(args.run_ref).id, name))
@@ -378,8 +378,8 @@ def _worker(args: argparse.Namespace) -> int:
     import threading
 
     from mnist_core.data import load_mnist
-    from mnist_core.database import safe_url
     from mnist_core.jobs.runner import Runner
+    from mnist_core.store.database import safe_url
 
     if args.jobs < 1:
         raise ConfigError("--jobs must be at least 1")
@@ -419,8 +419,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from mnist_core.image_file import ImageError, read_image
     from mnist_core.preprocessing import preprocess, strokes_across
+    from mnist_core.reading.image_file import ImageError, read_image
 
     clf = _classifier(args.model, args)
     failed = 0
@@ -441,7 +441,7 @@ def _predict(args: argparse.Namespace) -> int:
         digit = None if p is None else int(p.argmax())
         not_a_digit = judged is not None and bool(judged.not_a_digit[0])
         if args.explain and p is not None:
-            from mnist_core.explain import explain, save_pictures
+            from mnist_core.reading.explain import explain, save_pictures
 
             for written in save_pictures(explain(clf, x, digit, int(np.argsort(-p)[1])), path):
                 print(written, file=sys.stderr)
@@ -460,7 +460,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _read_bytes(path: Path) -> bytes:
-    from mnist_core.image_file import MAX_BYTES, ImageError
+    from mnist_core.reading.image_file import MAX_BYTES, ImageError
 
     if path.is_file() and path.stat().st_size > MAX_BYTES:
         raise ImageError(f"the file is over the {MAX_BYTES // 2**20} MB limit")
@@ -468,7 +468,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _drawings(args: argparse.Namespace):
-    from mnist_core.drawings import DrawingStore
+    from mnist_core.store.drawings import DrawingStore
 
     return DrawingStore(_store(args).db)
 
@@ -487,9 +487,9 @@ def _drawings_list(args: argparse.Namespace) -> int:
 
 def _drawings_add(args: argparse.Namespace) -> int:
     from mnist_core.drawing_files import as_png
-    from mnist_core.drawings import UPLOAD, DrawingError, check_label
-    from mnist_core.image_file import read_image
     from mnist_core.preprocessing import NotADigit, preprocess
+    from mnist_core.reading.image_file import read_image
+    from mnist_core.store.drawings import UPLOAD, DrawingError, check_label
 
     label = check_label(args.label)  # before any model loads
     clf = _classifier(args.model, args)
@@ -539,7 +539,7 @@ def _drawings_import(args: argparse.Namespace) -> int:
 
 def _read_import(path: Path) -> bytes:
     from mnist_core.drawing_files import MAX_FILE_BYTES
-    from mnist_core.drawings import DrawingError
+    from mnist_core.store.drawings import DrawingError
 
     if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
         raise DrawingError(f"{path}: over {MAX_FILE_BYTES // 2**20} MB")
@@ -581,9 +581,9 @@ def _people_remove(args: argparse.Namespace) -> int:
 
 
 def _scoreboard(args: argparse.Namespace) -> int:
-    from mnist_core.classifier import load_classifier
-    from mnist_core.drawings import DrawingStore, Filter
+    from mnist_core.reading.classifier import load_classifier
     from mnist_core.scoreboard import scoreboard
+    from mnist_core.store.drawings import DrawingStore, Filter
 
     store = _store(args)
     drawn = DrawingStore(store.db).collection(Filter(trusted=True))

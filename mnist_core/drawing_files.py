@@ -27,8 +27,8 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from mnist_core.declared import npy_member_header, read_idx, read_npy
-from mnist_core.drawings import Collection, DrawingError, check_label
-from mnist_core.image_file import EXTENSIONS, MAX_BYTES
+from mnist_core.reading.image_file import EXTENSIONS, MAX_BYTES
+from mnist_core.store.drawings import Collection, DrawingError, check_label
 
 MAX_DRAWINGS = 60_000  # a file's drawings at most: as many as MNIST's training set
 MAX_ZIP_ENTRY = MAX_BYTES  # bytes of one PNG in a zip: as many as an uploaded picture
@@ -166,8 +166,8 @@ def _idx_pair(files: Sequence[tuple[str, bytes]]) -> tuple[np.ndarray, np.ndarra
 def _png_zip(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """PNGs whose folder is their digit (`7/a.png`); the exact 28x28s (`28x28/7/a.png`) when the
     zip has them, else every picture read as an upload is (image_file, then preprocess)."""
-    from mnist_core.image_file import ImageError, read_image
     from mnist_core.preprocessing import NotADigit, preprocess
+    from mnist_core.reading.image_file import ImageError, read_image
 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         entries = [i for i in archive.infolist() if not i.is_dir() and PurePosixPath(i.filename).suffix.lower()

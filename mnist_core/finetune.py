@@ -1,8 +1,8 @@
 """Fine-tuning on the drawings people labelled: which to train on, which to hold out, and the
-before/after report a fine-tuned run carries.
+before/after report a fine-tuned run carries (store.runs.FineTune).
 
     held = holdout(collection, share=0.25, seed=1671)   # bool mask: never trained on
-    FineTune(base_model, trained_on, held_out, people_held_out, before, after)   # a run's report
+    accuracy(predict, x, y), people_in(collection, held)   # the report's figures
 
 A model trained on MNIST is weakest on the Draw page: people's own digits. Every drawing they
 label is kept (drawings.py); a fine-tune starts from a model (the default one by default),
@@ -15,12 +15,11 @@ the question a class asks); with one person, a random share of their drawings.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from mnist_core.drawings import Collection, DrawingError
+from mnist_core.store.drawings import Collection, DrawingError
 
 MIN_DRAWINGS = 10  # fewer cannot be split into a part to learn from and a part to score on
 
@@ -56,38 +55,6 @@ def holdout(c: Collection, share: float, seed: int) -> np.ndarray:
         held = np.zeros(len(c), bool)
         held[int(np.argmin(scores))] = True
     return held
-
-
-@dataclass(frozen=True)
-class Scores:
-    """A model on the held-out drawings and on MNIST's test set."""
-
-    held_out: float | None  # accuracy on the held-out drawings (None: no drawings held out)
-    mnist_test: float | None
-
-
-@dataclass(frozen=True)
-class FineTune:
-    """What a run trained on beyond MNIST, and how it fared: its record's `details`."""
-
-    base_model: str  # what it started from: "default", "seed", a run's id; "" for a new network
-    trained_on: tuple[str, ...]  # the ids of the drawings it learned from
-    held_out: tuple[str, ...]  # the ids it never saw, scored before and after
-    people_held_out: int  # how many people's drawings were held out (0: a random share of one person's)
-    before: Scores
-    after: Scores
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "trained_on": list(self.trained_on), "held_out": list(self.held_out)}
-
-    @classmethod
-    def from_json(cls, record: dict[str, Any]) -> FineTune | None:
-        if not record:
-            return None
-        return cls(base_model=str(record.get("base_model", "")), trained_on=tuple(record.get("trained_on", ())),
-                   held_out=tuple(record.get("held_out", ())), people_held_out=int(record.get("people_held_out", 0)),
-                   before=Scores(**record.get("before", {"held_out": None, "mnist_test": None})),
-                   after=Scores(**record.get("after", {"held_out": None, "mnist_test": None})))
 
 
 def accuracy(predict: Any, x: np.ndarray, y: np.ndarray) -> float | None:

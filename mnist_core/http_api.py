@@ -63,13 +63,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mnist_core.classifier import Classifier, ClassifierCache, ModelError
-from mnist_core.database import URL_VARIABLE, Database, StoreError, database_url
 from mnist_core.declared import npy_header
-from mnist_core.image_file import MAX_BYTES, read_image
-from mnist_core.novelty import is_blob
 from mnist_core.preprocessing import preprocess, strokes_across
-from mnist_core.runs import RunError, RunStore, resolve_model
+from mnist_core.reading.classifier import Classifier, ClassifierCache, ModelError
+from mnist_core.reading.image_file import MAX_BYTES, read_image
+from mnist_core.reading.novelty import is_blob
+from mnist_core.store.database import URL_VARIABLE, Database, StoreError, database_url
+from mnist_core.store.runs import RunError, RunStore, resolve_model
 
 MAX_BODY_BYTES = MAX_BYTES  # 10 MB a request, whatever it holds: the app's upload limit
 MAX_FILES = 64  # images in one multipart request

@@ -28,10 +28,11 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageFilter
 
-from mnist_core.classifier import tta_views
 from mnist_core.data import Mnist
 from mnist_core.non_digit_examples import non_digit_examples
-from mnist_core.novelty import (
+from mnist_core.pen import redraw_mnist
+from mnist_core.reading.classifier import tta_views
+from mnist_core.reading.novelty import (
     Layers,
     NoveltyStats,
     calibrate,
@@ -43,7 +44,6 @@ from mnist_core.novelty import (
     parts,
     view_probabilities,
 )
-from mnist_core.pen import redraw_mnist
 from mnist_core.styles import NoFonts, digit_28, style_digits
 from mnist_core.training import split_validation
 

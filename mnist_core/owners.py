@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mnist_core.database import Database
+    from mnist_core.store.database import Database
 
 LINK_ID_BYTES = 12  # 96 random bits: the link's id, the owner's name in the database
 LINK_MAC_BYTES = 16  # 128 bits of HMAC-SHA256: what makes the link the server's own

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from mnist_core.database import Database, drawings, jobs, run_files, runs
 from mnist_core.jobs.line import WAITING_OR_RUNNING, Status
 from mnist_core.owners import Actor, Keys, NotAllowed
+from mnist_core.store.database import Database, drawings, jobs, run_files, runs
 
 
 class NoSuchPerson(Exception):

@@ -27,11 +27,11 @@ import numpy as np
 
 from mnist_core.config import TrainConfig, split_validation
 from mnist_core.data import Mnist, load_mnist
-from mnist_core.database import Database
-from mnist_core.drawings import Collection, DrawingStore, Filter
-from mnist_core.finetune import FineTune, Scores, accuracy, holdout, people_in
-from mnist_core.novelty import fit_temperature
-from mnist_core.runs import Run, RunStore, resolve_model
+from mnist_core.finetune import accuracy, holdout, people_in
+from mnist_core.reading.novelty import fit_temperature
+from mnist_core.store.database import Database
+from mnist_core.store.drawings import Collection, DrawingStore, Filter
+from mnist_core.store.runs import FineTune, Run, RunStore, Scores, resolve_model
 
 
 class Event(enum.StrEnum):
@@ -69,9 +69,9 @@ def train_and_save(
     """Load MNIST, train `config` (for `time_limit` seconds at most), save the run in the
     database at `database_url`, owned by `owner` ("" for the operator); for a job of the line
     (`job`: its id and its runner), only while that runner holds it (RunStore.save)."""
-    from mnist_core.classifier import load_keras  # TensorFlow: imported when there is work for it
     from mnist_core.mix import Pool
     from mnist_core.model import shape_of
+    from mnist_core.reading.classifier import load_keras  # TensorFlow: imported when there is work for it
     from mnist_core.training import train
 
     announce = on_event or (lambda kind, payload: None)
@@ -109,7 +109,7 @@ CALIBRATION_DIGITS = 2_000  # of the validation split: a temperature is one numb
 def _temperature(model: Any, data: Mnist, config: TrainConfig) -> float:
     """The temperature that calibrates the model's readings (seven views averaged, as every way
     in reads), fitted on the validation split it never trained on (novelty.fit_temperature)."""
-    from mnist_core.classifier import tta_views
+    from mnist_core.reading.classifier import tta_views
 
     cut = split_validation(len(data.x_train), config.validation_split)
     x, y = data.x_train[cut:][:CALIBRATION_DIGITS], data.y_train[cut:][:CALIBRATION_DIGITS]

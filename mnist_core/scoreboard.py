@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_core.classifier import SHIPPED_MODELS, SHIPPED_TEST_ACCURACY, Classifier
-from mnist_core.drawings import Collection
-from mnist_core.runs import RunStore
+from mnist_core.reading.classifier import SHIPPED_MODELS, SHIPPED_TEST_ACCURACY, Classifier
+from mnist_core.store.drawings import Collection
+from mnist_core.store.runs import RunStore
 
 RUNS_SCORED = 20  # the newest runs scored beside the shipped models: loading each model takes time
 

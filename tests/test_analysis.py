@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from mnist_core.analysis import confident_mistakes, confusion_matrix, downsample, evaluate, first_layer_pictures
 from mnist_core.augment import distort
-from mnist_core.classifier import SEED_MODEL, load_classifier
+from mnist_core.reading.classifier import SEED_MODEL, load_classifier
 
 
 def test_confusion_matrix_counts_every_prediction_once():

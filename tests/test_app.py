@@ -14,8 +14,8 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import data as mnist_data
-from mnist_core.database import Database, database_url
 from mnist_core.owners import Keys
+from mnist_core.store.database import Database, database_url
 from tests.apptest import shown
 from tests.helpers import APP, drawn_one, load_tiny_mnist, png_bytes, synthetic_digits
 from tests.helpers import APP_TIMEOUT as TIMEOUT
@@ -149,7 +149,7 @@ def test_the_sidebar_shows_every_setting_with_the_configs_own_bounds():
 def saved_run(tiny_mnist, preset: str = "seed", owner: str = ""):
     """A run saved where the app looks (the test's SQLite database), by `owner` ("" as the CLI)."""
     from mnist_core.config import TrainConfig
-    from mnist_core.runs import RunStore
+    from mnist_core.store.runs import RunStore
     from mnist_core.training import train
 
     store = RunStore(Database.open(database_url()))
@@ -337,7 +337,7 @@ def test_labelling_a_drawing_deleted_meanwhile_is_one_line():
 def test_an_unsure_reading_shows_the_runner_up(monkeypatch):
     import numpy as np
 
-    from mnist_core.classifier import Classifier, Judged
+    from mnist_core.reading.classifier import Classifier, Judged
 
     def unsure(self, images, strokes_across=None):
         p = np.full((1, 10), 0.02, np.float32)
@@ -422,7 +422,7 @@ def test_admin_emails_must_be_a_list_and_a_login_must_bring_an_email():
 
 
 def test_tables_show_a_dash_where_a_value_is_missing_never_none(tiny_mnist):
-    from mnist_core.drawings import DrawingStore
+    from mnist_core.store.drawings import DrawingStore
 
     store, _ = saved_run(tiny_mnist)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()

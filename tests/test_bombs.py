@@ -9,9 +9,9 @@ import sys
 import keras
 import pytest
 
-from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, ModelError, load_classifier
 from mnist_core.data import DataError, load_mnist
-from mnist_core.model_check import parameter_limit
+from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, ModelError, load_classifier
+from mnist_core.reading.model_check import parameter_limit
 from tests import bombs
 from tests.helpers import ROOT, subprocess_env
 
@@ -40,7 +40,7 @@ def test_data_bombs_are_refused_with_one_line(make, message, tmp_path):
 MEASURE = """
 import resource, sys
 from pathlib import Path
-from mnist_core.classifier import ModelError, load_classifier
+from mnist_core.reading.classifier import ModelError, load_classifier
 from mnist_core.data import DataError, load_mnist
 from tests import bombs
 import keras  # loaded before the baseline: only what the bombs would take counts

@@ -7,10 +7,10 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core.budget import Budget, BudgetError, estimated_seconds, parameters
 from mnist_core.config import PRESETS, TrainConfig
-from mnist_core.database import Database
 from mnist_core.jobs.line import Status
 from mnist_core.jobs.process import TrainingJob
-from mnist_core.runs import RunStore
+from mnist_core.store.database import Database
+from mnist_core.store.runs import RunStore
 from tests.helpers import APP, load_tiny_mnist
 from tests.helpers import APP_TIMEOUT as TIMEOUT
 

@@ -107,8 +107,8 @@ def test_every_config_field_is_a_flag_with_its_range():
 
 def test_runs_export_evaluate_and_predict_by_run_name(tmp_path, tiny_mnist):
     from mnist_core.config import TrainConfig
-    from mnist_core.database import Database, database_url
-    from mnist_core.runs import RunStore
+    from mnist_core.store.database import Database, database_url
+    from mnist_core.store.runs import RunStore
     from mnist_core.training import train
 
     store = RunStore(Database.open(database_url()))  # where the CLI looks: the test's data folder
@@ -123,9 +123,9 @@ def test_runs_export_evaluate_and_predict_by_run_name(tmp_path, tiny_mnist):
                                        for name in ("model.keras", "mnist_dense_model.h5", "run.json")]
     one = a_one(tmp_path / "one.png", ink="white", paper="black")
     out = cli("predict", str(one), "--model", run.id, "--json")
-    from mnist_core.classifier import load_classifier
-    from mnist_core.image_file import read_image
     from mnist_core.preprocessing import preprocess
+    from mnist_core.reading.classifier import load_classifier
+    from mnist_core.reading.image_file import read_image
 
     x28 = preprocess(read_image(one.read_bytes()))
     expected = load_classifier(store.model_path(run.id)).judge(x28).probabilities[0]
@@ -143,7 +143,7 @@ def test_runs_export_evaluate_and_predict_by_run_name(tmp_path, tiny_mnist):
     assert out.returncode == 0 and out.stdout == f"{tmp_path / 'serving' / '1'}\n", out.stderr
     import tensorflow as tf
 
-    from mnist_core.classifier import load_classifier
+    from mnist_core.reading.classifier import load_classifier
 
     x = tiny_mnist.x_test[:100].astype(np.float32) / 255.0
     served = tf.saved_model.load(str(tmp_path / "serving" / "1")).signatures["serving_default"](images=x)

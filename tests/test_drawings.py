@@ -9,12 +9,12 @@ import zipfile
 import numpy as np
 import pytest
 
-from mnist_core import database
 from mnist_core.data import _read_idx_folder
-from mnist_core.database import Database
 from mnist_core.drawing_files import IDX_NAMES, as_png, read_files, to_idx, to_npz, to_png_zip
-from mnist_core.drawings import DrawingError, DrawingStore, Filter, check_label
 from mnist_core.owners import OPERATOR, Keys, NotAllowed
+from mnist_core.store import database
+from mnist_core.store.database import Database
+from mnist_core.store.drawings import DrawingError, DrawingStore, Filter, check_label
 from tests.bombs import npy_header
 from tests.helpers import ANN, BOB, idx_header, synthetic_digits
 
@@ -129,7 +129,7 @@ def _zip(entries: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> by
 
 
 def to_idx_pair(x, y):
-    from mnist_core.drawings import Collection
+    from mnist_core.store.drawings import Collection
 
     n = len(x)
     return to_idx(Collection(np.arange(n).astype(str), x, y, np.array([""] * n), np.full(n, -1), np.array([""] * n)))

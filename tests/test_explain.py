@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
-from mnist_core.explain import explain, heatmap
 from mnist_core.preprocessing import preprocess
+from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
+from mnist_core.reading.explain import explain, heatmap
 from tests.helpers import drawn_one
 
 

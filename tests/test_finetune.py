@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core.classifier import load_classifier
 from mnist_core.config import PRESETS, TrainConfig
-from mnist_core.database import Database
-from mnist_core.drawings import Collection, DrawingError, DrawingStore
 from mnist_core.finetune import holdout, people_in
 from mnist_core.pipeline import train_and_save
-from mnist_core.runs import RunStore
+from mnist_core.reading.classifier import load_classifier
 from mnist_core.scoreboard import scoreboard
+from mnist_core.store.database import Database
+from mnist_core.store.drawings import Collection, DrawingError, DrawingStore
+from mnist_core.store.runs import RunStore
 from tests.helpers import load_tiny_mnist, synthetic_digits
 
 BASE = TrainConfig(epochs=3, batch_size=50, learning_rate=0.002, hidden=(16,), optimizer="adam")

@@ -1,4 +1,4 @@
-"""The numpy forward pass (mnist_core/forward.py) against Keras itself: the same probabilities
+"""The numpy forward pass (mnist_core/reading/forward.py) against Keras itself: the same probabilities
 within 1e-5, for the shipped models, every preset's shape, every layer and activation a dense
 network may have, in .keras and .h5 (Keras 3's and Keras 2's); gradients against finite
 differences and tf.GradientTape; files it must refuse."""
@@ -17,12 +17,12 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_keras
 from mnist_core.config import PRESETS
-from mnist_core.forward import DenseNet
 from mnist_core.model import build_model, build_optimizer, shape_of
-from mnist_core.model_check import ModelError
-from mnist_core.numpy_layers import ACTIVATIONS
+from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, load_keras
+from mnist_core.reading.forward import DenseNet
+from mnist_core.reading.model_check import ModelError
+from mnist_core.reading.numpy_layers import ACTIVATIONS
 from tests.conftest import synthetic_digits
 
 pytestmark = [pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`:UserWarning"),  # tested on purpose
@@ -77,7 +77,7 @@ def randomized(model: keras.Model, seed: int = 0, sharpness: float = 6.0) -> ker
 
 
 def test_importing_it_leaves_tensorflow_and_keras_out():
-    code = ("import sys, numpy as np; from mnist_core.forward import DenseNet; "
+    code = ("import sys, numpy as np; from mnist_core.reading.forward import DenseNet; "
             "net = DenseNet.load('models/default.keras'); net.predict_proba(np.zeros((2, 784), np.float32)); "
             "net.log_ratio_gradient(np.zeros((2, 784), np.float32), 1, 2); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'streamlit')))")
@@ -432,8 +432,8 @@ DAMAGE = """
 import collections, io, json, sys, zipfile
 import numpy as np
 from pathlib import Path
-from mnist_core.forward import DenseNet
-from mnist_core.model_check import ModelError
+from mnist_core.reading.forward import DenseNet
+from mnist_core.reading.model_check import ModelError
 
 entries = {n: zipfile.ZipFile(SOURCE).read(n) for n in zipfile.ZipFile(SOURCE).namelist()}
 seen = collections.Counter()

@@ -23,8 +23,8 @@ import requests
 from PIL import Image, ImageDraw
 
 from mnist_core.http_api import MAX_ARRAYS, MAX_BODY_BYTES, MAX_FILES
-from mnist_core.image_file import read_image
 from mnist_core.preprocessing import preprocess
+from mnist_core.reading.image_file import read_image
 from tests.bombs import npy_header
 from tests.helpers import ROOT, drawn_one, free_port, load_tiny_mnist, png_bytes, subprocess_env
 
@@ -43,8 +43,8 @@ def get(url: str, **kwargs) -> requests.Response:
 def standalone(tmp_path_factory) -> Iterator[str]:
     """`python -m mnist_core serve` on a free port, its database holding one run, "tiny run"."""
     from mnist_core.config import TrainConfig
-    from mnist_core.database import Database
-    from mnist_core.runs import RunStore
+    from mnist_core.store.database import Database
+    from mnist_core.store.runs import RunStore
     from mnist_core.training import train
 
     data = tmp_path_factory.mktemp("data")
@@ -140,7 +140,7 @@ def test_one_file_answers_the_flat_object(standalone):
 def test_the_answer_matches_the_draw_page(standalone):
     """The same preprocessing, model and reading as the Draw page: seven views averaged, the
     confidence calibrated (classifier.judge)."""
-    from mnist_core.classifier import DEFAULT_MODEL, load_classifier
+    from mnist_core.reading.classifier import DEFAULT_MODEL, load_classifier
 
     data = SEVEN
     clf, x28 = load_classifier(DEFAULT_MODEL), preprocess(read_image(data))

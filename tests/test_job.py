@@ -9,10 +9,10 @@ import sys
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import DataError
-from mnist_core.database import Database
 from mnist_core.jobs.line import Status
 from mnist_core.jobs.process import TrainingJob
-from mnist_core.runs import RunStore
+from mnist_core.store.database import Database
+from mnist_core.store.runs import RunStore
 from tests.helpers import ROOT, LineReader, load_tiny_mnist, subprocess_env, wait_until
 
 CONFIG = TrainConfig(epochs=4, batch_size=100, learning_rate=0.5)

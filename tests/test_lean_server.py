@@ -15,8 +15,8 @@ import requests
 
 from benchmarks.app_server import app_server
 from benchmarks.ws_session import DrawSession, digit_png
-from mnist_core.database import Database
-from mnist_core.drawings import DrawingStore
+from mnist_core.store.database import Database
+from mnist_core.store.drawings import DrawingStore
 from tests.helpers import ROOT, subprocess_env
 
 PAGES = """
@@ -24,8 +24,8 @@ import base64, io, sys
 import numpy as np
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
-from mnist_core.database import Database, database_url
-from mnist_core.drawings import DrawingStore
+from mnist_core.store.database import Database, database_url
+from mnist_core.store.drawings import DrawingStore
 
 def png(image):
     out = io.BytesIO(); image.save(out, "PNG"); return out.getvalue()

@@ -10,9 +10,9 @@ import zipfile
 
 import pytest
 
-from mnist_core import classifier, model_check
-from mnist_core.classifier import SEED_MODEL, store_upload
-from mnist_core.model_check import MAX_CONFIG_BYTES, ModelError, check_model_file, parameter_limit
+from mnist_core.reading import classifier, model_check
+from mnist_core.reading.classifier import SEED_MODEL, store_upload
+from mnist_core.reading.model_check import MAX_CONFIG_BYTES, ModelError, check_model_file, parameter_limit
 from tests import bombs
 
 

@@ -8,12 +8,13 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_core import novelty
 from mnist_core.non_digit_examples import roundness
+from mnist_core.reading import novelty
 
 
 def test_the_module_reads_no_tensorflow():
-    code = "import sys, mnist_core.novelty; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    code = ("import sys, mnist_core.reading.novelty; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from mnist_core.database import Database
 from mnist_core.owners import Keys, Throttle
+from mnist_core.store.database import Database
 
 
 def test_a_link_is_the_servers_own_and_names_its_owner():

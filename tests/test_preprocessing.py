@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from mnist_core.novelty import is_blob
 from mnist_core.preprocessing import NotADigit, digit_stroke_width, preprocess, strokes_across
+from mnist_core.reading.novelty import is_blob
 
 
 def drawn(size=280, box=(100, 60, 180, 220), width=20, ink="white", paper="black", mode="RGB") -> Image.Image:

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_core.preprocessing import preprocess
-from mnist_core.reading import TYPICAL, differences, interpret, measure, overlay, profile
+from mnist_core.reading.interpretation import TYPICAL, differences, interpret, measure, overlay, profile
 
 
 def drawn(*lines: tuple, width: int = 16) -> np.ndarray:

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
-from mnist_core.database import Database
-from mnist_core.image_file import MAX_BYTES, ImageError, read_image
 from mnist_core.preprocessing import NotADigit, preprocess
-from mnist_core.runs import RunStore
+from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
+from mnist_core.reading.image_file import MAX_BYTES, ImageError, read_image
+from mnist_core.store.database import Database
+from mnist_core.store.runs import RunStore
 from tests.helpers import ROOT, LineReader, subprocess_env
 
 
@@ -109,10 +109,10 @@ def test_ink_everywhere_and_a_single_dot_get_an_answer_not_a_crash():
 SAVER = """
 import sys
 import numpy as np
-from mnist_core import runs
+from mnist_core.store import runs
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
-from mnist_core.database import Database
+from mnist_core.store.database import Database
 from mnist_core.training import train
 url, count, units, hold = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 rng = np.random.default_rng(0)

@@ -9,12 +9,12 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core import database
-from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, ModelError, load_classifier
 from mnist_core.config import TrainConfig
-from mnist_core.database import Database, StoreError
 from mnist_core.owners import OPERATOR, Actor, NotAllowed
-from mnist_core.runs import H5_FILE, MODEL_FILE, RunError, RunStore, model_files, resolve_model
+from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, ModelError, load_classifier
+from mnist_core.store import database
+from mnist_core.store.database import Database, StoreError
+from mnist_core.store.runs import H5_FILE, MODEL_FILE, RunError, RunStore, model_files, resolve_model
 from mnist_core.training import train
 
 CONFIG = TrainConfig(epochs=2, batch_size=50, learning_rate=0.001, hidden=(16,), optimizer="adam", lr_schedule="cosine")
@@ -234,7 +234,7 @@ def test_lambda_layers_are_refused_by_safe_mode(tmp_path):
 
 
 def test_the_model_cache_counts_bytes_and_loads_once():
-    from mnist_core.classifier import ClassifierCache
+    from mnist_core.reading.classifier import ClassifierCache
 
     cache = ClassifierCache(max_bytes=4 * 10_000)  # room for the seed model (7,850 parameters) alone
     seed = cache.get(SEED_MODEL)
@@ -246,7 +246,7 @@ def test_the_model_cache_counts_bytes_and_loads_once():
 @pytest.mark.mnist
 def test_the_shipped_models_score_what_the_scoreboard_says(real_mnist):
     from mnist_core.analysis import evaluate
-    from mnist_core.classifier import SHIPPED_MODELS, SHIPPED_TEST_ACCURACY
+    from mnist_core.reading.classifier import SHIPPED_MODELS, SHIPPED_TEST_ACCURACY
 
     for name, path in SHIPPED_MODELS.items():
         report = evaluate(load_classifier(path), real_mnist, mistakes=0, pictures=0)

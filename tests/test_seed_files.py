@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
-from mnist_core.image_file import read_image
 from mnist_core.preprocessing import preprocess
+from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
+from mnist_core.reading.image_file import read_image
 from tests.seed_files import SHARED_SEED, make_seed_files, seed_files
 
 

@@ -8,11 +8,11 @@ import pytest
 
 from mnist_core.budget import Budget
 from mnist_core.config import TrainConfig
-from mnist_core.database import Database
 from mnist_core.jobs.line import LEASE_SECONDS, NEXT, JobQueue, QueueError, Status
 from mnist_core.jobs.runner import Runner
 from mnist_core.owners import Actor, NotAllowed
-from mnist_core.runs import RunStore
+from mnist_core.store.database import Database
+from mnist_core.store.runs import RunStore
 from tests.helpers import ANN, BOB, CAT, load_tiny_mnist
 
 LIMITS = Budget(seconds=600)

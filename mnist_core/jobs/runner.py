@@ -18,10 +18,10 @@ import threading
 import time
 
 from mnist_core.budget import process_memory
-from mnist_core.database import Database, StoreError
 from mnist_core.jobs.line import HEARTBEAT_SECONDS, LEASE_SECONDS, RECENT_JOBS, JobQueue, QueuedJob, Status
 from mnist_core.jobs.process import JobState, TrainingJob
 from mnist_core.pipeline import LoadData
+from mnist_core.store.database import Database, StoreError
 
 
 class Runner:

@@ -10,9 +10,9 @@ import pytest
 
 from benchmarks.app_server import app_server
 from mnist_core.config import TrainConfig
-from mnist_core.database import Database
-from mnist_core.drawings import DrawingStore
-from mnist_core.runs import RunStore
+from mnist_core.store.database import Database
+from mnist_core.store.drawings import DrawingStore
+from mnist_core.store.runs import RunStore
 from mnist_core.training import train
 from tests.e2e.pages import ONE, draw, open_selectbox, prediction, settled
 from tests.helpers import load_tiny_mnist

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.app_server import app_server
 from mnist_core.config import TrainConfig
-from mnist_core.runs import H5_FILE, MODEL_FILE
+from mnist_core.store.runs import H5_FILE, MODEL_FILE
 from tests.e2e.pages import open_selectbox
 from tests.helpers import ROOT, load_tiny_mnist, subprocess_env
 

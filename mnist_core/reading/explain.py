@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core import atomic
-from mnist_core.classifier import Classifier
+from mnist_core.reading.classifier import Classifier
 
 UNIT_SIDE = 84  # px of a unit's picture
 STEPS = 64  # points on the path from blank to the drawing (measured: the sum 1-20% off the total)

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlalchemy as sa
 
-from mnist_core.database import Database, drawings
 from mnist_core.owners import Actor, NotAllowed
+from mnist_core.store.database import Database, drawings
 
 SOURCES = CANVAS, UPLOAD, IMPORT = ("canvas", "upload", "import")  # where a labelled drawing came from
 MAX_IMAGE_BYTES = 2 * 2**20  # a drawing's PNG: a 280x280 canvas is 5-20 KB, an upload is shrunk first

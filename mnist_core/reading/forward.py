@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from mnist_core.keras_file import read_network
-from mnist_core.numpy_layers import (
+from mnist_core.reading.keras_file import read_network
+from mnist_core.reading.numpy_layers import (
     Activation,
     Average,
     Dense,

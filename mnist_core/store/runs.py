@@ -24,24 +24,56 @@ import re
 import secrets
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from mnist_core import atomic
-from mnist_core.classifier import CALIBRATION, SHIPPED_MODELS
 from mnist_core.config import METRICS, History, TrainConfig
-from mnist_core.database import PROJECT_ROOT, Database, data_dir, jobs, legacy_imports, run_files, runs
-from mnist_core.finetune import FineTune
 from mnist_core.owners import Actor
+from mnist_core.reading.classifier import CALIBRATION, SHIPPED_MODELS
+from mnist_core.store.database import PROJECT_ROOT, Database, data_dir, jobs, legacy_imports, run_files, runs
 
 MODEL_FILE, H5_FILE, RECORD_FILE = "model.keras", "mnist_dense_model.h5", "run.json"
 
 
 class RunError(Exception):
     """A run cannot be found, saved, renamed or deleted; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A model on the held-out drawings and on MNIST's test set."""
+
+    held_out: float | None  # accuracy on the held-out drawings (None: no drawings held out)
+    mnist_test: float | None
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """What a run trained on beyond MNIST, and how it fared: its record's `details`."""
+
+    base_model: str  # what it started from: "default", "seed", a run's id; "" for a new network
+    trained_on: tuple[str, ...]  # the ids of the drawings it learned from
+    held_out: tuple[str, ...]  # the ids it never saw, scored before and after
+    people_held_out: int  # how many people's drawings were held out (0: a random share of one person's)
+    before: Scores
+    after: Scores
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "trained_on": list(self.trained_on), "held_out": list(self.held_out)}
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> FineTune | None:
+        if not record:
+            return None
+        return cls(base_model=str(record.get("base_model", "")), trained_on=tuple(record.get("trained_on", ())),
+                   held_out=tuple(record.get("held_out", ())), people_held_out=int(record.get("people_held_out", 0)),
+                   before=Scores(**record.get("before", {"held_out": None, "mnist_test": None})),
+                   after=Scores(**record.get("after", {"held_out": None, "mnist_test": None})))
+
 
 
 @dataclass(frozen=True)

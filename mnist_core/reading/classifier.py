@@ -38,14 +38,14 @@ from threadpoolctl import threadpool_limits
 
 from mnist_core import atomic
 from mnist_core.config import PRESET_RESULTS
-from mnist_core.forward import DenseNet
-from mnist_core.model_check import ModelError, check_model_file
-from mnist_core.novelty import NoveltyStats, calibrated, is_blob
+from mnist_core.reading.forward import DenseNet
+from mnist_core.reading.model_check import ModelError, check_model_file
+from mnist_core.reading.novelty import NoveltyStats, calibrated, is_blob
 
 if TYPE_CHECKING:  # Keras (TensorFlow) loads only to train or export
     import keras
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.keras"  # the best dense model, trained with augmentation
 SEED_MODEL = MODELS_DIR / "seed.keras"  # the seed notebook's fit, reproduced by this project
 SHIPPED_MODELS = {"default": DEFAULT_MODEL, "seed": SEED_MODEL}  # what users call them

@@ -33,8 +33,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mnist_core.model_check import H5_ERRORS, MAX_NESTING, ModelError, check_model_file
-from mnist_core.numpy_layers import (
+from mnist_core.reading.model_check import H5_ERRORS, MAX_NESTING, ModelError, check_model_file
+from mnist_core.reading.numpy_layers import (
     ACTIVATIONS,
     ALIASES,
     Activation,
