@@ -17,9 +17,9 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -33,6 +33,8 @@ APP_TIMEOUT = 120  # s an AppTest run may take: the first one imports TensorFlow
 
 # People, as the app knows them: a private link each (`?me=<token>`), one of them an admin.
 ANN, BOB, CAT = Actor("link:ann-token-1"), Actor("link:bob-token-2"), Actor("link:cat-token-3")
+
+T = TypeVar("T")
 
 STRICT = "MNIST_TEST_STRICT"  # set by `make test`: a service that cannot start fails its tests, never skips them
 
@@ -127,6 +129,16 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, every
         if time.monotonic() > deadline:
             pytest.fail(f"waited {timeout:.0f} s for {what}")
         time.sleep(every)
+
+
+def run_coroutine(coroutine: Coroutine[object, object, T]) -> T:
+    """`asyncio.run` on a thread of its own: the browser tests' Playwright (sync API, session-wide)
+    keeps an event loop running on the main thread, where `asyncio.run` would refuse to start."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 class LineReader:

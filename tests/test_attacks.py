@@ -4,7 +4,6 @@ over the websocket, a flood of HTTP batches, a multipart of 64 huge PNGs."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import threading
@@ -19,6 +18,7 @@ from PIL import Image
 from benchmarks.app_server import app_server
 from benchmarks.memory import pss_mb
 from benchmarks.ws_session import AppError, DrawSession, digit_png
+from tests.helpers import run_coroutine
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_canvas_frames_of_9_and_80_megapixels_are_refused_before_they_are_decode
         assert grown < 100
         return refused
 
-    refused = asyncio.run(attack())
+    refused = run_coroutine(attack())
     assert "a 3000x3000 picture; it makes 280x280" in refused[0]
     assert "a 9000x9000 picture; it makes 280x280" in refused[1]
 

@@ -4,7 +4,6 @@ TensorFlow library in its memory map)."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from benchmarks.app_server import app_server
 from benchmarks.ws_session import DrawSession, digit_png
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import DrawingStore
-from tests.helpers import ROOT, subprocess_env
+from tests.helpers import ROOT, run_coroutine, subprocess_env
 
 PAGES = """
 import base64, io, sys
@@ -69,7 +68,7 @@ def test_a_served_app_never_maps_tensorflow(tmp_path):
             await session.visit("drawings")  # the scoreboard
             await session.close()
 
-        asyncio.run(visit())
+        run_coroutine(visit())
         answer = requests.post(f"{url}/predict", files={"file": digit_png(random.Random(9))}, timeout=60)
         assert answer.status_code == 200 and 0 <= answer.json()["digit"] <= 9
         maps = Path(f"/proc/{server.pid}/maps").read_text()

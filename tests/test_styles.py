@@ -116,11 +116,11 @@ def test_shares_must_leave_room_for_mnist():
 
 
 def test_non_digit_examples_never_type_in_a_held_out_design_nor_a_letter_read_as_a_digit(monkeypatch, tmp_path,
-                                                                                        font_file):
+                                                                                        font_pool):
     from mnist_core import non_digit_examples as nd
 
     monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path))
-    designs = {name: (font_file,) for name in "abcdefgh"}
+    designs = {name: (font_pool,) for name in "abcdefgh"}
     held = fonts.split_designs(designs)[1]
     typed, used = nd.typed_glyph, []
     monkeypatch.setattr(nd, "typed_glyph", lambda text, path, rng: used.append((text, path)) or typed(text, path, rng))
@@ -136,7 +136,7 @@ def test_non_digit_examples_never_type_in_a_held_out_design_nor_a_letter_read_as
     assert np.array_equal(again, x) and len(list(tmp_path.glob("non-digits-*.npz"))) == 1
 
 
-def test_a_font_types_letters_and_knows_which_it_lacks(font_file):
-    assert fonts.draws_glyph(font_file, "k") and not fonts.draws_glyph(font_file, "\u4e00")  # Aileron has no CJK
-    glyph = fonts.typed_glyph("k", font_file, np.random.default_rng(0))
+def test_a_font_types_letters_and_knows_which_it_lacks(font_pool):
+    assert fonts.draws_glyph(font_pool, "k") and not fonts.draws_glyph(font_pool, "\u4e00")  # Aileron has no CJK
+    glyph = fonts.typed_glyph("k", font_pool, np.random.default_rng(0))
     assert glyph.dtype == np.uint8 and glyph.max() == 255 and min(glyph.shape) > 10
