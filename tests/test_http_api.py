@@ -22,11 +22,11 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
-from mnist_core.http_api import MAX_ARRAYS, MAX_BODY_BYTES, MAX_FILES
+from mnist_core.http_api import MAX_ARRAYS, MAX_BODY_BYTES, MAX_FILES, tcp_listener
 from mnist_core.preprocessing import preprocess
 from mnist_core.reading.image_file import read_image
 from tests.bombs import npy_header
-from tests.helpers import ROOT, drawn_one, free_port, load_tiny_mnist, png_bytes, subprocess_env
+from tests.helpers import ROOT, drawn_one, free_port, load_tiny_mnist, png_bytes, run_coroutine, subprocess_env
 
 TIMEOUT = 60  # s for any one answer: a server that hangs fails the test, never the suite
 
@@ -60,12 +60,12 @@ def standalone(tmp_path_factory) -> Iterator[str]:
         proc.wait(10)
 
 
-def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def start_server(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, str]:
     """`python -m mnist_core serve` on a free port, once /health answers (another port if it cannot bind)."""
     for _ in range(3):
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "mnist_core", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "-m", "mnist_core", "serve", "--port", str(port), *args], cwd=ROOT,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
@@ -289,3 +289,45 @@ def test_errors_leave_the_server_well(standalone):
     answer = post(f"{standalone}/predict", files={"file": ONE})
     assert answer.status_code == 200 and answer.json()["digit"] == 1
     assert json.loads(get(f"{standalone}/health").text) == {"status": "ok"}
+
+
+# Several worker processes on one port
+
+def test_two_workers_share_the_port_and_answer_alike(tmp_path):
+    env = subprocess_env(MNIST_DATA_DIR=str(tmp_path))
+    env.pop("MNIST_DATABASE_URL", None)
+    proc, url = start_server(env, "--workers", "2")
+    try:
+        with requests.Session() as session:  # one keep-alive connection, then fresh ones
+            answers = [session.post(f"{url}/predict", files={"file": ONE}, timeout=TIMEOUT) for _ in range(3)]
+        answers += [post(f"{url}/predict", files={"file": SEVEN}) for _ in range(3)]
+        assert [a.json()["digit"] for a in answers] == [1, 1, 1, 7, 7, 7]
+    finally:
+        proc.terminate()
+        assert proc.wait(20) is not None
+
+
+def test_the_workers_listener_turns_nagle_off_on_every_connection():
+    """uvicorn's shared listener (proto 0) left Nagle on, so every keep-alive answer from
+    `serve --workers 2` waited ~40 ms for a delayed ACK; ours names TCP, and asyncio sets TCP_NODELAY."""
+    import asyncio
+    import socket
+
+    from uvicorn import Config
+
+    async def accepted_nodelay() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        listener = tcp_listener(Config("app:app", host="127.0.0.1", port=0).bind_socket())
+        async with await asyncio.start_server(on_connect, sock=listener):
+            _, writer = await asyncio.open_connection(*listener.getsockname())
+            try:
+                return await asyncio.wait_for(accepted, 10)
+            finally:
+                writer.close()
+
+    assert run_coroutine(accepted_nodelay()) != 0

@@ -107,6 +107,21 @@ def test_statistics_survive_a_file(tmp_path):
     np.testing.assert_array_equal(again.score(views), stats.score(views))
 
 
+def test_the_head_reads_features_in_blocks_as_it_reads_them_whole():
+    """Head.logit folds the standardisation into its weights, so the Draw page and /predict pass
+    the pixels and each hidden layer as they come, never joined into one copy."""
+    rng = np.random.default_rng(5)
+    x = np.concatenate([_features(200, 0, rng), _features(50, 2, rng)])
+    head = novelty.fit_head(x, np.arange(250) < 200, seed=0, hidden=4, epochs=1)
+    views = _features(40, 1, rng, views=7)
+    whole = np.maximum(((views - head.mean) / head.scale) @ head.w1 + head.b1, 0) @ head.w2 + head.b2
+    np.testing.assert_allclose(head.logit(views), whole, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(head.logit([views[..., :784], views[..., 784:800], views[..., 800:]]), whole,
+                               rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="824 features; the head takes 814"):
+        head.logit([views, views[..., :10]])
+
+
 def test_a_blob_is_ink_a_few_strokes_across():
     assert novelty.is_blob(2.0) and not novelty.is_blob(6.0) and not novelty.is_blob(None)
 

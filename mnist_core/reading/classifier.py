@@ -97,12 +97,14 @@ class Classifier:
         each) judges filled blobs, which preprocessing thins into bars."""
         x = np.asarray(images, np.float32).reshape(-1, 28, 28)
         views = tta_views(x).reshape(-1, 784)
-        p = self.net.predict_proba(views).reshape(len(x), -1, 10).mean(axis=1)
         if self.novelty is not None:
-            features = np.concatenate([views, *self.net.activations(views)], axis=1)
-            refused = self.novelty.score(features.reshape(len(x), -1, features.shape[1])) > self.novelty.threshold
+            p, hidden = self.net.read(views)
+            blocks = [block.reshape(len(x), -1, block.shape[1]) for block in (views, *hidden)]  # (n, 7, d_i)
+            refused = self.novelty.score(blocks) > self.novelty.threshold
         else:
+            p = self.net.predict_proba(views)
             refused = pixels_alone(x.reshape(len(x), 784))
+        p = p.reshape(len(x), -1, 10).mean(axis=1)
         if strokes_across is not None:
             refused |= np.array([is_blob(s) for s in strokes_across], bool)
         return Judged(calibrated(p, self.temperature).astype(np.float32), refused)

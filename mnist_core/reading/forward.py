@@ -73,6 +73,17 @@ class DenseNet:
         np.add.at(h, (rows, np.broadcast_to(b, rows.shape)), -1.0)
         return _back_from_log(self.steps, caches, out, h).reshape(np.shape(x))
 
+    def read(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """predict_proba(x) and activations(x) together, in one pass when the network is one member."""
+        if len(self.members()) > 1:
+            return self.predict_proba(x), self.activations(x)
+        outputs, x = [], self._inputs(x)
+        for step in self.steps:
+            x, _ = step.forward(x)
+            if isinstance(step, Dense):
+                outputs.append(x)
+        return x, outputs[:-1]
+
     def activations(self, x: np.ndarray) -> list[np.ndarray]:
         """The outputs of the first member's hidden Dense layers (all but its last), [(n, units), ...]."""
         outputs, x = [], self._inputs(x)

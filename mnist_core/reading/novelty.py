@@ -35,7 +35,9 @@ ink whose longer side spans fewer than BLOB_STROKES stroke widths is a blob (`is
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -165,15 +167,24 @@ class Head:
     w2: np.ndarray  # (HEAD_HIDDEN,)
     b2: np.ndarray  # ()
 
-    def logit(self, x: np.ndarray) -> np.ndarray:
-        """(..., d) features -> (...) logits; chunked so (n, 7, 2832) never makes a large copy."""
-        shape = x.shape[:-1]
-        flat = x.reshape(-1, x.shape[-1])
-        out = np.empty(len(flat), np.float32)
-        for i in range(0, len(flat), 4096):
-            h = np.maximum(((flat[i:i + 4096] - self.mean) / self.scale) @ self.w1 + self.b1, 0)
-            out[i:i + 4096] = h @ self.w2 + self.b2
-        return out.reshape(shape)
+    def logit(self, x: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """(..., d) features -> (...) logits. The features may come as blocks of columns whose
+        concatenation they are ([pixels, hidden 1, ...], each (..., d_i)): never joined, never
+        copied, for the standardisation is folded into the first layer's weights."""
+        blocks = [x] if isinstance(x, np.ndarray) else list(x)
+        w1, b1 = self._folded
+        ends = np.cumsum([block.shape[-1] for block in blocks])
+        if ends[-1] != len(w1):
+            raise ValueError(f"{ends[-1]} features; the head takes {len(w1)}")
+        pre = b1
+        for block, end in zip(blocks, ends, strict=True):
+            pre = pre + block.astype(np.float32, copy=False) @ w1[end - block.shape[-1]:end]
+        return (np.maximum(pre, 0) @ self.w2 + self.b2).astype(np.float32, copy=False)
+
+    @cached_property
+    def _folded(self) -> tuple[np.ndarray, np.ndarray]:
+        """((x - mean) / scale) @ w1 + b1 == x @ w1' + b1': w1' = w1 / scale, b1' = b1 - (mean / scale) @ w1."""
+        return self.w1 / self.scale[:, None], self.b1 - (self.mean / self.scale) @ self.w1
 
 
 def fit_head(x: np.ndarray, is_digit: np.ndarray, seed: int, hidden: int = HEAD_HIDDEN, epochs: int = 8,
@@ -258,11 +269,12 @@ def fit_pixel_subspace(pixels: np.ndarray, k: int = PIXEL_COMPONENTS) -> PixelSu
     return PixelSubspace(mean, vt[:k].astype(np.float32))
 
 
-def parts(head: Head, pixels: PixelSubspace, view_features: np.ndarray) -> np.ndarray:
-    """(n, views, d) features (view 0 the drawing itself, its pixels first) -> (n, 2): the
-    head's logit averaged over the views, and the drawing's pixel residual."""
-    f = np.asarray(view_features)
-    return np.stack([head.logit(f).mean(axis=1), pixels.residual(f[:, 0, :784])], axis=1)
+def parts(head: Head, pixels: PixelSubspace, view_features: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """(n, views, d) features (view 0 the drawing itself, its pixels first), or their blocks of
+    columns as Head.logit takes them -> (n, 2): the head's logit averaged over the views, and the
+    drawing's pixel residual."""
+    blocks = [np.asarray(view_features)] if isinstance(view_features, np.ndarray) else list(view_features)
+    return np.stack([head.logit(blocks).mean(axis=1), pixels.residual(blocks[0][:, 0, :784])], axis=1)
 
 
 @dataclass(frozen=True)
@@ -277,11 +289,12 @@ class NoveltyStats:
     spread: np.ndarray  # (2,) their 99th percentile minus the median there
     threshold: float  # scores above it: "That doesn't look like a digit"
 
-    def parts(self, view_features: np.ndarray) -> np.ndarray:
+    def parts(self, view_features: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         return parts(self.head, self.pixels, view_features)
 
-    def score(self, view_features: np.ndarray) -> np.ndarray:
-        """(n, views, d) -> (n,): higher is less like a digit; above `threshold`, refused."""
+    def score(self, view_features: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """(n, views, d), or its blocks of columns -> (n,): higher is less like a digit; above
+        `threshold`, refused."""
         z = (self.parts(view_features) - self.centre) / self.spread
         return z[:, 0] + PIXEL_WEIGHT * z[:, 1]
 
