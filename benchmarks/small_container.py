@@ -31,6 +31,7 @@ from benchmarks.app_server import app_server  # noqa: E402
 from benchmarks.ws_session import AppError, DrawSession, digit_png  # noqa: E402
 from mnist_core.jobs.line import JobQueue, Status  # noqa: E402
 from mnist_core.store.database import Database  # noqa: E402
+from mnist_core.store.runs import RunStore  # noqa: E402
 
 CGROUP = Path("/sys/fs/cgroup")
 
@@ -76,9 +77,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=690, help="the container's memory (default: 690, Cloud's smallest)")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--warm", action="store_true",
+                        help="keep the machine's page cache (default: drop it first, so that the libraries' pages "
+                             "are read again and counted to the group, as in a fresh container)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: it makes a cgroup")
+    if not args.warm:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3")
     with tempfile.TemporaryDirectory() as tmp, memory_group(f"mnist-{args.mb}", args.mb * 2**20) as (group, v2):
         # the app server is started from a shell already in the group: everything it starts is in it too
         procs = group / "cgroup.procs"
@@ -105,9 +112,12 @@ def main() -> int:
                 time.sleep(1)
             finished = _all_jobs(queue)
             alive = server.poll() is None
-        for j in finished:
-            print(f"job {j.preset}, {j.config.epochs} epochs: {j.status} after {j.epochs_done} epochs"
-                  + (f" ({j.message})" if j.message else ""))
+            runs = RunStore(queue.db)
+            for j in finished:
+                run = runs.get(j.run_id) if j.run_id else None
+                print(f"job {j.preset}, {j.config.epochs} epochs: {j.status} after {j.epochs_done} epochs"
+                      + (f", test accuracy {run.test_accuracy:.2%}, {run.fit_seconds:.1f} s of fit" if run else "")
+                      + (f" ({j.message})" if j.message else ""))
         print(f"the app server {'still running' if alive else 'ended'}; peak counted for the group "
               f"{peak_mb(group, v2):.0f} MB; processes killed for memory: {kills(group, v2)}")
         ok = alive and not kills(group, v2) and (refused or all(j.status == Status.DONE for j in finished))

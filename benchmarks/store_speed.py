@@ -34,7 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from mnist_core.config import PRESETS  # noqa: E402
 from mnist_core.reading.classifier import SEED_MODEL  # noqa: E402
 from mnist_core.store.database import Database  # noqa: E402
-from mnist_core.store.runs import H5_FILE, MODEL_FILE, Run, RunStore  # noqa: E402
+from mnist_core.store.runs import H5_FILE, MODEL_FILE, Run, RunStore, _insert_rows  # noqa: E402
 
 
 def median_ms(f: Callable[[], object], repeat: int) -> float:
@@ -53,7 +53,8 @@ def fill(store: RunStore, n: int) -> None:
         run = Run(id=f"20261125-{i:06d}-seed", name=f"run {i}", preset="seed", config=PRESETS["seed"],
                   created=f"2026-11-25T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}+00:00", epochs_done=200,
                   stopped=False, val_accuracy=0.923, test_accuracy=0.922, test_loss=0.3, fit_seconds=5.0)
-        store._insert(run, history, files)
+        with store.db.write() as conn:
+            _insert_rows(conn, run, history, files)
 
 
 def fill_drawings(db: Database, n: int) -> None:

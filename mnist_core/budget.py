@@ -32,10 +32,12 @@ from mnist_core.config import MNIST_TRAINING, TrainConfig, split_validation
 # The epoch the figures below were measured on: MNIST's training split at the default validation split.
 MEASURED_EPOCH = split_validation(MNIST_TRAINING, TrainConfig().validation_split)
 
-# A training process's peak memory (PSS), from benchmarks/memory.py beside the app: seed 508 MB,
-# adam 575 MB, best 746 MB. An upper estimate: TensorFlow, MNIST and two epochs of batches, plus
-# 130 bytes a parameter (weights, gradients, the optimizer's moments, XLA's buffers).
-TRAINING_BASE_BYTES = 560 * 2**20
+# A training process's peak memory of its own (anonymous: what a container cannot take back; the
+# file pages of TensorFlow's libraries it maps, 380 MB, are reclaimed as the free figure's cache
+# is): `import tensorflow` 224 MB, MNIST 52 MB, the compiled fit 200 MB, so the seed fit 477-508 MB
+# (benchmarks/small_container.py). An upper estimate: 520 MB, plus 130 bytes a parameter
+# (weights, gradients, the optimizer's moments, XLA's buffers).
+TRAINING_BASE_BYTES = 520 * 2**20
 TRAINING_BYTES_PER_PARAMETER = 130
 # Each image an epoch holds beyond MNIST's 48,000 (mix.py's pools): its row in the pool, kept in
 # numpy and as a tensor, and its place in the two epochs of batches in memory at once; measured,
