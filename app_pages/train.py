@@ -33,7 +33,15 @@ from app_pages.common import (
 )
 from mnist_core import data as mnist_data
 from mnist_core.analysis import Evaluation, downsample, evaluate
-from mnist_core.budget import BudgetError, available_memory, duration, estimated_seconds, layers, parameters
+from mnist_core.budget import (
+    BudgetError,
+    available_memory,
+    duration,
+    estimated_seconds,
+    layers,
+    parameters,
+    slowed_by_memory,
+)
 from mnist_core.config import (
     BOOK_FIGURES,
     PRESET_NOTES,
@@ -158,6 +166,10 @@ def show_plan(config: TrainConfig | None, problem: str) -> bool:
                 st.metric("Parameters", f"{parameters(shape):,}")
             st.metric("Training time here", f"about {duration(estimated_seconds(config))}",
                       help="Estimated from this project's measured fits (2 CPU cores); machines differ up to 3x")
+            if trains_here() and slowed_by_memory(config, available_memory() + runner().training_memory()):
+                st.warning("This server's memory is tight: the training fits, but TensorFlow will be read from "
+                           "disk again and again, and it may take minutes instead of seconds.",
+                           icon=":material/memory:")
             st.metric("Place in the line", "starts at once" if not line else
                       f"{ordinal(waiting + 1)}, in about {duration(JobQueue.starts_in(line)[NEXT])}")
         return start

@@ -39,6 +39,10 @@ MEASURED_EPOCH = split_validation(MNIST_TRAINING, TrainConfig().validation_split
 # (weights, gradients, the optimizer's moments, XLA's buffers).
 TRAINING_BASE_BYTES = 520 * 2**20
 TRAINING_BYTES_PER_PARAMETER = 130
+# The pages of TensorFlow's libraries a training process maps (Pss_File, any preset): memory the
+# kernel may take back, but a training left without room for them reads them from disk again and
+# again (in a 690 MB container the seed's 6 s fit took 4-6 minutes: docs/figures.md#memory).
+TENSORFLOW_FILE_BYTES = 380 * 2**20
 # Each image an epoch holds beyond MNIST's 48,000 (mix.py's pools): its row in the pool, kept in
 # numpy and as a tensor, and its place in the two epochs of batches in memory at once; measured,
 # `best` (39,000 more) peaked 200 MB above the same network on MNIST alone.
@@ -101,6 +105,12 @@ def estimated_peak_bytes(config: TrainConfig) -> int:
     extra_images = max(0, epoch_images(config) - MEASURED_EPOCH)
     return (TRAINING_BASE_BYTES + TRAINING_BYTES_PER_PARAMETER * parameters(config)
             + TRAINING_BYTES_PER_EXTRA_IMAGE * extra_images)
+
+
+def slowed_by_memory(config: TrainConfig, free_bytes: int) -> bool:
+    """Whether `config` fits in `free_bytes` but leaves no room for TensorFlow's libraries, so
+    that it would run many times slower than its estimate."""
+    return estimated_peak_bytes(config) <= free_bytes < estimated_peak_bytes(config) + TENSORFLOW_FILE_BYTES
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mnist_core.config import PRESET_NOTES, PRESETS, ConfigError, TrainConfig, parse_hidden, settings
 from mnist_core.errors import USER_ERRORS
+from mnist_core.tensorflow_env import prepare
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,7 +36,7 @@ def _import_tensorflow_quietly() -> None:
     """Import TensorFlow with the process's stderr muted: its C++ start-up prints INFO lines
     that no log level silences, and the command line promises one-line errors. Only the
     commands that train or export import it; the others read models with numpy."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    prepare()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
@@ -386,7 +387,6 @@ def _worker(args: argparse.Namespace) -> int:
     _store(args)  # the database is reachable (and at this version) before anything waits on it
     if args.data:
         os.environ["MNIST_PATH"] = args.data  # the training processes load MNIST from there
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # theirs, too
     _import_tensorflow_quietly()
     runs_on = args.name or f"{socket.gethostname()}, {'GPU' if _has_gpu() else 'CPU'}"
     stop = threading.Event()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -83,6 +85,35 @@ def test_a_job_that_cannot_fit_in_memory_is_refused_with_what_would():
     assert estimated_peak_bytes(best) - estimated_peak_bytes(mnist_alone) > 150 * 2**20
     with pytest.raises(BudgetError, match="no training fits now"):
         shared.check(PRESETS["seed"], free_bytes=100 * 2**20)
+
+
+@pytest.mark.parametrize("free_mb, slowed", [(600, True), (4000, False)])
+def test_the_train_page_says_when_memory_will_make_a_training_slow(monkeypatch, free_mb, slowed):
+    """The seed fit in Cloud's smallest container fits, but TensorFlow's libraries do not fit beside it."""
+    monkeypatch.setattr("mnist_core.budget.available_memory", lambda: free_mb * 2**20)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/train.py").run()
+    assert any("memory is tight" in w.value for w in at.warning) == slowed
+    Budget.for_deployment(shared=True).check(PRESETS["seed"], free_bytes=free_mb * 2**20)  # admitted either way
+
+
+def test_slowed_by_memory_is_between_fitting_and_fitting_with_the_libraries():
+    from mnist_core.budget import TENSORFLOW_FILE_BYTES, estimated_peak_bytes, slowed_by_memory
+
+    peak = estimated_peak_bytes(PRESETS["seed"])
+    assert not slowed_by_memory(PRESETS["seed"], peak - 1)  # does not fit: refused, not slowed
+    assert slowed_by_memory(PRESETS["seed"], peak)
+    assert slowed_by_memory(PRESETS["seed"], peak + TENSORFLOW_FILE_BYTES - 1)
+    assert not slowed_by_memory(PRESETS["seed"], peak + TENSORFLOW_FILE_BYTES)
+
+
+def test_tensorflow_starts_with_the_projects_settings_unless_told_otherwise(monkeypatch):
+    from mnist_core import tensorflow_env
+
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    tensorflow_env.prepare()
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0" and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
 
 
 def test_the_train_page_checks_the_memory_the_container_has(monkeypatch):

@@ -195,7 +195,9 @@ def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: s
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from mnist_core.tensorflow_env import prepare
+
+    prepare()
     from mnist_core.errors import USER_ERRORS
     from mnist_core.pipeline import NothingTrained, train_and_save
 
