@@ -34,8 +34,8 @@ MEASURED_EPOCH = split_validation(MNIST_TRAINING, TrainConfig().validation_split
 
 # A training process's peak memory of its own (anonymous: what a container cannot take back; the
 # file pages of TensorFlow's libraries it maps, 380 MB, are reclaimed as the free figure's cache
-# is): `import tensorflow` 224 MB, MNIST 52 MB, the compiled fit 200 MB, so the seed fit 477-508 MB
-# (benchmarks/small_container.py). An upper estimate: 520 MB, plus 130 bytes a parameter
+# is): `import tensorflow` 224 MB, MNIST 52 MB, the compiled fit 160 MB (oneDNN off:
+# tensorflow_env.py), so the seed fit 437-508 MB. An upper estimate: 520 MB, plus 130 bytes a parameter
 # (weights, gradients, the optimizer's moments, XLA's buffers).
 TRAINING_BASE_BYTES = 520 * 2**20
 TRAINING_BYTES_PER_PARAMETER = 130
