@@ -24,18 +24,13 @@ other code that nothing here imports. Making 12,000 takes about a minute; they a
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import string
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_core import atomic
-from mnist_core.data import cache_path
 from mnist_core.fonts import Designs, draws_glyph, font_designs, split_designs, typed_glyph
-from mnist_core.styles import as_strokes, digit_28
+from mnist_core.styles import as_strokes, cached_arrays, digit_28
 
 VERSION = 2  # of the recipe below: a change makes new cache files
 # Letters a person reads as digits when they stand alone: O o (0), I l (1), S s (5), Z z (2),
@@ -52,17 +47,9 @@ def non_digit_examples(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """`n` non-digits in the SHARES (letters only where the machine has training fonts);
     (n, 28, 28) uint8 and their kinds; cached on disk."""
     designs = split_designs(font_designs())[0]
-    key = hashlib.sha256(json.dumps([VERSION, n, seed, {k: list(map(str, v)) for k, v in designs.items()}])
-                         .encode()).hexdigest()[:16]
-    cached = cache_path().parent / f"non-digits-{key}.npz"
-    if cached.is_file():
-        with np.load(cached) as f:
-            return f["x"], f["kind"]
-    x, kind = _make(n, seed, designs)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, x=x, kind=kind)
-    atomic.write_bytes(cached, buffer.getvalue())
-    return x, kind
+    made = cached_arrays("non-digits", [VERSION, n, seed, designs],
+                         lambda: dict(zip(("x", "kind"), _make(n, seed, designs), strict=True)))
+    return made["x"], made["kind"]
 
 
 def _make(n: int, seed: int, designs: Designs) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
@@ -52,17 +53,25 @@ def training_designs() -> Designs:
 def style_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """`n` digits (as many of each) in the training fonts, typed or drawn; cached on disk."""
     designs = training_designs()
-    key = hashlib.sha256(json.dumps([VERSION, n, seed, {k: list(map(str, v)) for k, v in designs.items()}])
-                         .encode()).hexdigest()[:16]
-    cached = cache_path().parent / f"styles-{key}.npz"
+    made = cached_arrays("styles", [VERSION, n, seed, designs],
+                         lambda: dict(zip(("x", "y"), _make(n, seed, designs), strict=True)))
+    return made["x"], made["y"]
+
+
+def cached_arrays(name: str, recipe: list, make: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays `make()` returns, kept beside the MNIST cache as `<name>-<key>.npz`, the key a
+    hash of `recipe` (JSON; font designs by their files' paths): made once for each recipe."""
+    plain = [{k: list(map(str, v)) for k, v in part.items()} if isinstance(part, dict) else part for part in recipe]
+    key = hashlib.sha256(json.dumps(plain).encode()).hexdigest()[:16]
+    cached = cache_path().parent / f"{name}-{key}.npz"
     if cached.is_file():
         with np.load(cached) as f:
-            return f["x"], f["y"]
-    x, y = _make(n, seed, designs)
+            return {k: f[k] for k in f.files}
+    arrays = make()
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, x=x, y=y)
+    np.savez_compressed(buffer, **arrays)
     atomic.write_bytes(cached, buffer.getvalue())
-    return x, y
+    return arrays
 
 
 def _make(n: int, seed: int, designs: Designs) -> tuple[np.ndarray, np.ndarray]:

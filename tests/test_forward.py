@@ -132,9 +132,9 @@ def test_every_presets_network_gives_keras_probabilities(preset_models, name, su
     assert len(net.activations(x)) == len(hidden)
     for ours, theirs in zip(net.activations(x), expected, strict=True):
         assert np.abs(ours - np.asarray(theirs)).max() < 1e-4
-    p, hidden = net.read(x)  # both in one pass
+    p, acts = net.read(x)  # both in one pass
     assert np.array_equal(p, net.predict_proba(x))
-    assert all(np.array_equal(a, b) for a, b in zip(hidden, net.activations(x), strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(acts, net.activations(x), strict=True))
     assert np.array_equal(net.first_layer_weights(), np.asarray(first[0].layers[0].kernel))
 
 
