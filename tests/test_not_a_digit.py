@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 
 import numpy as np
@@ -16,7 +17,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.http_api import create_app, loaded_models
 from mnist_core.pipeline import train_and_save
 from mnist_core.preprocessing import preprocess, strokes_across
-from mnist_core.reading.classifier import CALIBRATION, load_classifier
+from mnist_core.reading.classifier import CALIBRATION, SEED_MODEL, load_classifier
 from mnist_core.store.database import Database
 from mnist_core.store.runs import MODEL_FILE, RunStore
 from tests.helpers import drawn_one, load_tiny_mnist
@@ -47,6 +48,20 @@ def test_the_default_model_refuses_a_star_and_a_letter_and_reads_a_seven_and_a_o
     assert judged.not_a_digit.tolist() == [True, True, False, False]
     assert judged.probabilities.argmax(axis=1)[2:].tolist() == [7, 1]
     np.testing.assert_allclose(judged.probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_a_model_without_a_head_of_its_own_borrows_the_shipped_ones_judgement(tmp_path):
+    """A run trained here or an upload has no .novelty.npz: the shipped default's head judges
+    the drawing (MNIST's pixel subspace alone let the letter through and refused the seven)."""
+    shutil.copy(SEED_MODEL, tmp_path / "trained_here.keras")
+    clf = load_classifier(tmp_path / "trained_here.keras")
+    assert clf.novelty is None
+    pictures = [STAR, LETTER_A, SEVEN, drawn_one()]
+    x, across = np.stack([preprocess(p) for p in pictures]), [strokes_across(p) for p in pictures]
+    judged = clf.judge(x, across)
+    assert judged.not_a_digit.tolist() == [True, True, False, False]
+    assert judged.probabilities.argmax(axis=1)[2:].tolist() == [7, 1]
+    np.testing.assert_array_equal(judged.not_a_digit, load_classifier().judge(x, across).not_a_digit)
 
 
 def test_a_filled_blob_is_judged_on_the_canvas():

@@ -92,22 +92,28 @@ class Classifier:
         """The reading every way in shows: (n, 28, 28) (or one (28, 28)) -> Judged. Its confidence
         is calibrated (a temperature fitted on the validation split, saved with the model); "not
         a digit" comes from the model's own head and MNIST's pixel subspace when it has them
-        (novelty.NoveltyStats: the shipped models), else from the pixel subspace alone, a weaker
-        check; and for a canvas or a picture, `strokes_across` (preprocessing.strokes_across of
-        each) judges filled blobs, which preprocessing thins into bars."""
+        (novelty.NoveltyStats: the shipped models); a model without them (a run trained here, an
+        upload) borrows the shipped default's, which judge the drawing, not the model that reads
+        it (one more forward pass of the default network, about 1.5 ms a reading); and
+        for a canvas or a picture, `strokes_across` (preprocessing.strokes_across of each) judges
+        filled blobs, which preprocessing thins into bars."""
         x = np.asarray(images, np.float32).reshape(-1, 28, 28)
         views = tta_views(x).reshape(-1, 784)
         if self.novelty is not None:
-            p, hidden = self.net.read(views)
-            blocks = [block.reshape(len(x), -1, block.shape[1]) for block in (views, *hidden)]  # (n, 7, d_i)
-            refused = self.novelty.score(blocks) > self.novelty.threshold
+            p, refused = self._read_and_refuse(views, len(x))
         else:
             p = self.net.predict_proba(views)
-            refused = pixels_alone(x.reshape(len(x), 784))
+            refused = _default_classifier()._read_and_refuse(views, len(x))[1]
         p = p.reshape(len(x), -1, 10).mean(axis=1)
         if strokes_across is not None:
             refused |= np.array([is_blob(s) for s in strokes_across], bool)
         return Judged(calibrated(p, self.temperature).astype(np.float32), refused)
+
+    def _read_and_refuse(self, views: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(n * 7, 784) views -> their probabilities, and (n,) whether the model's head refuses each drawing."""
+        p, hidden = self.net.read(views)
+        blocks = [block.reshape(n, -1, block.shape[1]) for block in (views, *hidden)]  # (n, 7, d_i)
+        return p, self.novelty.score(blocks) > self.novelty.threshold
 
     def shape(self) -> dict:
         """The TrainConfig fields that describe this network: hidden widths, dropout, committee size."""
@@ -158,16 +164,9 @@ def _carried_temperature(path: Path) -> float:
 
 
 @functools.cache
-def _default_novelty() -> NoveltyStats:
-    return NoveltyStats.load(DEFAULT_MODEL.with_name(DEFAULT_MODEL.stem + ".novelty.npz"))
-
-
-def pixels_alone(x: np.ndarray) -> np.ndarray:
-    """(n, 784) -> (n,) bool, for a model without a head of its own: the drawing's distance from
-    MNIST's pixel subspace alone (the shipped default's statistics), refusing about 1 in 100 of
-    the calibration digits (their scale puts the 99th percentile at 1)."""
-    stats = _default_novelty()
-    return (stats.pixels.residual(x) - stats.centre[1]) / stats.spread[1] > 1.0
+def _default_classifier() -> Classifier:
+    """The shipped default model, whose "not a digit" head judges drawings for models without one."""
+    return load_classifier(DEFAULT_MODEL)
 
 
 def _model_path(path: str | Path | None) -> Path:
