@@ -37,7 +37,9 @@ What is in flight is bounded for all requests together (`Limits`: 20,000 images 
 default, `$MNIST_HTTP_MAX_IMAGES`, `$MNIST_HTTP_MAX_BYTES`): a request that would go over
 waits up to `Limits.wait` seconds for others to finish, then gets 503. Its body is not read
 before it is admitted (it waits in the socket, not in memory). Decoding, preprocessing and the
-model run in worker threads, off the event loop, so `/health` answers throughout. Requests that
+model run in worker threads at a lower priority (`_Background`: nice +10), off the event loop,
+so `/health` answers throughout and, beside the app, a visitor's stroke goes before a batch
+(benchmarks/classroom.py --attack). Requests that
 arrive while the model is busy share its next calls (`_Batcher`), made CHUNK images at a time:
 with 16 clients posting canvas PNGs, 224-266 requests a second against 86-96 with a model call
 each (benchmarks/http_speed.py's load, on the project's 2 cores).
@@ -47,13 +49,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import json
 import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from starlette.applications import Starlette
@@ -81,6 +86,7 @@ NPY = "application/x-npy"
 NPY_DTYPES = ("|u1", "<f4", "<f8")  # uint8 0-255, or float32 / float64
 BUSY = "the server is busy: try again in a moment"
 NO_DATABASE = "the database that holds the runs is unavailable: try again later"
+BACKGROUND_NICE = 10  # CFS then gives a request's thread about a tenth of a core beside a stroke's
 log = logging.getLogger(__name__)
 
 
@@ -143,6 +149,24 @@ class _InFlight:
                 self._room.notify_all()
 
 
+class _Background:
+    """Threads for the CPU work of requests (decoding, the model, the answers), one a core, each
+    at nice +BACKGROUND_NICE (on Linux a nice value is a thread's own): beside the app, the
+    pages' strokes are read first and batches take the CPU they leave; alone (`serve`), the
+    event loop and `/health` go first."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max(2, os.cpu_count() or 2), "http-work", initializer=_lower_priority)
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # no os.nice (Windows): the process's priority
+        os.nice(BACKGROUND_NICE)
+
+
 def loaded_models(store: RunStore | None) -> Resolver:
     """The standalone server's resolver: the shipped models and the runs in `store` (None: the
     shipped ones only), each loaded once and kept while they fit in the cache's bytes."""
@@ -152,7 +176,8 @@ def loaded_models(store: RunStore | None) -> Resolver:
 
 def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
     """`POST /predict` and `GET /health`, reading digits with the models `resolve` names."""
-    batcher, in_flight = _Batcher(), _InFlight(limits or Limits.from_env())
+    work = _Background()
+    batcher, in_flight = _Batcher(work), _InFlight(limits or Limits.from_env())
 
     async def predict(request: Request) -> JSONResponse:
         if request.method != "POST":
@@ -168,11 +193,11 @@ def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
             async with in_flight.hold(_most_images(request.headers.get("content-type", ""), size), size):
                 classifier = await run_in_threadpool(resolve, name)
                 body = await _read_body(request)
-                digits, single = await _digits(request, body)
-                good = await run_in_threadpool(_stack, digits)
+                digits, single = await _digits(request, body, work)
+                good = await work.run(_stack, digits)
                 p = await batcher.predict_proba(classifier, good) if len(good) else np.zeros((0, 11), np.float32)
                 # thousands of items: made and serialized off the event loop, which answers /health meanwhile
-                return await run_in_threadpool(_response, digits, p, name, single)
+                return await work.run(_response, digits, p, name, single)
         except (ModelError, RunError) as e:
             return JSONResponse({"error": str(e)}, status_code=404)
         except StoreError as e:
@@ -194,17 +219,17 @@ def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
     return [Route("/predict", predict, methods=methods), Route("/health", health, methods=methods)]
 
 
-async def _digits(request: Request, body: bytes) -> tuple[list[np.ndarray | str], bool]:
+async def _digits(request: Request, body: bytes, work: _Background) -> tuple[list[np.ndarray | str], bool]:
     """The body's digits (28x28 float32 in [0, 1], or why one cannot be read), and whether the
     answer is the seed's single flat object."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
-        return await run_in_threadpool(_digits_from_json, body), False
+        return await work.run(_digits_from_json, body), False
     if content_type.startswith(NPY):
-        return await run_in_threadpool(_digits_from_npy, body), False
+        return await work.run(_digits_from_npy, body), False
     if content_type.startswith("multipart/form-data"):
         files = await _files_from_multipart(request, body)
-        return await run_in_threadpool(_digits_from_files, files), len(files) == 1
+        return await work.run(_digits_from_files, files), len(files) == 1
     raise ApiError(415, 'send images as multipart/form-data in the field `file`, JSON {"images": [...]}, '
                         f"or {NPY}")
 
@@ -434,7 +459,8 @@ class _Batcher:
     nothing; under load each call takes everything that queued during the previous one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, work: _Background) -> None:
+        self._work = work
         self._queue: list[tuple[Classifier, np.ndarray, asyncio.Future[np.ndarray]]] = []
         self._worker: asyncio.Task | None = None
 
@@ -453,7 +479,7 @@ class _Batcher:
                 xs = [x for c, x, _ in queue if c is classifier]
                 futures = [future for c, _, future in queue if c is classifier]
                 try:
-                    p = await run_in_threadpool(_in_chunks, classifier, xs)
+                    p = await self._work.run(_in_chunks, classifier, xs)
                 except Exception as e:  # the model failed: every request waiting on it fails
                     for future in futures:
                         if not future.done():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -21,9 +22,11 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image, ImageDraw
+from starlette.testclient import TestClient
 
-from mnist_core.http_api import MAX_ARRAYS, MAX_BODY_BYTES, MAX_FILES, tcp_listener
+from mnist_core.http_api import BACKGROUND_NICE, MAX_ARRAYS, MAX_BODY_BYTES, MAX_FILES, create_app, tcp_listener
 from mnist_core.preprocessing import preprocess
+from mnist_core.reading.classifier import load_classifier
 from mnist_core.reading.image_file import read_image
 from tests.bombs import npy_header
 from tests.helpers import ROOT, drawn_one, free_port, load_tiny_mnist, png_bytes, run_coroutine, subprocess_env
@@ -289,6 +292,28 @@ def test_errors_leave_the_server_well(standalone):
     answer = post(f"{standalone}/predict", files={"file": ONE})
     assert answer.status_code == 200 and answer.json()["digit"] == 1
     assert json.loads(get(f"{standalone}/health").text) == {"status": "ok"}
+
+
+def test_a_request_is_decoded_and_read_in_threads_that_yield_to_the_pages_strokes():
+    """Beside the app, a visitor's stroke (a script thread at the process's priority) goes
+    before the work of requests: decoding, the model and the answer run at nice +BACKGROUND_NICE."""
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    niceness: dict[str, int] = {}
+
+    class Recording:  # the default model, noting the priority of the thread that reads with it
+        def __init__(self) -> None:
+            self.model = load_classifier()
+
+        def judge(self, *args, **kwargs):
+            niceness["model"] = os.getpriority(os.PRIO_PROCESS, 0)  # 0: the calling thread, on Linux
+            return self.model.judge(*args, **kwargs)
+
+    model = Recording()
+    client = TestClient(create_app(lambda name: model))
+    answer = client.post("/predict", files={"file": ("one.png", ONE, "image/png")})
+    assert answer.status_code == 200 and answer.json()["digit"] == 1
+    assert niceness == {"model": min(base + BACKGROUND_NICE, 19)}
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the caller's thread is left as it was
 
 
 # Several worker processes on one port
