@@ -20,7 +20,7 @@ from app_pages.common import (
 )
 from mnist_core.drawing_files import as_png
 from mnist_core.owners import NotAllowed
-from mnist_core.preprocessing import NotADigit, preprocess, strokes_across
+from mnist_core.preprocessing import NotADigit, preprocess_and_span
 from mnist_core.reading.classifier import MODEL_SUFFIXES, ModelError
 from mnist_core.reading.explain import Explanation, explain, heatmap
 from mnist_core.reading.image_file import CANVAS_SIDE, EXTENSIONS, ImageError, preview, read_canvas, read_image
@@ -153,10 +153,10 @@ with right:
             st.error(f"This model cannot be used: {e}")
     else:
         st.info("Upload a model in the sidebar, or choose another one.")
-    x28, hint = None, ""
+    x28, span, hint = None, None, ""
     if image is not None and not problem:
         try:
-            x28 = preprocess(image)
+            x28, span = preprocess_and_span(image)
         except NotADigit as e:
             hint = f"That is {e}."
     with headline:
@@ -168,7 +168,7 @@ with right:
             st.info("Draw a digit on the black square (or upload an image) to see what the model reads.")
     if x28 is not None and model is not None:
         # seven views averaged, the confidence calibrated, and "not a digit" judged (classifier.judge)
-        judged = model.judge(x28, [strokes_across(image)])
+        judged = model.judge(x28, [span])
         probabilities = judged.probabilities[0]
         reading = interpret(probabilities, judged.not_a_digit[0])
         with headline, st.container(horizontal=True, gap="large"):

@@ -419,15 +419,14 @@ def _serve(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from mnist_core.preprocessing import preprocess, strokes_across
+    from mnist_core.preprocessing import preprocess_and_span
     from mnist_core.reading.image_file import ImageError, read_image
 
     clf = _classifier(args.model, args)
     failed = 0
     for path in args.images:
         try:
-            image = read_image(_read_bytes(path))
-            x = preprocess(image)
+            x, span = preprocess_and_span(read_image(_read_bytes(path)))
         except (ImageError, OSError, ValueError) as e:
             failed += 1
             message = str(e) if not isinstance(e, OSError) else (e.strerror or str(e))
@@ -436,7 +435,7 @@ def _predict(args: argparse.Namespace) -> int:
             else:
                 print(f"{path}: error: {message}", file=sys.stderr)
             continue
-        judged = None if x is None else clf.judge(x, [strokes_across(image)])  # the Draw page's reading
+        judged = None if x is None else clf.judge(x, [span])  # the Draw page's reading
         p = None if judged is None else judged.probabilities[0]
         digit = None if p is None else int(p.argmax())
         not_a_digit = judged is not None and bool(judged.not_a_digit[0])

@@ -70,7 +70,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mnist_core.declared import npy_header
-from mnist_core.preprocessing import preprocess, strokes_across
+from mnist_core.preprocessing import preprocess_and_span
 from mnist_core.reading.classifier import Classifier, ClassifierCache, ModelError
 from mnist_core.reading.image_file import MAX_BYTES, read_image
 from mnist_core.reading.novelty import is_blob
@@ -334,9 +334,8 @@ def _digits_from_files(files: list[bytes]) -> list[np.ndarray | str]:
     digits: list[np.ndarray | str] = []
     for data in files:
         try:
-            image = read_image(data)
-            x28 = preprocess(image)  # ImageError and NotADigit are ValueErrors
-            digits.append(BLANK if x28 is None else -x28 if is_blob(strokes_across(image)) else x28)
+            x28, span = preprocess_and_span(read_image(data))  # ImageError and NotADigit are ValueErrors
+            digits.append(BLANK if x28 is None else -x28 if is_blob(span) else x28)
         except ValueError as e:
             digits.append(str(e))
     return digits

@@ -30,6 +30,7 @@ MIN_CONTRAST = 0.08  # strongest ink below this (on a 0-1 scale): the image is b
 # Ink whose longer side is under this many stroke widths is a dot, not a digit: a tap on the
 # canvas measures 1.4-1.8 at any pen width, the drawing benchmark's 2,000 digits 1.97 and up.
 DOT_RATIO = 1.9
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma, as PIL's "L"
 
 
 class NotADigit(ValueError):
@@ -39,15 +40,22 @@ class NotADigit(ValueError):
 def preprocess(image: Image.Image | np.ndarray) -> np.ndarray | None:
     """Return the MNIST-style (28, 28) float32 image of a digit, or None if there is no ink;
     raise NotADigit when the ink is a single dot."""
+    return preprocess_and_span(image)[0]
+
+
+def preprocess_and_span(image: Image.Image | np.ndarray) -> tuple[np.ndarray | None, float | None]:
+    """(preprocess(image), strokes_across(image)) from one pass over the picture, as every way
+    in reads a picture (the Draw page, HTTP, the command line); (None, None) if there is no ink."""
     ink = ink_map(image)
     if ink is None:
-        return None
+        return None, None
     ink = _crop(ink)
-    if _span_in_strokes(ink) < DOT_RATIO:
+    span = _span_in_strokes(ink)
+    if span < DOT_RATIO:
         raise NotADigit("a single dot, not a digit: draw the whole digit")
     ink = _normalise_stroke(_resize_longer_side(ink, WORK_SIZE))
     digit = _resize_longer_side(_crop(ink), 20)  # fits 20x20, anti-aliased
-    return _place_by_centre_of_mass(digit)
+    return _place_by_centre_of_mass(digit), span
 
 
 def strokes_across(image: Image.Image | np.ndarray) -> float | None:
@@ -83,6 +91,9 @@ def _grey_and_alpha(image: Image.Image | np.ndarray) -> tuple[np.ndarray, np.nda
     if isinstance(image, Image.Image):
         image = _pil_to_array(image)
     a = np.asarray(image)
+    if a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] in (3, 4):  # a canvas, most pictures: no float copy
+        grey = np.clip(a[..., :3] @ (LUMA / np.float32(255)), 0, 1)
+        return grey, (a[..., 3] * np.float32(1 / 255) if a.shape[2] == 4 else None)
     if a.dtype == np.bool_:
         a = a.astype(np.float32)
     elif a.dtype.kind in "ui":
@@ -98,7 +109,7 @@ def _grey_and_alpha(image: Image.Image | np.ndarray) -> tuple[np.ndarray, np.nda
         return np.clip(a, 0, 1), None
     if a.ndim != 3 or a.shape[2] not in (3, 4):
         raise ValueError(f"expected a grey, RGB or RGBA image, got shape {a.shape}")
-    grey = a[..., 0] * 0.299 + a[..., 1] * 0.587 + a[..., 2] * 0.114  # ITU-R 601 luma, as PIL
+    grey = a[..., :3] @ LUMA
     return np.clip(grey, 0, 1), (np.clip(a[..., 3], 0, 1) if a.shape[2] == 4 else None)
 
 
@@ -111,9 +122,9 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(img, dtype=np.float32)
         img = Image.fromarray(a / (65535.0 if a.max() > 255 else 255.0), "F")
-    elif img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+    elif img.mode in ("LA", "PA") or (img.mode != "RGBA" and "transparency" in img.info):
         img = img.convert("RGBA")
-    elif img.mode not in ("L", "RGB", "F"):
+    elif img.mode not in ("L", "RGB", "RGBA", "F"):
         img = img.convert("RGB")
     if max(img.size) > MAX_SIDE:
         img = img.copy()
@@ -147,8 +158,9 @@ def _local_background(grey: np.ndarray, dark_ink: bool) -> np.ndarray:
     wipe, restore = (ImageFilter.MaxFilter(9), ImageFilter.MinFilter(9))
     if not dark_ink:
         wipe, restore = restore, wipe
-    # Pillow's rank filters take 8-bit images: quantise the small copy, filter, blur
-    small8 = Image.fromarray((np.asarray(small) * 255).astype(np.uint8), "L")
+    # Pillow's rank filters take 8-bit images: quantise the small copy (rounded: float noise in
+    # the grey levels never shifts a level), filter, blur
+    small8 = Image.fromarray(np.round(np.asarray(small) * 255).astype(np.uint8), "L")
     bg = small8.filter(wipe).filter(restore).filter(ImageFilter.GaussianBlur(2))
     return np.asarray(bg.resize((w, h), Image.BILINEAR), dtype=np.float32) / 255.0
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from mnist_core.preprocessing import NotADigit, digit_stroke_width, preprocess, strokes_across
+from mnist_core.preprocessing import NotADigit, digit_stroke_width, preprocess, preprocess_and_span, strokes_across
 from mnist_core.reading.novelty import is_blob
 
 
@@ -159,3 +159,33 @@ def test_an_erosion_that_would_erase_the_digit_keeps_it():
 def test_a_big_photo_reads_like_its_small_copy():
     photo = drawn(size=6000, box=(2000, 1000, 4000, 5000), width=400)  # 36 megapixels, shrunk first
     assert _distance(preprocess(photo), preprocess(drawn(box=(93, 47, 187, 233), width=19))) < 0.05
+
+
+def test_one_pass_gives_the_digit_and_its_span_as_the_two_calls_do():
+    """Every way in reads a picture once (preprocess_and_span): the same 28x28 and span as
+    preprocess and strokes_across, each of which reads the whole picture, for a canvas, ink in
+    the alpha channel, dark on light, and a dot (refused alike)."""
+    alpha = Image.new("RGBA", (300, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(alpha).line([(60, 40), (240, 40), (150, 180)], fill=(0, 0, 0, 255), width=14)
+    for picture in (drawn(mode="RGBA"), alpha, drawn(ink="navy", paper="ivory")):
+        x, span = preprocess_and_span(picture)
+        np.testing.assert_array_equal(x, preprocess(picture))
+        assert span == strokes_across(picture)
+    assert preprocess_and_span(drawn(box=(0, 0, 0, 0), width=0)) == (None, None)
+    dot = Image.new("RGB", (280, 280), "black")
+    ImageDraw.Draw(dot).ellipse((130, 130, 150, 150), fill="white")
+    with pytest.raises(NotADigit):
+        preprocess_and_span(dot)
+
+
+def test_a_photo_with_uneven_light_reads_the_same_as_bytes_or_as_floats():
+    """The background of an unevenly lit photo is estimated on 8-bit levels: rounded, so that
+    how the grey levels were computed (from bytes, or from floats in [0, 1]) changes nothing
+    (truncated, a level could drop by one, and the digit came out 0.9 apart at 0.6 below)."""
+    paper = np.asarray(drawn(ink="black", paper="white"), np.float32)
+    for darkest in (0.5, 0.55, 0.6, 0.7):
+        light = np.linspace(darkest, 1.0, 280, dtype=np.float32)[None, :, None]  # brighter to the right
+        photo = (paper * light).astype(np.uint8)
+        x_bytes, x_floats = preprocess(photo), preprocess(photo.astype(np.float32) / 255)
+        assert _distance(x_bytes, preprocess(drawn())) < 0.1
+        np.testing.assert_allclose(x_bytes, x_floats, atol=0.02)
