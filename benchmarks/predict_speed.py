@@ -1,4 +1,4 @@
-"""One canvas frame to ten probabilities, as the Draw page does it (preprocess, seven views,
+"""One canvas frame to ten probabilities, as the Draw page does it (preprocess_and_span, seven views,
 the model), with numpy (the app) and with Keras (how the app did it before), side by side.
 
     python benchmarks/predict_speed.py [--rounds 3] [--model models/default.keras]
@@ -33,7 +33,7 @@ def frame(i: int) -> np.ndarray:
 def timed(engine: str, model: Path) -> dict[str, float]:
     """Medians in ms: preprocessing alone, and the whole frame to probabilities, with `engine`."""
     sys.path.insert(0, str(ROOT))
-    from mnist_core.preprocessing import preprocess
+    from mnist_core.preprocessing import preprocess_and_span
     from mnist_core.reading.classifier import load_classifier, load_keras, tta_views
 
     if engine == "numpy":
@@ -49,11 +49,11 @@ def timed(engine: str, model: Path) -> dict[str, float]:
             return forward(tta_views(x28[None]).reshape(-1, 784)).numpy().mean(axis=0)
 
     frames = [frame(i) for i in range(FRAMES)]
-    read(preprocess(frames[0]))  # warm
+    read(preprocess_and_span(frames[0])[0])  # warm
     whole, alone = [], []
     for f in frames:
         t = time.perf_counter()
-        x = preprocess(f)
+        x, _ = preprocess_and_span(f)  # the 28x28 and the span, as the Draw page makes them
         alone.append(time.perf_counter() - t)
         read(x)
         whole.append(time.perf_counter() - t)
