@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_core.config import MNIST_TRAINING, TrainConfig, split_validation
+from mnist_core.errors import UserError
 
 # The epoch the figures below were measured on: MNIST's training split at the default validation split.
 MEASURED_EPOCH = split_validation(MNIST_TRAINING, TrainConfig().validation_split)
@@ -49,7 +50,7 @@ TENSORFLOW_FILE_BYTES = 380 * 2**20
 TRAINING_BYTES_PER_EXTRA_IMAGE = 5_000
 
 
-class BudgetError(ValueError):
+class BudgetError(UserError, ValueError):
     """A job would cost more than this server allows; the message says what would fit."""
 
 

@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mnist_core.errors import UserError
+
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 AUGMENTATIONS = ("none", "affine", "elastic")
 LR_SCHEDULES = ("constant", "cosine")
@@ -29,7 +31,7 @@ METRICS: tuple[Metric, ...] = ("loss", "accuracy", "val_loss", "val_accuracy")
 History = dict[str, list[float]]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A setting is out of range; the message is one line for the user."""
 
 

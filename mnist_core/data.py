@@ -34,6 +34,7 @@ import numpy as np
 
 from mnist_core import atomic
 from mnist_core.declared import read_idx, read_npy
+from mnist_core.errors import UserError
 
 # message, fraction done (None when unknown)
 Progress = Callable[[str, float | None], None]
@@ -59,7 +60,7 @@ IDX_FILES = {
 }
 
 
-class DataError(Exception):
+class DataError(UserError):
     """MNIST could not be found, read or verified; the message is one line for the user."""
 
 

@@ -29,17 +29,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from mnist_core.store.database import Database
+from mnist_core.errors import UserError
 
 LINK_ID_BYTES = 12  # 96 random bits: the link's id, the owner's name in the database
 LINK_MAC_BYTES = 16  # 128 bits of HMAC-SHA256: what makes the link the server's own
 SECRET_VARIABLE = "MNIST_IDENTITY_SECRET"
 
 
-class NotAllowed(Exception):
+class NotAllowed(UserError):
     """The actor may not change this; the message is one line for the user."""
 
 
@@ -65,6 +64,12 @@ def is_login(owner: str) -> bool:
     return owner.startswith("user:")
 
 
+class SecretKeeper(Protocol):
+    """Where a deployment keeps its secrets (store.database.Database): made once, then the same."""
+
+    def secret(self, name: str) -> bytes: ...
+
+
 class Keys:
     """The deployment's secret, and what is made with it: private links and pseudonyms."""
 
@@ -72,7 +77,7 @@ class Keys:
         self._secret = secret
 
     @classmethod
-    def of(cls, db: Database, configured: str | None = None) -> Keys:
+    def of(cls, db: SecretKeeper, configured: str | None = None) -> Keys:
         """The deployer's secret (`[identity] secret` in the app's secrets, or
         `$MNIST_IDENTITY_SECRET`), else the one kept in the database: made once, so that every
         server of a deployment, and the command line, sign and name alike."""

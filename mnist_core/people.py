@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from mnist_core.errors import UserError
 from mnist_core.jobs.line import WAITING_OR_RUNNING, Status
 from mnist_core.owners import Actor, Keys, NotAllowed
 from mnist_core.store.database import Database, drawings, jobs, run_files, runs
 
 
-class NoSuchPerson(Exception):
+class NoSuchPerson(UserError):
     """Nobody has that pseudonym; the message is one line for the user."""
 
 

@@ -26,6 +26,7 @@ from PIL import Image
 
 from mnist_core import atomic
 from mnist_core.data import cache_path
+from mnist_core.errors import UserError
 from mnist_core.fonts import Designs, font_designs, split_designs, typed_digit
 from mnist_core.pen import draw_with_pen, thin
 from mnist_core.preprocessing import NotADigit, preprocess
@@ -37,7 +38,7 @@ TREMOR = (0.0, 0.025)  # the hand's wobble, in the same unit
 MARGIN = 0.15  # blank border added around a glyph, as a fraction of its longer side
 
 
-class NoFonts(ValueError):
+class NoFonts(UserError, ValueError):
     """No usable font on this machine; the message is one line for the user."""
 
 

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 
 from mnist_core.budget import Budget, estimated_seconds
 from mnist_core.config import History, TrainConfig
+from mnist_core.errors import UserError
 from mnist_core.owners import Actor, is_login
 from mnist_core.store.database import Database, jobs, runners
 
@@ -57,7 +58,7 @@ WAITING_OR_RUNNING = (Status.QUEUED, Status.RUNNING)
 NEXT = "next"  # starts_in's key for a job that is not in the line yet
 
 
-class QueueError(Exception):
+class QueueError(UserError):
     """A job cannot be queued, cancelled or found; the message is one line for the user."""
 
 

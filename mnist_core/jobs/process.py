@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from mnist_core.config import METRICS, History, TrainConfig
+from mnist_core.errors import USER_ERRORS
 from mnist_core.jobs.line import Status
 from mnist_core.pipeline import Event, LoadData
 
@@ -198,7 +199,6 @@ def _work(config: TrainConfig, preset: str, load_data: LoadData, database_url: s
     from mnist_core.tensorflow_env import prepare
 
     prepare()
-    from mnist_core.errors import USER_ERRORS
     from mnist_core.pipeline import NothingTrained, train_and_save
 
     parent = os.getppid()

@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from mnist_core.errors import UserError
 from mnist_core.preprocessing import MAX_SIDE
 
 MAX_BYTES = 10 * 1024 * 1024  # 10 MB per file, as the app's upload limit (.streamlit/config.toml says it too)
@@ -38,7 +39,7 @@ MAX_CANVAS_URL = 600_000
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-class ImageError(ValueError):
+class ImageError(UserError, ValueError):
     """An image file cannot be used; the message is one line for the user."""
 
 

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from mnist_core.budget import available_memory
+from mnist_core.errors import UserError
 
 
-class ModelError(Exception):
+class ModelError(UserError):
     """A model file cannot be used; the message is one line for the user."""
 
 

@@ -30,12 +30,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from mnist_core.errors import UserError
+
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 URL_VARIABLE = "MNIST_DATABASE_URL"
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """The database cannot be reached or used. The message is one line for anyone (which action
     failed, never where the database is); `detail` adds the URL without its password and the
     driver's reason, for the operator and the server's log."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlalchemy as sa
 
+from mnist_core.errors import UserError
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.store.database import Database, drawings
 
@@ -37,7 +38,7 @@ IMPORT_BATCH = 1_000  # rows an insert
 ROW_BYTES = 1_000  # a drawing's row without its PNG and strokes: 784 pixels, ids, dates, indexes
 
 
-class DrawingError(ValueError):
+class DrawingError(UserError, ValueError):
     """A drawing cannot be labelled, found or changed; the message is one line for the user."""
 
 

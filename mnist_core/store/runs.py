@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 from mnist_core import atomic
 from mnist_core.config import METRICS, History, TrainConfig
+from mnist_core.errors import UserError
 from mnist_core.owners import Actor
 from mnist_core.reading.classifier import CALIBRATION, SHIPPED_MODELS
 from mnist_core.store.database import PROJECT_ROOT, Database, data_dir, jobs, legacy_imports, run_files, runs
@@ -39,7 +40,7 @@ from mnist_core.store.database import PROJECT_ROOT, Database, data_dir, jobs, le
 MODEL_FILE, H5_FILE, RECORD_FILE = "model.keras", "mnist_dense_model.h5", "run.json"
 
 
-class RunError(Exception):
+class RunError(UserError):
     """A run cannot be found, saved, renamed or deleted; the message is one line for the user."""
 
 
