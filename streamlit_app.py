@@ -6,10 +6,13 @@ Streamlit finds `app` below and serves both with its Starlette server; the API's
 from the pages' model cache (shipped models and saved runs), so a model is loaded once for both.
 """
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import streamlit as st
 
 from app_pages.common import classifier, model_file
-from mnist_core.http_api import routes
+from mnist_core.http_api import no_delay_on_listeners, routes
 from mnist_core.reading.classifier import Classifier
 
 
@@ -19,4 +22,11 @@ def resolve(name: str | None) -> Classifier:
     return classifier(model_file(name or "default", fresh=True))
 
 
-app = st.App("navigation.py", routes=routes(resolve))
+@contextlib.asynccontextmanager
+async def listening(_app: st.App) -> AsyncIterator[None]:
+    """Once the port is bound: Nagle off on the connections Streamlit accepts (http_api.no_delay_on_listeners)."""
+    no_delay_on_listeners()
+    yield
+
+
+app = st.App("navigation.py", routes=routes(resolve), lifespan=listening)

@@ -55,6 +55,7 @@ import json
 import logging
 import os
 import socket
+import stat
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -285,6 +286,31 @@ def tcp_listener(bound: socket.socket) -> socket.socket:
     listener with proto 0, so asyncio never sets TCP_NODELAY on the connections it accepts and
     each keep-alive answer waits ~40 ms for a delayed ACK (uvicorn issue 3149)."""
     return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+
+
+def no_delay_on_listeners() -> int:
+    """TCP_NODELAY on every listening TCP socket of this process, which the connections it
+    accepts inherit (Linux, macOS); how many there were. For a server that binds its port with
+    protocol 0, as Streamlit 1.67 does: asyncio then leaves Nagle on, and on a kept-alive
+    connection each answer after the first waited ~40 ms (90 of the 115 files of a first visit)."""
+    try:
+        fds = [int(name) for name in os.listdir("/dev/fd")]
+    except (OSError, ValueError):  # no /dev/fd (Windows): nothing done
+        return 0
+    found = 0
+    for fd in fds:
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            sock = socket.socket(fileno=os.dup(fd))  # a second descriptor of the same socket
+        except OSError:
+            continue
+        with sock, contextlib.suppress(OSError):  # closes the duplicate only
+            if (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM
+                    and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                found += 1
+    return found
 
 
 def standalone_app() -> Starlette:

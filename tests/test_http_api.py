@@ -24,7 +24,15 @@ import requests
 from PIL import Image, ImageDraw
 from starlette.testclient import TestClient
 
-from mnist_core.http_api import BACKGROUND_NICE, MAX_ARRAYS, MAX_BODY_BYTES, MAX_FILES, create_app, tcp_listener
+from mnist_core.http_api import (
+    BACKGROUND_NICE,
+    MAX_ARRAYS,
+    MAX_BODY_BYTES,
+    MAX_FILES,
+    create_app,
+    no_delay_on_listeners,
+    tcp_listener,
+)
 from mnist_core.preprocessing import preprocess
 from mnist_core.reading.classifier import load_classifier
 from mnist_core.reading.image_file import read_image
@@ -356,3 +364,34 @@ def test_the_workers_listener_turns_nagle_off_on_every_connection():
                 writer.close()
 
     assert run_coroutine(accepted_nodelay()) != 0
+
+
+def test_the_app_servers_listener_turns_nagle_off_once_told():
+    """Streamlit binds the app's port with protocol 0 too (its own _bind_socket), so every file
+    after the first on a kept-alive connection waited ~40 ms; streamlit_app.py's lifespan calls
+    no_delay_on_listeners, and the connections accepted then inherit TCP_NODELAY."""
+    import asyncio
+    import socket
+
+    from streamlit.web.server.starlette.starlette_server import _bind_socket
+
+    async def accepted_nodelay(listener: socket.socket) -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        async with await asyncio.start_server(on_connect, sock=listener):
+            _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+            try:
+                return await asyncio.wait_for(accepted, 10)
+            finally:
+                writer.close()
+
+    with _bind_socket("127.0.0.1", 0, 16) as listener, socket.socket() as client_only:
+        client_only.connect(listener.getsockname())  # a connected socket, not a listener: left alone
+        assert no_delay_on_listeners() >= 1
+        assert client_only.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        listener.accept()[0].close()
+        assert run_coroutine(accepted_nodelay(listener)) != 0
