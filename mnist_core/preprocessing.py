@@ -91,8 +91,10 @@ def _grey_and_alpha(image: Image.Image | np.ndarray) -> tuple[np.ndarray, np.nda
     if isinstance(image, Image.Image):
         image = _pil_to_array(image)
     a = np.asarray(image)
-    if a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] in (3, 4):  # a canvas, most pictures: no float copy
-        grey = np.clip(a[..., :3] @ (LUMA / np.float32(255)), 0, 1)
+    if a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] in (3, 4):  # a canvas, most pictures: one BLAS pass
+        weights = np.zeros(a.shape[2], np.float32)
+        weights[:3] = LUMA / np.float32(255)
+        grey = np.clip(a.reshape(-1, a.shape[2]).astype(np.float32) @ weights, 0, 1).reshape(a.shape[:2])
         return grey, (a[..., 3] * np.float32(1 / 255) if a.shape[2] == 4 else None)
     if a.dtype == np.bool_:
         a = a.astype(np.float32)
