@@ -87,6 +87,7 @@ NPY = "application/x-npy"
 NPY_DTYPES = ("|u1", "<f4", "<f8")  # uint8 0-255, or float32 / float64
 BUSY = "the server is busy: try again in a moment"
 NO_DATABASE = "the database that holds the runs is unavailable: try again later"
+SMALL_ANSWER = 64  # items answered on the event loop (a few ms at most); more in a worker thread
 BACKGROUND_NICE = 10  # CFS then gives a request's thread about a tenth of a core beside a stroke's
 log = logging.getLogger(__name__)
 
@@ -194,9 +195,10 @@ def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
             async with in_flight.hold(_most_images(request.headers.get("content-type", ""), size), size):
                 classifier = await run_in_threadpool(resolve, name)
                 body = await _read_body(request)
-                digits, single = await _digits(request, body, work)
-                good = await work.run(_stack, digits)
+                digits, good, single = await _digits(request, body, work)
                 p = await batcher.predict_proba(classifier, good) if len(good) else np.zeros((0, 11), np.float32)
+                if len(digits) <= SMALL_ANSWER:
+                    return _response(digits, p, name, single)
                 # thousands of items: made and serialized off the event loop, which answers /health meanwhile
                 return await work.run(_response, digits, p, name, single)
         except (ModelError, RunError) as e:
@@ -220,17 +222,18 @@ def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
     return [Route("/predict", predict, methods=methods), Route("/health", health, methods=methods)]
 
 
-async def _digits(request: Request, body: bytes, work: _Background) -> tuple[list[np.ndarray | str], bool]:
-    """The body's digits (28x28 float32 in [0, 1], or why one cannot be read), and whether the
-    answer is the seed's single flat object."""
+async def _digits(request: Request, body: bytes,
+                  work: _Background) -> tuple[list[np.ndarray | str], np.ndarray, bool]:
+    """The body's digits (28x28 float32 in [0, 1], or why one cannot be read), the readable ones
+    stacked (_stack), and whether the answer is the seed's single flat object."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
-        return await work.run(_digits_from_json, body), False
+        return *await work.run(_stacked, _digits_from_json, body), False
     if content_type.startswith(NPY):
-        return await work.run(_digits_from_npy, body), False
+        return *await work.run(_stacked, _digits_from_npy, body), False
     if content_type.startswith("multipart/form-data"):
         files = await _files_from_multipart(request, body)
-        return await work.run(_digits_from_files, files), len(files) == 1
+        return *await work.run(_stacked, _digits_from_files, files), len(files) == 1
     raise ApiError(415, 'send images as multipart/form-data in the field `file`, JSON {"images": [...]}, '
                         f"or {NPY}")
 
@@ -413,6 +416,12 @@ def _digits_from_array(x: np.ndarray) -> list[np.ndarray | str]:
     peaks = x.max(axis=(1, 2))
     x /= np.where(peaks > 1, np.float32(255), np.float32(1))[:, None, None]
     return [image if peak > 0 else BLANK for image, peak in zip(x, peaks, strict=True)]
+
+
+def _stacked(read: Callable[[Any], list[np.ndarray | str]], data: Any) -> tuple[list[np.ndarray | str], np.ndarray]:
+    """`read(data)`'s digits, and the readable ones stacked, in one trip to a worker thread."""
+    digits = read(data)
+    return digits, _stack(digits)
 
 
 def _stack(digits: list[np.ndarray | str]) -> np.ndarray:
