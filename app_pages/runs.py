@@ -22,6 +22,7 @@ from mnist_core.analysis import Reliability, reliability
 from mnist_core.data import DataError
 from mnist_core.owners import NotAllowed
 from mnist_core.reading.classifier import ModelError
+from mnist_core.reading.novelty import calibrated
 from mnist_core.store.database import StoreError
 from mnist_core.store.drawings import Filter
 from mnist_core.store.runs import H5_FILE, MODEL_FILE, RECORD_FILE, Run, RunError
@@ -34,7 +35,8 @@ def reliability_of(run_id: str) -> tuple[Reliability, Reliability]:
     """The run's readings of test digits, before and after its calibration."""
     data, clf = mnist(), classifier(run_store().model_path(run_id))
     x, y = data.x_test[:RELIABILITY_DIGITS].astype(np.float32) / 255, data.y_test[:RELIABILITY_DIGITS]
-    return reliability(clf.predict_proba_tta(x), y), reliability(clf.judge(x).probabilities, y)
+    raw = clf.predict_proba_tta(x)  # what judge shows is this, tempered: one pass for both
+    return reliability(raw, y), reliability(calibrated(raw, clf.temperature), y)
 
 
 st.title("Runs")
