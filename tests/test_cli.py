@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,7 +177,7 @@ def test_ctrl_c_exits_with_130_and_one_line(tmp_path):
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     writer = None
     try:
-        def reading() -> bool:  # the command has the pipe open: it is past its start-up, waiting for bytes
+        def opened() -> bool:  # the command has the pipe open: it is past its start-up
             nonlocal writer
             try:
                 writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
@@ -184,7 +185,13 @@ def test_ctrl_c_exits_with_130_and_one_line(tmp_path):
                 return proc.poll() is not None
             return True
 
-        wait_until(reading, 120, "the command to open the image")
+        def blocked_reading() -> bool:
+            """Asleep in the pipe's read (the kernel's pipe_read or anon_pipe_read): a signal that
+            came between open() and read() would wait, unseen, for the read to return."""
+            return proc.poll() is not None or "pipe_read" in Path(f"/proc/{proc.pid}/wchan").read_text()
+
+        wait_until(opened, 120, "the command to open the image")
+        wait_until(blocked_reading, 30, "the command to wait for the image's bytes")
         assert proc.poll() is None, proc.stderr.read()
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
