@@ -39,10 +39,9 @@ waits up to `Limits.wait` seconds for others to finish, then gets 503. Its body 
 before it is admitted (it waits in the socket, not in memory). Decoding, preprocessing and the
 model run in worker threads at a lower priority (`_Background`: nice +10), off the event loop,
 so `/health` answers throughout and, beside the app, a visitor's stroke goes before a batch
-(benchmarks/classroom.py --attack). Requests that
-arrive while the model is busy share its next calls (`_Batcher`), made CHUNK images at a time:
-with 16 clients posting canvas PNGs, 224-266 requests a second against 86-96 with a model call
-each (benchmarks/http_speed.py's load, on the project's 2 cores).
+(benchmarks/classroom.py --attack). Requests that arrive while the model is busy share its
+next calls (`_Batcher`), made CHUNK images at a time: with 16 clients posting canvas PNGs,
+2.5-3x the requests a second of a model call each (figures: docs/figures.md#http).
 """
 
 from __future__ import annotations
