@@ -55,6 +55,11 @@ with st.sidebar:
     pen = st.slider("Pen width", 4, 60, 20, key="draw_pen")
 
 
+def a_digit(digit: int) -> str:
+    """ "a 7", "an 8": as the digit is said."""
+    return f"{'an' if digit == 8 else 'a'} {digit}"
+
+
 def keep(label: int, x28: np.ndarray, reading: Reading, model: str, source: str, picture: object,
          strokes: str | None, fingerprint: str) -> None:
     """Keep the drawing with its label (a second answer relabels it); runs before the rerun.
@@ -69,7 +74,8 @@ def keep(label: int, x28: np.ndarray, reading: Reading, model: str, source: str,
             kept[fingerprint] = store.add(x28, label, me.owner, predicted=reading.digit,
                                           confidence=reading.confidence, model=model, source=source, image=image,
                                           strokes=strokes).id
-        st.session_state[NOTICE] = ("success", f"Kept as a {label}. Thank you: it helps score and train the models.")
+        st.session_state[NOTICE] = ("success",
+                                    f"Kept as {a_digit(label)}. Thank you: it helps score and train the models.")
     except DrawingError as e:  # deleted meanwhile (here, on the Drawings page, by an admin)
         kept.pop(fingerprint, None)
         st.session_state[NOTICE] = ("warning", f"{e}. Answer again to keep it anew.")
@@ -203,9 +209,9 @@ with right:
         answer = (x28, reading, model_name or "uploaded model", CANVAS if source == "Draw" else UPLOAD,
                   picture, strokes, fingerprint)
         with labelling:
-            st.write(f"**Was it a {reading.digit}?**")
+            st.write(f"**Was it {a_digit(reading.digit)}?**")
             row = st.container(horizontal=True)
-            row.button(f"Yes, a {reading.digit}", key="draw_right", icon=":material/check:",
+            row.button(f"Yes, {a_digit(reading.digit)}", key="draw_right", icon=":material/check:",
                        on_click=keep, args=(reading.digit, *answer))
             if st.session_state.get(LABELLED) != fingerprint:  # a new drawing: no digit chosen yet
                 st.session_state[LABELLED] = fingerprint

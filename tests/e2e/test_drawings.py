@@ -76,7 +76,7 @@ def test_two_strangers_see_each_others_drawings_and_delete_only_their_own(browse
     with two_visitors(browser) as (ann, bob):
         ann.goto(app_url)
         draw(ann, [(60, 50), (220, 50), (130, 250)])  # a "7"
-        ann.get_by_role("button", name=re.compile(r"^Yes, a \d$")).click()
+        ann.get_by_role("button", name=re.compile(r"^Yes, an? \d$")).click()
         ann.get_by_text(re.compile(r"Kept as a \d")).wait_for()
         bob.goto(f"{app_url}/drawings")
         open_selectbox(bob, "Drawn by").filter(has_text="Everyone").click()
