@@ -278,23 +278,19 @@ def serve(database: str, host: str = "127.0.0.1", port: int = 5000, workers: int
     config = uvicorn.Config("mnist_core.http_api:standalone_app", factory=True, host=host, port=port,
                             workers=workers, access_log=False)
     try:
-        Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
+        listener = config.bind_socket()  # shared by the workers; older uvicorn releases bound it with protocol 0
+        no_delay_on_listeners()
+        Multiprocess(config, sockets=[listener]).run()
     except KeyboardInterrupt:
         pass
 
 
-def tcp_listener(bound: socket.socket) -> socket.socket:
-    """The same listening socket with its protocol named. uvicorn binds the workers' shared
-    listener with proto 0, so asyncio never sets TCP_NODELAY on the connections it accepts and
-    each keep-alive answer waits ~40 ms for a delayed ACK (uvicorn issue 3149)."""
-    return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
-
-
 def no_delay_on_listeners() -> int:
     """TCP_NODELAY on every listening TCP socket of this process, which the connections it
-    accepts inherit (Linux, macOS); how many there were. For a server that binds its port with
-    protocol 0, as Streamlit 1.67 does: asyncio then leaves Nagle on, and on a kept-alive
-    connection each answer after the first waited ~40 ms (90 of the 115 files of a first visit)."""
+    accepts inherit (Linux, macOS); how many there were. For servers that bind their port with
+    protocol 0, as Streamlit 1.67 and uvicorn's shared listener (`serve --workers N`) do: asyncio
+    then leaves Nagle on, and on a kept-alive connection each answer after the first waits ~40 ms
+    for a delayed ACK (uvicorn issue 3149; 90 of the 115 files of the app's first visit)."""
     try:
         fds = [int(name) for name in os.listdir("/dev/fd")]
     except (OSError, ValueError):  # no /dev/fd (Windows): nothing done
