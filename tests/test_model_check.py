@@ -1,5 +1,5 @@
-"""A model file's declared size, checked before Keras reads it (model_check.py), and the folder
-that keeps uploaded models bounded (classifier.store_upload)."""
+"""A model file's declared size, checked before anything is read (model_check.py, counting the
+plan of model_plan.py), and the folder that keeps uploaded models bounded (classifier.store_upload)."""
 
 from __future__ import annotations
 
@@ -49,12 +49,12 @@ def test_a_missing_or_oversized_config_is_refused(tmp_path, config):
         check_model_file(keras_zip(tmp_path / "model.keras", entries))
 
 
-def test_a_dense_layer_before_any_input_shape_is_refused(tmp_path):
+def test_a_model_without_an_input_shape_is_refused(tmp_path):
     """Without an input shape the parameters cannot be counted: refused, not guessed."""
     dense = {"class_name": "Dense", "config": {"name": "dense", "units": 10, "activation": "softmax"}}
     config = {"class_name": "Sequential", "config": {"name": "no_input", "layers": [dense]}}
     entries = {**seed_entries(), "config.json": json.dumps(config).encode()}
-    with pytest.raises(ModelError, match=r"^model\.keras: a Dense layer before any input shape$"):
+    with pytest.raises(ModelError, match=r"^model\.keras: declares no input shape$"):
         check_model_file(keras_zip(tmp_path / "model.keras", entries))
 
 
@@ -103,3 +103,35 @@ def test_uploads_are_bounded_in_bytes_too(tmp_path, monkeypatch):
     assert sorted(tmp_path.iterdir()) == sorted(kept[1:])  # 300 bytes did not fit: the oldest went
     big = store_upload(b"z" * 1000, "big.keras", tmp_path)  # over the bound alone: kept, being in use
     assert list(tmp_path.iterdir()) == [big]
+
+
+def test_a_reshape_to_minus_one_counts_the_layer_after_it_and_a_shared_dataset_once_a_layer(tmp_path, monkeypatch):
+    """Reshape([-1]) before each Dense, the (64, 64) kernels one dataset hard-linked three times:
+    784*64+64 + 3*(64*64+64) + 64*10+10 parameters read, each counted (the -1 once kept: 0 a layer;
+    the file's datasets once each: 54,986)."""
+    path = bombs.keras_reshape_shared(tmp_path / "shared.keras", units=64, layers=4)
+    assert check_model_file(path) == 63_370
+    monkeypatch.setenv("MNIST_MAX_PARAMETERS", "60000")
+    with pytest.raises(ModelError, match=r"^shared\.keras declares 63,370 parameters; this app accepts up to 60,000$"):
+        check_model_file(path)
+
+
+def test_weights_that_cannot_be_counted_are_refused(tmp_path):
+    """Fail closed: weights whose HDF5 cannot be walked are refused, never counted as none."""
+    path = bombs.BAD_MODELS["weights-not-hdf5.keras"](tmp_path / "model.keras")
+    with pytest.raises(ModelError, match=r"^model\.keras: cannot be read as a dense Keras model \(\w+\)$"):
+        check_model_file(path)
+
+
+@pytest.mark.parametrize(("make", "words"), [
+    (lambda path: bombs.keras_chunked(path, units=64), r"in over 4,096 chunks; this app reads at most 4,096$"),
+    (lambda path: bombs.keras_many_layers(path, 300), r"has over 256 layers; this app reads at most 256"),
+    (bombs.keras_average_tower, r"has over 256 layers; this app reads at most 256"),
+], ids=["1x1 chunks", "300 layers", "2**40 paths"])
+def test_files_whose_reading_is_slow_are_refused_from_what_they_declare(tmp_path, make, words):
+    """Each of these kept a process busy for seconds to forever while being read (a 1 KB file in
+    1x1 chunks: 28 s for 1024 units; 2,000 layers: 15 s; the tower: 2**40 paths): each is a bound."""
+    path = make(tmp_path / "slow.keras")
+    with pytest.raises(ModelError, match=words):
+        check_model_file(path)
+

@@ -212,7 +212,7 @@ def test_keras2_h5_from_the_seed_opens_and_reads_as_the_seed_model(seed):
 def test_bad_models_are_refused(tmp_path):
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"not a zip")
-    with pytest.raises(ModelError, match="cannot be opened"):
+    with pytest.raises(ModelError, match="cannot be read as a dense Keras model"):
         load_classifier(junk)
     with pytest.raises(ModelError, match="expected a .keras"):
         load_classifier(tmp_path / "model.pkl")

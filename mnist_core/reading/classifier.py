@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 from mnist_core import atomic
 from mnist_core.config import PRESET_RESULTS
 from mnist_core.reading.forward import DenseNet
-from mnist_core.reading.model_check import ModelError, check_model_file
+from mnist_core.reading.model_check import MODEL_SUFFIXES, ModelError, check_model_file
 from mnist_core.reading.novelty import NoveltyStats, calibrated, is_blob
 
 if TYPE_CHECKING:  # Keras (TensorFlow) loads only to train or export
@@ -51,7 +51,6 @@ SEED_MODEL = MODELS_DIR / "seed.keras"  # the seed notebook's fit, reproduced by
 SHIPPED_MODELS = {"default": DEFAULT_MODEL, "seed": SEED_MODEL}  # what users call them
 # Their MNIST test accuracy: the `best` and `seed` presets' (tests/test_runs_and_models.py checks it)
 SHIPPED_TEST_ACCURACY = {"default": PRESET_RESULTS["best"], "seed": PRESET_RESULTS["seed"]}
-MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 UNTRUSTED_SECONDS = 20.0  # an uploaded file's opening, in its own process, at most
 # One BLAS thread: a reading's products are small, and with two threads on two cores a busy
 # server's readings took 6x longer (benchmarks/forward_speed.py); the other core serves another

@@ -1,48 +1,62 @@
-"""A model file's size, read from what it declares, before Keras allocates anything.
+"""A model file opened to be read: sized from what it declares before anything is allocated, and
+the one place where whatever goes wrong while reading it becomes one ModelError line.
 
-    check_model_file(path)          # ModelError("... declares 636 million parameters; ...") or None
-    parameter_limit()               # what this process accepts now
+    with open_model(path) as model:     # model.plan (model_plan.Plan), model.weights (its HDF5, to read by it)
+        ...                             # any error in here, the caller's included, leaves as ModelError
+    check_model_file(path)              # the parameters it declares, or ModelError("... declares 636 million ...")
+    parameter_limit()                   # what this process accepts now
 
 Keras safe mode stops code, not size: a 39 KB `.keras` whose config declares a layer of
 800,000 units, with HDF5 datasets declared but never written, loads as 636 million zeros; a
-DEFLATE entry expands 1000:1. So, from metadata alone:
+DEFLATE entry expands 1000:1; a 1 KB file whose datasets are stored in 1x1 chunks takes 28 s of
+reads. So, from metadata alone, in this order:
 - the zip (`.keras`): each entry's declared size and compression ratio;
-- the config (`config.json`, or the `.h5`'s `model_config`): only the layers a dense network
-  is made of, and the parameters they declare, with the input's shape followed layer by layer;
-- the weights (HDF5): every dataset's declared shape and type, whatever is really stored.
+- the config (`config.json`, or the `.h5`'s `model_config`), at most 1 MB: planned
+  (model_plan.py), its parameters being what the reader will read, a weight that several layers
+  name counted for each; the weights' entry at most WEIGHT_BYTES a planned parameter;
+- the weights (HDF5): every dataset's declared elements, written or not, compressed or not,
+  counted along each link that reaches it; at most MAX_H5_OBJECTS objects and MAX_CHUNKS chunks
+  (each a read); a link to another file refused. Weights that cannot be walked are refused, never
+  counted as none.
 The limit is the smaller of MAX_PARAMETERS ($MNIST_MAX_PARAMETERS) and what the memory left
 to this process (its cgroup's, else the machine's) can hold several copies of.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import os
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+
+import h5py
 
 from mnist_core.budget import available_memory
-from mnist_core.errors import UserError
+from mnist_core.reading.model_plan import ModelError, Plan, plan_model
 
-
-class ModelError(UserError):
-    """A model file cannot be used; the message is one line for the user."""
-
-
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 MAX_PARAMETERS = 20_000_000  # a 2048-2048 dense network has 5.8 million; the shipped best, 1.9
 MAX_RATIO = 50  # a .keras entry's size over its compressed size: float weights compress ~1.1:1
 MAX_CONFIG_BYTES = 1_000_000
 COPIES = 6  # bytes per parameter, x4 for float32: weights, a traced graph, an optimizer's moments...
-# The layers a dense network on 28x28 digits is made of; their parameters per input width.
-PASS_THROUGH = {"InputLayer", "Dropout", "Activation", "ReLU", "Softmax", "GaussianNoise", "Rescaling", "Average"}
-MODELS = {"Sequential", "Functional"}  # a committee's members, inside the model that averages them
-MAX_NESTING = 2
-RESHAPING = {"Flatten", "Reshape"}
-NORMALIZING = {"BatchNormalization": 4, "LayerNormalization": 2}  # parameters per feature
-# What h5py raises on a damaged file (found by flipping bytes of real model files).
-H5_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, OverflowError)
+WEIGHT_BYTES = 24  # a .keras's weights entry, per planned parameter: float64 weights and an optimizer's two moments
+WEIGHT_OVERHEAD = 8 * 2**20  # and HDF5's own records (the shipped best: 7.47 MB for 1.86 million float32)
+MAX_H5_OBJECTS = 4096  # groups and datasets: 137 layers with an optimizer's variables make about 1,200
+MAX_CHUNKS = 4096  # Keras stores each dataset whole (one read); h5py's automatic chunks: under 2,000 for 20 million
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    plan: Plan
+    weights: h5py.Group  # a .keras's weights file, or a legacy .h5's `model_weights`
+    legacy: bool  # an .h5 as Keras 2 (or Keras 3's model.save("x.h5")) wrote it
+    name: str  # the file's name, for messages (never its path)
+    parameters: int  # what it declares: its plan's, or its datasets' when they declare more
 
 
 def parameter_limit() -> int:
@@ -51,119 +65,112 @@ def parameter_limit() -> int:
     return min(configured, available_memory() // (4 * COPIES))
 
 
-def check_model_file(path: Path) -> None:
-    """Raise ModelError (one line) if the file declares more than this app accepts."""
-    limit = parameter_limit()
-    if path.suffix.lower() == ".keras":
-        config, weights = _read_keras_zip(path, limit)
-    else:
-        config, weights = _read_h5(path)
-    declared = max(_config_parameters(config, path.name), weights)
-    if declared > limit:
-        raise ModelError(f"{path.name} declares {_millions(declared)} parameters; this app accepts up to "
-                         f"{_millions(limit)}")
+def check_model_file(path: Path) -> int:
+    """The parameters the model file declares (its plan's, or its weights' when they declare
+    more); ModelError (one line) when they are more than this app accepts, or it cannot be read."""
+    with open_model(path) as model:
+        return model.parameters
 
 
-def _read_keras_zip(path: Path, limit: int) -> tuple[dict, int]:
-    """The config and the weights' declared parameters of a .keras zip, entry sizes checked first."""
+@contextlib.contextmanager
+def open_model(path: Path) -> Iterator[ModelFile]:
+    """The model file at `path`, sized and planned; its weights stay open for the `with` block.
+    The one exception boundary of model reading: a hostile file can make any parser raise
+    anything (RecursionError from json, AttributeError from a config of the wrong kinds), and
+    whatever is raised here or in the block leaves as a ModelError line naming the file."""
+    path = Path(path)
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise ModelError(f"{path.name}: expected a .keras or .h5 model file")
+    if not path.is_file():
+        raise ModelError(f"{path.name}: no such model file")
     try:
-        with zipfile.ZipFile(path) as archive:
-            entries = {info.filename: info for info in archive.infolist()}
-            for info in entries.values():
-                if info.file_size > 4 * 3 * limit:  # float32 weights and an optimizer's two moments
-                    raise ModelError(f"{path.name}: {info.filename} declares {info.file_size / 1e6:,.0f} MB")
-                if info.file_size > 1_000_000 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-                    raise ModelError(f"{path.name}: {info.filename} is compressed "
-                                     f"{info.file_size // max(info.compress_size, 1):,}:1, like a zip bomb")
-            config_info = entries.get("config.json")
-            if config_info is None or config_info.file_size > MAX_CONFIG_BYTES:
-                raise ModelError(f"{path.name}: no readable config.json")
-            config = json.loads(archive.read(config_info))
-            weights = 0
-            if "model.weights.h5" in entries:
-                with archive.open("model.weights.h5") as member:  # read where h5py seeks: metadata only
-                    weights = _h5_parameters(member)
-    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as e:
-        raise ModelError(f"{path.name}: cannot be opened as a Keras model ({e.__class__.__name__})") from None
-    return config, weights
+        with contextlib.ExitStack() as stack:
+            limit = parameter_limit()
+            if path.suffix.lower() == ".keras":
+                archive = stack.enter_context(zipfile.ZipFile(path))
+                plan, weights = _keras_zip(archive, path.name, limit)
+                f = stack.enter_context(h5py.File(io.BytesIO(weights), "r"))
+            else:
+                f = stack.enter_context(h5py.File(path, "r"))
+                raw = f.attrs.get("model_config")
+                if raw is None or "model_weights" not in f or len(raw) > MAX_CONFIG_BYTES:
+                    raise ModelError(f"{path.name}: holds weights only, not a whole model")
+                plan = _planned(json.loads(raw), path.name, limit)
+            declared = max(plan.parameters, _declared(f, path.name))
+            _refuse_over(declared, limit, path.name)
+            legacy = path.suffix.lower() != ".keras"
+            yield ModelFile(plan, f["model_weights"] if legacy else f, legacy, path.name, declared)
+    except ModelError:
+        raise
+    except Exception as e:  # the boundary (see the docstring): every other error means "cannot be read"
+        raise ModelError(f"{path.name}: cannot be read as a dense Keras model ({e.__class__.__name__})") from None
 
 
-def _read_h5(path: Path) -> tuple[dict, int]:
-    """A legacy .h5 model: its `model_config` and its weights' declared parameters."""
-    import h5py
+def _keras_zip(archive: zipfile.ZipFile, name: str, limit: int) -> tuple[Plan, bytes]:
+    """The plan and the weights file of a .keras zip, each entry's declared size checked before it is read."""
+    entries = {info.filename: info for info in archive.infolist()}
+    for info in entries.values():
+        if info.file_size > 4 * 3 * limit:  # float32 weights and an optimizer's two moments
+            raise ModelError(f"{name}: {info.filename} declares {info.file_size / 1e6:,.0f} MB")
+        if info.file_size > 1_000_000 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise ModelError(f"{name}: {info.filename} is compressed "
+                             f"{info.file_size // max(info.compress_size, 1):,}:1, like a zip bomb")
+    config = entries.get("config.json")
+    if config is None or config.file_size > MAX_CONFIG_BYTES:
+        raise ModelError(f"{name}: no readable config.json")
+    plan = _planned(json.loads(archive.read(config)), name, limit)
+    weights = entries.get("model.weights.h5")
+    if weights is None:
+        raise ModelError(f"{name}: holds no model.weights.h5")
+    if weights.file_size > WEIGHT_BYTES * plan.parameters + WEIGHT_OVERHEAD:
+        raise ModelError(f"{name}: its weights take {weights.file_size / 1e6:,.1f} MB for "
+                         f"{plan.parameters:,} parameters")
+    # Read whole (its size checked): h5py seeks back and forth, and a zip member seeks back by
+    # decompressing again from its start (a walk of 2,000 layers' weights: 3.5 s of zlib).
+    return plan, archive.read(weights)
 
-    try:
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get("model_config")
-            config = json.loads(raw) if raw is not None else {}
-    except H5_ERRORS:
-        return {}, 0  # not HDF5 at all: Keras refuses it with its own message
-    with open(path, "rb") as file:
-        return config, _h5_parameters(file)
+
+def _planned(config: dict, name: str, limit: int) -> Plan:
+    plan = plan_model(config, name)
+    _refuse_over(plan.parameters, limit, name)
+    return plan
 
 
-def _h5_parameters(file: IO[bytes]) -> int:
-    """Elements of every dataset the HDF5 file declares (written or not, compressed or not)."""
-    import h5py
-
-    total = 0
-
-    def count(_name: str, item: Any) -> None:
-        nonlocal total
-        if isinstance(item, h5py.Dataset) and item.shape:
-            total += math.prod(item.shape) * max(1, item.dtype.itemsize // 4)
-
-    try:
-        with h5py.File(file, "r") as f:
-            f.visititems(count)
-    except H5_ERRORS:
-        return 0
+def _declared(f: h5py.File, name: str) -> int:
+    """Elements of every dataset the HDF5 file declares (written or not, compressed or not), x2
+    for float64, counted along every hard link that reaches it; ModelError past MAX_H5_OBJECTS
+    objects or MAX_CHUNKS chunks, or for a link to another file. A soft link is not followed
+    (the reader reads only what the plan names, and the plan counts it)."""
+    total = objects = chunks = 0
+    groups = [f]
+    while groups:
+        group = groups.pop()
+        for key in group:
+            objects += 1
+            if objects > MAX_H5_OBJECTS:
+                raise ModelError(f"{name}: its weights hold over {MAX_H5_OBJECTS:,} objects")
+            link = group.get(key, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise ModelError(f"{name}: its weights link to another file")
+            if not isinstance(link, h5py.HardLink):
+                continue
+            item = group[key]
+            if isinstance(item, h5py.Group):
+                groups.append(item)  # a group linked twice is walked twice: a cycle ends at the bound
+            elif isinstance(item, h5py.Dataset) and item.shape:
+                total += math.prod(item.shape) * max(1, item.dtype.itemsize // 4)
+                if item.chunks:
+                    chunks += math.prod(-(-size // chunk) for size, chunk in zip(item.shape, item.chunks, strict=True))
+                    if chunks > MAX_CHUNKS:
+                        raise ModelError(f"{name}: stores its weights in over {MAX_CHUNKS:,} chunks; "
+                                         f"this app reads at most {MAX_CHUNKS:,}")
     return total
 
 
-def _config_parameters(config: dict, name: str) -> int:
-    """Parameters the layers in a Sequential or Functional config declare, following the
-    input's shape layer by layer; ModelError for a layer a dense network has no use for."""
-    try:
-        return _declared(config, name, depth=0)[0]
-    except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise ModelError(f"{name}: an unreadable layer config ({e.__class__.__name__})") from None
-
-
-def _declared(config: dict, name: str, depth: int) -> tuple[int, list[int] | None]:
-    """(parameters, output shape) of a model config; nested models (a committee's members,
-    averaged by an Average layer) are counted the same way, at most MAX_NESTING deep."""
-    layers = (config.get("config") or {}).get("layers") if isinstance(config, dict) else None
-    if not isinstance(layers, list):
-        return 0, None  # nothing Keras could build from: it refuses the file itself
-    shape: list[int] | None = None
-    total = 0
-    for layer in layers:
-        kind, settings = layer["class_name"], layer.get("config") or {}
-        declared = settings.get("batch_shape") or settings.get("batch_input_shape")
-        if declared:
-            shape = [int(d) for d in declared[1:]]
-        if kind in MODELS:
-            if depth >= MAX_NESTING:
-                raise ModelError(f"{name}: models nested over {MAX_NESTING} deep")
-            params, shape = _declared(layer, name, depth + 1)
-            total += params
-        elif kind == "Dense":
-            if shape is None:
-                raise ModelError(f"{name}: a Dense layer before any input shape")
-            units = int(settings["units"])
-            total += shape[-1] * units + (units if settings.get("use_bias", True) else 0)
-            shape = [*shape[:-1], units]
-        elif kind == "Flatten" and shape is not None:
-            shape = [math.prod(shape)]
-        elif kind == "Reshape":
-            shape = [int(d) for d in settings["target_shape"]]
-        elif kind in NORMALIZING and shape is not None:
-            total += NORMALIZING[kind] * shape[-1]
-        elif kind not in PASS_THROUGH | RESHAPING | NORMALIZING.keys():
-            raise ModelError(f"{name}: has a {kind[:40]} layer; this app loads dense networks only")
-    return total, shape
+def _refuse_over(declared: int, limit: int, name: str) -> None:
+    if declared > limit:
+        raise ModelError(f"{name} declares {_millions(declared)} parameters; this app accepts up to {_millions(limit)}")
 
 
 def _millions(n: int) -> str:
-    return f"{n / 1e6:,.0f} million" if n >= 10**6 else f"{n:,}"
+    return f"{(n + 500_000) // 10**6:,} million" if n >= 10**6 else f"{n:,}"
