@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.typing import UploadedFile
 
 from mnist_core import data as mnist_data
 from mnist_core.budget import Budget, running_on_community_cloud
@@ -33,6 +34,7 @@ from mnist_core.store.runs import Run, RunIndex, RunStore, legacy_runs_dir
 
 UPLOADED_MODELS = Path(tempfile.gettempdir()) / "mnist-dense-uploads"
 MODEL_KEY = "model_choice"  # session state: the label of the model the Draw page uses
+UPLOAD_KEY = "draw_model_upload"  # session state: (the uploader's file id, where its bytes are kept)
 SHIPPED_CHOICES = {f"Default: best dense model ({SHIPPED_TEST_ACCURACY['default']:.2%})": "default",
                    f"The book's fit ({SHIPPED_TEST_ACCURACY['seed']:.2%})": "seed"}
 SECRET = "mnist"  # .streamlit/secrets.toml: [connections.mnist] url = "postgresql://..."
@@ -395,9 +397,15 @@ def run_label(run: Run) -> str:
     return f"Run: {run.name} ({accuracy})"
 
 
-def save_uploaded_model(data: bytes, filename: str) -> Path:
-    """Keep an uploaded model where only its uploader's session refers to it (bounded space)."""
-    return store_upload(data, filename, UPLOADED_MODELS)
+def save_uploaded_model(upload: UploadedFile) -> Path:
+    """Keep an uploaded model where only its uploader's session refers to it (bounded space), once
+    per upload: the reruns that follow (a stroke each) find its path in the session, without
+    hashing its bytes again; kept anew if other uploads have pushed it out of the folder."""
+    saved = st.session_state.get(UPLOAD_KEY)
+    if saved is None or saved[0] != upload.file_id or not saved[1].exists():
+        saved = st.session_state[UPLOAD_KEY] = (upload.file_id, store_upload(upload.getvalue(), upload.name,
+                                                                              UPLOADED_MODELS))
+    return saved[1]
 
 
 def line_chart(frame: pd.DataFrame, x_title: str, y_title: str, height: int = 260, log_y: bool = False) -> None:

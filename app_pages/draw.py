@@ -50,7 +50,7 @@ with st.sidebar:
     if choice == upload_label:
         uploaded_model = st.file_uploader("A .keras or .h5 model", type=[s.lstrip(".") for s in MODEL_SUFFIXES],
                                           key="draw_model_file")
-        model_path = save_uploaded_model(uploaded_model.getvalue(), uploaded_model.name) if uploaded_model else None
+        model_path = save_uploaded_model(uploaded_model) if uploaded_model else None
     st.header("Pen")
     pen = st.slider("Pen width", 4, 60, 20, key="draw_pen")
 

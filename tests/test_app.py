@@ -470,3 +470,28 @@ def test_a_runs_reliability_diagram_and_calibration_error(tiny_mnist, synthetic_
     assert not at.exception
     note = next(c.value for c in at.caption if "expected calibration error" in c.value)
     assert re.search(r"error \d+\.\d% as the network says, \d+\.\d% as the app shows it", note)
+
+
+def test_an_uploaded_model_is_loaded_once_however_many_strokes_follow(monkeypatch):
+    """Each stroke reruns the page; the upload is the same file: one load in all (a load is a
+    process of its own), and one try for a file that cannot be used."""
+    from mnist_core.reading import classifier as reading
+    from mnist_core.reading.classifier import SEED_MODEL
+
+    loads = []
+    real = reading._open_isolated
+    monkeypatch.setattr(reading, "_open_isolated", lambda path: loads.append(path.name) or real(path))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.selectbox(key="model_choice").set_value("Upload a model…").run()
+    at.file_uploader(key="draw_model_file").upload("mine.keras", SEED_MODEL.read_bytes()).run()
+    for width in (12, 16, 20, 24, 28):  # five strokes
+        at.session_state["draw_canvas_0"] = canvas_value(drawn_one(width=width))
+        at.run()
+        assert not at.exception and next(m for m in at.metric if m.label == "Prediction").value == "1"
+    assert len(loads) == 1
+    at.file_uploader(key="draw_model_file").upload("bad.keras", b"not a model").run()
+    for width in (12, 16, 20):
+        at.session_state["draw_canvas_0"] = canvas_value(drawn_one(width=width))
+        at.run()
+        assert not at.exception and "cannot be read as a dense Keras model" in at.error[0].value
+    assert len(loads) == 2

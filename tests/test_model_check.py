@@ -135,3 +135,17 @@ def test_files_whose_reading_is_slow_are_refused_from_what_they_declare(tmp_path
     with pytest.raises(ModelError, match=words):
         check_model_file(path)
 
+
+def test_an_upload_is_loaded_once_however_often_it_is_kept_and_asked_for(tmp_path, monkeypatch):
+    """A stroke keeps the upload (store_upload) and asks for its model: five strokes, one load, and
+    one try for a file that cannot be used. (Keyed by the file's time, each stroke loaded it again
+    in a process of its own, and kept another copy.)"""
+    loads = []
+    real = classifier._open_isolated
+    monkeypatch.setattr(classifier, "_open_isolated", lambda path: loads.append(path.name) or real(path))
+    cache = classifier.ClassifierCache()
+    for _ in range(5):
+        assert cache.get(store_upload(SEED_MODEL.read_bytes(), "mine.keras", tmp_path), untrusted=True)
+        with pytest.raises(ModelError, match=r"\.keras: cannot be .* \(BadZipFile\)$"):
+            cache.get(store_upload(b"not a model", "bad.keras", tmp_path), untrusted=True)
+    assert len(loads) == 2 and len(cache._models) == 1

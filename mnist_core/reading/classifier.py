@@ -8,6 +8,7 @@ trained or exported (load_keras).
     clf.predict_proba_tta(x28)              # its probabilities: (28, 28) -> (10,), averaged over 7 views
     clf.predict_proba(x)                    # one view each: (n, 28, 28) -> (n, 10)
     cache = ClassifierCache(max_bytes=200 * 2**20); cache.get(path)   # shared, bounded by bytes
+    cache.get(store_upload(data, name, folder), untrusted=True)         # a visitor's file: loaded once
 
 A picture gets one reading wherever it comes in (the Draw page, HTTP, the command line, the
 scoreboard): the mean over the picture and six small shifts and turns of it (`tta_views`), +0.3
@@ -16,7 +17,8 @@ single views, as the book's are. Before a byte of weights is read, the file's de
 checked (model_check.py); a model whose input is not 784 values or a 28x28 image, or whose
 output is not 10 classes, is refused with ModelError. A file a visitor uploaded is opened in a
 short-lived process of its own, with a time limit (`untrusted`): a damaged HDF5 file can send
-the HDF5 library into a loop no Python code can interrupt.
+the HDF5 library into a loop no Python code can interrupt. It is kept under its content's hash,
+so the cache loads it once however many strokes follow, and remembers a file that failed.
 """
 
 from __future__ import annotations
@@ -209,6 +211,7 @@ def load_keras(path: Path, compile: bool = False, flat_input: bool = False) -> k
 
 MODEL_CACHE_BYTES = 200 * 2**20  # weights kept loaded per process: 27 of the shipped best model
 UPLOADS_KEPT, UPLOAD_BYTES_KEPT = 16, 100 * 2**20  # uploaded model files kept, the oldest removed first
+FAILURES_KEPT = 64  # files remembered as unusable, by content (uploads) or by modification time
 
 
 def store_upload(data: bytes, filename: str, folder: Path) -> Path:
@@ -232,25 +235,33 @@ class ClassifierCache:
     """Loaded models shared by every session and request, bounded by the bytes of their weights
     (not by a count: a few wide models weigh more than many small ones); the least recently used
     go first. Thread-safe; a model is loaded once even when many ask for it at the same time, and
-    its loading holds no lock that others need: a stroke on another model never waits for it."""
+    its loading holds no lock that others need: a stroke on another model never waits for it.
+    A file that could not be used is remembered (FAILURES_KEPT of them): asked again, the same
+    one line comes back without a second try."""
 
     def __init__(self, max_bytes: int = MODEL_CACHE_BYTES) -> None:
         self.max_bytes = max_bytes
         self._models: OrderedDict[tuple[Path, int], Classifier] = OrderedDict()
         self._loading: dict[tuple[Path, int], Future[Classifier]] = {}
+        self._failed: OrderedDict[tuple[Path, int], str] = OrderedDict()  # key -> the ModelError's line
         self._lock = threading.Lock()  # held for lookups and bookkeeping only
 
     def get(self, path: Path, untrusted: bool = False) -> Classifier:
         """The model at `path`, loaded once (again if the file changes); ModelError if unusable.
-        `untrusted`: a visitor's upload (load_classifier opens it in a process of its own)."""
+        `untrusted`: a visitor's upload, kept by store_upload under its content's hash: its name
+        is its content, so it is found without a look at the file (load_classifier opens it in a
+        process of its own)."""
         try:
-            key = (path, path.stat().st_mtime_ns)
+            key = (path, 0 if untrusted else path.stat().st_mtime_ns)
         except OSError:
             raise ModelError(f"{path.name}: no such model file") from None
         with self._lock:
             if key in self._models:  # every stroke comes here
                 self._models.move_to_end(key)
                 return self._models[key]
+            if key in self._failed:
+                self._failed.move_to_end(key)
+                raise ModelError(self._failed[key])  # a new one each time: a raised one grows its traceback
             loading = self._loading.get(key)
             first = loading is None
             if first:
@@ -260,12 +271,16 @@ class ClassifierCache:
         try:
             model = load_classifier(path, untrusted)
         except BaseException as e:
+            with self._lock:
+                if isinstance(e, ModelError) and path.is_file():  # its content judged, not its absence
+                    self._failed[key] = str(e)
+                    while len(self._failed) > FAILURES_KEPT:
+                        self._failed.popitem(last=False)
+                self._loading.pop(key, None)
             loading.set_exception(e)
             raise
-        finally:
-            with self._lock:
-                self._loading.pop(key, None)
         with self._lock:
+            self._loading.pop(key, None)
             self._models[key] = model
             while self.bytes() > self.max_bytes and len(self._models) > 1:
                 self._models.popitem(last=False)
