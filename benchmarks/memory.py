@@ -22,6 +22,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,13 +46,55 @@ def pss_mb(pid: int) -> float:
 
 
 def descendants(pid: int) -> list[int]:
-    children = []
+    found = children(pid)
+    return found + [d for c in found for d in descendants(c)]
+
+
+def children(pid: int) -> list[int]:
+    found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            children += [int(c) for c in (task / "children").read_text().split()]
+            found += [int(c) for c in (task / "children").read_text().split()]
         except OSError:
             continue
-    return children + [d for c in children for d in descendants(c)]
+    return found
+
+
+class TreeWatch:
+    """The PSS peak of a process tree, and the process's children whose command line holds `match`
+    (not their own: a child forked for a moment still shows its parent's), sampled every 20 ms in
+    a thread while the block runs.
+
+        with TreeWatch(server.pid, b"spawn_main") as watch:   # multiprocessing's spawned children
+            ...
+        watch.peak, watch.seen                                # MB; the pids seen
+    """
+
+    def __init__(self, pid: int, match: bytes = b"") -> None:
+        self.pid, self.match = pid, match
+        self.peak, self.seen = 0.0, set()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, pss_mb(self.pid))
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, pss_mb(self.pid))
+            for child in children(self.pid) if self.match else ():
+                try:
+                    if self.match in Path(f"/proc/{child}/cmdline").read_bytes():
+                        self.seen.add(child)
+                except OSError:
+                    continue
+            time.sleep(0.02)
 
 
 def main() -> None:

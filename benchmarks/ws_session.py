@@ -3,6 +3,7 @@
     session = await DrawSession.open("http://127.0.0.1:8501")   # the server gives it a private link
     seconds = await session.draw(digit_png(random.Random(0)))   # time to the Prediction metric
     await session.start_training()                              # the Train page's Start button
+    await session.upload_model("mine.keras", data)              # the sidebar's "Upload a model…"
 
 It sends what Chromium's frontend sends (checked by capturing its frames while drawing on the
 real canvas): a `rerun_script` BackMsg, then one per stroke with the canvas's widget state, a
@@ -20,12 +21,16 @@ import json
 import random
 import time
 
+import requests
 import websockets
 from PIL import Image, ImageDraw
 from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.Common_pb2 import FileURLs
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 CANVAS_KEY = "draw_canvas_"  # the Draw page's canvas widget key, then a clear counter
+UPLOAD_CHOICE = "Upload a model…"  # the Draw page's model list: its last choice
 STROKES = {  # canvas pixels: a "1" and a "7"
     "1": [(140, 40), (142, 140), (144, 240)],
     "7": [(50, 60), (220, 60), (160, 150), (110, 250)],
@@ -55,6 +60,10 @@ class DrawSession:
         self.pages: dict[str, str] = {}  # url path -> page hash
         self.canvas_id = ""
         self.start_id = ""
+        self.model_choice_id = ""  # the sidebar's model list
+        self.model_file_id = ""  # its file uploader, once "Upload a model…" is chosen
+        self.session_id = ""
+        self.kept: dict[str, WidgetState] = {}  # widgets whose state every rerun sends, as a browser does
         self.warnings: list[str] = []
 
     @classmethod
@@ -100,6 +109,53 @@ class DrawSession:
         state.id, state.json_value = self.canvas_id, json.dumps(value)
         return await self._rerun([state], timeout, want=want)
 
+    async def upload_model(self, name: str, data: bytes, timeout: float = 60) -> None:
+        """Choose "Upload a model…" and upload `data` as the file `name`, as the browser does: the
+        uploader asks for an upload URL over the websocket, the bytes go there by HTTP PUT (with
+        Streamlit's XSRF cookie), then the widget's state names the file. Every later rerun (a
+        stroke) sends both widgets' states again. AppError if the page then shows an error."""
+        self.kept[self.model_choice_id] = WidgetState(id=self.model_choice_id, string_value=UPLOAD_CHOICE)
+        await self._rerun([], timeout)
+        if not self.model_file_id:
+            raise AppError("the Draw page showed no model uploader")
+        msg = BackMsg()
+        msg.file_urls_request.request_id = f"upload-{name}"
+        msg.file_urls_request.file_names.append(name)
+        msg.file_urls_request.session_id = self.session_id
+        await self.ws.send(msg.SerializeToString())
+        urls = await self._file_urls(msg.file_urls_request.request_id, timeout)
+        await asyncio.to_thread(self._put, urls.upload_url, name, data)
+        state = WidgetState(id=self.model_file_id)
+        info = state.file_uploader_state_value.uploaded_file_info.add()
+        info.file_id, info.name, info.size = urls.file_id, name, len(data)
+        info.file_urls.CopyFrom(urls)
+        self.kept[state.id] = state
+        await self._rerun([], timeout)
+
+    async def _file_urls(self, request_id: str, timeout: float) -> FileURLs:
+        deadline = time.perf_counter() + timeout
+        while True:
+            try:
+                raw = await asyncio.wait_for(self.ws.recv(), max(0.0, deadline - time.perf_counter()))
+            except TimeoutError:
+                raise AppError(f"no upload URL in {timeout:.0f} s") from None
+            fwd = ForwardMsg()
+            fwd.ParseFromString(raw)
+            if fwd.WhichOneof("type") == "file_urls_response" and fwd.file_urls_response.response_id == request_id:
+                if fwd.file_urls_response.error_msg:
+                    raise AppError(f"no upload URL: {fwd.file_urls_response.error_msg[:100]}")
+                return fwd.file_urls_response.file_urls[0]
+
+    def _put(self, upload_url: str, name: str, data: bytes) -> None:
+        with requests.Session() as http:
+            http.get(f"{self.url}/_stcore/health", timeout=10)  # it sets the XSRF cookie
+            token = http.cookies.get("_streamlit_xsrf")
+            answer = http.put(upload_url if upload_url.startswith("http") else self.url + upload_url,
+                              files={"file": (name, data)}, headers={"X-Xsrftoken": token} if token else {},
+                              timeout=60)
+        if answer.status_code >= 400:
+            raise AppError(f"the upload was refused ({answer.status_code})")
+
     @property
     def link(self) -> str:
         """The private link the server gave this session (its ?me=)."""
@@ -111,7 +167,7 @@ class DrawSession:
     async def _rerun(self, widgets: list, timeout: float, want: str = "") -> float:
         msg = BackMsg()
         rerun = msg.rerun_script
-        rerun.widget_states.widgets.extend(widgets)
+        rerun.widget_states.widgets.extend([*self.kept.values(), *widgets])
         rerun.page_script_hash = self.page_hash
         rerun.query_string = self.query
         rerun.context_info.timezone = "UTC"
@@ -132,6 +188,7 @@ class DrawSession:
             kind = fwd.WhichOneof("type")
             if kind == "new_session":
                 self.page_hash = self.page_hash or fwd.new_session.page_script_hash
+                self.session_id = fwd.new_session.initialize.session_id
             elif kind == "page_info_changed":  # the app put the visitor's private link in the URL
                 self.query = fwd.page_info_changed.query_string
             elif kind == "navigation":
@@ -149,6 +206,10 @@ class DrawSession:
                     self.start_id = element.button.id
                 if which == "bidi_component" and CANVAS_KEY in element.bidi_component.id:
                     self.canvas_id = element.bidi_component.id
+                if which == "selectbox" and "model_choice" in element.selectbox.id:
+                    self.model_choice_id = element.selectbox.id
+                if which == "file_uploader" and "draw_model_file" in element.file_uploader.id:
+                    self.model_file_id = element.file_uploader.id
                 if which == "metric" and want and element.metric.label == want and seen is None:
                     seen = time.perf_counter() - start
             elif kind == "script_finished":

@@ -1,11 +1,13 @@
 """Play the student who tries to take the server down, and measure what it costs the server
 (the proportional memory of its whole process tree): canvas frames of 9 and 80 megapixels sent
-over the websocket, a flood of HTTP batches, a multipart of 64 huge PNGs."""
+over the websocket, a flood of HTTP batches, a multipart of 64 huge PNGs, an uploaded model that
+declares little and reads as much, drawn on stroke after stroke."""
 
 from __future__ import annotations
 
 import base64
 import io
+import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +18,10 @@ import requests
 from PIL import Image
 
 from benchmarks.app_server import app_server
-from benchmarks.memory import pss_mb
+from benchmarks.memory import TreeWatch, pss_mb
 from benchmarks.ws_session import AppError, DrawSession, digit_png
+from mnist_core.reading.classifier import SEED_MODEL
+from tests.bombs import keras_reshape_shared
 from tests.helpers import run_coroutine
 
 
@@ -105,3 +109,33 @@ def test_a_flood_of_batches_and_huge_pngs_is_answered_and_bounded(server):
     print(f"60 x 5,000-image batches and 64 PNGs of 40 MP: {statuses.count(200)} answered, "
           f"{statuses.count(503)} told to retry; /health at most {max(health):.2f} s; the server grew {grown:.0f} MB")
     assert max(health) < 1.0 and grown < 500
+
+
+def test_an_uploaded_model_loads_once_and_one_that_reads_more_than_it_declares_is_refused(server, tmp_path):
+    """A visitor uploads the seed's model and draws five strokes, then a 2 KB file whose Reshape(-1)
+    layers and hard-linked kernels declare 5.8 million parameters and read as 31 million (125 MB),
+    and draws five more. Each upload is opened once, in a process of its own (before: once a
+    stroke, and the second file read each time: the server's tree peaked 730 MB higher)."""
+    url, process = server
+    shared = keras_reshape_shared(tmp_path / "shared.keras").read_bytes()
+
+    async def attack() -> tuple[TreeWatch, float]:
+        session = await DrawSession.open(url)
+        await session.draw(digit_png(random.Random(0)))  # warm: the default model is loaded
+        before = pss_mb(process.pid)
+        with TreeWatch(process.pid, b"spawn_main") as watch:
+            await session.upload_model("mine.keras", SEED_MODEL.read_bytes())
+            for i in range(5):
+                await session.draw(digit_png(random.Random(i)))
+            with pytest.raises(AppError, match="cannot be used: .* declares 31 million parameters"):
+                await session.upload_model("shared.keras", shared)
+            for i in range(5):
+                with pytest.raises(AppError, match="declares 31 million parameters"):
+                    await session.draw(digit_png(random.Random(i)))
+        await session.close()
+        return watch, before
+
+    watch, before = run_coroutine(attack())
+    grown = watch.peak - before
+    print(f"two uploads, ten strokes: {len(watch.seen)} loader processes; the server's peak {grown:.0f} MB higher")
+    assert len(watch.seen) == 2 and grown < 200  # a loader process is about 110 MB
