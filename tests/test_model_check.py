@@ -149,3 +149,9 @@ def test_an_upload_is_loaded_once_however_often_it_is_kept_and_asked_for(tmp_pat
         with pytest.raises(ModelError, match=r"\.keras: cannot be .* \(BadZipFile\)$"):
             cache.get(store_upload(b"not a model", "bad.keras", tmp_path), untrusted=True)
     assert len(loads) == 2 and len(cache._models) == 1
+
+
+def test_an_upload_whose_reading_takes_too_long_is_ended_in_one_line(monkeypatch):
+    monkeypatch.setattr(classifier, "UNTRUSTED_SECONDS", 0.0)
+    with pytest.raises(ModelError, match=r"^seed\.keras: reading it took over 0 s \(a damaged file\?\)$"):
+        classifier.load_classifier(SEED_MODEL, untrusted=True)

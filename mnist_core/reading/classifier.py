@@ -32,6 +32,7 @@ import zipfile
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -180,14 +181,34 @@ def _model_path(path: str | Path | None) -> Path:
 
 
 def _open_isolated(path: Path) -> DenseNet:
-    """DenseNet.load in a fresh process: it is killed when it takes over UNTRUSTED_SECONDS."""
+    """DenseNet.load in a fresh process, killed when it takes over UNTRUSTED_SECONDS; a child that
+    dies (the kernel's OOM killer) is told at once, not after the limit."""
     context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:
-        pending = pool.apply_async(DenseNet.load, (path,))
-        try:
-            return pending.get(UNTRUSTED_SECONDS)
-        except multiprocessing.TimeoutError:
-            raise ModelError(f"{path.name}: reading it took over {UNTRUSTED_SECONDS:.0f} s (a damaged file?)") from None
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_load_into, args=(path, send), daemon=True)
+    child.start()
+    send.close()  # the child's end: when it dies without a word, recv() sees the pipe closed
+    try:
+        if not receive.poll(UNTRUSTED_SECONDS):
+            raise ModelError(f"{path.name}: reading it took over {UNTRUSTED_SECONDS:.0f} s (a damaged file?)")
+        net, problem = receive.recv()
+    except EOFError:
+        raise ModelError(f"{path.name}: reading it ended the process that read it (a damaged file?)") from None
+    finally:
+        child.kill()
+        child.join()
+        receive.close()
+    if problem is not None:
+        raise ModelError(problem)
+    return net
+
+
+def _load_into(path: Path, connection: Connection) -> None:
+    """In the child: the network, or the one line that says why not (read_network's boundary)."""
+    try:
+        connection.send((DenseNet.load(path), None))
+    except ModelError as e:
+        connection.send((None, str(e)))
 
 
 def load_keras(path: Path, compile: bool = False, flat_input: bool = False) -> keras.Model:
