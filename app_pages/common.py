@@ -87,7 +87,8 @@ def _models() -> ClassifierCache:
 
 def classifier(path: Path, untrusted: bool = False) -> Classifier:
     """The model at `path`, loaded once per process (reloaded if the file changes); `untrusted`:
-    a visitor's upload, opened in a process of its own (classifier.load_classifier)."""
+    a visitor's upload (save_uploaded_model), opened once in a process of its own, however many
+    strokes follow (classifier.ClassifierCache)."""
     return _models().get(path, untrusted)
 
 

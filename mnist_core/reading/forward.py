@@ -8,8 +8,8 @@
     net.log_ratio_gradient(x, a, b)       # d(log p_a - log p_b)/dx, (n, 784): which pixels pushed to a, to b
 
 Importing TensorFlow costs a server about 525 MB and 2-3 s; a dense network's forward pass is
-a few matrix products. So the file is read as data (keras_file.py, after model_check has sized
-it) and computed with numpy (numpy_layers.py), within 1e-5 of Keras' own probabilities
+a few matrix products. So the file is read as data (keras_file.py, after model_check has planned
+and sized it) and computed with numpy (numpy_layers.py), within 1e-5 of Keras' own probabilities
 (tests/test_forward.py).
 """
 
@@ -53,8 +53,8 @@ class DenseNet:
 
     @classmethod
     def load(cls, path: str | Path) -> DenseNet:
-        """Read a model file: sized by check_model_file first; ModelError (one line, the file's
-        name only) for anything this app cannot compute as Keras would."""
+        """Read a model file, planned and sized first (model_check.open_model); ModelError (one
+        line, the file's name only) for anything this app cannot compute as Keras would, or read."""
         steps, shape = read_network(Path(path))
         return cls(steps, shape, Path(path).name)
 
