@@ -3,7 +3,9 @@ line and this server's runner, who the visitor is, the budget, the model list, t
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import ipaddress
 import math
 import secrets
 import tempfile
@@ -266,11 +268,16 @@ def admin_panel(me: Actor) -> None:
 
 
 def client_address() -> str:
-    """This visitor's network address as the line counts it (a keyed tag); "" when Streamlit
-    does not know it, or it is this machine's own (a proxy in front, or a test)."""
+    """This visitor's network address as the line and the admin throttle count it (a keyed
+    tag); "" when Streamlit does not know it, or it is this machine's own (a proxy in front, or
+    a test). An IPv6 address counts by its /64: one host may hold the whole of it."""
     address = str(getattr(st.context, "ip_address", "") or "")
     if not address or address in ("127.0.0.1", "::1"):
         return ""
+    with contextlib.suppress(ValueError):
+        ip = ipaddress.ip_address(address)
+        if ip.version == 6 and ip.ipv4_mapped is None:
+            address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
     try:
         return identity_keys().tag(address)
     except StoreError:
@@ -298,13 +305,14 @@ def _admin_session() -> bool:
 
 @st.cache_resource
 def _throttle() -> Throttle:
-    """Wrong admin passwords, counted for this server process (every session)."""
+    """Wrong admin passwords, counted for this server process (every session and address)."""
     return Throttle()
 
 
 def admin_login() -> None:
     """In the sidebar: the admin password, when one is set in the secrets; each wrong try slows
-    the next ones down (owners.Throttle), and the compare is constant-time."""
+    the guesser's next ones down (owners.Throttle: its session and its address, never the admin
+    in a fresh session elsewhere), and the compare is constant-time."""
     if not _admin_password() or _admin_session():
         return
     with st.sidebar.popover("Admin", icon=":material/shield_person:"):
@@ -323,16 +331,17 @@ def _try_admin_password() -> None:
     given, st.session_state["admin_password"] = st.session_state.get("admin_password", ""), ""
     if not given:
         return
-    session, throttle = _session_id(), _throttle()
-    wait = throttle.wait(session)
+    session, address, throttle = _session_id(), client_address(), _throttle()
+    wait = throttle.wait(session, address)
     if wait > 0:
         st.session_state["admin_message"] = f"Too many wrong passwords: try again in {math.ceil(wait)} s."
     elif password_matches(given, _admin_password()):
         throttle.succeeded(session)
         st.session_state["admin"] = True
     else:
-        throttle.failed(session)
-        st.session_state["admin_message"] = f"Wrong password; the next try in {math.ceil(throttle.wait(session))} s."
+        throttle.failed(session, address)
+        wait = math.ceil(throttle.wait(session, address))
+        st.session_state["admin_message"] = f"Wrong password; the next try in {wait} s."
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")

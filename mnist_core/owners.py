@@ -141,53 +141,64 @@ def password_matches(given: str, expected: str) -> bool:
 
 
 class Throttle:
-    """Wrong admin passwords cost time: each session waits 1, 2, 4 ... up to 60 s after each
-    wrong try in a row, and at most `per_session` wrong tries a minute count for one session
-    and `per_server` for everyone together (a guesser opening new sessions meets the latter).
+    """Wrong admin passwords cost the guesser time, never the admin.
 
-        throttle.wait(session)       # seconds before this session may try again (0: now)
-        throttle.failed(session)     # a wrong try
-        throttle.succeeded(session)  # the right one: this session starts afresh
+        throttle.wait(session, address)     # seconds before this session may try (0: now)
+        throttle.failed(session, address)   # a wrong try
+        throttle.succeeded(session)         # the right one: this session starts afresh
+
+    A session waits 1, 2, 4 ... up to 60 s after each wrong try in a row, and at most
+    `per_session` of its wrong tries a minute count; an address (a keyed tag, "" when the server
+    does not know it) at most `per_address`, however many sessions it opens. Over `per_server`
+    wrong tries a minute for everyone, only a clean session at a clean address is heard: one
+    with no wrong try of its own in the minute. A try that must wait is not compared at all, so
+    a guesser learns nothing from it; a fresh session elsewhere (the admin's) is compared and,
+    when right, admitted: no number of wrong tries from others keeps the admin out.
     """
 
     WINDOW = 60.0
     MAX_DELAY = 60.0
 
-    def __init__(self, per_session: int = 5, per_server: int = 30, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_session, self.per_server, self.clock = per_session, per_server, clock
+    def __init__(self, per_session: int = 5, per_address: int = 10, per_server: int = 30,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_session, self.per_address, self.per_server, self.clock = per_session, per_address, per_server, clock
         self._server: deque[float] = deque()
-        self._sessions: dict[str, deque[float]] = {}
-        self._streak: dict[str, int] = {}
+        self._tries: dict[str, deque[float]] = {}  # "s:<session>" and "a:<address>" -> times of wrong tries
+        self._streak: dict[str, int] = {}  # session -> wrong tries in a row
         self._lock = threading.Lock()
 
-    def wait(self, session: str) -> float:
+    def wait(self, session: str, address: str = "") -> float:
         now = self.clock()
         with self._lock:
-            mine = self._recent(self._sessions.get(session, deque()), now)
+            mine = self._recent(self._tries.get(f"s:{session}", deque()), now)
+            here = self._recent(self._tries.get(f"a:{address}", deque()), now) if address else deque()
             server = self._recent(self._server, now)
             waits = [0.0]
             if mine:
                 waits.append(mine[-1] + min(2.0 ** (self._streak.get(session, 1) - 1), self.MAX_DELAY) - now)
             if len(mine) >= self.per_session:
                 waits.append(mine[-self.per_session] + self.WINDOW - now)
-            if len(server) >= self.per_server:
+            if len(here) >= self.per_address:
+                waits.append(here[-self.per_address] + self.WINDOW - now)
+            if len(server) >= self.per_server and (mine or here):
                 waits.append(server[-self.per_server] + self.WINDOW - now)
             return max(waits)
 
-    def failed(self, session: str) -> None:
+    def failed(self, session: str, address: str = "") -> None:
         now = self.clock()
         with self._lock:
-            self._sessions.setdefault(session, deque()).append(now)
+            for key in (f"s:{session}", f"a:{address}") if address else (f"s:{session}",):
+                self._tries.setdefault(key, deque()).append(now)
             self._server.append(now)
             self._streak[session] = self._streak.get(session, 0) + 1
-            for times in (self._server, *self._sessions.values()):
+            for times in (self._server, *self._tries.values()):
                 self._recent(times, now)
-            self._sessions = {k: v for k, v in self._sessions.items() if v}  # bounded by the window's tries
-            self._streak = {k: v for k, v in self._streak.items() if k in self._sessions}
+            self._tries = {k: v for k, v in self._tries.items() if v}  # bounded by the window's tries
+            self._streak = {k: v for k, v in self._streak.items() if f"s:{k}" in self._tries}
 
     def succeeded(self, session: str) -> None:
         with self._lock:
-            self._sessions.pop(session, None)
+            self._tries.pop(f"s:{session}", None)
             self._streak.pop(session, None)
 
     def _recent(self, times: deque[float], now: float) -> deque[float]:

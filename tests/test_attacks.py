@@ -1,9 +1,11 @@
-"""Play the student who tries to take the server down, and measure what it costs the server
-(the proportional memory of its whole process tree): canvas frames of 9 and 80 megapixels sent
-over the websocket, a flood of HTTP batches, a multipart of 64 huge PNGs."""
+"""Play the student who tries to take the server down or lock others out, and measure what it
+costs the server (the proportional memory of its whole process tree): canvas frames of 9 and 80
+megapixels sent over the websocket, a flood of HTTP batches, a multipart of 64 huge PNGs, a
+script of wrong admin passwords."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import threading
@@ -20,10 +22,12 @@ from benchmarks.memory import pss_mb
 from benchmarks.ws_session import AppError, DrawSession, digit_png
 from tests.helpers import run_coroutine
 
+PASSWORD = "correct horse battery staple"  # the admin's
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("data")) as (url, process, _):
+    with app_server(tmp_path_factory.mktemp("data"), secrets={"admins": {"password": PASSWORD}}) as (url, process, _):
         yield url, process
 
 
@@ -105,3 +109,28 @@ def test_a_flood_of_batches_and_huge_pngs_is_answered_and_bounded(server):
     print(f"60 x 5,000-image batches and 64 PNGs of 40 MP: {statuses.count(200)} answered, "
           f"{statuses.count(503)} told to retry; /health at most {max(health):.2f} s; the server grew {grown:.0f} MB")
     assert max(health) < 1.0 and grown < 500
+
+
+def test_a_hundred_wrong_admin_passwords_from_fresh_sessions_slow_the_guesser_not_the_admin(server):
+    url, _ = server
+
+    async def guess(i: int) -> str:
+        session = await DrawSession.open(url, address="10.0.0.9", page="runs")  # the guesser's machine
+        try:
+            return (await session.type_into("admin_password", f"guess {i}"))[0]
+        finally:
+            await session.close()
+
+    async def attack() -> tuple[list[str], list[str]]:
+        answers = []
+        for start in range(0, 100, 20):  # twenty fresh sessions at a time
+            answers += await asyncio.gather(*(guess(i) for i in range(start, start + 20)))
+        admin = await DrawSession.open(url, address="10.0.0.1", page="runs")  # the teacher's, meanwhile
+        errors = await admin.type_into("admin_password", PASSWORD)
+        await admin.close()
+        return answers, errors + admin.texts
+
+    answers, admins_page = run_coroutine(attack())
+    compared = [a for a in answers if a.startswith("Wrong password")]
+    assert len(compared) == 10 and all(a.startswith("Too many wrong passwords") for a in answers if a not in compared)
+    assert any(text.endswith("to this app (admin).") for text in admins_page), admins_page

@@ -62,7 +62,7 @@ class Clock:
 
 def test_wrong_passwords_wait_longer_each_time_and_a_minute_caps_them():
     clock = Clock()
-    throttle = Throttle(per_session=5, per_server=30, clock=clock)
+    throttle = Throttle(per_session=5, clock=clock)
     assert throttle.wait("a") == 0
     waits = []
     for _ in range(5):
@@ -76,12 +76,45 @@ def test_wrong_passwords_wait_longer_each_time_and_a_minute_caps_them():
     assert throttle.wait("a") == 0
 
 
-def test_the_server_caps_wrong_tries_across_sessions():
+def guess(throttle: Throttle, tries: int, address: str, clock: Clock | None = None) -> int:
+    """A script's wrong passwords, each from a fresh session; how many were compared at all."""
+    compared = 0
+    for i in range(tries):
+        session = f"{address}-{i}"
+        if throttle.wait(session, address) == 0:
+            throttle.failed(session, address)
+            compared += 1
+        if clock:
+            clock.now += 0.1  # ten tries a second
+    return compared
+
+
+def test_a_guesser_opening_fresh_sessions_is_slowed_by_its_address():
     clock = Clock()
-    throttle = Throttle(per_session=5, per_server=30, clock=clock)
-    for i in range(30):  # a guesser opening a new session for every try
-        assert throttle.wait(f"s{i}") == 0
-        throttle.failed(f"s{i}")
-    assert throttle.wait("fresh") == pytest.approx(60)
+    throttle = Throttle(per_address=10, clock=clock)
+    assert guess(throttle, 100, "guesser", clock) == 10  # ten tries a minute from one address
+    assert throttle.wait("another fresh session", "guesser") > 45
+    clock.now += 60
+    assert throttle.wait("another fresh session", "guesser") == 0
+
+
+def test_a_hundred_wrong_passwords_from_fresh_sessions_do_not_keep_the_admin_out():
+    clock = Clock()
+    throttle = Throttle(clock=clock)
+    guess(throttle, 100, "guesser", clock)
+    guess(throttle, 100, "", clock)  # from an address the server does not know (a proxy hides it)
+    assert throttle.wait("the admin's session", "the admin's address") == 0
+    assert throttle.wait("the admin's session elsewhere", "") == 0
+
+
+def test_over_the_servers_cap_only_clean_sessions_at_clean_addresses_are_heard():
+    clock = Clock()
+    throttle = Throttle(per_address=10, per_server=30, clock=clock)
+    for n in range(3):  # three addresses, ten wrong tries each: the server's 30 a minute
+        guess(throttle, 10, f"guesser {n}")
+    assert throttle.wait("fresh", "guesser 0") == pytest.approx(60)
+    assert throttle.wait("fresh", "a fourth address") == 0  # compared: the admin's, or one more guess
+    throttle.failed("fresh", "a fourth address")
+    assert throttle.wait("fresh again", "a fourth address") == pytest.approx(60)
     clock.now += 60.01
-    assert throttle.wait("fresh") == 0
+    assert throttle.wait("fresh", "guesser 0") == 0
