@@ -19,7 +19,7 @@ from mnist_core import data as mnist_data
 from mnist_core.budget import Budget, running_on_community_cloud
 from mnist_core.jobs.line import JobQueue
 from mnist_core.jobs.runner import Runner
-from mnist_core.owners import Actor, Keys, NotAllowed, Throttle, password_matches
+from mnist_core.owners import Actor, Keys, Links, NotAllowed, Throttle, password_matches
 from mnist_core.people import people, remove_person
 from mnist_core.reading.classifier import (
     SHIPPED_MODELS,
@@ -166,6 +166,11 @@ def _keys(url: str, configured: str) -> Keys:
     return Keys.of(run_store().db, configured or None)  # a database that is down is not cached
 
 
+def identity_links() -> Links:
+    """Private links as they stand now (owners.Links): replaceable, checked in the database."""
+    return Links(identity_keys(), run_store().db)
+
+
 def admin_emails() -> list[str]:
     """`[admins] emails`, lower-cased; a string instead of a list stops the app with one line
     (a string would match substrings: "her@x" in "teacher@x")."""
@@ -183,7 +188,8 @@ def login_configured() -> bool:
 def actor() -> Actor:
     """Who this visitor is: their login (with st.login configured), else their private link, a
     signed token kept in their own URL so that a reload or a bookmark comes back to their runs.
-    A link this deployment did not sign is set aside for a fresh one. Admins: logged-in emails
+    A link this deployment did not sign, or one its owner replaced since, is set aside for a
+    fresh one (checked at every run: a replaced link acts no more, here or anywhere). Admins: logged-in emails
     listed in `[admins] emails`, or a session that gave `[admins] password` (admin_login)."""
     emails = admin_emails()
     if st.user.get("is_logged_in", False):  # without [auth] in the secrets, st.user holds no such key
@@ -193,23 +199,33 @@ def actor() -> Actor:
         st.session_state[NOTICE] = "That login gave no email address, which this app needs to know you: you are " \
                                    "known by your private link instead (log out, or use an account with an email)."
     try:
-        keys = identity_keys()
+        links = identity_links()
+        given = st.query_params.get(OWNER_PARAM)
+        link = st.session_state.get(OWNER_PARAM)
+        if given and given != link:  # a link followed (a bookmark, another device) wins over the session's own
+            if links.owner_of(given) is not None:
+                link = given
+            else:
+                _set_aside(links, given, "That private link")
+        owner = links.owner_of(link) if link else None
+        if owner is None:
+            if link:
+                _set_aside(links, link, "Your private link")
+            link = links.keys.new_link()
+            owner = links.keys.owner_of(link)
     except StoreError:  # no secret to sign with: this session is someone for now, and the URL is left alone
         return Actor(f"session:{_session_id()}", admin=_admin_session())
-    given = st.query_params.get(OWNER_PARAM)
-    link = st.session_state.get(OWNER_PARAM)
-    if given and given != link:  # a link followed (a bookmark, another device) wins over the session's own
-        if keys.owner_of(given) is not None:
-            link = given
-        else:
-            st.session_state[NOTICE] = "That private link was not made by this app, so it was set aside: this page " \
-                                       "has a new one of its own."
-    if not link or keys.owner_of(link) is None:
-        link = keys.new_link()
     st.session_state[OWNER_PARAM] = link
     if given != link:
         st.query_params[OWNER_PARAM] = link  # kept in the URL: the visitor's private link
-    return Actor(keys.owner_of(link), admin=_admin_session())
+    return Actor(owner, admin=_admin_session())
+
+
+def _set_aside(links: Links, link: str, which: str) -> None:
+    """One line on why a link does not act: replaced by its owner, or never made here."""
+    why = "was replaced by its owner (the link leaked?), so it no longer works" if links.replaced(link) else \
+        "was not made by this app, so it was set aside"
+    st.session_state[NOTICE] = f"{which} {why}: this page has a new one of its own."
 
 
 NOTICE = "identity_notice"  # session state: one line about the visitor's identity, shown once
@@ -236,6 +252,9 @@ def identity_panel(me: Actor) -> None:
                 st.write("This address is your key: whoever has it acts as you (your runs, jobs and drawings). "
                          "Copy it to come back on another device; keep it to yourself.")
                 st.code(f"{_base_url()}?{OWNER_PARAM}={st.session_state[OWNER_PARAM]}", language=None)
+                st.button("Replace my link", key="identity_replace", on_click=_replace_link, icon=":material/key:",
+                          help="A new link for the same you: your runs, jobs and drawings stay yours, and this "
+                               "link stops working at once, on every device (do it if it leaked)")
                 st.button("Start afresh", key="identity_afresh", on_click=_start_afresh, icon=":material/restart_alt:",
                           help="A new link, a new you: the old link keeps its runs and drawings")
         if login_configured():
@@ -288,6 +307,18 @@ def _start_afresh() -> None:
     link = identity_keys().new_link()
     st.session_state[OWNER_PARAM] = link
     st.query_params[OWNER_PARAM] = link
+
+
+def _replace_link() -> None:
+    try:
+        link = identity_links().replace(st.session_state.get(OWNER_PARAM, ""))
+    except (StoreError, NotAllowed) as e:
+        st.session_state[NOTICE] = f"The link could not be replaced: {e}."
+        return
+    st.session_state[OWNER_PARAM] = link
+    st.query_params[OWNER_PARAM] = link
+    st.session_state[NOTICE] = "Your private link was replaced: the old one works nowhere any more. Everything " \
+                               "stays yours; copy the new link to your other devices."
 
 
 def _base_url() -> str:

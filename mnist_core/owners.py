@@ -4,14 +4,19 @@
     link = keys.new_link()                    # "k3J9...x2.Qm9v...": what goes in ?me=
     keys.owner_of(link)                       # "link:k3J9...x2", or None when the server never signed it
     keys.pseudonym("link:k3J9...x2")          # "brave-otter-7k2m9q4x": what others are shown
-    visitor = Actor(keys.owner_of(link))
+    links = Links(keys, db)                   # links as they stand now: replaceable
+    newer = links.replace(link)               # the same owner; `link` stops working on every server
+    visitor = Actor(links.owner_of(newer))
     visitor.may_change(run.owner)             # False for a stranger's run
     OPERATOR.may_change(anything)             # the command line: whoever runs the server
 
 An owner is a string: "user:<email>" with Streamlit's login, "link:<id>" without it, and "" for
 what the operator made (the command line, runs imported from old folders). A private link is
 the id and an HMAC of it under the deployment's secret, so nobody can make up a link, and the
-owner string alone (should it ever be seen) is not a key. Owners never leave the server: pages,
+owner string alone (should it ever be seen) is not a key. A link whose owner replaced it (it
+leaked) is signed anew with its version, which the database keeps, so the old one is refused
+by every server at its next use while the owner, and everything theirs, stays the same. Owners
+never leave the server: pages,
 files and HTTP answers name people as "yours", "another visitor's" or a keyed pseudonym, which
 cannot be reversed without the secret (an unkeyed hash of `user:<email>` could be, from a
 class roster).
@@ -70,6 +75,17 @@ class SecretKeeper(Protocol):
     def secret(self, name: str) -> bytes: ...
 
 
+class LinkVersions(Protocol):
+    """Where a deployment keeps each private link's version (store.database.Database): 0 until
+    its owner first replaces it."""
+
+    def link_version(self, link_id: str) -> int: ...
+
+    def replace_link_version(self, link_id: str, version: int) -> bool:
+        """`version` + 1 kept, if `version` is still the current one (else False: replaced meanwhile)."""
+        ...
+
+
 class Keys:
     """The deployment's secret, and what is made with it: private links and pseudonyms."""
 
@@ -89,15 +105,20 @@ class Keys:
 
     def new_link(self) -> str:
         """A fresh private link: a random id, a dot, and the server's signature of it."""
-        link_id = _b64(secrets.token_bytes(LINK_ID_BYTES))
-        return f"{link_id}.{_b64(self._mac('link', link_id, LINK_MAC_BYTES))}"
+        return self.link(_b64(secrets.token_bytes(LINK_ID_BYTES)), 0)
 
-    def owner_of(self, link: str) -> str | None:
-        """The owner a private link stands for; None unless this deployment signed it."""
+    def link(self, link_id: str, version: int) -> str:
+        """The private link of `link_id` at `version` (0 as first made, then 1 for its first
+        replacement...): the id, a dot, and the server's signature of both."""
+        signed = link_id if version == 0 else f"{link_id}\n{version}"
+        return f"{link_id}.{_b64(self._mac('link', signed, LINK_MAC_BYTES))}"
+
+    def owner_of(self, link: str, version: int = 0) -> str | None:
+        """The owner a private link stands for; None unless this deployment signed it at `version`."""
         link_id, _, mac = link.partition(".")
-        if len(link_id) != len(_b64(bytes(LINK_ID_BYTES))) or not mac.isascii():
+        if not is_link_id(link_id) or not mac.isascii():
             return None
-        if not hmac.compare_digest(mac, _b64(self._mac("link", link_id, LINK_MAC_BYTES))):
+        if not hmac.compare_digest(mac, self.link(link_id, version).partition(".")[2]):
             return None
         return f"link:{link_id}"
 
@@ -113,6 +134,50 @@ class Keys:
         n = int.from_bytes(self._mac("pseudonym", owner, 6), "big")
         code = "".join(_BASE32[(n >> 5 * i) & 31] for i in range(8))  # the low 40 bits
         return f"{_ADJECTIVES[(n >> 42) & 63]}-{_ANIMALS[(n >> 36) & 63]}-{code}"
+
+
+def is_link_id(text: str) -> bool:
+    return len(text) == len(_b64(bytes(LINK_ID_BYTES))) and text.isascii()
+
+
+class Links:
+    """Private links as they stand now: signed by the deployment, and replaceable by their owner.
+
+        links = Links(keys, db)
+        links.owner_of(link)          # the owner while `link` is current; None once replaced, or if forged
+        links.replaced(link)          # True for a link this deployment signed and its owner replaced since
+        newer = links.replace(link)   # the same owner, with all they made; `link` acts no more, anywhere
+
+    Every server reads the version from the database at each use (one indexed row), so a
+    replaced link is refused at once wherever it is tried. Whoever holds a link may replace it:
+    the owner should, as soon as they fear it leaked (a login cannot leak this way).
+    """
+
+    RECOGNISED = 100  # replaced versions still told apart from a forgery (for the message only)
+
+    def __init__(self, keys: Keys, versions: LinkVersions) -> None:
+        self.keys, self.versions = keys, versions
+
+    def owner_of(self, link: str) -> str | None:
+        link_id = link.partition(".")[0]
+        if not is_link_id(link_id):  # no database trip for what cannot be a link
+            return None
+        return self.keys.owner_of(link, self.versions.link_version(link_id))
+
+    def replaced(self, link: str) -> bool:
+        link_id = link.partition(".")[0]
+        if not is_link_id(link_id):
+            return False
+        current = self.versions.link_version(link_id)
+        return any(self.keys.owner_of(link, v) for v in range(max(0, current - self.RECOGNISED), current))
+
+    def replace(self, link: str) -> str:
+        """A new link for the owner of `link`, which stops working; NotAllowed unless `link` is current."""
+        link_id = link.partition(".")[0]
+        version = self.versions.link_version(link_id) if is_link_id(link_id) else 0
+        if self.keys.owner_of(link, version) is None or not self.versions.replace_link_version(link_id, version):
+            raise NotAllowed("this link is not the current one: it was replaced, or never made here")
+        return self.keys.link(link_id, version + 1)
 
 
 def _b64(data: bytes) -> str:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mnist_core.owners import Keys, Throttle
+from mnist_core.owners import Keys, Links, NotAllowed, Throttle
 from mnist_core.store.database import Database
 
 
@@ -41,6 +41,31 @@ def test_pseudonyms_are_stable_readable_keyed_and_48_bits():
     assert "ann" not in name and keys.pseudonym("") == "the operator"
     many = {keys.pseudonym(f"link:{i}") for i in range(5000)}
     assert len(many) == 5000
+
+
+def test_a_replaced_link_stops_working_and_the_new_one_is_the_same_owner(database_url):
+    db = Database.open(database_url)
+    links = Links(Keys(b"deployment secret"), db)
+    old = links.keys.new_link()
+    owner = links.owner_of(old)
+    newer = links.replace(old)
+    assert links.owner_of(newer) == owner and links.owner_of(old) is None and newer != old
+    assert links.replaced(old) and not links.replaced(newer) and not links.replaced(links.keys.new_link())
+    assert Links(Keys(b"deployment secret"), Database.open(database_url)).owner_of(old) is None  # another server
+    with pytest.raises(NotAllowed):
+        links.replace(old)  # the leaked link cannot take the new one back
+    newest = links.replace(newer)
+    assert [links.owner_of(link) for link in (old, newer, newest)] == [None, None, owner]
+    assert not links.replaced("alice2025") and links.owner_of("") is None
+
+
+def test_two_replacements_of_one_link_at_once_leave_one_link_working(database_url):
+    db = Database.open(database_url)
+    links = Links(Keys(b"deployment secret"), db)
+    link = links.keys.new_link()
+    link_id = link.split(".")[0]
+    assert db.replace_link_version(link_id, 0) and not db.replace_link_version(link_id, 0)  # the second lost
+    assert db.link_version(link_id) == 1 and links.owner_of(links.keys.link(link_id, 1)) is not None
 
 
 def test_the_secret_is_made_once_per_database(tmp_path, monkeypatch):
