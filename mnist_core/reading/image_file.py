@@ -18,6 +18,7 @@ import io
 import struct
 import threading
 import warnings
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -74,15 +75,16 @@ def read_image(data: bytes) -> Image.Image:
         raise ImageError(f"the image is damaged or truncated ({str(e)[:80]})") from None
 
 
-def declared_pixels(data: bytes) -> int:
-    """The pixels decoding this picture would take, from its header alone: 0 for one that
-    read_image refuses before decoding (not an image, over MAX_BYTES or MAX_PIXELS, a bomb)."""
-    if not data or len(data) > MAX_BYTES:
+def declared_pixels(data: bytes | BinaryIO) -> int:
+    """The pixels decoding this picture (its bytes, or a stream of them) would take, from its
+    header alone: 0 for one that read_image refuses before decoding (not an image, over
+    MAX_BYTES or MAX_PIXELS, a bomb)."""
+    if isinstance(data, bytes) and (not data or len(data) > MAX_BYTES):
         return 0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=FORMATS) as img:
+            with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data, formats=FORMATS) as img:
                 pixels = img.width * img.height
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
             OSError, SyntaxError, ValueError, EOFError):
