@@ -84,6 +84,9 @@ from mnist_core.store.runs import RunError, RunStore, resolve_model
 MAX_BODY_BYTES = MAX_BYTES  # 10 MB a request, whatever it holds: the app's upload limit
 MAX_FILES = 64  # images in one multipart request
 MAX_REQUEST_PIXELS = 4 * MAX_PIXELS  # pixels one request's pictures may declare: four phone photos
+# a request whose pictures declare more is big: it decodes on a thread of its own, one at a time,
+# and never takes the last eighth of the pixels in flight, kept for small ones (a canvas is 0.08)
+SMALL_PIXELS = 4_000_000
 MAX_ARRAYS = 5000  # 28x28 arrays in one JSON request (about 1.9 KB each as MNIST's 0-255 integers)
 CHUNK = 512  # images a model call: (512 x 7 views, 1024) float32 activations are 15 MB
 BLANK = "a blank image: no digit in it"
@@ -171,13 +174,16 @@ class _InFlight:
         if share.images + images > limits.images or share.bytes + nbytes > limits.bytes:
             raise ApiError(413, f"{share.images + images} images and {share.bytes + nbytes:,} bytes: "
                                 "over what this server takes at once")
-        if share.pixels + pixels > min(limits.pixels, MAX_REQUEST_PIXELS):
+        most = min(limits.pixels - limits.pixels // 8, MAX_REQUEST_PIXELS)
+        if share.pixels + pixels > most:
             raise ApiError(413, f"the pictures declare {(share.pixels + pixels) / 1e6:.0f} megapixels together; "
-                                f"the limit is {min(limits.pixels, MAX_REQUEST_PIXELS) // 10**6} a request")
+                                f"the limit is {most / 1e6:.0f} a request")
+        # a big request leaves the last eighth of the room to small ones: a stroke's PNG never waits for it
+        room = limits.pixels - (limits.pixels // 8 if share.pixels + pixels > SMALL_PIXELS else 0)
 
         def fits() -> bool:
             return (held.images + images <= limits.images and held.bytes + nbytes <= limits.bytes
-                    and held.pixels + pixels <= limits.pixels)
+                    and held.pixels + pixels <= room)
 
         async with self._room:
             try:
@@ -194,8 +200,8 @@ class _Background:
     pages' strokes are read first and batches take the CPU they leave; alone (`serve`), the
     event loop and `/health` go first."""
 
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max(2, os.cpu_count() or 2), "http-work", initializer=_lower_priority)
+    def __init__(self, threads: int = max(2, os.cpu_count() or 2)) -> None:
+        self._pool = ThreadPoolExecutor(threads, "http-work", initializer=_lower_priority)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
@@ -215,7 +221,7 @@ def loaded_models(store: RunStore | None) -> Resolver:
 
 def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
     """`POST /predict` and `GET /health`, reading digits with the models `resolve` names."""
-    work = _Background()
+    work, big = _Background(), _Background(threads=1)  # big: requests over SMALL_PIXELS, never in small ones' way
     batcher, in_flight = _Batcher(work), _InFlight(limits or Limits.from_env())
 
     async def predict(request: Request) -> Response:
@@ -232,7 +238,8 @@ def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
                 # what it will decode is known before a pixel is: held, or it waits for room
                 await in_flight.add(share, images=content.images, pixels=content.pixels)
                 classifier = await run_in_threadpool(resolve, name)
-                digits, good = await work.run(_stacked, content.read, content.data)
+                decoder = big if content.pixels > SMALL_PIXELS else work
+                digits, good = await decoder.run(_stacked, content.read, content.data)
                 single = content.single
                 p = await batcher.predict_proba(classifier, good) if len(good) else np.zeros((0, 11), np.float32)
                 if len(digits) <= SMALL_ANSWER:
