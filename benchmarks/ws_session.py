@@ -61,6 +61,7 @@ class DrawSession:
         self.warnings: list[str] = []
         self.errors: list[str] = []  # the error alerts of the last run
         self.texts: list[str] = []  # the markdown and captions of the last run
+        self.runs_started = 0  # runs_until_quiet's count
 
     @classmethod
     async def open(cls, url: str, timeout: float = 60, link: str = "", address: str = "",
@@ -121,6 +122,31 @@ class DrawSession:
         await self._rerun([state], timeout, strict=False)
         return self.errors
 
+    async def flood(self, data_urls: list[str]) -> None:
+        """Send the canvas's value with each of `data_urls`, each a rerun, without waiting for
+        the page: what a script that floods the server does."""
+        for data_url in data_urls:
+            value = {"drawing": {"raw": {"objects": [], "background": "#000000"}, "data": data_url},
+                     "backgroundFit": None}
+            state = BackMsg().rerun_script.widget_states.widgets.add()
+            state.id, state.json_value = self.canvas_id, json.dumps(value)
+            await self.ws.send(self._rerun_message([state]).SerializeToString())
+
+    async def runs_until_quiet(self, quiet: float = 2.0, timeout: float = 120) -> int:
+        """Read what the server sends until it is silent for `quiet` s: how many runs of the
+        page it started meanwhile (a run opens with a new_session message), also counted in
+        `runs_started` as they come (should the reading be cut short)."""
+        self.runs_started, deadline = 0, time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            try:
+                raw = await asyncio.wait_for(self.ws.recv(), quiet)
+            except TimeoutError:
+                return self.runs_started
+            fwd = ForwardMsg()
+            fwd.ParseFromString(raw)
+            self.runs_started += fwd.WhichOneof("type") == "new_session"
+        raise AppError(f"the server was still sending after {timeout:.0f} s")
+
     @property
     def link(self) -> str:
         """The private link the server gave this session (its ?me=)."""
@@ -129,7 +155,7 @@ class DrawSession:
     async def close(self) -> None:
         await self.ws.close()
 
-    async def _rerun(self, widgets: list, timeout: float, want: str = "", strict: bool = True) -> float:
+    def _rerun_message(self, widgets: list) -> BackMsg:
         msg = BackMsg()
         rerun = msg.rerun_script
         rerun.widget_states.widgets.extend(widgets)
@@ -138,8 +164,11 @@ class DrawSession:
         rerun.query_string = self.query
         rerun.context_info.timezone = "UTC"
         rerun.context_info.url = self.url + "/" + (f"?{self.query}" if self.query else "")
+        return msg
+
+    async def _rerun(self, widgets: list, timeout: float, want: str = "", strict: bool = True) -> float:
         start = time.perf_counter()
-        await self.ws.send(msg.SerializeToString())
+        await self.ws.send(self._rerun_message(widgets).SerializeToString())
         seen, problem = None, ""
         self.errors, self.texts = [], []
         deadline = start + timeout
