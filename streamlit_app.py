@@ -35,16 +35,20 @@ async def listening(_app: st.App) -> AsyncIterator[None]:
     yield
 
 
-def rerun(frame: bytes) -> str | None:
-    """"rerun" for a websocket frame that asks for a rerun of the page (each holds the whole
-    state of its widgets, so a newer one supersedes it); None for any other."""
+def rerun_kind(frame: bytes) -> str | None:
+    """What a websocket frame asks for, when a newer frame of its kind supersedes it: "rerun"
+    of the page (each holds the whole state of its widgets), "fragment <id>" (a fragment's
+    timer); None for any other."""
     message = BackMsg()
     try:
         message.ParseFromString(frame)
     except DecodeError:
         return None  # Streamlit closes the connection for it
-    return "rerun" if message.WhichOneof("type") == "rerun_script" else None
+    if message.WhichOneof("type") != "rerun_script":
+        return None
+    fragment = message.rerun_script.fragment_id
+    return f"fragment {fragment}" if fragment else "rerun"
 
 
 app = st.App("navigation.py", routes=routes(resolve), lifespan=listening,
-             middleware=[Middleware(WebSocketLimits, kind=rerun)])
+             middleware=[Middleware(WebSocketLimits, kind=rerun_kind)])

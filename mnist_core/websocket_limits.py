@@ -1,8 +1,9 @@
 """What one client may hold of a server's websockets: connections per address, and how often a
 connection's messages of one kind (a page's reruns) go through. An ASGI middleware.
 
-    app = Starlette(..., middleware=[Middleware(WebSocketLimits, kind=rerun_or_none)])
-    # rerun_or_none(frame: bytes) -> "rerun" | None: the kind of message that supersedes earlier ones
+    app = Starlette(..., middleware=[Middleware(WebSocketLimits, kind=rerun_kind)])
+    # rerun_kind(frame: bytes) -> "rerun", "fragment <id>"... or None: a newer message of a kind
+    # supersedes an older one of that kind; None passes at once
 
 One visitor's script froze everyone: 3,104 canvas frames sent without waiting restarted the
 page's script 3,104 times (Streamlit's fast reruns stop a run for each newer one), and a
@@ -14,7 +15,8 @@ thousand sessions from one machine each ran the page. Here:
   machine (tests, benchmarks), where every visitor would share one address;
 - a connection's messages of a superseding kind pass at `rate` a second (a burst of `burst`):
   one that must wait is held, and a newer one of that kind replaces it unsent, since a rerun
-  carries the whole state of the page's widgets; other messages pass at once;
+  carries the whole state of the page's widgets (a button's click in a replaced one is lost:
+  only past 5 reruns a second, which no hand reaches); other messages pass at once;
 - a connection is read at 1 MB a second (a burst of 4 MB): a client that sends more waits in
   TCP's flow control, and costs the server's event loop no more than that.
 
@@ -105,25 +107,24 @@ class Bucket:
 class Paced:
     """A connection's incoming messages: read at most `byte_rate` bytes a second (a burst of
     `byte_burst`: beyond, the client waits in TCP's flow control), and those of a superseding
-    kind passed at most `rate` a second (a burst of `burst`), the newest held while it waits
-    and any older one dropped."""
+    kind passed at most `rate` a second (a burst of `burst`), the newest of each kind held
+    while it waits and any older one of that kind dropped."""
 
     def __init__(self, receive: Receive, kind: Callable[[bytes], str | None], rate: float = RATE,
                  burst: int = BURST, byte_rate: float = BYTE_RATE, byte_burst: float = BYTE_BURST) -> None:
         self._receive, self.kind = receive, kind
         self.turns, self.bytes = Bucket(rate, burst), Bucket(byte_rate, byte_burst)
-        self.held: Message | None = None
+        self.held: dict[str, Message] = {}  # kind -> the newest message of it waiting, oldest kind first
         self.dropped = 0  # superseded messages never passed on
         self._next: asyncio.Future[Message] | None = None  # the one read from the client under way
 
     async def receive(self) -> Message:
         while True:
-            if self.held is not None and self.turns.take():
-                message, self.held = self.held, None
-                return message
+            if self.held and self.turns.take():
+                return self.held.pop(next(iter(self.held)))
             if self._next is None and self.bytes.level() >= 0:
                 self._next = asyncio.ensure_future(self._receive())
-            waits = [self.turns.wait()] if self.held is not None else []
+            waits = [self.turns.wait()] if self.held else []
             if self._next is None:  # in debt for bytes read: the client waits
                 await asyncio.sleep(min([*waits, self.bytes.wait(0)]))
                 continue
@@ -133,12 +134,13 @@ class Paced:
             message, self._next = self._next.result(), None
             data = (message.get("bytes") or b"") if message["type"] == "websocket.receive" else b""
             self.bytes.spend(len(data))
-            if not data or self.kind(data) is None:
+            kind = self.kind(data) if data else None
+            if kind is None:
                 return message  # anything else, a disconnect included, at once
-            if self.held is None and self.turns.take():
+            if not self.held and self.turns.take():
                 return message
-            self.dropped += self.held is not None
-            self.held = message  # supersedes the one held before
+            self.dropped += self.held.pop(kind, None) is not None
+            self.held[kind] = message  # supersedes the one of its kind held before
 
     def close(self) -> None:
         if self._next is not None:

@@ -11,7 +11,7 @@ from tests.helpers import run_coroutine
 
 
 def kind(frame: bytes) -> str | None:
-    return "rerun" if frame.startswith(b"rerun") else None
+    return frame.split()[0].decode() if frame.startswith((b"rerun", b"fragment")) else None
 
 
 def frame(data: bytes) -> dict:
@@ -33,6 +33,19 @@ def test_a_flood_of_reruns_passes_a_burst_then_only_the_newest_and_other_message
 
     passed = run_coroutine(scenario())
     assert passed == [b"rerun 0", b"rerun 1", b"heartbeat", b"rerun 99", "websocket.disconnect"]
+
+
+def test_a_held_rerun_is_superseded_by_a_rerun_only_not_by_a_fragments_timer():
+    async def scenario() -> list[bytes]:
+        arrived = asyncio.Queue()
+        for data in (b"rerun 0", b"rerun 1 click", b"fragment a", b"fragment a", b"rerun 2"):
+            arrived.put_nowait(frame(data))
+        paced = Paced(arrived.get, kind, rate=50.0, burst=1)
+        passed = [(await paced.receive())["bytes"] for _ in range(3)]
+        paced.close()
+        return passed
+
+    assert run_coroutine(scenario()) == [b"rerun 0", b"fragment a", b"rerun 2"]
 
 
 def test_reruns_at_an_honest_pace_all_pass_in_order():
