@@ -240,12 +240,11 @@ def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
                 classifier = await run_in_threadpool(resolve, name)
                 decoder = big if content.pixels > SMALL_PIXELS else work
                 digits, good = await decoder.run(_stacked, content.read, content.data)
-                single = content.single
                 p = await batcher.predict_proba(classifier, good) if len(good) else np.zeros((0, 11), np.float32)
                 if len(digits) <= SMALL_ANSWER:
-                    return _response(digits, p, name, single)
+                    return _response(digits, p, name, content.single)
                 # thousands of items: made and serialized off the event loop, which answers /health meanwhile
-                return await work.run(_response, digits, p, name, single)
+                return await work.run(_response, digits, p, name, content.single)
         except (ModelError, RunError) as e:
             return JSONResponse({"error": str(e)}, status_code=404)
         except StoreError as e:
