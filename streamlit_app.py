@@ -4,16 +4,22 @@
 
 Streamlit finds `app` below and serves both with its Starlette server; the API's models come
 from the pages' model cache (shipped models and saved runs), so a model is loaded once for both.
+Its websockets are bounded per client address, and a page's reruns per session
+(mnist_core/websocket_limits.py).
 """
 
 import contextlib
 from collections.abc import AsyncIterator
 
 import streamlit as st
+from google.protobuf.message import DecodeError
+from starlette.middleware import Middleware
+from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from app_pages.common import classifier, model_file
 from mnist_core.http_api import no_delay_on_listeners, routes
 from mnist_core.reading.classifier import Classifier
+from mnist_core.websocket_limits import WebSocketLimits
 
 
 def resolve(name: str | None) -> Classifier:
@@ -29,4 +35,20 @@ async def listening(_app: st.App) -> AsyncIterator[None]:
     yield
 
 
-app = st.App("navigation.py", routes=routes(resolve), lifespan=listening)
+def rerun_kind(frame: bytes) -> str | None:
+    """What a websocket frame asks for, when a newer frame of its kind supersedes it: "rerun"
+    of the page (each holds the whole state of its widgets), "fragment <id>" (a fragment's
+    timer); None for any other."""
+    message = BackMsg()
+    try:
+        message.ParseFromString(frame)
+    except DecodeError:
+        return None  # Streamlit closes the connection for it
+    if message.WhichOneof("type") != "rerun_script":
+        return None
+    fragment = message.rerun_script.fragment_id
+    return f"fragment {fragment}" if fragment else "rerun"
+
+
+app = st.App("navigation.py", routes=routes(resolve), lifespan=listening,
+             middleware=[Middleware(WebSocketLimits, kind=rerun_kind)])

@@ -3,7 +3,9 @@ line and this server's runner, who the visitor is, the budget, the model list, t
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import ipaddress
 import math
 import secrets
 import tempfile
@@ -18,7 +20,7 @@ from mnist_core import data as mnist_data
 from mnist_core.budget import Budget, running_on_community_cloud
 from mnist_core.jobs.line import JobQueue
 from mnist_core.jobs.runner import Runner
-from mnist_core.owners import Actor, Keys, NotAllowed, Throttle, password_matches
+from mnist_core.owners import Actor, Keys, Links, NotAllowed, Throttle, password_matches
 from mnist_core.people import people, remove_person
 from mnist_core.reading.classifier import (
     SHIPPED_MODELS,
@@ -167,6 +169,11 @@ def _keys(url: str, configured: str) -> Keys:
     return Keys.of(run_store().db, configured or None)  # a database that is down is not cached
 
 
+def identity_links() -> Links:
+    """Private links as they stand now (owners.Links): replaceable, checked in the database."""
+    return Links(identity_keys(), run_store().db)
+
+
 def admin_emails() -> list[str]:
     """`[admins] emails`, lower-cased; a string instead of a list stops the app with one line
     (a string would match substrings: "her@x" in "teacher@x")."""
@@ -184,7 +191,8 @@ def login_configured() -> bool:
 def actor() -> Actor:
     """Who this visitor is: their login (with st.login configured), else their private link, a
     signed token kept in their own URL so that a reload or a bookmark comes back to their runs.
-    A link this deployment did not sign is set aside for a fresh one. Admins: logged-in emails
+    A link this deployment did not sign, or one its owner replaced since, is set aside for a
+    fresh one (checked at every run: a replaced link acts no more, here or anywhere). Admins: logged-in emails
     listed in `[admins] emails`, or a session that gave `[admins] password` (admin_login)."""
     emails = admin_emails()
     if st.user.get("is_logged_in", False):  # without [auth] in the secrets, st.user holds no such key
@@ -194,23 +202,33 @@ def actor() -> Actor:
         st.session_state[NOTICE] = "That login gave no email address, which this app needs to know you: you are " \
                                    "known by your private link instead (log out, or use an account with an email)."
     try:
-        keys = identity_keys()
+        links = identity_links()
+        given = st.query_params.get(OWNER_PARAM)
+        link = st.session_state.get(OWNER_PARAM)
+        if given and given != link:  # a link followed (a bookmark, another device) wins over the session's own
+            if links.owner_of(given) is not None:
+                link = given
+            else:
+                _set_aside(links, given, "That private link")
+        owner = links.owner_of(link) if link else None
+        if owner is None:
+            if link:
+                _set_aside(links, link, "Your private link")
+            link = links.keys.new_link()
+            owner = links.keys.owner_of(link)
     except StoreError:  # no secret to sign with: this session is someone for now, and the URL is left alone
         return Actor(f"session:{_session_id()}", admin=_admin_session())
-    given = st.query_params.get(OWNER_PARAM)
-    link = st.session_state.get(OWNER_PARAM)
-    if given and given != link:  # a link followed (a bookmark, another device) wins over the session's own
-        if keys.owner_of(given) is not None:
-            link = given
-        else:
-            st.session_state[NOTICE] = "That private link was not made by this app, so it was set aside: this page " \
-                                       "has a new one of its own."
-    if not link or keys.owner_of(link) is None:
-        link = keys.new_link()
     st.session_state[OWNER_PARAM] = link
     if given != link:
         st.query_params[OWNER_PARAM] = link  # kept in the URL: the visitor's private link
-    return Actor(keys.owner_of(link), admin=_admin_session())
+    return Actor(owner, admin=_admin_session())
+
+
+def _set_aside(links: Links, link: str, which: str) -> None:
+    """One line on why a link does not act: replaced by its owner, or never made here."""
+    why = "was replaced by its owner (the link leaked?), so it no longer works" if links.replaced(link) else \
+        "was not made by this app, so it was set aside"
+    st.session_state[NOTICE] = f"{which} {why}: this page has a new one of its own."
 
 
 NOTICE = "identity_notice"  # session state: one line about the visitor's identity, shown once
@@ -237,6 +255,9 @@ def identity_panel(me: Actor) -> None:
                 st.write("This address is your key: whoever has it acts as you (your runs, jobs and drawings). "
                          "Copy it to come back on another device; keep it to yourself.")
                 st.code(f"{_base_url()}?{OWNER_PARAM}={st.session_state[OWNER_PARAM]}", language=None)
+                st.button("Replace my link", key="identity_replace", on_click=_replace_link, icon=":material/key:",
+                          help="A new link for the same you: your runs, jobs and drawings stay yours, and this "
+                               "link stops working at once, on every device (do it if it leaked)")
                 st.button("Start afresh", key="identity_afresh", on_click=_start_afresh, icon=":material/restart_alt:",
                           help="A new link, a new you: the old link keeps its runs and drawings")
         if login_configured():
@@ -269,11 +290,16 @@ def admin_panel(me: Actor) -> None:
 
 
 def client_address() -> str:
-    """This visitor's network address as the line counts it (a keyed tag); "" when Streamlit
-    does not know it, or it is this machine's own (a proxy in front, or a test)."""
+    """This visitor's network address as the line and the admin throttle count it (a keyed
+    tag); "" when Streamlit does not know it, or it is this machine's own (a proxy in front, or
+    a test). An IPv6 address counts by its /64: one host may hold the whole of it."""
     address = str(getattr(st.context, "ip_address", "") or "")
     if not address or address in ("127.0.0.1", "::1"):
         return ""
+    with contextlib.suppress(ValueError):
+        ip = ipaddress.ip_address(address)
+        if ip.version == 6 and ip.ipv4_mapped is None:
+            address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
     try:
         return identity_keys().tag(address)
     except StoreError:
@@ -284,6 +310,18 @@ def _start_afresh() -> None:
     link = identity_keys().new_link()
     st.session_state[OWNER_PARAM] = link
     st.query_params[OWNER_PARAM] = link
+
+
+def _replace_link() -> None:
+    try:
+        link = identity_links().replace(st.session_state.get(OWNER_PARAM, ""))
+    except (StoreError, NotAllowed) as e:
+        st.session_state[NOTICE] = f"The link could not be replaced: {e}."
+        return
+    st.session_state[OWNER_PARAM] = link
+    st.query_params[OWNER_PARAM] = link
+    st.session_state[NOTICE] = "Your private link was replaced: the old one works nowhere any more. Everything " \
+                               "stays yours; copy the new link to your other devices."
 
 
 def _base_url() -> str:
@@ -301,13 +339,14 @@ def _admin_session() -> bool:
 
 @st.cache_resource
 def _throttle() -> Throttle:
-    """Wrong admin passwords, counted for this server process (every session)."""
+    """Wrong admin passwords, counted for this server process (every session and address)."""
     return Throttle()
 
 
 def admin_login() -> None:
     """In the sidebar: the admin password, when one is set in the secrets; each wrong try slows
-    the next ones down (owners.Throttle), and the compare is constant-time."""
+    the guesser's next ones down (owners.Throttle: its session and its address, never the admin
+    in a fresh session elsewhere), and the compare is constant-time."""
     if not _admin_password() or _admin_session():
         return
     with st.sidebar.popover("Admin", icon=":material/shield_person:"):
@@ -326,16 +365,17 @@ def _try_admin_password() -> None:
     given, st.session_state["admin_password"] = st.session_state.get("admin_password", ""), ""
     if not given:
         return
-    session, throttle = _session_id(), _throttle()
-    wait = throttle.wait(session)
+    session, address, throttle = _session_id(), client_address(), _throttle()
+    wait = throttle.wait(session, address)
     if wait > 0:
         st.session_state["admin_message"] = f"Too many wrong passwords: try again in {math.ceil(wait)} s."
     elif password_matches(given, _admin_password()):
         throttle.succeeded(session)
         st.session_state["admin"] = True
     else:
-        throttle.failed(session)
-        st.session_state["admin_message"] = f"Wrong password; the next try in {math.ceil(throttle.wait(session))} s."
+        throttle.failed(session, address)
+        wait = math.ceil(throttle.wait(session, address))
+        st.session_state["admin_message"] = f"Wrong password; the next try in {wait} s."
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")

@@ -64,6 +64,7 @@ def keep(label: int, x28: np.ndarray, reading: Reading, model: str, source: str,
          strokes: str | None, fingerprint: str) -> None:
     """Keep the drawing with its label (a second answer relabels it); runs before the rerun.
     `picture`: the canvas's PNG bytes, or the uploaded image (made a PNG only now)."""
+    me = actor()  # as of now, not the last run: a link replaced meanwhile acts no more
     kept = st.session_state.setdefault(KEPT, {})
     try:
         store = drawing_store()
@@ -90,6 +91,7 @@ def keep_chosen(*answer: object) -> None:
 
 
 def undo(fingerprint: str) -> None:
+    me = actor()  # as of now, as in keep()
     kept = st.session_state.setdefault(KEPT, {})
     try:
         drawing_store().delete(kept.pop(fingerprint), me)

@@ -14,7 +14,7 @@ from app_pages.common import (
     model_scoreboard,
     percent_table,
 )
-from mnist_core.drawing_files import IDX_NAMES, read_files, to_idx, to_npz, to_png_zip
+from mnist_core.drawing_files import IDX_NAMES, import_drawings, to_idx, to_npz, to_png_zip
 from mnist_core.owners import NotAllowed
 from mnist_core.store.database import StoreError
 from mnist_core.store.drawings import DrawingError, Filter
@@ -115,10 +115,9 @@ files = st.file_uploader("An export: drawings.npz, the PNG zip, or both IDX file
                          type=["npz", "zip", "gz", "idx1-ubyte", "idx3-ubyte"], key="drawings_import_files")
 if st.button("Import these drawings", key="drawings_import", disabled=not files, icon=":material/upload:"):
     try:
-        x, y = read_files([(f.name, f.getvalue()) for f in files])
         limits = budget()
-        added = store.add_many(x, y, me.owner, accepted=me.admin, per_day=limits.imports_per_day,
-                               max_bytes=limits.drawings_mb * 2**20)
+        added = import_drawings(store, [(f.name, f.getvalue()) for f in files], me.owner, accepted=me.admin,
+                                per_day=limits.imports_per_day, max_bytes=limits.drawings_mb * 2**20)
         st.success(f"Imported {added:,} drawings; they are yours" + (
             "." if me.admin else ": they count for your own fine-tunes now, and for everyone's once an admin "
                                  "accepts them."))

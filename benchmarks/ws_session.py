@@ -4,6 +4,7 @@
     seconds = await session.draw(digit_png(random.Random(0)))   # time to the Prediction metric
     await session.start_training()                              # the Train page's Start button
     await session.upload_model("mine.keras", data)              # the sidebar's "Upload a model…"
+    errors = await session.type_into("admin_password", "guess") # a text field's value, and its callback
 
 It sends what Chromium's frontend sends (checked by capturing its frames while drawing on the
 real canvas): a `rerun_script` BackMsg, then one per stroke with the canvas's widget state, a
@@ -57,6 +58,7 @@ class DrawSession:
         self.ws, self.url = ws, url
         self.query = f"me={link}" if link else ""  # the visitor's private link
         self.page_hash = ""
+        self.page_name = ""  # the page a first visit asks for by its url path ("": the default)
         self.pages: dict[str, str] = {}  # url path -> page hash
         self.canvas_id = ""
         self.start_id = ""
@@ -64,15 +66,27 @@ class DrawSession:
         self.model_file_id = ""  # its file uploader, once "Upload a model…" is chosen
         self.session_id = ""
         self.kept: dict[str, WidgetState] = {}  # widgets whose state every rerun sends, as a browser does
+        self.text_inputs: dict[str, str] = {}  # a text field's key -> its widget id
         self.warnings: list[str] = []
+        self.errors: list[str] = []  # the error alerts of the last run
+        self.texts: list[str] = []  # the markdown and captions of the last run
+        self.runs_started = 0  # runs_until_quiet's count
 
     @classmethod
-    async def open(cls, url: str, timeout: float = 60, link: str = "") -> DrawSession:
-        """Connect and run the Draw page once, as a browser's first visit does."""
-        ws = await websockets.connect(url.replace("http", "ws", 1) + "/_stcore/stream", max_size=None)
+    async def open(cls, url: str, timeout: float = 60, link: str = "", address: str = "",
+                   page: str = "") -> DrawSession:
+        """Connect and run the Draw page once (or `page`, e.g. "runs"), as a browser's first visit
+        does. `address`: the client address the server is told (X-Forwarded-For, which uvicorn
+        trusts from localhost)."""
+        headers = {"X-Forwarded-For": address} if address else None
+        ws = await websockets.connect(url.replace("http", "ws", 1) + "/_stcore/stream", max_size=None,
+                                      additional_headers=headers, open_timeout=timeout)
         session = cls(ws, url, link)
+        session.page_name = page
         await session._rerun([], timeout)
-        if not session.canvas_id:
+        if page:
+            session.page_hash = session.pages[page]
+        elif not session.canvas_id:
             raise AppError("the Draw page showed no canvas")
         return session
 
@@ -155,6 +169,38 @@ class DrawSession:
                               timeout=60)
         if answer.status_code >= 400:
             raise AppError(f"the upload was refused ({answer.status_code})")
+    async def type_into(self, key: str, text: str, timeout: float = 60) -> list[str]:
+        """Type `text` into the text field whose key is `key` (its on_change runs); the error
+        alerts the page then shows."""
+        state = BackMsg().rerun_script.widget_states.widgets.add()
+        state.id, state.string_value = self.text_inputs[key], text
+        await self._rerun([state], timeout, strict=False)
+        return self.errors
+
+    async def flood(self, data_urls: list[str]) -> None:
+        """Send the canvas's value with each of `data_urls`, each a rerun, without waiting for
+        the page: what a script that floods the server does."""
+        for data_url in data_urls:
+            value = {"drawing": {"raw": {"objects": [], "background": "#000000"}, "data": data_url},
+                     "backgroundFit": None}
+            state = BackMsg().rerun_script.widget_states.widgets.add()
+            state.id, state.json_value = self.canvas_id, json.dumps(value)
+            await self.ws.send(self._rerun_message([state]).SerializeToString())
+
+    async def runs_until_quiet(self, quiet: float = 2.0, timeout: float = 120) -> int:
+        """Read what the server sends until it is silent for `quiet` s: how many runs of the
+        page it started meanwhile (a run opens with a new_session message), also counted in
+        `runs_started` as they come (should the reading be cut short)."""
+        self.runs_started, deadline = 0, time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            try:
+                raw = await asyncio.wait_for(self.ws.recv(), quiet)
+            except TimeoutError:
+                return self.runs_started
+            fwd = ForwardMsg()
+            fwd.ParseFromString(raw)
+            self.runs_started += fwd.WhichOneof("type") == "new_session"
+        raise AppError(f"the server was still sending after {timeout:.0f} s")
 
     @property
     def link(self) -> str:
@@ -164,17 +210,22 @@ class DrawSession:
     async def close(self) -> None:
         await self.ws.close()
 
-    async def _rerun(self, widgets: list, timeout: float, want: str = "") -> float:
+    def _rerun_message(self, widgets: list) -> BackMsg:
         msg = BackMsg()
         rerun = msg.rerun_script
         rerun.widget_states.widgets.extend([*self.kept.values(), *widgets])
         rerun.page_script_hash = self.page_hash
+        rerun.page_name = "" if self.page_hash else self.page_name
         rerun.query_string = self.query
         rerun.context_info.timezone = "UTC"
         rerun.context_info.url = self.url + "/" + (f"?{self.query}" if self.query else "")
+        return msg
+
+    async def _rerun(self, widgets: list, timeout: float, want: str = "", strict: bool = True) -> float:
         start = time.perf_counter()
-        await self.ws.send(msg.SerializeToString())
+        await self.ws.send(self._rerun_message(widgets).SerializeToString())
         seen, problem = None, ""
+        self.errors, self.texts = [], []
         deadline = start + timeout
         while True:
             try:
@@ -199,9 +250,14 @@ class DrawSession:
                 if which == "exception":
                     problem = problem or f"the page shows an exception: {element.exception.message[:100]}"
                 if which == "alert" and element.alert.format == element.alert.ERROR:
-                    problem = problem or f"the page shows an error: {element.alert.body[:100]}"
+                    self.errors.append(element.alert.body)
+                    problem = problem or (f"the page shows an error: {element.alert.body[:100]}" if strict else "")
                 if which == "alert" and element.alert.format == element.alert.WARNING:
                     self.warnings.append(element.alert.body)
+                if which == "markdown":
+                    self.texts.append(element.markdown.body)
+                if which == "text_input":
+                    self.text_inputs[element.text_input.id.rsplit("-", 1)[-1]] = element.text_input.id
                 if which == "button" and "train_start" in element.button.id:
                     self.start_id = element.button.id
                 if which == "bidi_component" and CANVAS_KEY in element.bidi_component.id:

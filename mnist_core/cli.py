@@ -529,10 +529,10 @@ def _drawings_export(args: argparse.Namespace) -> int:
 
 
 def _drawings_import(args: argparse.Namespace) -> int:
-    from mnist_core.drawing_files import read_files
+    from mnist_core.drawing_files import import_drawings
 
-    x, y = read_files([(p.name, _read_import(p)) for p in args.files])
-    print(f"imported {_drawings(args).add_many(x, y, owner='')} drawings")
+    added = import_drawings(_drawings(args), [(p.name, _read_import(p)) for p in args.files], owner="")
+    print(f"imported {added} drawings")
     return 0
 
 

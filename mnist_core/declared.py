@@ -4,6 +4,7 @@
     shape, dtype = npy_member_header(archive, "y")   # an .npz member's header, nothing more
     x = read_npy(archive, "x", max_bytes, "the 200 MB limit")   # an .npz member, header checked first
     x = read_idx(stream, max_bytes)         # an MNIST-format IDX array, at most max_bytes
+    shape = idx_header(stream)              # its shape alone, nothing more read
 
 A 16-byte IDX header can declare a billion images in a tiny gzip, and an .npy header any shape:
 numpy allocates what a header declares before it reads. Here the declaration is checked against
@@ -66,15 +67,24 @@ def read_npy(archive: zipfile.ZipFile, key: str, max_bytes: int, limit: str) -> 
     return np.frombuffer(data, dtype).reshape(shape)
 
 
-def read_idx(stream: BinaryIO, max_bytes: int) -> np.ndarray:
-    """IDX: 2 zero bytes, type 0x08 (uint8), ndim, then ndim big-endian uint32 sizes, data.
-    The sizes are checked before the data is read, and only that many bytes are read."""
+def idx_header(stream: BinaryIO) -> tuple[int, ...]:
+    """The shape an IDX file declares: 2 zero bytes, type 0x08 (uint8), ndim, then ndim
+    big-endian uint32 sizes; the stream is left at its data."""
     head = stream.read(4)
     if len(head) < 4 or head[:3] != b"\x00\x00\x08":
         raise ValueError("bad magic number")
-    shape = tuple(int(s) for s in np.frombuffer(stream.read(4 * head[3]), ">u4"))
+    sizes = stream.read(4 * head[3])
+    if len(sizes) != 4 * head[3]:
+        raise ValueError("a truncated header")
+    return tuple(int(s) for s in np.frombuffer(sizes, ">u4"))
+
+
+def read_idx(stream: BinaryIO, max_bytes: int) -> np.ndarray:
+    """An IDX array: its sizes (idx_header) checked before the data is read, and only that
+    many bytes read."""
+    shape = idx_header(stream)
     declared = int(np.prod(shape, dtype=np.float64))
-    if len(shape) != head[3] or declared > max_bytes:
+    if declared > max_bytes:
         raise ValueError(f"it declares {shape}: over the {max_bytes // 10**6} MB limit")
     data = stream.read(declared)
     if len(data) != declared or stream.read(1):

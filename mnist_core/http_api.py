@@ -27,16 +27,20 @@ model ("default", "seed") or a saved run's id or name; a name is never a path.
 `GET /health` answers `{"status": "ok"}`.
 
 Every error is a JSON `{"error": "one line"}`: 400 a malformed request (no file, bad JSON),
-404 an unknown model or path, 405 another method, 413 a body over MAX_BODY_BYTES or too many
-images, 415 another content type, 422 an image that cannot be read as a digit (empty, not an
-image, over MAX_PIXELS, a decompression bomb, blank, a single dot); 503 (with `Retry-After`)
-when the server is busy or the database that holds the runs cannot be reached. No answer says
-where things are (a host, a database, a file path): the server's log keeps the detail.
+404 an unknown model or path, 405 another method, 408 a body that comes too slowly, 413 a body
+over MAX_BODY_BYTES, too many images or pixels, 415 another content type, 422 an image that
+cannot be read as a digit (empty, not an image, over MAX_PIXELS, a decompression bomb, blank, a
+single dot); 503 (with `Retry-After`) when the server is busy or the database that holds the
+runs cannot be reached. No answer says where things are (a host, a database, a file path): the
+server's log keeps the detail.
 
-What is in flight is bounded for all requests together (`Limits`: 20,000 images and 64 MB by
-default, `$MNIST_HTTP_MAX_IMAGES`, `$MNIST_HTTP_MAX_BYTES`): a request that would go over
-waits up to `Limits.wait` seconds for others to finish, then gets 503. Its body is not read
-before it is admitted (it waits in the socket, not in memory). Decoding, preprocessing and the
+What is in flight is bounded for all requests together (`Limits`: 20,000 images, 64 MB and 128
+megapixels to decode by default, `$MNIST_HTTP_MAX_IMAGES`, `$MNIST_HTTP_MAX_BYTES`,
+`$MNIST_HTTP_MAX_PIXELS`), each counted when it is known: a body's bytes as they arrive, its
+images and the pixels its pictures declare in their headers once it is read, before anything is
+decoded. A request that would go over waits up to `Limits.wait` seconds for others to finish,
+then gets 503. A body must keep coming (`Limits.body_rate` after `Limits.body_grace`) or it is
+answered 408, so a client that sends a byte a second holds nothing for long. Decoding, preprocessing and the
 model run in worker threads at a lower priority (`_Background`: nice +10), off the event loop,
 so `/health` answers throughout and, beside the app, a visitor's stroke goes before a batch
 (benchmarks/classroom.py --attack). Requests that arrive while the model is busy share its
@@ -65,20 +69,24 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mnist_core.declared import npy_header
 from mnist_core.preprocessing import preprocess_and_span
 from mnist_core.reading.classifier import Classifier, ClassifierCache, ModelError
-from mnist_core.reading.image_file import MAX_BYTES, read_image
+from mnist_core.reading.image_file import MAX_BYTES, MAX_PIXELS, declared_pixels, read_image
 from mnist_core.reading.novelty import is_blob
 from mnist_core.store.database import URL_VARIABLE, Database, StoreError, database_url
 from mnist_core.store.runs import RunError, RunStore, resolve_model
 
 MAX_BODY_BYTES = MAX_BYTES  # 10 MB a request, whatever it holds: the app's upload limit
 MAX_FILES = 64  # images in one multipart request
+MAX_REQUEST_PIXELS = 4 * MAX_PIXELS  # pixels one request's pictures may declare: four phone photos
+# a request whose pictures declare more is big: it decodes on a thread of its own, one at a time,
+# and never takes the last eighth of the pixels in flight, kept for small ones (a canvas is 0.08)
+SMALL_PIXELS = 4_000_000
 MAX_ARRAYS = 5000  # 28x28 arrays in one JSON request (about 1.9 KB each as MNIST's 0-255 integers)
 CHUNK = 512  # images a model call: (512 x 7 views, 1024) float32 activations are 15 MB
 BLANK = "a blank image: no digit in it"
@@ -97,13 +105,19 @@ class Limits:
 
     # a 5,000-image request holds about 50 MB while it is read, seven views each (tests/test_attacks.py)
     images: int = 20_000
-    bytes: int = 64 * 2**20
+    bytes: int = 64 * 2**20  # of bodies, counted as they arrive
+    # pixels its pictures declare, to be decoded: about 70 a microsecond a core for PNGs (a
+    # 16-megapixel one, 0.23 s), so 128 million are under 2 s of the server's two cores
+    pixels: int = 128_000_000
     wait: float = 2.0  # seconds a request waits for room before it is answered 503
+    body_grace: float = 10.0  # seconds a body may take whatever its size...
+    body_rate: int = 32 * 1024  # ...then bytes a second on average, or 408: 10 MB in 5.5 min
 
     @classmethod
     def from_env(cls) -> Limits:
         return cls(int(os.environ.get("MNIST_HTTP_MAX_IMAGES") or cls.images),
-                   int(os.environ.get("MNIST_HTTP_MAX_BYTES") or cls.bytes))
+                   int(os.environ.get("MNIST_HTTP_MAX_BYTES") or cls.bytes),
+                   int(os.environ.get("MNIST_HTTP_MAX_PIXELS") or cls.pixels))
 
 Resolver = Callable[[str | None], Classifier]  # model name (None: the default) -> loaded model
 
@@ -120,34 +134,64 @@ class ApiError(Exception):
         return JSONResponse({"error": str(self)}, status_code=self.status, headers=headers)
 
 
+@dataclass
+class _Share:
+    """What one request holds of the work in flight: images, bytes, pixels to decode."""
+
+    images: int = 0
+    bytes: int = 0
+    pixels: int = 0
+
+
 class _InFlight:
-    """Images and bytes admitted across all requests; `hold` waits for room, else 503."""
+    """Images, bytes and pixels held by all requests together: each request takes its share as
+    it learns what it holds (`add`: waits for room, else 503) and gives it all back at its end.
+
+        async with in_flight.request() as share:
+            await in_flight.add(share, nbytes=len(chunk))   # as the body arrives
+            await in_flight.add(share, images=n, pixels=p)  # once it is read, before decoding
+    """
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.images = self.bytes = 0
+        self.held = _Share()
         self._room = asyncio.Condition()
 
     @contextlib.asynccontextmanager
-    async def hold(self, images: int, nbytes: int) -> AsyncIterator[None]:
-        if images > self.limits.images or nbytes > self.limits.bytes:
-            raise ApiError(413, f"{images} images and {nbytes:,} bytes: over what this server takes at once")
+    async def request(self) -> AsyncIterator[_Share]:
+        share = _Share()
+        try:
+            yield share
+        finally:
+            async with self._room:
+                self.held.images -= share.images
+                self.held.bytes -= share.bytes
+                self.held.pixels -= share.pixels
+                self._room.notify_all()
+
+    async def add(self, share: _Share, images: int = 0, nbytes: int = 0, pixels: int = 0) -> None:
+        limits, held = self.limits, self.held
+        if share.images + images > limits.images or share.bytes + nbytes > limits.bytes:
+            raise ApiError(413, f"{share.images + images} images and {share.bytes + nbytes:,} bytes: "
+                                "over what this server takes at once")
+        most = min(limits.pixels - limits.pixels // 8, MAX_REQUEST_PIXELS)
+        if share.pixels + pixels > most:
+            raise ApiError(413, f"the pictures declare {(share.pixels + pixels) / 1e6:.0f} megapixels together; "
+                                f"the limit is {most / 1e6:.0f} a request")
+        # a big request leaves the last eighth of the room to small ones: a stroke's PNG never waits for it
+        room = limits.pixels - (limits.pixels // 8 if share.pixels + pixels > SMALL_PIXELS else 0)
 
         def fits() -> bool:
-            return self.images + images <= self.limits.images and self.bytes + nbytes <= self.limits.bytes
+            return (held.images + images <= limits.images and held.bytes + nbytes <= limits.bytes
+                    and held.pixels + pixels <= room)
 
         async with self._room:
             try:
-                await asyncio.wait_for(self._room.wait_for(fits), self.limits.wait)
+                await asyncio.wait_for(self._room.wait_for(fits), limits.wait)
             except TimeoutError:
                 raise ApiError(503, BUSY) from None
-            self.images, self.bytes = self.images + images, self.bytes + nbytes
-        try:
-            yield
-        finally:
-            async with self._room:
-                self.images, self.bytes = self.images - images, self.bytes - nbytes
-                self._room.notify_all()
+            held.images, held.bytes, held.pixels = held.images + images, held.bytes + nbytes, held.pixels + pixels
+            share.images, share.bytes, share.pixels = share.images + images, share.bytes + nbytes, share.pixels + pixels
 
 
 class _Background:
@@ -156,8 +200,8 @@ class _Background:
     pages' strokes are read first and batches take the CPU they leave; alone (`serve`), the
     event loop and `/health` go first."""
 
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max(2, os.cpu_count() or 2), "http-work", initializer=_lower_priority)
+    def __init__(self, threads: int = max(2, os.cpu_count() or 2)) -> None:
+        self._pool = ThreadPoolExecutor(threads, "http-work", initializer=_lower_priority)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
@@ -177,29 +221,30 @@ def loaded_models(store: RunStore | None) -> Resolver:
 
 def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
     """`POST /predict` and `GET /health`, reading digits with the models `resolve` names."""
-    work = _Background()
+    work, big = _Background(), _Background(threads=1)  # big: requests over SMALL_PIXELS, never in small ones' way
     batcher, in_flight = _Batcher(work), _InFlight(limits or Limits.from_env())
 
-    async def predict(request: Request) -> JSONResponse:
+    async def predict(request: Request) -> Response:
         if request.method != "POST":
             return _wrong_method("POST")
         name = request.query_params.get("model")
         try:
             declared = request.headers.get("content-length", "")
-            size = int(declared) if declared.isdigit() else MAX_BODY_BYTES  # chunked: the most it may be
-            if size > MAX_BODY_BYTES:
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
                 raise _too_large()
-            # admitted before its body is read (it waits in the socket meanwhile), for the most images
-            # a body of this size and type can hold: decoding them is what takes memory
-            async with in_flight.hold(_most_images(request.headers.get("content-type", ""), size), size):
+            async with in_flight.request() as share:
+                body = await _read_body(request, in_flight, share)
+                content = await _content(request, body, work)
+                # what it will decode is known before a pixel is: held, or it waits for room
+                await in_flight.add(share, images=content.images, pixels=content.pixels)
                 classifier = await run_in_threadpool(resolve, name)
-                body = await _read_body(request)
-                digits, good, single = await _digits(request, body, work)
+                decoder = big if content.pixels > SMALL_PIXELS else work
+                digits, good = await decoder.run(_stacked, content.read, content.data)
                 p = await batcher.predict_proba(classifier, good) if len(good) else np.zeros((0, 11), np.float32)
                 if len(digits) <= SMALL_ANSWER:
-                    return _response(digits, p, name, single)
+                    return _response(digits, p, name, content.single)
                 # thousands of items: made and serialized off the event loop, which answers /health meanwhile
-                return await work.run(_response, digits, p, name, single)
+                return await work.run(_response, digits, p, name, content.single)
         except (ModelError, RunError) as e:
             return JSONResponse({"error": str(e)}, status_code=404)
         except StoreError as e:
@@ -207,6 +252,9 @@ def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
             return ApiError(503, NO_DATABASE).response()
         except ApiError as e:
             return e.response()
+        except ClientDisconnect:  # gone before its body came: nobody to answer, nothing to log but a line
+            log.warning("POST /predict: the client went away before its body was read")
+            return Response(status_code=400)
         except Exception:  # never a traceback to a client; the log has it
             log.exception("POST /predict failed")
             return JSONResponse({"error": "the server failed to answer this request"}, status_code=500)
@@ -221,30 +269,32 @@ def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
     return [Route("/predict", predict, methods=methods), Route("/health", health, methods=methods)]
 
 
-async def _digits(request: Request, body: bytes,
-                  work: _Background) -> tuple[list[np.ndarray | str], np.ndarray, bool]:
-    """The body's digits (28x28 float32 in [0, 1], or why one cannot be read), the readable ones
-    stacked (_stack), and whether the answer is the seed's single flat object."""
+@dataclass(frozen=True)
+class _Content:
+    """A body taken apart, nothing decoded yet: `read(data)` gives its digits."""
+
+    read: Callable[[Any], list[np.ndarray | str]]
+    data: Any
+    images: int
+    pixels: int  # what its pictures declare, to be decoded (0 for arrays)
+    single: bool  # one file: the answer is the seed's flat object
+
+
+async def _content(request: Request, body: bytes, work: _Background) -> _Content:
+    """What the body holds, by its content type, and how much of it there is."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
-        return *await work.run(_stacked, _digits_from_json, body), False
+        images = await work.run(_images_from_json, body)
+        return _Content(_digits_from_json_images, images, len(images), 0, False)
     if content_type.startswith(NPY):
-        return *await work.run(_stacked, _digits_from_npy, body), False
+        x = _array_from_npy(body)
+        return _Content(_digits_from_npy_array, x, len(x), 0, False)
     if content_type.startswith("multipart/form-data"):
         files = await _files_from_multipart(request, body)
-        return *await work.run(_stacked, _digits_from_files, files), len(files) == 1
+        pixels = await work.run(lambda: sum(map(declared_pixels, files)))  # headers only
+        return _Content(_digits_from_files, files, len(files), pixels, len(files) == 1)
     raise ApiError(415, 'send images as multipart/form-data in the field `file`, JSON {"images": [...]}, '
                         f"or {NPY}")
-
-
-def _most_images(content_type: str, size: int) -> int:
-    """The most 28x28 images a body of `size` bytes can hold: an .npy image takes 784 bytes at
-    least, a JSON one 1,568 ("0," for each pixel); a multipart request, up to MAX_FILES pictures."""
-    if content_type.startswith(NPY):
-        return min(MAX_ARRAYS, size // 784)
-    if content_type.startswith("application/json"):
-        return min(MAX_ARRAYS, size // 1568)
-    return MAX_FILES
 
 
 def _wrong_method(allowed: str) -> JSONResponse:
@@ -319,15 +369,29 @@ def standalone_app() -> Starlette:
     return create_app(resolve)
 
 
-async def _read_body(request: Request) -> bytes:
-    """The whole body, refused (413) as soon as it is over MAX_BODY_BYTES."""
-    chunks, size = [], 0
-    async for chunk in request.stream():  # no Content-Length (chunked): count as it comes
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def _read_body(request: Request, in_flight: _InFlight, share: _Share) -> bytes:
+    """The whole body, its bytes held in `share` as they arrive; 413 as soon as it is over
+    MAX_BODY_BYTES, 408 when it falls behind Limits.body_rate after Limits.body_grace."""
+    limits, loop = in_flight.limits, asyncio.get_running_loop()
+    chunks, size, start = [], 0, loop.time()
+    stream = request.stream()
+    try:
+        while True:
+            due = start + limits.body_grace + size / limits.body_rate  # when the next bytes are late
+            try:
+                chunk = await asyncio.wait_for(anext(stream, b""), due - loop.time())
+            except TimeoutError:
+                raise ApiError(408, f"the body came too slowly ({size:,} bytes in {loop.time() - start:.0f} s)") \
+                    from None
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _too_large()
+            await in_flight.add(share, nbytes=len(chunk))
+            chunks.append(chunk)
+    finally:
+        await stream.aclose()
 
 
 async def _files_from_multipart(request: Request, body: bytes) -> list[bytes]:
@@ -365,27 +429,40 @@ def _digits_from_files(files: list[bytes]) -> list[np.ndarray | str]:
     return digits
 
 
-def _digits_from_json(body: bytes) -> list[np.ndarray | str]:
-    """`{"images": [28x28, ...]}` -> each image as (28, 28) float32 in [0, 1], or BLANK."""
+def _images_from_json(body: bytes) -> list:
+    """`{"images": [...]}` -> the list, at most MAX_ARRAYS long; 400 for anything else."""
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
         raise ApiError(400, "the body is not valid JSON") from None
     images = doc.get("images") if isinstance(doc, dict) else None
     if not isinstance(images, list) or not images:
         raise ApiError(400, 'expected a JSON object {"images": [28x28 array, ...]}')
     if len(images) > MAX_ARRAYS:
         raise ApiError(413, f"{len(images)} images; the limit is {MAX_ARRAYS} a request")
+    return images
+
+
+def _digits_from_json_images(images: list) -> list[np.ndarray | str]:
+    """A JSON list of 28x28 arrays of numbers -> each as (28, 28) float32 in [0, 1], or BLANK.
+    Numbers only: numpy would read "7" and true as 7 and 1, and keep an integer of 4,000 digits
+    as an object."""
     try:
-        x = np.asarray(images, dtype=np.float32)
-    except (ValueError, TypeError):
+        x = np.asarray(images)
+    except ValueError:  # ragged
         raise ApiError(400, "each image must be a 28x28 array of numbers") from None
-    return _digits_from_array(x)
+    if x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise ApiError(400, f"each image must be a 28x28 array of numbers, not {x.shape[1:]}")
+    numbers = {int, float}
+    if x.dtype.kind not in "iuf" or not all(numbers.issuperset(map(type, row)) for image in images for row in image):
+        raise ApiError(400, "each image must be a 28x28 array of numbers from 0 to 255 (no strings, booleans, "
+                            "nulls or huge integers)")
+    return _digits_from_array(x.astype(np.float32))
 
 
-def _digits_from_npy(body: bytes) -> list[np.ndarray | str]:
+def _array_from_npy(body: bytes) -> np.ndarray:
     """An .npy file of (n, 28, 28) images, its header checked before any pixel is read: the
-    shape it declares must be that, and the body must hold exactly those bytes."""
+    shape it declares must be that, and the body must hold exactly those bytes (not copied)."""
     stream = io.BytesIO(body)
     try:
         shape, dtype = npy_header(stream)
@@ -397,7 +474,11 @@ def _digits_from_npy(body: bytes) -> list[np.ndarray | str]:
         raise ApiError(413, f"{shape[0]} images; the limit is {MAX_ARRAYS} a request")
     if len(body) - stream.tell() != dtype.itemsize * 784 * shape[0]:
         raise ApiError(400, f"the file does not hold the {shape[0]} images its header declares")
-    return _digits_from_array(np.frombuffer(body, dtype, offset=stream.tell()).reshape(shape).astype(np.float32))
+    return np.frombuffer(body, dtype, offset=stream.tell()).reshape(shape)
+
+
+def _digits_from_npy_array(x: np.ndarray) -> list[np.ndarray | str]:
+    return _digits_from_array(x.astype(np.float32))
 
 
 def _digits_from_array(x: np.ndarray) -> list[np.ndarray | str]:

@@ -4,14 +4,19 @@
     link = keys.new_link()                    # "k3J9...x2.Qm9v...": what goes in ?me=
     keys.owner_of(link)                       # "link:k3J9...x2", or None when the server never signed it
     keys.pseudonym("link:k3J9...x2")          # "brave-otter-7k2m9q4x": what others are shown
-    visitor = Actor(keys.owner_of(link))
+    links = Links(keys, db)                   # links as they stand now: replaceable
+    newer = links.replace(link)               # the same owner; `link` stops working on every server
+    visitor = Actor(links.owner_of(newer))
     visitor.may_change(run.owner)             # False for a stranger's run
     OPERATOR.may_change(anything)             # the command line: whoever runs the server
 
 An owner is a string: "user:<email>" with Streamlit's login, "link:<id>" without it, and "" for
 what the operator made (the command line, runs imported from old folders). A private link is
 the id and an HMAC of it under the deployment's secret, so nobody can make up a link, and the
-owner string alone (should it ever be seen) is not a key. Owners never leave the server: pages,
+owner string alone (should it ever be seen) is not a key. A link whose owner replaced it (it
+leaked) is signed anew with its version, which the database keeps, so the old one is refused
+by every server at its next use while the owner, and everything theirs, stays the same. Owners
+never leave the server: pages,
 files and HTTP answers name people as "yours", "another visitor's" or a keyed pseudonym, which
 cannot be reversed without the secret (an unkeyed hash of `user:<email>` could be, from a
 class roster).
@@ -70,6 +75,17 @@ class SecretKeeper(Protocol):
     def secret(self, name: str) -> bytes: ...
 
 
+class LinkVersions(Protocol):
+    """Where a deployment keeps each private link's version (store.database.Database): 0 until
+    its owner first replaces it."""
+
+    def link_version(self, link_id: str) -> int: ...
+
+    def replace_link_version(self, link_id: str, version: int) -> bool:
+        """`version` + 1 kept, if `version` is still the current one (else False: replaced meanwhile)."""
+        ...
+
+
 class Keys:
     """The deployment's secret, and what is made with it: private links and pseudonyms."""
 
@@ -89,15 +105,20 @@ class Keys:
 
     def new_link(self) -> str:
         """A fresh private link: a random id, a dot, and the server's signature of it."""
-        link_id = _b64(secrets.token_bytes(LINK_ID_BYTES))
-        return f"{link_id}.{_b64(self._mac('link', link_id, LINK_MAC_BYTES))}"
+        return self.link(_b64(secrets.token_bytes(LINK_ID_BYTES)), 0)
 
-    def owner_of(self, link: str) -> str | None:
-        """The owner a private link stands for; None unless this deployment signed it."""
+    def link(self, link_id: str, version: int) -> str:
+        """The private link of `link_id` at `version` (0 as first made, then 1 for its first
+        replacement...): the id, a dot, and the server's signature of both."""
+        signed = link_id if version == 0 else f"{link_id}\n{version}"
+        return f"{link_id}.{_b64(self._mac('link', signed, LINK_MAC_BYTES))}"
+
+    def owner_of(self, link: str, version: int = 0) -> str | None:
+        """The owner a private link stands for; None unless this deployment signed it at `version`."""
         link_id, _, mac = link.partition(".")
-        if len(link_id) != len(_b64(bytes(LINK_ID_BYTES))) or not mac.isascii():
+        if not is_link_id(link_id) or not mac.isascii():
             return None
-        if not hmac.compare_digest(mac, _b64(self._mac("link", link_id, LINK_MAC_BYTES))):
+        if not hmac.compare_digest(mac, self.link(link_id, version).partition(".")[2]):
             return None
         return f"link:{link_id}"
 
@@ -113,6 +134,50 @@ class Keys:
         n = int.from_bytes(self._mac("pseudonym", owner, 6), "big")
         code = "".join(_BASE32[(n >> 5 * i) & 31] for i in range(8))  # the low 40 bits
         return f"{_ADJECTIVES[(n >> 42) & 63]}-{_ANIMALS[(n >> 36) & 63]}-{code}"
+
+
+def is_link_id(text: str) -> bool:
+    return len(text) == len(_b64(bytes(LINK_ID_BYTES))) and text.isascii()
+
+
+class Links:
+    """Private links as they stand now: signed by the deployment, and replaceable by their owner.
+
+        links = Links(keys, db)
+        links.owner_of(link)          # the owner while `link` is current; None once replaced, or if forged
+        links.replaced(link)          # True for a link this deployment signed and its owner replaced since
+        newer = links.replace(link)   # the same owner, with all they made; `link` acts no more, anywhere
+
+    Every server reads the version from the database at each use (one indexed row), so a
+    replaced link is refused at once wherever it is tried. Whoever holds a link may replace it:
+    the owner should, as soon as they fear it leaked (a login cannot leak this way).
+    """
+
+    RECOGNISED = 100  # replaced versions still told apart from a forgery (for the message only)
+
+    def __init__(self, keys: Keys, versions: LinkVersions) -> None:
+        self.keys, self.versions = keys, versions
+
+    def owner_of(self, link: str) -> str | None:
+        link_id = link.partition(".")[0]
+        if not is_link_id(link_id):  # no database trip for what cannot be a link
+            return None
+        return self.keys.owner_of(link, self.versions.link_version(link_id))
+
+    def replaced(self, link: str) -> bool:
+        link_id = link.partition(".")[0]
+        if not is_link_id(link_id):
+            return False
+        current = self.versions.link_version(link_id)
+        return any(self.keys.owner_of(link, v) for v in range(max(0, current - self.RECOGNISED), current))
+
+    def replace(self, link: str) -> str:
+        """A new link for the owner of `link`, which stops working; NotAllowed unless `link` is current."""
+        link_id = link.partition(".")[0]
+        version = self.versions.link_version(link_id) if is_link_id(link_id) else 0
+        if self.keys.owner_of(link, version) is None or not self.versions.replace_link_version(link_id, version):
+            raise NotAllowed("this link is not the current one: it was replaced, or never made here")
+        return self.keys.link(link_id, version + 1)
 
 
 def _b64(data: bytes) -> str:
@@ -141,53 +206,64 @@ def password_matches(given: str, expected: str) -> bool:
 
 
 class Throttle:
-    """Wrong admin passwords cost time: each session waits 1, 2, 4 ... up to 60 s after each
-    wrong try in a row, and at most `per_session` wrong tries a minute count for one session
-    and `per_server` for everyone together (a guesser opening new sessions meets the latter).
+    """Wrong admin passwords cost the guesser time, never the admin.
 
-        throttle.wait(session)       # seconds before this session may try again (0: now)
-        throttle.failed(session)     # a wrong try
-        throttle.succeeded(session)  # the right one: this session starts afresh
+        throttle.wait(session, address)     # seconds before this session may try (0: now)
+        throttle.failed(session, address)   # a wrong try
+        throttle.succeeded(session)         # the right one: this session starts afresh
+
+    A session waits 1, 2, 4 ... up to 60 s after each wrong try in a row, and at most
+    `per_session` of its wrong tries a minute count; an address (a keyed tag, "" when the server
+    does not know it) at most `per_address`, however many sessions it opens. Over `per_server`
+    wrong tries a minute for everyone, only a clean session at a clean address is heard: one
+    with no wrong try of its own in the minute. A try that must wait is not compared at all, so
+    a guesser learns nothing from it; a fresh session elsewhere (the admin's) is compared and,
+    when right, admitted: no number of wrong tries from others keeps the admin out.
     """
 
     WINDOW = 60.0
     MAX_DELAY = 60.0
 
-    def __init__(self, per_session: int = 5, per_server: int = 30, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_session, self.per_server, self.clock = per_session, per_server, clock
+    def __init__(self, per_session: int = 5, per_address: int = 10, per_server: int = 30,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_session, self.per_address, self.per_server, self.clock = per_session, per_address, per_server, clock
         self._server: deque[float] = deque()
-        self._sessions: dict[str, deque[float]] = {}
-        self._streak: dict[str, int] = {}
+        self._tries: dict[str, deque[float]] = {}  # "s:<session>" and "a:<address>" -> times of wrong tries
+        self._streak: dict[str, int] = {}  # session -> wrong tries in a row
         self._lock = threading.Lock()
 
-    def wait(self, session: str) -> float:
+    def wait(self, session: str, address: str = "") -> float:
         now = self.clock()
         with self._lock:
-            mine = self._recent(self._sessions.get(session, deque()), now)
+            mine = self._recent(self._tries.get(f"s:{session}", deque()), now)
+            here = self._recent(self._tries.get(f"a:{address}", deque()), now) if address else deque()
             server = self._recent(self._server, now)
             waits = [0.0]
             if mine:
                 waits.append(mine[-1] + min(2.0 ** (self._streak.get(session, 1) - 1), self.MAX_DELAY) - now)
             if len(mine) >= self.per_session:
                 waits.append(mine[-self.per_session] + self.WINDOW - now)
-            if len(server) >= self.per_server:
+            if len(here) >= self.per_address:
+                waits.append(here[-self.per_address] + self.WINDOW - now)
+            if len(server) >= self.per_server and (mine or here):
                 waits.append(server[-self.per_server] + self.WINDOW - now)
             return max(waits)
 
-    def failed(self, session: str) -> None:
+    def failed(self, session: str, address: str = "") -> None:
         now = self.clock()
         with self._lock:
-            self._sessions.setdefault(session, deque()).append(now)
+            for key in (f"s:{session}", f"a:{address}") if address else (f"s:{session}",):
+                self._tries.setdefault(key, deque()).append(now)
             self._server.append(now)
             self._streak[session] = self._streak.get(session, 0) + 1
-            for times in (self._server, *self._sessions.values()):
+            for times in (self._server, *self._tries.values()):
                 self._recent(times, now)
-            self._sessions = {k: v for k, v in self._sessions.items() if v}  # bounded by the window's tries
-            self._streak = {k: v for k, v in self._streak.items() if k in self._sessions}
+            self._tries = {k: v for k, v in self._tries.items() if v}  # bounded by the window's tries
+            self._streak = {k: v for k, v in self._streak.items() if f"s:{k}" in self._tries}
 
     def succeeded(self, session: str) -> None:
         with self._lock:
-            self._sessions.pop(session, None)
+            self._tries.pop(f"s:{session}", None)
             self._streak.pop(session, None)
 
     def _recent(self, times: deque[float], now: float) -> deque[float]:

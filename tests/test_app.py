@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import data as mnist_data
-from mnist_core.owners import Keys
+from mnist_core.owners import Keys, Links
 from mnist_core.store.database import Database, database_url
 from tests.apptest import shown
 from tests.helpers import APP, drawn_one, load_tiny_mnist, png_bytes, synthetic_digits
@@ -162,8 +162,8 @@ def keys() -> Keys:
 
 
 def session_owner(at: AppTest) -> str:
-    """The owner the app knows this session as: its signed private link's."""
-    return keys().owner_of(at.session_state["me"])
+    """The owner the app knows this session as: its signed private link's, at its current version."""
+    return Links(keys(), Database.open(database_url())).owner_of(at.session_state["me"])
 
 
 def visitor(link: str) -> AppTest:
@@ -401,6 +401,31 @@ def test_a_signed_link_followed_is_that_person_and_start_afresh_is_a_new_one():
     at.button(key="identity_afresh").click().run()
     assert at.session_state["me"] != ann and at.query_params["me"] == at.session_state["me"]
     assert session_owner(at) != keys().owner_of(ann)
+
+
+def test_a_replaced_link_acts_no_more_anywhere_and_its_owner_keeps_everything(tiny_mnist):
+    """Ann's link leaked: Bob has a page open with it. Ann replaces her link; Bob's next rename
+    renames nothing, and the old link, followed anew, is set aside; Ann keeps her run."""
+    old = keys().new_link()
+    store, run = saved_run(tiny_mnist, owner=keys().owner_of(old))
+    ann, bob = visitor(old), visitor(old)
+    bob.switch_page("app_pages/runs.py").run()
+    assert not bob.checkbox(key="runs_confirm_delete").disabled  # Bob acts as Ann
+    ann.button(key="identity_replace").click().run()
+    new = ann.session_state["me"]
+    assert new != old and ann.query_params["me"] == new and session_owner(ann) == keys().owner_of(old)
+    assert any("works nowhere any more" in w.value for w in ann.sidebar.warning)
+    bob.text_input(key="runs_new_name").set_value("stolen")
+    bob.button(key="FormSubmitter:runs_rename_form-Rename").click().run()
+    assert [r.name for r in store.list()] == [run.name]
+    assert any("was replaced by its owner" in w.value for w in bob.sidebar.warning)
+    assert bob.session_state["me"] not in (old, new)
+    carol = visitor(old)  # the leaked link, followed later
+    assert carol.session_state["me"] != old and any("replaced by its owner" in w.value for w in carol.sidebar.warning)
+    ann.switch_page("app_pages/runs.py").run()
+    ann.text_input(key="runs_new_name").set_value("still mine")
+    ann.button(key="FormSubmitter:runs_rename_form-Rename").click().run()
+    assert [r.name for r in store.list()] == ["still mine"]
 
 
 def test_admin_emails_must_be_a_list_and_a_login_must_bring_an_email():

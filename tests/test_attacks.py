@@ -1,10 +1,14 @@
-"""Play the student who tries to take the server down, and measure what it costs the server
-(the proportional memory of its whole process tree): canvas frames of 9 and 80 megapixels sent
-over the websocket, a flood of HTTP batches, a multipart of 64 huge PNGs, an uploaded model that
-declares little and reads as much, drawn on stroke after stroke."""
+"""Play the student who tries to take the server down or lock others out, and measure what it
+costs the server (the proportional memory of its whole process tree): canvas frames of 9 and 80
+megapixels sent over the websocket, a flood of canvas frames, sessions from one address, a flood
+of HTTP batches, a multipart of 64 huge PNGs, a script of wrong admin passwords, an uploaded model
+that declares little and reads as much, drawn on stroke after stroke. The long runs
+of the floods, with an honest visitor's strokes timed beside them, are benchmarks/floods.py and
+benchmarks/http_attacks.py."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import random
@@ -16,6 +20,7 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
+from websockets.exceptions import InvalidStatus
 
 from benchmarks.app_server import app_server
 from benchmarks.memory import TreeWatch, pss_mb
@@ -24,11 +29,18 @@ from mnist_core.reading.classifier import SEED_MODEL
 from tests.bombs import keras_reshape_shared
 from tests.helpers import run_coroutine
 
+PASSWORD = "correct horse battery staple"  # the admin's
+SESSIONS_PER_ADDRESS = 20  # this server's (the app's own is 60): a test opens that many, not 60
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("data")) as (url, process, _):
-        yield url, process
+    with pytest.MonkeyPatch.context() as env:  # what the server process inherits
+        env.setenv("MNIST_SESSIONS_PER_ADDRESS", str(SESSIONS_PER_ADDRESS))
+        server = app_server(tmp_path_factory.mktemp("data"), secrets={"admins": {"password": PASSWORD}})
+        url, process, _ = server.__enter__()
+    yield url, process
+    server.__exit__(None, None, None)
 
 
 def png(image: Image.Image) -> bytes:
@@ -44,7 +56,7 @@ def test_canvas_frames_of_9_and_80_megapixels_are_refused_before_they_are_decode
 
     async def attack() -> list[str]:
         session = await DrawSession.open(url)
-        await session.draw(digit_png(__import__("random").Random(0)))  # warm: the model is loaded
+        await session.draw(digit_png(random.Random(0)))  # warm: the model is loaded
         before = pss_mb(process.pid)
         refused = []
         for frame in frames.values():
@@ -52,7 +64,7 @@ def test_canvas_frames_of_9_and_80_megapixels_are_refused_before_they_are_decode
                 await session.send_canvas(frame)
             refused.append(str(e.value))
         grown = pss_mb(process.pid) - before
-        assert await session.draw(digit_png(__import__("random").Random(1))) > 0  # the page still reads drawings
+        assert await session.draw(digit_png(random.Random(1))) > 0  # the page still reads drawings
         await session.close()
         print(f"canvas frames of 9 and 81 MP: the server grew {grown:.1f} MB")
         assert grown < 100
@@ -139,3 +151,76 @@ def test_an_uploaded_model_loads_once_and_one_that_reads_more_than_it_declares_i
     grown = watch.peak - before
     print(f"two uploads, ten strokes: {len(watch.seen)} loader processes; the server's peak {grown:.0f} MB higher")
     assert len(watch.seen) == 2 and grown < 200  # a loader process is about 110 MB
+def test_a_hundred_wrong_admin_passwords_from_fresh_sessions_slow_the_guesser_not_the_admin(server):
+    url, _ = server
+
+    async def guess(i: int) -> str:
+        session = await DrawSession.open(url, address="10.0.0.9", page="runs")  # the guesser's machine
+        try:
+            return (await session.type_into("admin_password", f"guess {i}"))[0]
+        finally:
+            await session.close()
+
+    async def attack() -> tuple[list[str], list[str]]:
+        answers = []
+        for start in range(0, 100, 10):  # ten fresh sessions at a time
+            answers += await asyncio.gather(*(guess(i) for i in range(start, start + 10)))
+        admin = await DrawSession.open(url, address="10.0.0.1", page="runs")  # the teacher's, meanwhile
+        errors = await admin.type_into("admin_password", PASSWORD)
+        await admin.close()
+        return answers, errors + admin.texts
+
+    answers, admins_page = run_coroutine(attack())
+    compared = [a for a in answers if a.startswith("Wrong password")]
+    assert len(compared) == 10 and all(a.startswith("Too many wrong passwords") for a in answers if a not in compared)
+    assert any(text.endswith("to this app (admin).") for text in admins_page), admins_page
+
+
+def test_a_flood_of_canvas_frames_is_read_at_a_pace_and_an_honest_visitor_draws_beside_it(server):
+    """A script sent canvas frames without waiting for the page: each started a run of the page
+    (2,169 runs for 3,000 frames of 420 KB), and an honest drawing waited. Now a session's
+    reruns pass 5 a second (the newest held, older ones dropped) and its bytes 1 MB a second."""
+    url, process = server
+    frames = ["data:image/png;base64," + base64.b64encode(png(Image.fromarray(
+        np.random.default_rng(i).integers(0, 256, (280, 280, 4), dtype=np.uint8)))).decode() for i in range(4)]
+
+    async def attack() -> tuple[int, list[float], float]:
+        honest = await DrawSession.open(url, address="10.0.1.1")
+        flooder = await DrawSession.open(url, address="10.0.1.2")
+        before = pss_mb(process.pid)
+        flood = asyncio.create_task(flooder.flood([frames[i % 4] for i in range(400)]))  # 420 KB each
+        counting = asyncio.create_task(flooder.runs_until_quiet(quiet=60))
+        strokes = []
+        for i in range(4):  # four seconds of the flood
+            strokes.append(await honest.draw(digit_png(random.Random(i))))
+            await asyncio.sleep(max(0.0, 1.0 - strokes[-1]))
+        grown = pss_mb(process.pid) - before
+        for task in (flood, counting):
+            task.cancel()
+        await flooder.close()
+        await honest.close()
+        return flooder.runs_started, strokes, grown
+
+    started, strokes, grown = run_coroutine(attack())
+    print(f"frames of 420 KB for 4 s: {started} runs started for them; the honest strokes "
+          f"{[round(s, 2) for s in strokes]}; the server grew {grown:.0f} MB")
+    assert started <= 5 * 6 + 10 and grown < 100  # at most 5 a second and a burst of 10, over 4-6 s
+
+
+def test_an_address_holds_at_most_its_sessions(server):
+    url, _ = server
+
+    async def attack() -> bool:
+        sessions = [await DrawSession.open(url, address="10.0.2.1", page="runs") for _ in range(SESSIONS_PER_ADDRESS)]
+        try:
+            with pytest.raises(InvalidStatus) as refused:
+                await DrawSession.open(url, address="10.0.2.1", page="runs")
+            assert refused.value.response.status_code == 403
+            other = await DrawSession.open(url, address="10.0.2.2", page="runs")  # another address: let in
+            await other.close()
+            return True
+        finally:
+            for session in sessions:
+                await session.close()
+
+    assert run_coroutine(attack())

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnist_core.data import _read_idx_folder
-from mnist_core.drawing_files import IDX_NAMES, as_png, read_files, to_idx, to_npz, to_png_zip
+from mnist_core.drawing_files import IDX_NAMES, as_png, import_drawings, read_files, to_idx, to_npz, to_png_zip
 from mnist_core.owners import OPERATOR, Keys, NotAllowed
 from mnist_core.store import database
 from mnist_core.store.database import Database
@@ -207,3 +207,45 @@ def test_imports_are_capped_a_day_and_in_space_and_count_for_others_once_accepte
     with pytest.raises(NotAllowed):
         store.delete_all(BOB.owner, ANN)
     assert store.delete_all(ANN.owner, ANN) == 11 and store.count() == 20 and drawn.owner == ANN.owner
+
+
+def png_zip(pictures: list[bytes]) -> bytes:
+    """A zip of pictures as people make them: one folder a digit."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i, picture in enumerate(pictures):
+            archive.writestr(f"{i % 10}/{i}.png", picture)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def decoded(monkeypatch) -> list[int]:
+    """Every picture decoded from now on (image_file.read_image's calls)."""
+    from mnist_core.reading import image_file
+
+    calls, read = [], image_file.read_image
+    monkeypatch.setattr(image_file, "read_image", lambda data: calls.append(len(data)) or read(data))
+    return calls
+
+
+def test_an_import_over_the_days_budget_is_refused_before_a_picture_is_decoded(sqlite_url, decoded):
+    from PIL import Image
+
+    store = DrawingStore(Database.open(sqlite_url))
+    one = as_png(Image.new("L", (280, 280)))
+    with pytest.raises(DrawingError, match="this server allows 10 a day, so these 20 are too many"):
+        import_drawings(store, [("mine.zip", png_zip([one] * 20))], ANN.owner, per_day=10)
+    assert decoded == [] and store.count() == 0
+
+
+def test_an_import_of_pictures_declaring_over_200_megapixels_is_refused_from_their_headers(sqlite_url, decoded):
+    """2,000 small PNGs of 16 megapixels each took 279 s of a core to decode, then were refused
+    by the day's budget: now their headers refuse them at the 13th."""
+    from PIL import Image
+
+    store = DrawingStore(Database.open(sqlite_url))
+    huge = io.BytesIO()
+    Image.new("1", (4000, 4000)).save(huge, "PNG")  # 16 megapixels in 2 KB
+    with pytest.raises(DrawingError, match="over 200 megapixels together"):
+        import_drawings(store, [("bomb.zip", png_zip([huge.getvalue()] * 2000))], ANN.owner, per_day=2000)
+    assert decoded == [] and store.count() == 0

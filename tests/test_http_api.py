@@ -11,12 +11,16 @@ import contextlib
 import io
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pytest
@@ -29,6 +33,7 @@ from mnist_core.http_api import (
     MAX_ARRAYS,
     MAX_BODY_BYTES,
     MAX_FILES,
+    Limits,
     create_app,
     no_delay_on_listeners,
 )
@@ -36,7 +41,16 @@ from mnist_core.preprocessing import preprocess
 from mnist_core.reading.classifier import load_classifier
 from mnist_core.reading.image_file import read_image
 from tests.bombs import npy_header
-from tests.helpers import ROOT, drawn_one, free_port, load_tiny_mnist, png_bytes, run_coroutine, subprocess_env
+from tests.helpers import (
+    ROOT,
+    drawn_one,
+    free_port,
+    load_tiny_mnist,
+    png_bytes,
+    run_coroutine,
+    subprocess_env,
+    wait_until,
+)
 
 TIMEOUT = 60  # s for any one answer: a server that hangs fails the test, never the suite
 
@@ -50,7 +64,13 @@ def get(url: str, **kwargs) -> requests.Response:
 
 
 @pytest.fixture(scope="module")
-def standalone(tmp_path_factory) -> Iterator[str]:
+def standalone_log(tmp_path_factory) -> Path:
+    """What the standalone server below writes to its stdout and stderr."""
+    return tmp_path_factory.mktemp("log") / "serve.log"
+
+
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory, standalone_log) -> Iterator[str]:
     """`python -m mnist_core serve` on a free port, its database holding one run, "tiny run"."""
     from mnist_core.config import TrainConfig
     from mnist_core.store.database import Database
@@ -62,7 +82,8 @@ def standalone(tmp_path_factory) -> Iterator[str]:
         train(TrainConfig(epochs=1, batch_size=100), load_tiny_mnist()), name="tiny run")
     env = subprocess_env(MNIST_DATA_DIR=str(data))
     env.pop("MNIST_DATABASE_URL", None)
-    proc, url = start_server(env)
+    with open(standalone_log, "w") as log:
+        proc, url = start_server(env, log=log)
     try:
         yield url
     finally:
@@ -70,12 +91,13 @@ def standalone(tmp_path_factory) -> Iterator[str]:
         proc.wait(10)
 
 
-def start_server(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, str]:
-    """`python -m mnist_core serve` on a free port, once /health answers (another port if it cannot bind)."""
+def start_server(env: dict[str, str], *args: str, log: IO[str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`python -m mnist_core serve` on a free port, once /health answers (another port if it
+    cannot bind); its output goes to `log` (default: nowhere)."""
     for _ in range(3):
         port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "mnist_core", "serve", "--port", str(port), *args], cwd=ROOT,
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                env=env, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
@@ -253,6 +275,12 @@ BAD_INPUTS = [
     ("json wrong shape", 400, "28x28"),
     ("json out of range", 400, "0 to 255"),
     ("json too many", 413, "limit"),
+    ("json nested deep", 400, "JSON"),
+    ("json huge integer", 400, "numbers"),
+    ("json strings", 400, "numbers"),
+    ("json booleans", 400, "numbers"),
+    ("json a boolean among numbers", 400, "numbers"),
+    ("json nulls", 400, "numbers"),
 ]
 
 
@@ -288,6 +316,14 @@ def bad_request(case: str) -> dict:
         "json wrong shape": {"json": {"images": [[0] * 784]}},
         "json out of range": {"json": {"images": [[[300] * 28] * 28]}},
         "json too many": {"json": {"images": [[[0]]] * (MAX_ARRAYS + 1)}},
+        "json nested deep": {"data": b'{"images": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                             "headers": {"content-type": "application/json"}},
+        "json huge integer": {"data": b'{"images": [[[' + str(10**4000).encode() + b"]]]}",
+                              "headers": {"content-type": "application/json"}},
+        "json strings": {"json": {"images": [[["7"] * 28] * 28]}},
+        "json booleans": {"json": {"images": [[[True] * 28] * 28]}},
+        "json a boolean among numbers": {"json": {"images": [[[0] * 27 + [True]] + [[0] * 28] * 27]}},
+        "json nulls": {"json": {"images": [[[None] * 28] * 28]}},
     }
     return {**multipart, **other}[case]
 
@@ -299,6 +335,120 @@ def test_errors_leave_the_server_well(standalone):
     answer = post(f"{standalone}/predict", files={"file": ONE})
     assert answer.status_code == 200 and answer.json()["digit"] == 1
     assert json.loads(get(f"{standalone}/health").text) == {"status": "ok"}
+
+
+def test_a_client_that_goes_away_mid_body_is_one_line_in_the_log(standalone, standalone_log):
+    with socket.create_connection(standalone.removeprefix("http://").split(":")) as s:  # type: ignore[arg-type]
+        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 1000\r\n\r\n{\"images\": ")
+        time.sleep(0.2)  # the server is waiting for the rest
+    assert get(f"{standalone}/health").ok  # and the server has seen the connection end
+    wait_until(lambda: "went away" in standalone_log.read_text(), 10, "the server to note it")
+    assert "Traceback" not in standalone_log.read_text()
+
+
+# What a body may hold and how fast it must come: counted before anything is decoded
+
+@contextlib.contextmanager
+def in_process_server(limits: Limits) -> Iterator[str]:
+    """The routes with `limits` under uvicorn on a thread of this process: a real socket, and
+    limits a test can make small."""
+    import uvicorn
+
+    model = load_classifier()
+    server = uvicorn.Server(uvicorn.Config(create_app(lambda name: model, limits), host="127.0.0.1",
+                                           port=free_port(), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, 30, "uvicorn to start")
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def test_a_server_that_takes_fewer_than_64_images_at_once_reads_uploads():
+    """`MNIST_HTTP_MAX_IMAGES=10`: a multipart request was held for 64 pictures before it was
+    read, so every upload was refused; now it is held for the pictures it holds."""
+    client = TestClient(create_app(lambda name: load_classifier(), Limits(images=10)))
+    answer = client.post("/predict", files={"file": ("one.png", ONE, "image/png")})
+    assert answer.status_code == 200 and answer.json()["digit"] == 1
+    answer = client.post("/predict", files=[("file", ("one.png", ONE, "image/png"))] * 10)
+    assert [item["digit"] for item in answer.json()["predictions"]] == [1] * 10
+    assert client.post("/predict", files=[("file", ("one.png", ONE, "image/png"))] * 11).status_code == 413
+
+
+class SlowBodies:
+    """`n` raw connections that each declare a 10 MB JSON body, then send a byte a second."""
+
+    def __init__(self, url: str, n: int) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.sockets = [socket.create_connection((host, int(port))) for _ in range(n)]
+        for s in self.sockets:
+            s.sendall(("POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {MAX_BODY_BYTES}\r\n\r\n{{").encode())
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._dribble)
+        self._thread.start()
+
+    def _dribble(self) -> None:
+        while not self._stop.wait(1.0):
+            for s in self.sockets:
+                with contextlib.suppress(OSError):  # answered and closed by the server
+                    s.sendall(b" ")
+
+    def answers(self, timeout: float) -> list[bytes]:
+        """The first line each connection was answered with (b"" if none in `timeout` s)."""
+        firsts = []
+        for s in self.sockets:
+            s.settimeout(timeout)
+            try:
+                firsts.append(s.recv(200).split(b"\r\n")[0])
+            except TimeoutError:
+                firsts.append(b"")
+        return firsts
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for s in self.sockets:
+            s.close()
+
+
+@pytest.mark.parametrize("server", ["standalone", "app_url"])
+def test_slow_bodies_do_not_shut_predict_off(server, request):
+    """Four JSON bodies declaring 10 MB each, sent a byte a second, were each held for the 5,000
+    arrays 10 MB can hold: the whole in-flight budget, so every honest request got 503 for as
+    long as they dribbled. A body's bytes are now held as they arrive."""
+    url = request.getfixturevalue(server)
+    slow = SlowBodies(url, 4)
+    try:
+        answer = post(f"{url}/predict", files={"file": ONE})
+        assert answer.status_code == 200 and answer.json()["digit"] == 1
+    finally:
+        slow.close()
+
+
+def test_a_body_that_comes_too_slowly_is_answered_408():
+    with in_process_server(Limits(body_grace=1.0, body_rate=1000)) as url:
+        slow = SlowBodies(url, 2)
+        try:
+            assert slow.answers(timeout=20) == [b"HTTP/1.1 408 Request Timeout"] * 2
+        finally:
+            slow.close()
+        assert post(f"{url}/predict", files={"file": ONE}).json()["digit"] == 1
+
+
+def test_pictures_are_counted_by_the_pixels_their_headers_declare_before_any_is_decoded(standalone):
+    """64 small PNGs of 16 megapixels each (4 KB apiece) took seconds of CPU each to decode: a
+    request's pictures may now declare 64 megapixels together, refused from their headers."""
+    huge = png_bytes(Image.new("1", (4000, 4000)))  # 16 megapixels, the most one picture may have
+    start = time.perf_counter()
+    message = assert_error(post(f"{standalone}/predict", files=[("file", huge)] * 64), 413)
+    assert "1024 megapixels" in message and time.perf_counter() - start < 5
+    four = post(f"{standalone}/predict", files=[("file", huge)] * 4)  # four phone photos' worth: read
+    assert four.status_code == 200 and all("blank" in item["error"] for item in four.json()["predictions"])
 
 
 def test_a_request_is_decoded_and_read_in_threads_that_yield_to_the_pages_strokes():

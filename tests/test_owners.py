@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mnist_core.owners import Keys, Throttle
+from mnist_core.owners import Keys, Links, NotAllowed, Throttle
 from mnist_core.store.database import Database
 
 
@@ -43,6 +43,31 @@ def test_pseudonyms_are_stable_readable_keyed_and_48_bits():
     assert len(many) == 5000
 
 
+def test_a_replaced_link_stops_working_and_the_new_one_is_the_same_owner(database_url):
+    db = Database.open(database_url)
+    links = Links(Keys(b"deployment secret"), db)
+    old = links.keys.new_link()
+    owner = links.owner_of(old)
+    newer = links.replace(old)
+    assert links.owner_of(newer) == owner and links.owner_of(old) is None and newer != old
+    assert links.replaced(old) and not links.replaced(newer) and not links.replaced(links.keys.new_link())
+    assert Links(Keys(b"deployment secret"), Database.open(database_url)).owner_of(old) is None  # another server
+    with pytest.raises(NotAllowed):
+        links.replace(old)  # the leaked link cannot take the new one back
+    newest = links.replace(newer)
+    assert [links.owner_of(link) for link in (old, newer, newest)] == [None, None, owner]
+    assert not links.replaced("alice2025") and links.owner_of("") is None
+
+
+def test_two_replacements_of_one_link_at_once_leave_one_link_working(database_url):
+    db = Database.open(database_url)
+    links = Links(Keys(b"deployment secret"), db)
+    link = links.keys.new_link()
+    link_id = link.split(".")[0]
+    assert db.replace_link_version(link_id, 0) and not db.replace_link_version(link_id, 0)  # the second lost
+    assert db.link_version(link_id) == 1 and links.owner_of(links.keys.link(link_id, 1)) is not None
+
+
 def test_the_secret_is_made_once_per_database(tmp_path, monkeypatch):
     monkeypatch.delenv("MNIST_IDENTITY_SECRET", raising=False)
     url = f"sqlite:///{tmp_path / 'a.db'}"
@@ -62,7 +87,7 @@ class Clock:
 
 def test_wrong_passwords_wait_longer_each_time_and_a_minute_caps_them():
     clock = Clock()
-    throttle = Throttle(per_session=5, per_server=30, clock=clock)
+    throttle = Throttle(per_session=5, clock=clock)
     assert throttle.wait("a") == 0
     waits = []
     for _ in range(5):
@@ -76,12 +101,45 @@ def test_wrong_passwords_wait_longer_each_time_and_a_minute_caps_them():
     assert throttle.wait("a") == 0
 
 
-def test_the_server_caps_wrong_tries_across_sessions():
+def guess(throttle: Throttle, tries: int, address: str, clock: Clock | None = None) -> int:
+    """A script's wrong passwords, each from a fresh session; how many were compared at all."""
+    compared = 0
+    for i in range(tries):
+        session = f"{address}-{i}"
+        if throttle.wait(session, address) == 0:
+            throttle.failed(session, address)
+            compared += 1
+        if clock:
+            clock.now += 0.1  # ten tries a second
+    return compared
+
+
+def test_a_guesser_opening_fresh_sessions_is_slowed_by_its_address():
     clock = Clock()
-    throttle = Throttle(per_session=5, per_server=30, clock=clock)
-    for i in range(30):  # a guesser opening a new session for every try
-        assert throttle.wait(f"s{i}") == 0
-        throttle.failed(f"s{i}")
-    assert throttle.wait("fresh") == pytest.approx(60)
+    throttle = Throttle(per_address=10, clock=clock)
+    assert guess(throttle, 100, "guesser", clock) == 10  # ten tries a minute from one address
+    assert throttle.wait("another fresh session", "guesser") > 45
+    clock.now += 60
+    assert throttle.wait("another fresh session", "guesser") == 0
+
+
+def test_a_hundred_wrong_passwords_from_fresh_sessions_do_not_keep_the_admin_out():
+    clock = Clock()
+    throttle = Throttle(clock=clock)
+    guess(throttle, 100, "guesser", clock)
+    guess(throttle, 100, "", clock)  # from an address the server does not know (a proxy hides it)
+    assert throttle.wait("the admin's session", "the admin's address") == 0
+    assert throttle.wait("the admin's session elsewhere", "") == 0
+
+
+def test_over_the_servers_cap_only_clean_sessions_at_clean_addresses_are_heard():
+    clock = Clock()
+    throttle = Throttle(per_address=10, per_server=30, clock=clock)
+    for n in range(3):  # three addresses, ten wrong tries each: the server's 30 a minute
+        guess(throttle, 10, f"guesser {n}")
+    assert throttle.wait("fresh", "guesser 0") == pytest.approx(60)
+    assert throttle.wait("fresh", "a fourth address") == 0  # compared: the admin's, or one more guess
+    throttle.failed("fresh", "a fourth address")
+    assert throttle.wait("fresh again", "a fourth address") == pytest.approx(60)
     clock.now += 60.01
-    assert throttle.wait("fresh") == 0
+    assert throttle.wait("fresh", "guesser 0") == 0

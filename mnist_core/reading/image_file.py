@@ -1,6 +1,7 @@
 """Image files from users, decoded defensively: size limits, bombs refused, odd modes read.
 
     img = read_image(data)         # bytes of a PNG, JPEG, GIF, BMP, WebP or TIFF -> PIL image (first frame)
+    declared_pixels(data)          # what decoding it would take, from its header: 16_000_000
     rgba = read_canvas(data_url)   # the Draw page's canvas frame -> (280, 280, 4) uint8
 
 Anything wrong becomes ImageError with a one-line message: empty, not an image, truncated,
@@ -17,6 +18,7 @@ import io
 import struct
 import threading
 import warnings
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -71,6 +73,23 @@ def read_image(data: bytes) -> Image.Image:
         raise ImageError("the image declares too many pixels (a decompression bomb?)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"the image is damaged or truncated ({str(e)[:80]})") from None
+
+
+def declared_pixels(data: bytes | BinaryIO) -> int:
+    """The pixels decoding this picture (its bytes, or a stream of them) would take, from its
+    header alone: 0 for one that read_image refuses before decoding (not an image, over
+    MAX_BYTES or MAX_PIXELS, a bomb)."""
+    if isinstance(data, bytes) and (not data or len(data) > MAX_BYTES):
+        return 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data, formats=FORMATS) as img:
+                pixels = img.width * img.height
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
+            OSError, SyntaxError, ValueError, EOFError):
+        return 0
+    return pixels if pixels <= MAX_PIXELS else 0
 
 
 def read_canvas(data_url: str) -> np.ndarray:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from mnist_core.errors import UserError
 
@@ -105,6 +105,11 @@ secrets = sa.Table(  # the deployment's own secrets (v4): made once, shared by e
     "secrets", metadata,
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("value", sa.LargeBinary, nullable=False),
+)
+links = sa.Table(  # private links replaced by their owners (v5): none until the first
+    "links", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # the link's id (owners.Keys), its owner "link:<id>"
+    sa.Column("version", sa.Integer, nullable=False),  # the current one; earlier versions act no more
 )
 legacy_imports = sa.Table(  # run folders already imported from runs/, so a deleted run stays deleted
     "legacy_imports", metadata,
@@ -195,7 +200,12 @@ def _v4(conn: Connection) -> None:
     conn.execute(sa.text(f"ALTER TABLE drawings ADD COLUMN accepted BOOLEAN NOT NULL DEFAULT {true}"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+def _v5(conn: Connection) -> None:
+    # private links their owners replaced (owners.Links)
+    links.create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 class Database:
@@ -255,6 +265,22 @@ class Database:
                     value = os.urandom(32)
                     conn.execute(secrets.insert().values(name=name, value=value))
         return bytes(value)
+
+    def link_version(self, link_id: str) -> int:
+        """A private link's current version (owners.Links): 0 until its owner replaces it."""
+        with self.read() as conn:
+            return int(conn.execute(sa.select(links.c.version).where(links.c.id == link_id)).scalar() or 0)
+
+    def replace_link_version(self, link_id: str, version: int) -> bool:
+        """Keep `version` + 1 as the link's current version, if `version` still is (else False)."""
+        with self.write(bump=False) as conn:
+            if version == 0:  # no row yet: the primary key lets one of two servers at once insert it
+                with contextlib.suppress(IntegrityError), conn.begin_nested():
+                    conn.execute(links.insert().values(id=link_id, version=1))
+                    return True
+                return False
+            return conn.execute(links.update().where(links.c.id == link_id, links.c.version == version).values(
+                version=version + 1)).rowcount == 1
 
     def schema_version(self) -> int:
         with self.read() as conn:

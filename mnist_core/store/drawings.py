@@ -157,19 +157,29 @@ class DrawingStore:
                          "predicted": None, "confidence": None, "model": "", "source": IMPORT,
                          "pixels": _pixels(image).tobytes(), "accepted": accepted})
         with self.db.write() as conn:
-            if per_day is not None:
-                since = _iso(now - dt.timedelta(days=1))
-                today = conn.execute(sa.select(sa.func.count()).select_from(drawings).where(
-                    drawings.c.owner == owner, drawings.c.source == IMPORT, drawings.c.created > since)).scalar_one()
-                if today + len(rows) > per_day:
-                    raise DrawingError(f"you have imported {today:,} drawings today; this server allows {per_day:,} "
-                                       f"a day, so these {len(rows):,} are too many")
-            if max_bytes is not None and self._bytes(conn) + len(rows) * ROW_BYTES > max_bytes:
-                raise DrawingError(f"the drawings would take over the {max_bytes // 2**20:,} MB this server keeps "
-                                   "for them: an admin may remove some first")
+            self._check_import(conn, owner, len(rows), per_day, max_bytes)
             for i in range(0, len(rows), IMPORT_BATCH):
                 conn.execute(drawings.insert(), rows[i:i + IMPORT_BATCH])
         return len(rows)
+
+    def check_import(self, owner: str, n: int, per_day: int | None = None, max_bytes: int | None = None) -> None:
+        """Whether `n` more imported drawings of `owner`'s fit add_many's limits (DrawingError
+        if not): asked before an import's files are read, so a refused one costs no decoding."""
+        with self.db.read() as conn:
+            self._check_import(conn, owner, n, per_day, max_bytes)
+
+    def _check_import(self, conn: sa.Connection, owner: str, n: int, per_day: int | None,
+                      max_bytes: int | None) -> None:
+        if per_day is not None:
+            since = _iso(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+            today = conn.execute(sa.select(sa.func.count()).select_from(drawings).where(
+                drawings.c.owner == owner, drawings.c.source == IMPORT, drawings.c.created > since)).scalar_one()
+            if today + n > per_day:
+                raise DrawingError(f"you have imported {today:,} drawings today; this server allows {per_day:,} "
+                                   f"a day, so these {n:,} are too many")
+        if max_bytes is not None and self._bytes(conn) + n * ROW_BYTES > max_bytes:
+            raise DrawingError(f"the drawings would take over the {max_bytes // 2**20:,} MB this server keeps "
+                               "for them: an admin may remove some first")
 
     @staticmethod
     def _bytes(conn: sa.Connection) -> int:
