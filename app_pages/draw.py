@@ -22,9 +22,9 @@ from mnist_core.drawing_files import as_png
 from mnist_core.owners import NotAllowed
 from mnist_core.preprocessing import NotADigit, preprocess_and_span
 from mnist_core.reading.classifier import MODEL_SUFFIXES, ModelError
-from mnist_core.reading.explain import Explanation, explain, heatmap
+from mnist_core.reading.explain import Explanation, explain, heatmap, unlike_a_digit
 from mnist_core.reading.image_file import CANVAS_SIDE, EXTENSIONS, ImageError, preview, read_canvas, read_image
-from mnist_core.reading.interpretation import Reading, differences, interpret, overlay
+from mnist_core.reading.interpretation import Reading, a_digit, differences, interpret, overlay
 from mnist_core.store.database import StoreError
 from mnist_core.store.drawings import CANVAS, UPLOAD, DrawingError
 from mnist_core.store.runs import RunError
@@ -53,11 +53,6 @@ with st.sidebar:
         model_path = save_uploaded_model(uploaded_model) if uploaded_model else None
     st.header("Pen")
     pen = st.slider("Pen width", 4, 60, 20, key="draw_pen")
-
-
-def a_digit(digit: int) -> str:
-    """ "a 7", "an 8": as the digit is said."""
-    return f"{'an' if digit == 8 else 'a'} {digit}"
 
 
 def keep(label: int, x28: np.ndarray, reading: Reading, model: str, source: str, picture: object,
@@ -178,12 +173,12 @@ with right:
         # seven views averaged, the confidence calibrated, and "not a digit" judged (classifier.judge)
         judged = model.judge(x28, [span])
         probabilities = judged.probabilities[0]
-        reading = interpret(probabilities, judged.not_a_digit[0])
+        reading = interpret(probabilities, judged.not_a_digit[0], judged.looks_like[0])
         with headline, st.container(horizontal=True, gap="large"):
             st.metric("Prediction", reading.headline, width="content")
-            if reading.not_a_digit:
-                st.caption(f"That doesn't look like a digit. The closest is a {reading.digit} "
-                           f"({reading.confidence:.0%}), but nothing like the digits it learned.")
+            if reading.not_a_digit:  # the reading is kept, said as what it would be if it were a digit
+                st.caption(f"{reading.warning} {reading.closest}: the network's ten outputs always add up to "
+                           "100%, so it must pick a digit, even for a letter.")
             else:
                 confidence = f"{reading.confidence:.0%} / {reading.runner_up_confidence:.0%}" if reading.unsure \
                     else f"{reading.confidence:.1%}"
@@ -203,6 +198,10 @@ with right:
                 st.caption(note)
         else:
             st.image(enlarge(x28), caption="What the model sees: 28x28, as MNIST", width=196)
+        if reading.not_a_digit:
+            st.image(heatmap(unlike_a_digit(model, x28)), width=196,
+                     caption=f"Why not a digit: red is the ink that makes it look like {reading.looks_like}, blue the "
+                             "ink that looks like a digit's")
         if st.toggle("Why this reading?", key="draw_explain",
                      help="Which pixels pushed the network toward its reading, and what its busiest units look for"):
             show_why(explain(model, x28, reading.digit, reading.runner_up))

@@ -13,8 +13,8 @@ scribble. Nothing here was ever trained on (mnist_core imports nothing from benc
   at a random size, place, slant and tilt, by a hand that wobbles (as stroke_styles.py draws
   its digits).
 Every canvas goes through `preprocess`, as the Draw page's does. Letters that a person would
-read as a digit (O o I l S s Z z B g q b) are scored apart ("digit-like letters"), never
-counted as non-digits. The digits are the drawing benchmark's own (benchmarks/drawing.py,
+read as a digit (O o I l S s Z z B g q b), and circles (a 0 to anyone), are scored apart
+("digit-like"), never counted as non-digits. The digits are the drawing benchmark's own (benchmarks/drawing.py,
 seed 0). Every threshold is chosen on other digits (novelty_fit.calibration_digits: MNIST's
 validation digits and the training fonts' digits, drawn again as a canvas gives them), never
 on these. Printed for each model: AUROC (overall, per kind, digit-like letters apart), digits
@@ -39,28 +39,30 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from benchmarks.drawing import canvas_drawing, make_drawings, ours_or_blank
-from benchmarks.stroke_styles import _smooth, arc
+from benchmarks.stroke_styles import arc
+from mnist_core.config import split_validation
 from mnist_core.data import load_mnist
+from mnist_core.digit_variants import catmull_rom
 from mnist_core.fonts import draws_glyph, font_designs, split_designs, typed_glyph
 from mnist_core.non_digit_examples import DIGIT_LIKE
 from mnist_core.novelty_fit import VALIDATION_SPLIT, calibration_digits, fit_novelty, view_features, view_logits
 from mnist_core.preprocessing import strokes_across
 from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL
+from mnist_core.reading.forward import DenseNet
 from mnist_core.reading.novelty import (
     REFUSED,
     Layers,
     NoveltyStats,
     auroc,
     calibrated,
-    dense_layers,
     expected_calibration_error,
     fit_temperature,
     forward,
     is_blob,
     view_probabilities,
 )
+from mnist_core.reading.numpy_layers import Dense
 from mnist_core.styles import as_strokes
-from mnist_core.training import split_validation
 
 LETTERS = string.ascii_uppercase + string.ascii_lowercase  # all 52; the DIGIT_LIKE ones reported apart
 SHAPES = ("scribbles", "circles", "squares", "triangles", "crosses", "stars", "faces", "houses", "filled blobs")
@@ -161,13 +163,13 @@ def draw_shape(kind: str, rng: np.random.Generator) -> np.ndarray:
         a = (np.arange(k) + rng.uniform(-0.3, 0.3, k)) * 2 * np.pi / k
         r = rng.uniform(0.25, 0.5, k)
         ring = [(0.5 + ri * np.cos(ai), 0.5 + ri * np.sin(ai)) for ai, ri in zip(a, r, strict=True)]
-        draw.polygon([place(x, y) for x, y in _smooth([*ring, ring[0], ring[1]])[1:]], fill="white")
+        draw.polygon([place(x, y) for x, y in catmull_rom([*ring, ring[0], ring[1]])[1:]], fill="white")
         return np.asarray(img)
     strokes, curved = DRAWN[kind](rng)
     pen = int(min(rng.integers(6, 36), 0.2 * size))  # the drawing benchmark's pen rule for its digits
     for stroke in strokes:
         hand = [(x + rng.normal(0, 0.025), y + rng.normal(0, 0.025)) for x, y in stroke]
-        xy = [place(x, y) for x, y in (_smooth(hand) if curved else hand)]
+        xy = [place(x, y) for x, y in (catmull_rom(hand) if curved else hand)]
         draw.line(xy, fill="white", width=pen, joint="curve")
         for x, y in (xy[0], xy[-1]):  # a round pen's ends
             draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill="white")
@@ -258,11 +260,8 @@ def main() -> None:
 def evaluate(path: Path, digits: dict, others: dict, calibration: np.ndarray, data, save: bool) -> dict:
     """Every score's AUROC (overall, per kind), refusals at its calibration threshold, and the
     chosen method's figures; ECE before and after temperature scaling."""
-    import keras  # noqa: F401  (the benchmark reads the weights with Keras; the scores are numpy)
-
-    from mnist_core.reading.classifier import load_classifier
-
-    layers = dense_layers(load_classifier(path).model.get_weights())
+    net = DenseNet.load(path)  # the weights alone: the statistics beside it are read or fitted below
+    layers = [(step.kernel, step.bias) for step in net.members()[0] if isinstance(step, Dense)]
     stats_path = path.with_suffix(".novelty.npz")
     t = time.perf_counter()
     if stats_path.is_file() and not save:
@@ -282,7 +281,8 @@ def evaluate(path: Path, digits: dict, others: dict, calibration: np.ndarray, da
               "pixel residual": lambda f, lg: stats.parts(f)[:, 1],
               "head": lambda f, lg: stats.parts(f)[:, 0],
               "chosen: head + 0.5 pixel residual": lambda f, lg: stats.score(f)}
-    counted = {k: np.array([s not in DIGIT_LIKE for s in shown]) for k, (_, shown, _) in others.items()}
+    counted = {k: np.array([s not in DIGIT_LIKE and s != "circles" for s in shown])
+               for k, (_, shown, _) in others.items()}
     table = {}
     for name, fn in scores.items():
         s = {k: fn(view[k], logits[k]) for k in view}
@@ -290,8 +290,9 @@ def evaluate(path: Path, digits: dict, others: dict, calibration: np.ndarray, da
         d = np.concatenate([s[k] for k in digits])
         o = np.concatenate([s[k][counted[k]] for k in others])
         like = np.concatenate([s[k][~counted[k]] for k in others])
-        table[name] = {"auroc": auroc(d, o), "digit-like letters auroc": auroc(d, like),
-                       "per kind": {k: auroc(d, s[k][counted[k]]) for k in others},
+        table[name] = {"auroc": auroc(d, o), "digit-like auroc": auroc(d, like),
+                       "per kind": {k: auroc(d, s[k][counted[k]]) if counted[k].any() else float("nan")
+                                    for k in others},
                        "digits refused": float((d > threshold).mean()),
                        "non-digits caught": float((o > threshold).mean())}
     chosen = _chosen(stats, view, logits, digits, others, counted)
@@ -335,8 +336,9 @@ def _chosen(stats: NoveltyStats, view: dict, logits: dict, digits: dict, others:
     return {"digits refused": float(d.mean()),
             "non-digits caught": float(np.concatenate([refused[k][counted[k]] for k in others]).mean()),
             "refused per source": {k: float(refused[k].mean()) for k in digits},
-            "caught per kind": {k: float(refused[k][counted[k]].mean()) for k in others},
-            "digit-like letters refused": float(like.mean()),
+            "caught per kind": {k: float(refused[k][counted[k] if counted[k].any() else slice(None)].mean())
+                                for k in others},
+            "digit-like refused": float(like.mean()),
             "accuracy": float(ok.mean()), "read and right": float((ok & ~d).mean())}
 
 
@@ -355,10 +357,10 @@ def format_result(r: dict) -> str:
              + " ".join(f"{k[:9]:>9}" for k in kinds)]
     for name, t in r["scores"].items():
         lines.append(f"{name:34}{t['auroc']:7.3f}{t['digits refused']:9.2%}{t['non-digits caught']:8.1%}"
-                     f"{t['digit-like letters auroc']:11.3f}  " + " ".join(f"{t['per kind'][k]:9.3f}" for k in kinds))
+                     f"{t['digit-like auroc']:11.3f}  " + " ".join(f"{t['per kind'][k]:9.3f}" for k in kinds))
     c = r["chosen"]
     lines.append(f"chosen, with the blob rule: digits refused {c['digits refused']:.2%}, non-digits caught "
-                 f"{c['non-digits caught']:.1%}, digit-like letters refused {c['digit-like letters refused']:.1%}; "
+                 f"{c['non-digits caught']:.1%}, digit-like letters and circles refused {c['digit-like refused']:.1%}; "
                  f"accuracy {c['accuracy']:.2%} (read and right {c['read and right']:.2%})")
     lines.append("  refused per source: " + ", ".join(f"{k} {v:.1%}" for k, v in c["refused per source"].items()))
     lines.append("  caught per kind: " + ", ".join(f"{k} {v:.0%}" for k, v in c["caught per kind"].items()))

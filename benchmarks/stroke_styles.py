@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+from mnist_core.digit_variants import catmull_rom
+
 Path = list[tuple[float, float]]
 
 
@@ -98,25 +100,8 @@ def draw_styled(digit: int, rng: np.random.Generator) -> np.ndarray:
     draw = ImageDraw.Draw(img)
     for stroke in strokes:
         jittered = [(x + rng.normal(0, 0.025), y + rng.normal(0, 0.025)) for x, y in stroke]  # the writer's hand
-        xy = [(left + (x + slant * (1 - y)) * width, top + y * height) for x, y in _smooth(jittered)]
+        xy = [(left + (x + slant * (1 - y)) * width, top + y * height) for x, y in catmull_rom(jittered)]
         draw.line(xy, fill="white", width=pen, joint="curve")
         for x, y in (xy[0], xy[-1]):  # a round pen's ends
             draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill="white")
     return np.asarray(img)
-
-
-def _smooth(points: Path, per_segment: int = 6) -> Path:
-    """A Catmull-Rom curve through the points (the ends held), as a hand would draw them."""
-    p = np.asarray(points, np.float64)
-    if len(p) < 3:
-        return [tuple(q) for q in p]
-    p = np.vstack([p[0], p, p[-1]])
-    out = []
-    for i in range(1, len(p) - 2):
-        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
-        for t in np.linspace(0, 1, per_segment, endpoint=False):
-            t2, t3 = t * t, t * t * t
-            out.append(0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
-                              + (3 * p1 - p0 - 3 * p2 + p3) * t3))
-    out.append(p[-2])
-    return [tuple(q) for q in out]

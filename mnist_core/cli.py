@@ -437,7 +437,7 @@ def _predict(args: argparse.Namespace) -> int:
             continue
         judged = None if x is None else clf.judge(x, [span])  # the Draw page's reading
         p = None if judged is None else judged.probabilities[0]
-        digit = None if p is None else int(p.argmax())
+        digit = None if p is None else int(p.argmax())  # the reading, kept when it is no digit: the closest one
         not_a_digit = judged is not None and bool(judged.not_a_digit[0])
         if args.explain and p is not None:
             from mnist_core.reading.explain import explain, save_pictures
@@ -445,16 +445,16 @@ def _predict(args: argparse.Namespace) -> int:
             for written in save_pictures(explain(clf, x, digit, int(np.argsort(-p)[1])), path):
                 print(written, file=sys.stderr)
         if args.json:
-            answer = {"file": str(path), "digit": None if not_a_digit else digit,
+            answer = {"file": str(path), "digit": digit,
                       "probabilities": None if p is None else [round(float(v), 6) for v in p]}
             if p is not None:
-                answer |= {"not_a_digit": not_a_digit, **({"closest": digit} if not_a_digit else {})}
+                answer |= {"not_a_digit": not_a_digit, **({"looks_like": judged.looks_like[0]} if not_a_digit else {})}
             print(json.dumps(answer))
         elif p is None:
             print(f"{path}: blank")
         else:
-            print(f"{path}: " + (f"not a digit (closest: {digit}, {p[digit]:.1%})" if not_a_digit
-                                 else f"{digit} ({p[digit]:.1%})"))
+            print(f"{path}: " + (f"not a digit: it looks like {judged.looks_like[0]} (if a digit, {digit}: "
+                                 f"{p[digit]:.1%})" if not_a_digit else f"{digit} ({p[digit]:.1%})"))
     return 1 if failed else 0
 
 

@@ -5,7 +5,7 @@
 
     requests.post("http://localhost:5000/predict", files={"file": open("digit.png", "rb")}).json()
     # {"digit": 3, "confidence": 0.97, "probabilities": [...ten...], "not_a_digit": false, "model": "default"}
-    # a letter, a star, a face: {"digit": null, "not_a_digit": true, "closest": 8, "confidence": 0.41, ...}
+    # a letter, a star, a face: {"digit": 8, "not_a_digit": true, "looks_like": "a letter or a sign", ...}
 
 Every answer is the Draw page's reading: seven views averaged, the confidence calibrated (a
 temperature fitted on the validation split), and "not a digit" judged (classifier.judge).
@@ -77,7 +77,7 @@ from mnist_core.declared import npy_header
 from mnist_core.preprocessing import preprocess_and_span
 from mnist_core.reading.classifier import Classifier, ClassifierCache, ModelError
 from mnist_core.reading.image_file import MAX_BYTES, MAX_PIXELS, declared_pixels, read_image
-from mnist_core.reading.novelty import is_blob
+from mnist_core.reading.novelty import DIGIT, KINDS, is_blob
 from mnist_core.store.database import URL_VARIABLE, Database, StoreError, database_url
 from mnist_core.store.runs import RunError, RunStore, resolve_model
 
@@ -417,8 +417,9 @@ async def _files_from_multipart(request: Request, body: bytes) -> list[bytes]:
 
 def _digits_from_files(files: list[bytes]) -> list[np.ndarray | str]:
     """Each file -> its (28, 28) digit as the Draw page makes it, or why it cannot be read. A
-    filled blob (preprocessing thins it into a bar) comes back with its pixels all negative: the
-    reading says "not a digit" for it (_judged)."""
+    filled blob (preprocessing thins it into a bar) comes back with its ink negative, the mark
+    that travels with it through the batches to _judged, which judges it as the Draw page does:
+    "not a digit"."""
     digits: list[np.ndarray | str] = []
     for data in files:
         try:
@@ -526,25 +527,27 @@ def _answers(digits: list[np.ndarray | str], probabilities: np.ndarray, model: s
         if isinstance(digit, str):
             items.append({"error": digit})
             continue
-        *p, not_a_digit = next(rows)
-        best = max(range(10), key=p.__getitem__)
-        item = {"digit": None if not_a_digit else best, "confidence": p[best], "probabilities": p,
-                "not_a_digit": bool(not_a_digit), "model": model or "default"}
-        items.append({**item, "closest": best} if not_a_digit else item)
+        *p, kind = next(rows)
+        best = max(range(10), key=p.__getitem__)  # the reading, kept when it is no digit: the closest one
+        looks_like = KINDS[int(kind)]
+        item = {"digit": best, "confidence": p[best], "probabilities": p, "not_a_digit": looks_like != DIGIT,
+                "model": model or "default"}
+        items.append(item if looks_like == DIGIT else {**item, "looks_like": looks_like})
     return items
 
 
 def _in_chunks(classifier: Classifier, xs: list[np.ndarray]) -> np.ndarray:
     """Requests' (n_i, 28, 28) -> (sum n_i, 11): each image's ten calibrated probabilities and
-    1 when it is no digit (classifier.judge), CHUNK images a model call: small requests share a
-    call, a big one is cut, and no request's images are copied whole."""
+    what it looks like (its place in novelty.KINDS, 0: a digit; classifier.judge), CHUNK images
+    a model call: small requests share a call, a big one is cut, and no request's images are
+    copied whole."""
     return np.concatenate([_judged(classifier, chunk) for chunk in _chunks(xs)])
 
 
 def _judged(classifier: Classifier, x: np.ndarray) -> np.ndarray:
-    blobs = x.reshape(len(x), -1).max(axis=1) < 0  # marked by _digits_from_files
+    blobs = x.reshape(len(x), -1).min(axis=1) < 0  # negative ink: marked by _digits_from_files
     judged = classifier.judge(np.abs(x), [0.0 if blob else None for blob in blobs])
-    return np.column_stack([judged.probabilities, judged.not_a_digit])
+    return np.column_stack([judged.probabilities, [KINDS.index(k or DIGIT) for k in judged.looks_like]])
 
 
 def _chunks(xs: list[np.ndarray]) -> Iterator[np.ndarray]:

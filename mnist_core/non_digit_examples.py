@@ -1,6 +1,7 @@
 """Examples of what is not a digit, to teach the model's "that doesn't look like a digit" head.
 
     x, kind = non_digit_examples(12_000, seed=7)    # (n, 28, 28) uint8, white on black; (n,) kind names
+    LOOKS_LIKE[kind[0]]                             # what the page says it looks like: "a letter or a sign"
 
 A network trained on ten digits answers everything with a digit: a letter, a face, a scribble
 all land near some digit's cluster, often with high confidence (benchmarks/non_digits.py
@@ -10,15 +11,18 @@ puts its canvas:
 - "letters": the capital and small letters typed in the *training* fonts, or drawn again with a
   trembling pen (styles.as_strokes); never the letters a person reads as digits (DIGIT_LIKE),
   never a held-out design (the benchmark's letters are typed in those);
-- "strokes": one to three open curves (cubic Bezier, random control points);
-- "loops": closed curves with a wavy radius, as wide as tall or wider (a tall, narrow loop is a 0);
+- "signs": keyboard signs, Greek letters, currency, card suits, check marks (SIGNS), typed or
+  drawn as the letters are;
+- "strokes": two or three open curves (cubic Bezier, random control points);
 - "polygons": outlines through 3-7 random corners, straight sides;
 - "filled": a filled random polygon or ellipse;
 - "clutter": three to six small parts scattered (dots, hooks, rings, bars);
 - "parts": two to four larger parts (loops, outlines, curves, bars, dots) drawn over each other.
-Drawn examples as thin as a 1 (`roundness`) are drawn again.
-The benchmark's kinds (faces, houses, stars, crosses, its scribbles and circles) are drawn by
-other code that nothing here imports. Making 12,000 takes about a minute; they are cached
+What a person reads as a digit is never an example: a lone loop or ring is a 0, a lone bar, hook
+or arc a 1, a 7 or a 2 (version 2 taught loops and single strokes as non-digits, and refused
+round 0s and 1s with a flag: docs/figures.md), and drawn examples as thin as a 1 (`roundness`)
+are drawn again. The benchmark's kinds (faces, houses, stars, crosses, its scribbles) are drawn
+by other code that nothing here imports. Making 16,000 takes one to two minutes; they are cached
 (`~/.cache/mnist-dense/non-digits-*.npz`), as style digits are.
 """
 
@@ -30,14 +34,21 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from mnist_core.fonts import Designs, draws_glyph, font_designs, split_designs, typed_glyph
+from mnist_core.reading.novelty import BLOB, LETTER, SCRIBBLE, SHAPE
 from mnist_core.styles import as_strokes, cached_arrays, digit_28
 
-VERSION = 2  # of the recipe below: a change makes new cache files
+VERSION = 3  # of the recipe below (3: no lone loops or strokes; signs): a change makes new cache files
 # Letters a person reads as digits when they stand alone: O o (0), I l (1), S s (5), Z z (2),
 # B (8), g q (9), b (6). Never taught as non-digits, and reported apart by the benchmark.
 DIGIT_LIKE = frozenset("OoIlSsZzBgqb")
 LETTERS = "".join(c for c in string.ascii_letters if c not in DIGIT_LIKE)
-SHARES = {"letters": 0.35, "strokes": 0.1, "loops": 0.1, "polygons": 0.1, "filled": 0.1, "clutter": 0.1, "parts": 0.15}
+# Signs no one reads as a digit (not $ or § for a 5, θ or φ for a 0, β for an 8, ? for a 2).
+SIGNS = "#%&*+<=>@^{}~£¥©®¶ΓΔΛΞΠΣΨΩεηκλμξπχψω€♠♣♥♦♪✓✗"
+SHARES = {"letters": 0.3, "signs": 0.15, "strokes": 0.1, "polygons": 0.1, "filled": 0.1, "clutter": 0.1,
+          "parts": 0.15}
+# What each kind looks like, as the page says it: the head tells these apart (novelty.KINDS).
+LOOKS_LIKE = {"letters": LETTER, "signs": LETTER, "polygons": SHAPE, "strokes": SCRIBBLE, "clutter": SCRIBBLE,
+              "parts": SCRIBBLE, "filled": BLOB}
 SIDE = 192  # px of the square the parts are drawn in
 MIN_ROUNDNESS = 0.35  # drawn examples thinner than this (see roundness) are drawn again
 Points = list[tuple[float, float]]
@@ -54,16 +65,17 @@ def non_digit_examples(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _make(n: int, seed: int, designs: Designs) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    kinds = [k for k in SHARES if designs or k != "letters"]
+    kinds = [k for k in SHARES if designs or k not in ("letters", "signs")]
     share = np.array([SHARES[k] for k in kinds])
     kind = rng.choice(kinds, n, p=share / share.sum())
     files = [p for paths in designs.values() for p in paths]
     x = np.zeros((n, 28, 28), np.uint8)
     for i in range(n):
         while True:
-            glyph = _letter(files, rng) if kind[i] == "letters" else _drawn(str(kind[i]), rng)
+            typed = {"letters": LETTERS, "signs": SIGNS}.get(str(kind[i]))
+            glyph = _typed(files, typed, rng) if typed else _drawn(str(kind[i]), rng)
             x28 = digit_28(glyph)
-            if kind[i] == "letters" or roundness(x28) >= MIN_ROUNDNESS:  # a thin bar is a 1 to a person
+            if typed or roundness(x28) >= MIN_ROUNDNESS:  # a thin bar is a 1 to a person
                 break
         x[i] = np.round(x28 * 255)
     return x, kind
@@ -84,9 +96,10 @@ def roundness(x28: np.ndarray) -> float:
     return float(np.sqrt(max(low, 0.0) / high)) if high > 0 else 0.0
 
 
-def _letter(files: list, rng: np.random.Generator) -> np.ndarray:
+def _typed(files: list, characters: str, rng: np.random.Generator) -> np.ndarray:
+    """One of `characters` in a random training font that has it, typed or drawn as strokes."""
     while True:
-        path, letter = files[rng.integers(len(files))], LETTERS[rng.integers(len(LETTERS))]
+        path, letter = files[rng.integers(len(files))], characters[rng.integers(len(characters))]
         if draws_glyph(path, letter):
             glyph = typed_glyph(letter, path, rng)
             return as_strokes(glyph, rng) if rng.random() < 0.5 else glyph
@@ -126,8 +139,7 @@ def _drawn(kind: str, rng: np.random.Generator) -> np.ndarray:
         outline = _corners(rng) if rng.random() < 0.5 else _loop(rng, (0.5, 0.5), 0.4)
         draw.polygon([(x * SIDE, y * SIDE) for x, y in outline], fill=255)
         return np.asarray(img)
-    paths = {"strokes": lambda: [_bezier(rng, (0.5, 0.5), 0.45) for _ in range(int(rng.integers(1, 4)))],
-             "loops": lambda: [_loop(rng, (0.5, 0.5), 0.4)],
+    paths = {"strokes": lambda: [_bezier(rng, (0.5, 0.5), 0.45) for _ in range(int(rng.integers(2, 4)))],
              "polygons": lambda: [_corners(rng)]}[kind]()
     for path in paths:
         _stroke(draw, path, pen)

@@ -7,18 +7,21 @@ training run, or once for a shipped model.
 The steps, all numpy except the drawing of examples (PIL):
 1. temperature: the validation split (the last 20% of MNIST's training set, as training holds
    it out), each digit's 7 views (classifier.tta_views) averaged as the Draw page reads them;
-2. digits the head learns from (12,000 of each kind): training-split digits as they are, drawn
-   again as a canvas gives them and read through `preprocess` (drawn_again), and redrawn with a
-   round pen (pen.redraw_mnist); the training fonts' 24,000 (styles.style_digits, cached by
-   training);
-3. non-digits: non_digit_examples (cached); 4. one random view of each through the network,
-   and the head trained on the activations; the pixel subspace from the training split;
-5. calibration digits, never seen by the head: validation digits drawn again, and other
-   renderings of the training fonts' digits; their scores set the scale and the threshold.
-The default model's: 50 s on 2 cores once the examples are cached (2 minutes with other work
-on the machine; the first time add 1-4 minutes for the 16,000 non-digits, as long for the font
-digits if training has not made them); 0.6-0.85 GB of memory beyond TensorFlow and MNIST, most
-of it the head's 76,000 feature rows (kept as float16, 0.43 GB).
+2. digits the head learns from: training-split digits as they are, drawn again as a canvas
+   gives them and read through `preprocess` (drawn_again), redrawn with a round pen
+   (pen.redraw_mnist), and rescanned, bent or traced by a hurried hand (digit_variants); the
+   training fonts' digits (styles.style_digits, cached by training); and `labelled` drawings,
+   people's own digits (a fine-tune's);
+3. non-digits: non_digit_examples (cached), each of its kinds taught as what it looks like;
+4. one random view of each through the network, and the head trained on the activations; the
+   pixel subspace from the training split;
+5. calibration digits, never seen by the head: validation digits drawn again and in the
+   variants, and other renderings of the training fonts' digits; their scores set the scale and
+   the threshold.
+The default model's: about 2 minutes on 2 cores once the examples are cached (the first time
+add 4-6 minutes to make them); about 0.6 GB of memory beyond TensorFlow and MNIST, most of it
+the head's 100,000 feature rows (kept as float16). `share` makes every set smaller in
+proportion (a fine-tune's head: a quarter, about 30 s).
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageFilter
 
+from mnist_core.config import split_validation
 from mnist_core.data import Mnist
-from mnist_core.non_digit_examples import non_digit_examples
+from mnist_core.digit_variants import variant_digits
+from mnist_core.non_digit_examples import LOOKS_LIKE, non_digit_examples
 from mnist_core.pen import redraw_mnist
 from mnist_core.reading.classifier import tta_views
 from mnist_core.reading.novelty import (
+    KINDS,
     Layers,
     NoveltyStats,
     calibrate,
@@ -45,18 +51,22 @@ from mnist_core.reading.novelty import (
     view_probabilities,
 )
 from mnist_core.styles import NoFonts, digit_28, style_digits
-from mnist_core.training import split_validation
 
 VALIDATION_SPLIT = 0.2  # as every preset holds out
-DIGITS_EACH = 12_000  # training-split digits as they are, drawn again, and redrawn with a pen
+DIGITS_EACH = 12_000  # training-split digits as they are, drawn again, redrawn with a pen
+VARIANT_DIGITS = 24_000  # training-split digits rescanned, bent or traced (digit_variants)
 STYLE_DIGITS = 24_000  # the training fonts' digits (mix.STYLE_DIGITS: the pool `best` trains on)
 NON_DIGITS = 16_000
-CALIBRATION_EACH = 2_000  # validation digits drawn again; other font digits
+CALIBRATION_EACH = 2_000  # validation digits drawn again, and in the variants; other font digits
+LABELLED_WEIGHT = 4  # times each labelled drawing is taught: people's own digits count more
 Progress = Callable[[str], None]
 
 
-def fit_novelty(layers: Layers, data: Mnist, seed: int = 1671, progress: Progress | None = None) -> NoveltyStats:
-    """A model's NoveltyStats from its dense layers and MNIST (the fonts too, when installed)."""
+def fit_novelty(layers: Layers, data: Mnist, seed: int = 1671, progress: Progress | None = None,
+                labelled: np.ndarray | None = None, share: float = 1.0) -> NoveltyStats:
+    """A model's NoveltyStats from its dense layers and MNIST (the fonts too, when installed);
+    `labelled`: (n, 28, 28) uint8 drawings people said are digits, taught as digits too;
+    `share`: of every set's size (a quarter for a fine-tune's head)."""
     say = progress or (lambda message: None)
     rng = np.random.default_rng(seed)
     cut = split_validation(len(data.x_train), VALIDATION_SPLIT)
@@ -66,34 +76,40 @@ def fit_novelty(layers: Layers, data: Mnist, seed: int = 1671, progress: Progres
     temperature = fit_temperature(view_probabilities(view_logits(layers, x_val)), y_val)
 
     say("digits and non-digits for the head")
-    x_split = data.x_train[:cut]
-    raw, again, pen = (x_split[rng.choice(cut, min(DIGITS_EACH, cut), replace=False)] for _ in range(3))
-    digits = [raw, drawn_again(again, rng), redraw_mnist(pen, rng)]
-    fonts = _font_digits(STYLE_DIGITS, seed)
+    each = min(round(DIGITS_EACH * share), cut)
+    raw, again, pen = (data.x_train[:cut][rng.choice(cut, each, replace=False)] for _ in range(3))
+    digits = [raw, drawn_again(again, rng), redraw_mnist(pen, rng),
+              variant_digits(data.x_train[:cut], round(VARIANT_DIGITS * share), seed)]
+    fonts = _font_digits(round(STYLE_DIGITS * share), seed)
     if fonts is not None:
         digits.append(fonts)
-    others, _ = non_digit_examples(NON_DIGITS, seed)
+    if labelled is not None and len(labelled):
+        digits.append(np.repeat(np.asarray(labelled, np.uint8), LABELLED_WEIGHT, axis=0))
+    others, kind_names = non_digit_examples(round(NON_DIGITS * share), seed)
 
     say("the head")
-    is_digit = np.repeat([True, False], [sum(map(len, digits)), len(others)])
-    head = fit_head(_one_view_features(layers, np.concatenate([*digits, others]), rng), is_digit, seed=seed)
+    kind = np.concatenate([np.zeros(sum(map(len, digits)), int),
+                           [KINDS.index(LOOKS_LIKE[str(k)]) for k in kind_names]])
+    head = fit_head(_one_view_features(layers, np.concatenate([*digits, others]), rng), kind, KINDS, seed=seed)
     pixels = fit_pixel_subspace(raw.reshape(len(raw), -1) / np.float32(255))
 
     say("calibration digits and the threshold")
-    calibration = calibration_digits(x_val, seed)
+    calibration = calibration_digits(x_val, seed, share)
     return calibrate(temperature, head, pixels, np.concatenate(
         [parts(head, pixels, view_features(layers, calibration[i:i + 512])) for i in range(0, len(calibration), 512)]))
 
 
-def calibration_digits(x_val: np.ndarray, seed: int) -> np.ndarray:
+def calibration_digits(x_val: np.ndarray, seed: int, share: float = 1.0) -> np.ndarray:
     """Digits the head never sees, drawn again as drawings are: CALIBRATION_EACH validation
-    digits, and as many other renderings of the training fonts' digits (when installed)."""
+    digits, as many in the variants (digit_variants), and as many other renderings of the
+    training fonts' digits (when installed)."""
     rng = np.random.default_rng(seed + 1)
-    parts = [x_val[rng.choice(len(x_val), min(CALIBRATION_EACH, len(x_val)), replace=False)]]
-    fonts = _font_digits(CALIBRATION_EACH, seed + 1)
+    n = min(round(CALIBRATION_EACH * share), len(x_val))
+    chosen = [x_val[rng.choice(len(x_val), n, replace=False)]]
+    fonts = _font_digits(n, seed + 1)
     if fonts is not None:
-        parts.append(fonts)
-    return drawn_again(np.concatenate(parts), rng)
+        chosen.append(fonts)
+    return np.concatenate([drawn_again(np.concatenate(chosen), rng), variant_digits(x_val, n, seed + 1)])
 
 
 def view_features(layers: Layers, images: np.ndarray) -> np.ndarray:

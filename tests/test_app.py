@@ -342,7 +342,7 @@ def test_an_unsure_reading_shows_the_runner_up(monkeypatch):
     def unsure(self, images, strokes_across=None):
         p = np.full((1, 10), 0.02, np.float32)
         p[0, 4], p[0, 9] = 0.46, 0.38
-        return Judged(p, np.zeros(1, bool))
+        return Judged(p, np.zeros(1, bool), (None,))
 
     monkeypatch.setattr(Classifier, "judge", unsure)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
@@ -475,7 +475,7 @@ def test_why_this_reading_shows_the_pixels_and_the_units():
     assert any("Red: ink that made it read 1" in str(i.proto) for i in at.get("image"))
 
 
-def test_a_star_is_not_a_digit_and_its_closest_digit_is_said_in_small_print():
+def test_a_star_is_not_a_digit_and_says_why_and_its_reading_is_kept():
     star = Image.new("RGBA", (280, 280), "black")
     ImageDraw.Draw(star).line([(140, 20), (180, 260), (30, 100), (250, 100), (100, 260), (140, 20)], fill="white",
                               width=14)
@@ -484,7 +484,11 @@ def test_a_star_is_not_a_digit_and_its_closest_digit_is_said_in_small_print():
     at.run()
     assert next(m for m in at.metric if m.label == "Prediction").value == "Not a digit"
     assert not [m for m in at.metric if m.label == "Confidence"]
-    assert any(c.value.startswith("That doesn't look like a digit. The closest is a") for c in at.caption)
+    said = [c.value for c in at.caption]
+    assert any(c.startswith("It looks more like a") and "than a digit. If it is a digit, it is most like" in c
+               and "must pick a digit" in c for c in said), said
+    assert any("Why not a digit" in str(i.proto) for i in at.get("image"))  # the ink that makes it so
+    assert at.button(key="draw_right").label.startswith("Yes, a")  # the reading is kept: it can be labelled
 
 
 def test_a_runs_reliability_diagram_and_calibration_error(tiny_mnist, synthetic_data):

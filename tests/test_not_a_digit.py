@@ -1,5 +1,7 @@
 """'That doesn't look like a digit', and confidence that means what it says, wherever a picture
-is read: the classifier, HTTP, the command line, and the temperature a run carries."""
+is read: the classifier, HTTP, the command line, and the temperature a run carries. The reading
+is never withheld: a drawing that is no digit keeps its closest digit, and says what it looks
+like instead."""
 
 from __future__ import annotations
 
@@ -31,6 +33,12 @@ def canvas(*lines: list[tuple[int, int]], width: int = 16) -> Image.Image:
 
 
 STAR = canvas([(140, 20), (180, 260), (30, 100), (250, 100), (100, 260), (140, 20)], width=14)
+# What people write, which version 2 of the head called "not a digit" (its loops and lone strokes)
+ROUND_ZERO = canvas([(140 + 95 * np.cos(a), 140 + 105 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 40)], width=18)
+FLAGGED_ONE = canvas([(95, 95), (150, 40), (150, 245)], [(100, 245), (200, 245)], width=18)
+OPEN_FOUR = canvas([(90, 30), (70, 160), (210, 160)], [(170, 60), (170, 250)], width=18)
+FILLED_BLOB = Image.new("RGBA", (280, 280), "black")
+ImageDraw.Draw(FILLED_BLOB).ellipse((60, 90, 220, 190), fill="white")  # a round one is "a single dot"
 LETTER_A = canvas([(60, 250), (140, 30), (220, 250)], [(95, 160), (185, 160)], width=18)
 SEVEN = canvas([(50, 60), (220, 60), (160, 150), (110, 250)], width=20)
 
@@ -48,6 +56,20 @@ def test_the_default_model_refuses_a_star_and_a_letter_and_reads_a_seven_and_a_o
     assert judged.not_a_digit.tolist() == [True, True, False, False]
     assert judged.probabilities.argmax(axis=1)[2:].tolist() == [7, 1]
     np.testing.assert_allclose(judged.probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize(("picture", "digit"), [(ROUND_ZERO, 0), (FLAGGED_ONE, 1), (OPEN_FOUR, 4)],
+                         ids=["round 0", "1 with a flag and a foot", "open 4"])
+def test_what_people_write_is_read_not_refused(picture, digit):
+    judged = load_classifier().judge(preprocess(picture), [strokes_across(picture)])
+    assert judged.probabilities[0].argmax() == digit and not judged.not_a_digit[0] and judged.looks_like == (None,)
+
+
+def test_a_drawing_that_is_no_digit_says_what_it_looks_like_and_keeps_its_closest_digit():
+    pictures = [LETTER_A, FILLED_BLOB]
+    judged = load_classifier().judge(np.stack([preprocess(p) for p in pictures]), [strokes_across(p) for p in pictures])
+    assert judged.not_a_digit.all() and judged.looks_like == ("a letter or a sign", "a filled blob")
+    assert (judged.probabilities.max(axis=1) > 0).all()  # the ten probabilities are there, their argmax the closest
 
 
 def test_a_model_without_a_head_of_its_own_borrows_the_shipped_ones_judgement(tmp_path):
@@ -79,15 +101,29 @@ def test_confidence_is_calibrated_not_the_raw_average():
     assert shown.max() > raw.max()  # trained with label smoothing, the raw average is under-confident
 
 
-def test_http_and_the_command_line_say_not_a_digit_with_the_closest(tmp_path):
+def test_http_the_command_line_and_the_page_give_one_reading_blobs_included(tmp_path, capsys):
+    """/predict once marked a blob by negating its 28x28 and looked for it with max < 0, which a
+    drawing with blank borders never meets: the Draw page refused a filled disc, /predict read it."""
+    pictures = {"star": STAR, "seven": SEVEN, "disc": FILLED_BLOB}
     client = TestClient(create_app(loaded_models(None)))
-    star, seven = client.post("/predict", files=[("file", png(STAR)), ("file", png(SEVEN))]).json()["predictions"]
-    assert star["digit"] is None and star["not_a_digit"] is True and 0 <= star["closest"] <= 9
-    assert seven["digit"] == 7 and seven["not_a_digit"] is False and "closest" not in seven
+    answers = client.post("/predict", files=[("file", png(p)) for p in pictures.values()]).json()["predictions"]
+    star, seven, disc = answers
+    assert star["not_a_digit"] is True and star["looks_like"] and 0 <= star["digit"] <= 9  # never withheld
+    assert seven["digit"] == 7 and seven["not_a_digit"] is False and "looks_like" not in seven
+    assert disc["not_a_digit"] is True and disc["looks_like"] == "a filled blob"
     from mnist_core import cli
 
-    (tmp_path / "star.png").write_bytes(png(STAR))
-    assert cli.main(["predict", str(tmp_path / "star.png"), "--json"]) == 0
+    for name, picture in pictures.items():
+        (tmp_path / f"{name}.png").write_bytes(png(picture))
+    assert cli.main(["predict", *(str(tmp_path / f"{name}.png") for name in pictures), "--json"]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    page = load_classifier().judge(np.stack([preprocess(p) for p in pictures.values()]),
+                                   [strokes_across(p) for p in pictures.values()])
+    for answer, line, p, refused, seen in zip(answers, printed, page.probabilities, page.not_a_digit,
+                                               page.looks_like, strict=True):
+        assert answer["digit"] == line["digit"] == int(p.argmax())
+        assert answer["not_a_digit"] == line["not_a_digit"] == bool(refused)
+        assert answer.get("looks_like") == line.get("looks_like") == seen
 
 
 def test_a_run_carries_the_temperature_fitted_on_its_validation_split(tmp_path):

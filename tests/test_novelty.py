@@ -79,13 +79,21 @@ def _features(n, centre, rng, views=None):
                           axis=-1).astype(np.float32)
 
 
+KINDS = (novelty.DIGIT, novelty.LETTER)
+
+
+def _head(x: np.ndarray, digits: int, **settings) -> novelty.Head:
+    """A head told the first `digits` rows are digits and the rest letters."""
+    return novelty.fit_head(x, (np.arange(len(x)) >= digits).astype(int), KINDS, seed=0, **settings)
+
+
 def test_the_head_learns_to_tell_the_two_apart_and_the_threshold_refuses_what_it_is_told():
     rng = np.random.default_rng(3)
     digits, others = _features(2000, 0.0, rng), _features(500, 2.0, rng)
     x = np.concatenate([digits, others]).astype(np.float16)
-    head = novelty.fit_head(x, np.arange(len(x)) < len(digits), seed=0, hidden=8, epochs=5)
+    head = _head(x, len(digits), hidden=8, epochs=5)
     test_digits, test_others = _features(1000, 0.0, rng), _features(1000, 2.0, rng)
-    assert novelty.auroc(head.logit(test_digits), head.logit(test_others)) > 0.99
+    assert novelty.auroc(head.log_odds(test_digits), head.log_odds(test_others)) > 0.99
     space = novelty.fit_pixel_subspace(rng.uniform(0, 1e-3, (100, 784)), k=3)
     calibration = _features(4000, 0.0, rng, views=3)
     stats = novelty.calibrate(1.5, head, space, novelty.parts(head, space, calibration), refused=0.02)
@@ -96,30 +104,45 @@ def test_the_head_learns_to_tell_the_two_apart_and_the_threshold_refuses_what_it
 def test_statistics_survive_a_file(tmp_path):
     rng = np.random.default_rng(4)
     x = np.concatenate([_features(200, 0, rng), _features(50, 2, rng)])
-    head = novelty.fit_head(x, np.arange(250) < 200, seed=0, hidden=4, epochs=1)
+    head = _head(x, 200, hidden=4, epochs=1)
     space = novelty.fit_pixel_subspace(rng.normal(size=(50, 784)), k=3)
     views = _features(40, 0, rng, views=7)
     stats = novelty.calibrate(0.5, head, space, novelty.parts(head, space, views))
     path = tmp_path / "m.novelty.npz"
     stats.save(path)
     again = novelty.NoveltyStats.load(path)
-    assert again.temperature == 0.5 and again.threshold == stats.threshold
+    assert again.temperature == 0.5 and again.threshold == stats.threshold and again.head.kinds == KINDS
     np.testing.assert_array_equal(again.score(views), stats.score(views))
+    assert again.looks_like(views) == [novelty.LETTER] * 40  # the one kind of non-digit it knows
+
+
+def test_a_drawing_is_no_digit_only_when_none_of_its_views_looks_like_one():
+    """The head's part of the score is its log-odds at the most digit-like view: one view that
+    looks like a digit is enough (a real digit drawn oddly is often one small turn from MNIST's)."""
+    rng = np.random.default_rng(6)
+    head = _head(np.concatenate([_features(400, 0, rng), _features(400, 3, rng)]), 400, hidden=8, epochs=40)
+    space = novelty.fit_pixel_subspace(rng.uniform(0, 1e-3, (100, 784)), k=3)
+    letters = _features(50, 3, rng, views=7)
+    one_view_a_digit = letters.copy()
+    one_view_a_digit[:, 4] = _features(50, 0, rng)
+    odds = novelty.parts(head, space, letters)[:, 0], novelty.parts(head, space, one_view_a_digit)[:, 0]
+    assert (odds[0] > 0).all() and (odds[1] < 0).all()
 
 
 def test_the_head_reads_features_in_blocks_as_it_reads_them_whole():
-    """Head.logit folds the standardisation into its weights, so the Draw page and /predict pass
+    """Head.logits folds the standardisation into its weights, so the Draw page and /predict pass
     the pixels and each hidden layer as they come, never joined into one copy."""
     rng = np.random.default_rng(5)
     x = np.concatenate([_features(200, 0, rng), _features(50, 2, rng)])
-    head = novelty.fit_head(x, np.arange(250) < 200, seed=0, hidden=4, epochs=1)
+    head = _head(x, 200, hidden=4, epochs=1)
     views = _features(40, 1, rng, views=7)
     whole = np.maximum(((views - head.mean) / head.scale) @ head.w1 + head.b1, 0) @ head.w2 + head.b2
-    np.testing.assert_allclose(head.logit(views), whole, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(head.logit([views[..., :784], views[..., 784:800], views[..., 800:]]), whole,
+    np.testing.assert_allclose(head.logits(views), whole, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(head.logits([views[..., :784], views[..., 784:800], views[..., 800:]]), whole,
                                rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(head.log_odds(views), whole[..., 1] - whole[..., 0], rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="824 features; the head takes 814"):
-        head.logit([views, views[..., :10]])
+        head.logits([views, views[..., :10]])
 
 
 def test_a_blob_is_ink_a_few_strokes_across():
@@ -142,6 +165,7 @@ def test_fitting_a_model_s_statistics_end_to_end_on_tiny_data(monkeypatch, tmp_p
     for module in (styles, non_digit_examples):  # a machine without fonts: no letters, no font digits
         monkeypatch.setattr(module, "font_designs", lambda: {})
     monkeypatch.setattr(novelty_fit, "DIGITS_EACH", 200)
+    monkeypatch.setattr(novelty_fit, "VARIANT_DIGITS", 200)
     monkeypatch.setattr(novelty_fit, "NON_DIGITS", 100)
     monkeypatch.setattr(novelty_fit, "CALIBRATION_EACH", 100)
     rng = np.random.default_rng(5)
@@ -149,6 +173,7 @@ def test_fitting_a_model_s_statistics_end_to_end_on_tiny_data(monkeypatch, tmp_p
                                    np.zeros(10)])
     stats = novelty_fit.fit_novelty(layers, tiny_mnist, seed=3)
     assert stats.head.w1.shape == (784 + 32, novelty.HEAD_HIDDEN) and np.isfinite(stats.temperature)
+    assert stats.head.kinds == novelty.KINDS  # without fonts no letters are taught, but every kind is known
     calibration = novelty_fit.calibration_digits(tiny_mnist.x_train[800:], seed=3)
     score = stats.score(novelty_fit.view_features(layers, calibration))
     assert np.mean(score > stats.threshold) <= 0.02  # REFUSED of them, on the same digits

@@ -131,7 +131,9 @@ def test_non_digit_examples_never_type_in_a_held_out_design_nor_a_letter_read_as
     assert (x.reshape(60, -1).max(axis=1) > 200).all()  # every one drawn, through `preprocess`
     assert used and all(not str(p).startswith("/held/") for _, p in used)
     assert not {t for t, _ in used} & nd.DIGIT_LIKE
-    assert all(nd.roundness(im / 255) >= nd.MIN_ROUNDNESS for im, k in zip(x, kind, strict=True) if k != "letters")
+    assert all(nd.roundness(im / 255) >= nd.MIN_ROUNDNESS for im, k in zip(x, kind, strict=True)
+               if k not in ("letters", "signs"))  # a thin drawn example is a 1 to a person: drawn again
+    assert "loops" not in set(kind)  # a lone loop is a 0 to a person (version 2 taught it as no digit)
     again, _ = nd.non_digit_examples(60, seed=3)
     assert np.array_equal(again, x) and len(list(tmp_path.glob("non-digits-*.npz"))) == 1
 

@@ -43,7 +43,7 @@ from mnist_core import atomic
 from mnist_core.config import PRESET_RESULTS
 from mnist_core.reading.forward import DenseNet
 from mnist_core.reading.model_check import MODEL_SUFFIXES, ModelError, check_model_file
-from mnist_core.reading.novelty import NoveltyStats, calibrated, is_blob
+from mnist_core.reading.novelty import BLOB, NoveltyStats, calibrated, is_blob
 
 if TYPE_CHECKING:  # Keras (TensorFlow) loads only to train or export
     import keras
@@ -63,10 +63,13 @@ threadpool_limits(1, user_api="blas")
 
 @dataclass(frozen=True)
 class Judged:
-    """Readings as shown: calibrated probabilities, and which images are no digit at all."""
+    """Readings as shown: calibrated probabilities, and which images are no digit at all and
+    what they look like instead. The likeliest digit is always there: for a drawing that is no
+    digit, it is the closest one."""
 
     probabilities: np.ndarray  # (n, 10): the seven views' average, its confidence calibrated
-    not_a_digit: np.ndarray  # (n,) bool: "That doesn't look like a digit" (the argmax is then the closest digit)
+    not_a_digit: np.ndarray  # (n,) bool: "That doesn't look like a digit"
+    looks_like: tuple[str | None, ...]  # what each no-digit looks like instead ("a letter or a sign"); None: a digit
 
 
 @dataclass(frozen=True)
@@ -102,20 +105,28 @@ class Classifier:
         x = np.asarray(images, np.float32).reshape(-1, 28, 28)
         views = tta_views(x).reshape(-1, 784)
         if self.novelty is not None:
-            p, refused = self._read_and_refuse(views, len(x))
+            p, refused, looks_like = self._read_and_refuse(views, len(x))
         else:
             p = self.net.predict_proba(views)
-            refused = _default_classifier()._read_and_refuse(views, len(x))[1]
+            refused, looks_like = _default_classifier()._read_and_refuse(views, len(x))[1:]
         p = p.reshape(len(x), -1, 10).mean(axis=1)
-        if strokes_across is not None:
-            refused |= np.array([is_blob(s) for s in strokes_across], bool)
-        return Judged(calibrated(p, self.temperature).astype(np.float32), refused)
+        blobs = [is_blob(s) for s in strokes_across] if strokes_across is not None else [False] * len(x)
+        looks_like = [BLOB if blob else seen for blob, seen in zip(blobs, looks_like, strict=True)]
+        return Judged(calibrated(p, self.temperature).astype(np.float32), refused | np.array(blobs, bool),
+                      tuple(looks_like))
 
-    def _read_and_refuse(self, views: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(n * 7, 784) views -> their probabilities, and (n,) whether the model's head refuses each drawing."""
+    def _read_and_refuse(self, views: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+        """(n * 7, 784) views -> their probabilities, (n,) whether the model's head refuses each
+        drawing, and what each refused one looks like instead."""
         p, hidden = self.net.read(views)
         blocks = [block.reshape(n, -1, block.shape[1]) for block in (views, *hidden)]  # (n, 7, d_i)
-        return p, self.novelty.score(blocks) > self.novelty.threshold
+        refused = self.novelty.score(blocks) > self.novelty.threshold
+        looks_like: list[str | None] = [None] * n
+        if refused.any():
+            for i, seen in zip(np.nonzero(refused)[0], self.novelty.looks_like([b[refused] for b in blocks]),
+                               strict=True):
+                looks_like[i] = seen
+        return p, refused, looks_like
 
     def shape(self) -> dict:
         """The TrainConfig fields that describe this network: hidden widths, dropout, committee size."""
@@ -169,6 +180,11 @@ def _carried_temperature(path: Path) -> float:
 def _default_classifier() -> Classifier:
     """The shipped default model, whose "not a digit" head judges drawings for models without one."""
     return load_classifier(DEFAULT_MODEL)
+
+
+def judged_by(classifier: Classifier) -> Classifier:
+    """The model whose "not a digit" head judges `classifier`'s drawings: its own, or the default's."""
+    return classifier if classifier.novelty is not None else _default_classifier()
 
 
 def _model_path(path: str | Path | None) -> Path:

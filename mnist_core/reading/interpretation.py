@@ -3,7 +3,9 @@ and where the ink differs from MNIST's own digits of that kind.
 
     r = interpret(probabilities)       # Reading(digit=4, confidence=0.52, runner_up=9, ...)
     r.headline                         # "4", or "4 or 9?" when the top two are within UNSURE_MARGIN
-    interpret(p, not_a_digit=True).headline   # "Not a digit" (and r.digit is the closest one)
+    r = interpret(p, not_a_digit=True, looks_like="a letter or a sign")
+    r.headline, r.warning              # "Not a digit", "It looks more like a letter or a sign than a digit."
+    r.closest                          # "If it is a digit, it is most like a 4 (99%)": the reading, kept
     notes = differences(x28, r.digit)  # ["Strokes thinner than 9 in 10 of MNIST's 4s", ...]
     picture = overlay(x28, r.digit)    # (196, 196, 3) uint8: the 28x28 with the differences drawn
 
@@ -32,6 +34,7 @@ class Reading:
     runner_up: int
     runner_up_confidence: float
     not_a_digit: bool = False
+    looks_like: str | None = None  # what a drawing that is no digit looks like instead ("a letter or a sign")
 
     @property
     def unsure(self) -> bool:
@@ -43,12 +46,30 @@ class Reading:
             return "Not a digit"
         return f"{self.digit} or {self.runner_up}?" if self.unsure else str(self.digit)
 
+    @property
+    def warning(self) -> str:
+        """Why it is called no digit, in plain words ("" for a digit)."""
+        if not self.not_a_digit:
+            return ""
+        return f"It looks more like {self.looks_like or 'something else'} than a digit."
 
-def interpret(probabilities: np.ndarray, not_a_digit: bool = False) -> Reading:
+    @property
+    def closest(self) -> str:
+        """The reading of a drawing that is no digit, kept: what it would be if it were one."""
+        return f"If it is a digit, it is most like {a_digit(self.digit)} ({self.confidence:.0%})"
+
+
+def a_digit(digit: int) -> str:
+    """ "a 7", "an 8": as the digit is said."""
+    return f"{'an' if digit == 8 else 'a'} {digit}"
+
+
+def interpret(probabilities: np.ndarray, not_a_digit: bool = False, looks_like: str | None = None) -> Reading:
     """The top two of ten probabilities, as a person is told them."""
     order = np.argsort(-np.asarray(probabilities))
     first, second = int(order[0]), int(order[1])
-    return Reading(first, float(probabilities[first]), second, float(probabilities[second]), bool(not_a_digit))
+    return Reading(first, float(probabilities[first]), second, float(probabilities[second]), bool(not_a_digit),
+                   looks_like if not_a_digit else None)
 
 
 @dataclass(frozen=True)
