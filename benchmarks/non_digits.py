@@ -50,6 +50,7 @@ from mnist_core.preprocessing import strokes_across
 from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL
 from mnist_core.reading.forward import DenseNet
 from mnist_core.reading.novelty import (
+    PIXEL_WEIGHT,
     REFUSED,
     Layers,
     NoveltyStats,
@@ -280,7 +281,7 @@ def evaluate(path: Path, digits: dict, others: dict, calibration: np.ndarray, da
     scores = {**baselines(layers, data.x_train[:12_000], data.y_train[:12_000]),
               "pixel residual": lambda f, lg: stats.parts(f)[:, 1],
               "head": lambda f, lg: stats.parts(f)[:, 0],
-              "chosen: head + 0.5 pixel residual": lambda f, lg: stats.score(f)}
+              f"chosen: head + {PIXEL_WEIGHT} pixel residual": lambda f, lg: stats.score(f)}
     counted = {k: np.array([s not in DIGIT_LIKE and s != "circles" for s in shown])
                for k, (_, shown, _) in others.items()}
     table = {}

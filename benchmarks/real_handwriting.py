@@ -11,7 +11,8 @@ as stored (stretched square); scans of Dutch utility maps (cells 2 px wide and 3
 they were cut); 250 small drawings of unknown writers; digits filled in on forms by 43 people,
 kept as 8x8 counts of ink. Each goes on a 280x280 canvas as the drawing benchmark puts its digits
 (any size, place and tilt, light on dark or dark on light) and through `preprocess` and
-`Classifier.judge`, exactly as the Draw page reads a drawing.
+`Classifier.judge`, exactly as the Draw page reads a drawing. A source of fewer than
+`--per-source` (the small drawings) has each drawn several times, placed anew.
 
 No threshold or example in mnist_core was chosen on any of these: the "not a digit" threshold
 refuses novelty.REFUSED of synthetic calibration digits (novelty_fit.calibration_digits). The
@@ -36,7 +37,9 @@ from mnist_core.reading.novelty import expected_calibration_error
 
 
 def real_digits(per_source: int, seed: int = 0) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
-    """Source -> (RGBA canvases, labels): up to `per_source` of each, as many of each digit."""
+    """Source -> (RGBA canvases, labels): `per_source` of each, as many of each digit; a source
+    with fewer (the 250 small drawings) has each drawn again several times, each time placed,
+    sized and tilted anew, as another person might draw it."""
     rng = np.random.default_rng(seed)
     traces, trace_labels = pendigits()
 
@@ -57,8 +60,9 @@ def real_digits(per_source: int, seed: int = 0) -> dict[str, tuple[list[np.ndarr
             "forms, 8x8": (*forms(), scan)}
     out = {}
     for source, (x, y, draw) in made.items():
-        each = min(per_source // 10, int(np.bincount(y).min()))
-        chosen = np.concatenate([rng.choice(np.nonzero(y == d)[0], each, replace=False) for d in range(10)])
+        each = per_source // 10
+        chosen = np.concatenate([rng.choice(np.nonzero(y == d)[0], each, replace=each > (y == d).sum())
+                                 for d in range(10)])
         out[source] = ([draw(x[i]) for i in chosen], y[chosen])
     return out
 
