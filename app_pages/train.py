@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_pages import learning
 from app_pages.common import (
     MODEL_KEY,
     actor,
@@ -205,6 +206,7 @@ def show_curves(history: dict[str, list[float]], batch_loss: list[float]) -> Non
         points = downsample(batch_loss, 400)
         frame = pd.DataFrame({"batch loss": points}, index=np.arange(len(points)) * group + 1)
         line_chart(frame, "batch" if group == 1 else f"batch (means of {group})", "batch loss", height=180, log_y=True)
+    learning.curve_words()
 
 
 def show_progress(job: QueuedJob, state: JobState | None, jobs: JobQueue) -> None:
@@ -270,6 +272,8 @@ def job_view(jobs: JobQueue, job: QueuedJob) -> None:
         show_curves(job.progress, [])
     elif job.run_id is not None:  # trained before the progress was kept: the run's record
         show_curves(run_store().history(job.run_id), [])
+    if job.status == Status.RUNNING:
+        learning.show_live(state.extras if state is not None else job.progress.get("extras"))
 
 
 @st.cache_resource(show_spinner="Scoring the test set…", max_entries=4)
@@ -319,6 +323,8 @@ def show_results(job: QueuedJob, run: Run) -> None:
         cols = st.columns(6)
         for i, m in enumerate(report.mistakes):
             cols[i % 6].image(enlarge(m.image / 255.0, 84), caption=f"{m.true}→{m.predicted} {m.confidence:.0%}")
+    if learning.show_film(run_store(), run.id):
+        return
     pictures = report.pictures
     st.subheader("What it learned: " + ("the ten digit templates" if len(pictures) == 10 else "first-layer units"))
     st.caption("Red: ink here votes for the unit; blue: against.")

@@ -35,7 +35,7 @@ TEMPLATES = ("The book's network has a single layer: each digit's output adds up
 FIRST_LAYER = ("Each unit of the first hidden layer adds up the ink times its own 784 weights: drawn as a 28x28 "
                "picture, they are the pattern of ink it looks for. They start as noise.")
 CONFUSION = ("Rows: the true digit; columns: what the network said. The diagonal is right; every other count is a "
-             "mistake, and the darkest ones are the digits it mixes up.")
+             "mistake, and the bigger it is, the more the network mixes up those two digits.")
 DIAGRAM = ("Squares are units, brighter where the drawing switches them on more; lines are the strongest pushes "
            "from one layer to the next for this drawing (red up, blue down). Point at or tap a unit to see what "
            "it looks for.")
