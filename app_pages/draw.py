@@ -18,6 +18,8 @@ from app_pages.common import (
     probability_chart,
     save_uploaded_model,
 )
+from app_pages.diagram import show_diagram
+from mnist_core import words
 from mnist_core.drawing_files import as_png
 from mnist_core.owners import NotAllowed
 from mnist_core.preprocessing import NotADigit, preprocess_and_span
@@ -109,6 +111,7 @@ def show_why(why: Explanation) -> None:
     for i, unit in enumerate(why.units):
         label = f"unit {unit.index}" if why.hidden else f"the {unit.index} unit"
         cols[i % 4].image(heatmap(unit.picture, 84), caption=f"{label}: {unit.activation:.1f}")
+    st.caption(words.UNIT_NUMBER if why.hidden else words.OUTPUT_NUMBER)
 
 
 left, right = st.columns([1, 1], gap="large")
@@ -189,6 +192,8 @@ with right:
                           help="Calibrated: of readings this sure, about this share are right"
                           + ("; unsure: the two likeliest digits are close" if reading.unsure else ""))
         probability_chart(probabilities)
+        if reading.not_a_digit:  # why the chart still names a digit
+            st.caption(words.NONE_OF_THESE)
         notes = differences(x28, reading.digit)
         compare = st.toggle("Compare with MNIST's own digits", key="draw_compare", value=bool(notes),
                             help="Where this drawing's ink differs from most MNIST digits of the kind it was read as: "
@@ -204,6 +209,9 @@ with right:
         if st.toggle("Why this reading?", key="draw_explain",
                      help="Which pixels pushed the network toward its reading, and what its busiest units look for"):
             show_why(explain(model, x28, reading.digit, reading.runner_up))
+        if st.toggle("Inside the network", key="draw_inside", value=True,
+                     help="The network as a diagram, lit by this drawing: redrawn with every stroke"):
+            show_diagram(model.net, x28, probabilities)
 
         fingerprint = hashlib.sha256(x28.tobytes() + str(model_path or model_name).encode()).hexdigest()[:20]
         answer = (x28, reading, model_name or "uploaded model", CANVAS if source == "Draw" else UPLOAD,

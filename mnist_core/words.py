@@ -29,6 +29,13 @@ TEMPERATURE = ("The temperature makes over-sure readings humbler: the outputs ar
 RED_BLUE = "Red: ink there pushes it up; blue: ink there pushes it down; black: no say."
 UNIT_NUMBER = ("A unit's number is how strongly the drawing switches it on: the ink of every pixel times the unit's "
                "weight there, added up, plus its bias; anything below zero counts as zero (ReLU).")
+OUTPUT_NUMBER = ("An output's number is its sum before softmax: the ink of every pixel times the output's weight "
+                 "there, added up, plus its bias. " + SOFTMAX)
+RELU = "ReLU: a hidden unit passes its sum on when it is above zero, and zero when it is not."
+DROPOUT = ("Dropout switches off this share of the hidden units at random at every training step, so that no unit "
+           "can be relied on alone; all of them work when the network reads.")
+OPTIMIZERS = ("RMSprop and Adam are kinds of SGD that give each weight a step size of its own, from how its recent "
+              "steps went.")
 TEMPLATES = ("The book's network has a single layer: each digit's output adds up the ink times its own 784 weights, "
              "so those weights, drawn as a 28x28 picture, are what it has learned that digit looks like. They start "
              "as noise.")
