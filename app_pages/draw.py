@@ -19,6 +19,7 @@ from app_pages.common import (
     save_uploaded_model,
 )
 from app_pages.diagram import show_diagram
+from app_pages.lesson import lesson_for, lesson_maker, lesson_model
 from mnist_core import words
 from mnist_core.drawing_files import as_png
 from mnist_core.owners import NotAllowed
@@ -37,6 +38,7 @@ LABELLED = "draw_label_for"  # session state: the fingerprint the "No, it was a"
 
 st.title("Draw a digit")
 me = actor()
+lesson = lesson_for("draw")  # a teacher's link: the model, fixed
 
 with st.sidebar:
     st.header("Model")
@@ -46,7 +48,10 @@ with st.sidebar:
     upload_label = "Upload a model…"
     if st.session_state.get(MODEL_KEY) not in [*choices, upload_label]:
         st.session_state[MODEL_KEY] = next(iter(choices))
-    choice = st.selectbox("Model", [*choices, upload_label], key=MODEL_KEY)
+    fixed = lesson_model(lesson, choices)
+    if fixed is not None:
+        st.session_state[MODEL_KEY] = fixed
+    choice = st.selectbox("Model", [*choices, upload_label], key=MODEL_KEY, disabled=fixed is not None)
     model_name = choices.get(choice)
     model_path = None
     if choice == upload_label:
@@ -55,6 +60,8 @@ with st.sidebar:
         model_path = save_uploaded_model(uploaded_model) if uploaded_model else None
     st.header("Pen")
     pen = st.slider("Pen width", 4, 60, 20, key="draw_pen")
+    if lesson is None and model_name is not None:
+        lesson_maker("draw", model=model_name)
 
 
 def a_digit(digit: int) -> str:

@@ -32,6 +32,7 @@ from app_pages.common import (
     training_mode,
     trains_here,
 )
+from app_pages.lesson import lesson_for, lesson_maker, lesson_settings
 from mnist_core import data as mnist_data
 from mnist_core.analysis import Evaluation, downsample, evaluate
 from mnist_core.budget import (
@@ -92,17 +93,22 @@ def setting_input(name: str, setting: Setting, value: Any, preset_name: str) -> 
                            format=decimals, key=key, help=setting.help)
 
 
+lesson = lesson_for("train")  # a teacher's link: this step's network and settings, some fixed
 with st.sidebar:
     st.header("Settings")
-    preset_name = st.selectbox("Preset", list(PRESETS), key="train_preset",
-                               help="\n".join(f"- **{k}**: {v}" for k, v in PRESET_NOTES.items()))
-    preset = PRESETS[preset_name]
-    # Every field of TrainConfig, each starting at the preset's value: the main ones first.
-    values = {name: setting_input(name, setting, getattr(preset, name), preset_name)
-              for name, setting in settings() if setting.main}
-    with st.expander("More settings"):
-        values |= {name: setting_input(name, setting, getattr(preset, name), preset_name)
-                   for name, setting in settings() if not setting.main}
+    if lesson is not None:
+        preset_name, values = lesson_settings(lesson, setting_input)
+        preset = PRESETS[preset_name]
+    else:
+        preset_name = st.selectbox("Preset", list(PRESETS), key="train_preset",
+                                   help="\n".join(f"- **{k}**: {v}" for k, v in PRESET_NOTES.items()))
+        preset = PRESETS[preset_name]
+        # Every field of TrainConfig, each starting at the preset's value: the main ones first.
+        values = {name: setting_input(name, setting, getattr(preset, name), preset_name)
+                  for name, setting in settings() if setting.main}
+        with st.expander("More settings"):
+            values |= {name: setting_input(name, setting, getattr(preset, name), preset_name)
+                       for name, setting in settings() if not setting.main}
     limits = budget()
     st.caption(f"This server allows {duration(limits.seconds)} of training and {limits.max_parameters / 1e6:g} "
                f"million parameters a run, {limits.jobs_per_hour} runs an hour a person.")
@@ -177,6 +183,9 @@ def show_plan(config: TrainConfig | None, problem: str) -> bool:
 
 
 config, problem = chosen_config()
+if config is not None and lesson is None:
+    with st.sidebar:
+        lesson_maker("train", preset_name, config)
 if show_plan(config, problem):
     try:  # memory is the training machine's: this server's when it trains here
         admit(jobs, config, preset_name, me, limits, here=trains_here(), address=client_address(),

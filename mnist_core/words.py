@@ -49,6 +49,10 @@ DIAGRAM = ("Squares are units, brighter where the drawing switches them on more;
 RESPONDS_TO = ("What it looks for: red where more ink would switch it on, blue where ink switches it off, for a "
                "drawing like this one; your ink is drawn over it in white.")
 
+LESSON_LINK = ("A link that opens this page as it is now for every student: the same network and settings, only the "
+               "ones you choose open to change. The second link shows the class's view of the step, for a projector; "
+               "neither carries your private link.")
+
 
 def shown_units(units: int, shown: int) -> str:
     """Why a wide layer is drawn in part: "This layer has 1,024 units; the 10 that the drawing switches on
