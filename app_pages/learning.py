@@ -88,7 +88,7 @@ def _weights(frame: Frame, when: str) -> None:
         captions = [f"unit {u}" for u in frame.units]
     wide = 5 if len(captions) <= 10 else 8
     st.html(STYLE + _tiles([data_uri(red_blue(p, peak=_bright(p))) for p in frame.pictures], captions, wide,
-                           wide // 2))
+                           wide // 2, "weights"))
     if frame.outputs:
         st.caption(f"{words.TEMPLATES} {words.RED_BLUE}")
     else:
@@ -99,7 +99,7 @@ def _mistakes(frame: Frame) -> None:
     st.markdown(f"**Its mistakes now** · {frame.accuracy:.1%} right")
     if frame.mistakes:
         st.html(STYLE + _tiles([data_uri(grey(m.image)) for m in frame.mistakes],
-                               [f"{m.true}, said {m.predicted}" for m in frame.mistakes], 4, 4))
+                               [f"{m.true}, said {m.predicted}" for m in frame.mistakes], 4, 4, "mistakes"))
     _confusion(frame.confusion)
     st.caption(f"{words.sample(int(frame.confusion.sum()))} {words.CONFUSION}")
 
@@ -119,11 +119,11 @@ def _confusion(counts: np.ndarray) -> None:
             f'<div class="mw-cm">{"".join(cells)}</div>')
 
 
-def _tiles(uris: list[str], captions: list[str], wide: int, narrow: int) -> str:
-    """Pictures with captions in rows of `wide` (`narrow` on a phone)."""
+def _tiles(uris: list[str], captions: list[str], wide: int, narrow: int, kind: str) -> str:
+    """Pictures with captions in rows of `wide` (`narrow` on a phone); `kind` names them for tests."""
     figures = "".join(f'<figure><img src="{u}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption>'
                       "</figure>" for u, c in zip(uris, captions, strict=True))
-    return f'<div class="mw-tiles" style="--wide:{wide};--narrow:{narrow}">{figures}</div>'
+    return f'<div class="mw-tiles mw-{kind}" style="--wide:{wide};--narrow:{narrow}">{figures}</div>'
 
 
 def _bright(picture: np.ndarray) -> float:
