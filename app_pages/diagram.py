@@ -114,7 +114,7 @@ def _text(y: float, text: str, height: float | None = None, layer: Layer | None 
     top = f"{y}px" if height is None else _pc(y, height)
     band = ""
     if layer is not None and not layer.outputs and layer.size > len(layer.shown):
-        band = f'<img alt="every unit" src="{data_uri(grey(strip(layer.values)))}">'
+        band = f'<img alt="every unit" src="{data_uri(grey(np.sqrt(strip(layer.values))))}">'  # sqrt: the dim ones show
     return f'<div class="t" style="top:{top}">{html.escape(text)}{band}</div>'
 
 

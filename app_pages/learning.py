@@ -86,9 +86,9 @@ def _weights(frame: Frame, when: str) -> None:
     else:
         st.markdown(f"**First-layer units, {when}**")
         captions = [f"unit {u}" for u in frame.units]
-    wide = 5 if len(captions) <= 10 else 8
+    wide, narrow = (5, 5) if len(captions) <= 10 else (8, 4)
     st.html(STYLE + _tiles([data_uri(red_blue(p, peak=_bright(p))) for p in frame.pictures], captions, wide,
-                           wide // 2, "weights"))
+                           narrow, "weights"))
     if frame.outputs:
         st.caption(f"{words.TEMPLATES} {words.RED_BLUE}")
     else:

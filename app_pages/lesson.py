@@ -34,7 +34,7 @@ def lesson_for(page: str) -> LessonLink | None:
     lesson = st.session_state.get(LESSON)
     if lesson is None or lesson.page != page:
         return None
-    banner, leave = st.columns([5, 1], vertical_alignment="center")
+    banner, leave = st.columns([4, 1], vertical_alignment="center")
     changeable = ", ".join(label.lower() for name, label in _labels().items() if name in lesson.open)
     what = f"**A lesson: {lesson.title}.**" if lesson.title else "**A step of a lesson.**"
     if page == "train":
@@ -43,7 +43,8 @@ def lesson_for(page: str) -> LessonLink | None:
     elif lesson.model:
         what += f" The model is {lesson.model}, as your teacher chose."
     banner.info(what, icon=":material/school:")
-    leave.button("Leave the lesson", key=f"{page}_lesson_leave", on_click=_leave, icon=":material/logout:")
+    leave.button("Leave", key=f"{page}_lesson_leave", on_click=_leave, icon=":material/logout:",
+                 help="Leave the lesson: the page as usual, every setting yours")
     return lesson
 
 
