@@ -19,7 +19,7 @@ import streamlit as st
 
 from mnist_core import words
 from mnist_core.pictures import data_uri, grey, red_blue
-from mnist_core.reading.diagram import Diagram, Layer, diagram, strip
+from mnist_core.reading.diagram import Diagram, Layer, Unit, diagram, strip
 from mnist_core.reading.forward import DenseNet
 
 WIDTH = 400  # the diagram's own units across; it is drawn scaled to its column
@@ -45,8 +45,9 @@ STYLE = """<style>
 .nd .p{display:none;position:absolute;left:0;right:0;top:0;z-index:3;background:#262730;border:1px solid #4f8bf9;
   border-radius:6px;padding:8px;gap:10px;align-items:flex-start;pointer-events:none}
 .nd .p .pic{position:relative;flex:0 0 auto;width:84px;height:84px}
-.nd .p .pic img{position:absolute;inset:0;width:100%;height:100%;image-rendering:pixelated}
-.nd .p .pic img.ink{mix-blend-mode:screen;opacity:.55}
+.nd .p .pic div{position:absolute;inset:0;image-rendering:pixelated;background-repeat:no-repeat;
+  background-size:100% 100%}
+.nd .p .pic .ink{mix-blend-mode:screen;opacity:.55}
 .nd .p b{display:block;margin-bottom:3px;font-size:12px}
 </style>"""
 
@@ -76,6 +77,9 @@ def diagram_html(d: Diagram) -> str:
         for k, unit in enumerate(layer.shown):
             place[n, unit.index] = (left + PITCH * k, y)
     ink = data_uri(grey(d.image))
+    shown = [unit for layer in d.layers for unit in layer.shown]
+    # every unit's picture in one PNG, a column of tiles each panel shows one of: one encoding, not thirty
+    sprite = data_uri(red_blue(np.concatenate([unit.picture for unit in shown]), peak=1.0))
     parts = [f'<img class="lines" alt="" src="{_lines_svg(d, place, height)}">',
              _text(4, "Input: your drawing as 28x28 = 784 pixels"),
              _box("in", (WIDTH - INPUT) / 2, TOP, INPUT, INPUT, height, "img", attrs=f'alt="the drawing" src="{ink}"')]
@@ -95,10 +99,13 @@ def diagram_html(d: Diagram) -> str:
                               attrs='tabindex="0"', inner=label))
             nodes.append(f'<div class="v" style="left:{_pc(x, WIDTH)};top:{_pc(y + SIDE / 2 + 3, height)}">'
                          f"{_value(unit.value, layer)}</div>")
-            panels.append(_panel(key, n, unit, layer, ink))
+            panels.append(_panel(key, n, unit, layer, len(panels), len(shown)))
     # the panels after the units: a unit's :hover or :focus shows the panel that follows it (~)
     rules = "".join(f".nd .{k}:hover~.{k}p,.nd .{k}:focus~.{k}p{{display:flex}}"
                     for k in (f"nd-{n}-{u.index}" for n, layer in enumerate(d.layers) for u in layer.shown))
+    rules += (f".nd .p .pic .w{{background-image:url({sprite});background-size:100% {100 * len(shown)}%}}"
+              f".nd .p .ink{{background-image:url({ink})}}"
+              f'.nd .p .s::after{{content:"{_css(words.RESPONDS_TO)}"}}')
     return (f"<style>{rules}</style>"
             f'<div class="nd" style="aspect-ratio:{WIDTH}/{height}">{"".join(parts + nodes + panels)}</div>')
 
@@ -126,16 +133,19 @@ def _box(kind: str, x: float, y: float, w: float, h: float, height: float, tag: 
     return element if tag == "img" else f"{element}{inner}</{tag}>"
 
 
-def _panel(key: str, n: int, unit, layer: Layer, ink: str) -> str:
+def _panel(key: str, n: int, unit: Unit, layer: Layer, tile: int, tiles: int) -> str:
+    """A unit's panel: its picture (tile `tile` of the diagram's column of `tiles`), the drawing's
+    ink over it, its name and number, and what they mean."""
     if layer.outputs:
         title = f"Output {unit.index}: {unit.value:.1%}"
-        line = (f"How much it votes for a {unit.index}. " if n == 0 else "") + words.SOFTMAX
+        line = words.SOFTMAX
     else:
         title = f"Hidden layer {n + 1}, unit {unit.index}: {unit.value:.2f}"
         line = words.UNIT_NUMBER
-    return (f'<div class="p {key}p"><div class="pic"><img alt="what it looks for" '
-            f'src="{data_uri(red_blue(unit.picture))}"><img class="ink" alt="" src="{ink}"></div>'
-            f"<div><b>{html.escape(title)}</b>{html.escape(words.RESPONDS_TO)} {html.escape(line)}</div></div>")
+    at = 100 * tile / max(tiles - 1, 1)
+    return (f'<div class="p {key}p"><div class="pic" role="img" aria-label="what it looks for">'
+            f'<div class="w" style="background-position:0 {at:.4f}%"></div><div class="ink"></div></div>'
+            f'<div><b>{html.escape(title)}</b><span class="s"></span> {html.escape(line)}</div></div>')
 
 
 def _lines_svg(d: Diagram, place: dict, height: float) -> str:
@@ -161,6 +171,11 @@ def _lines_svg(d: Diagram, place: dict, height: float) -> str:
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
            f'preserveAspectRatio="none">{"".join(lines)}</svg>')
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def _css(text: str) -> str:
+    """Text as a CSS string's content."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _lit(brightness: float) -> str:
