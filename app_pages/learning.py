@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from mnist_core import words
-from mnist_core.pictures import data_uri, grey, red_blue
+from mnist_core.pictures import RED_BLUE, data_uri, grey, red_blue
 from mnist_core.store.runs import RunError, RunStore
 from mnist_core.watching.film import FILM_FILE, Film
 from mnist_core.watching.frame import Frame
@@ -87,7 +87,7 @@ def _weights(frame: Frame, when: str) -> None:
         st.markdown(f"**First-layer units, {when}**")
         captions = [f"unit {u}" for u in frame.units]
     wide, narrow = (5, 5) if len(captions) <= 10 else (8, 4)
-    st.html(STYLE + _tiles([data_uri(red_blue(p, peak=_bright(p))) for p in frame.pictures], captions, wide,
+    st.html(STYLE + _tiles([data_uri(red_blue(p, peak=_bright(p)), RED_BLUE) for p in frame.pictures], captions, wide,
                            narrow, "weights"))
     if frame.outputs:
         st.caption(f"{words.TEMPLATES} {words.RED_BLUE}")

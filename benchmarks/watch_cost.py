@@ -4,7 +4,8 @@
 
 Each fit is a process of its own (TensorFlow's thread pool is sized once a process), the two
 kinds alternated, pairs of them side by side; each prints its fit's seconds (the epochs only, as
-`TrainResult.fit_seconds`), and the watched ones the time spent making frames, how many, the
+`TrainResult.fit_seconds`) and the CPU seconds its process spent in train() (what watching adds
+to the work, whatever else the machine runs), and the watched ones the time spent making frames, how many, the
 size of a frame as JSON (what a job's progress carries) and of the film saved with the run.
 Then the ratio of the medians. A last line: one frame of the shipped 1024-1024 network.
 """
@@ -40,8 +41,9 @@ def watch(epoch, model, history):
     sizes.append(len(json.dumps(extras)))
     return extras
 
+cpu = time.process_time()
 result = train(config, data, watch=watch if watching else None)
-report = {"fit_seconds": result.fit_seconds}
+report = {"fit_seconds": result.fit_seconds, "cpu_seconds": time.process_time() - cpu}
 if watching:
     film = watcher.film(result.model, result.epochs_done)
     report |= {"watch_seconds": sum(spent), "frames_kept": len(film.frames), "frame_json_bytes": max(sizes),
@@ -74,8 +76,8 @@ def fit(preset: str, epochs: int, watching: bool) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def seconds(runs: list[dict]) -> str:
-    return ", ".join(f"{r['fit_seconds']:.2f}" for r in runs)
+def seconds(runs: list[dict], key: str = "fit_seconds") -> str:
+    return ", ".join(f"{r[key]:.2f}" for r in runs)
 
 
 def main() -> None:
@@ -92,9 +94,12 @@ def main() -> None:
             print(f"pair {i + 1}, {'watched' if watching else 'plain  '}: fit {into[-1]['fit_seconds']:.2f} s "
                   f"(process {time.perf_counter() - t0:.1f} s)", flush=True)
     p, w = (statistics.median(r["fit_seconds"] for r in runs) for runs in (plain, watched))
+    pc, wc = (statistics.median(r["cpu_seconds"] for r in runs) for runs in (plain, watched))
     last = watched[-1]
     print(f"{args.preset}, {args.epochs} epochs: plain {seconds(plain)} s; watched {seconds(watched)} s; "
           f"medians' ratio {w / p:.3f}")
+    print(f"CPU seconds of the training (both threads, less affected by what else runs): plain "
+          f"{seconds(plain, 'cpu_seconds')}; watched {seconds(watched, 'cpu_seconds')}; medians' ratio {wc / pc:.3f}")
     print(f"frames: {last['watch_seconds'] * 1000:.0f} ms in all; {last['frames_kept']} kept, film "
           f"{last['film_bytes']:,} bytes; a frame as JSON {last['frame_json_bytes']:,} bytes")
     out = subprocess.run([sys.executable, "-c", WIDE], cwd=ROOT, capture_output=True, text=True, check=True, env=ENV)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -98,8 +99,8 @@ def test_the_html_has_a_panel_for_every_unit_and_its_lines_for_every_push(defaul
     assert page.count('tabindex="0"') == len(units) == 30
     for n, index in units:  # each unit's panel, and the rule that shows it when the unit is pointed at or focused
         assert f'class="p nd-{n}-{index}p"' in page and f".nd .nd-{n}-{index}:focus~.nd-{n}-{index}p" in page
-    svg = base64.b64decode(re.search(r'class="lines" alt="" src="data:image/svg\+xml;base64,([^"]+)"', page)[1])
-    assert svg.count(b"<line ") == len(d.pushes)
+    svg = unquote(re.search(r'class="lines" alt="" src="data:image/svg\+xml,([^"]+)"', page)[1])
+    assert svg.count("<line ") == len(d.pushes)
     assert "<script" not in page and "<svg" not in page  # st.html keeps HTML and CSS only
 
 
