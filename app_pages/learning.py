@@ -80,15 +80,8 @@ def _film_view(film: Film, run_id: str) -> None:
 
 
 def _weights(frame: Frame, when: str) -> None:
-    if frame.outputs:
-        st.markdown(f"**The ten digit templates, {when}**")
-        captions = [str(u) for u in frame.units]
-    else:
-        st.markdown(f"**First-layer units, {when}**")
-        captions = [f"unit {u}" for u in frame.units]
-    wide, narrow = (5, 5) if len(captions) <= 10 else (8, 4)
-    st.html(STYLE + _tiles([data_uri(red_blue(p, peak=_bright(p)), RED_BLUE) for p in frame.pictures], captions, wide,
-                           narrow, "weights"))
+    st.markdown(f"**The ten digit templates, {when}**" if frame.outputs else f"**First-layer units, {when}**")
+    st.html(weights_html(frame))
     if frame.outputs:
         st.caption(f"{words.TEMPLATES} {words.RED_BLUE}")
     else:
@@ -98,13 +91,30 @@ def _weights(frame: Frame, when: str) -> None:
 def _mistakes(frame: Frame) -> None:
     st.markdown(f"**Its mistakes now** · {frame.accuracy:.1%} right")
     if frame.mistakes:
-        st.html(STYLE + _tiles([data_uri(grey(m.image)) for m in frame.mistakes],
-                               [f"{m.true}, said {m.predicted}" for m in frame.mistakes], 4, 4, "mistakes"))
+        st.html(mistakes_html(frame))
     _confusion(frame.confusion)
     st.caption(f"{words.sample(int(frame.confusion.sum()))} {words.CONFUSION}")
 
 
 def _confusion(counts: np.ndarray) -> None:
+    st.html(confusion_html(counts))
+
+
+def weights_html(frame: Frame) -> str:
+    """The frame's pictures: the ten templates five a row, or the units eight a row (four on a phone)."""
+    captions = [str(u) if frame.outputs else f"unit {u}" for u in frame.units]
+    wide, narrow = (5, 5) if len(captions) <= 10 else (8, 4)
+    return STYLE + _tiles([data_uri(red_blue(p, peak=_bright(p)), RED_BLUE) for p in frame.pictures], captions,
+                          wide, narrow, "weights")
+
+
+def mistakes_html(frame: Frame) -> str:
+    """The frame's wrong digits, four a row, each with what it said."""
+    return STYLE + _tiles([data_uri(grey(m.image)) for m in frame.mistakes],
+                          [f"{m.true}, said {m.predicted}" for m in frame.mistakes], 4, 4, "mistakes")
+
+
+def confusion_html(counts: np.ndarray) -> str:
     """A 10x10 confusion matrix as a small grid of shaded counts (rows: the true digit)."""
     peak = np.log1p(counts.max()) or 1.0
     cells = ['<div class="h">·</div>', *(f'<div class="h">{d}</div>' for d in range(10))]
@@ -115,7 +125,7 @@ def _confusion(counts: np.ndarray) -> None:
             shade = np.log1p(n) / peak
             colour = f"rgba(79,139,249,{0.08 + 0.85 * shade:.2f})" if n else "transparent"
             cells.append(f'<div class="{"d" if t == p else ""}" style="background:{colour}">{n if n else ""}</div>')
-    st.html(STYLE + '<div class="mw-axis">rows: the true digit · columns: what it said</div>'
+    return (STYLE + '<div class="mw-axis">rows: the true digit · columns: what it said</div>'
             f'<div class="mw-cm">{"".join(cells)}</div>')
 
 

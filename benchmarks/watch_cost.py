@@ -6,7 +6,8 @@ Each fit is a process of its own (TensorFlow's thread pool is sized once a proce
 kinds alternated, pairs of them side by side; each prints its fit's seconds (the epochs only, as
 `TrainResult.fit_seconds`) and the CPU seconds its process spent in train() (what watching adds
 to the work, whatever else the machine runs), and the watched ones the time spent making frames, how many, the
-size of a frame as JSON (what a job's progress carries) and of the film saved with the run.
+size of a frame as JSON (what a job's progress carries), of the film saved with the run, and
+the time and HTML the Train page takes to draw one.
 Then the ratio of the medians. A last line: one frame of the shipped 1024-1024 network.
 """
 
@@ -48,6 +49,16 @@ if watching:
     film = watcher.film(result.model, result.epochs_done)
     report |= {"watch_seconds": sum(spent), "frames_kept": len(film.frames), "frame_json_bytes": max(sizes),
                "film_bytes": len(film.to_bytes())}
+    from app_pages.learning import confusion_html, mistakes_html, weights_html  # the page's drawing of a frame
+    from mnist_core.watching.frame import Frame
+
+    record, times = watcher(result.epochs_done - 1, result.model, result.history)["frame"], []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        frame = Frame.from_json(record)
+        page = weights_html(frame) + mistakes_html(frame) + confusion_html(frame.confusion)
+        times.append(time.perf_counter() - t0)
+    report |= {"page_ms": 1000 * sorted(times)[10], "page_bytes": len(page)}
 print(json.dumps(report))
 """
 
@@ -101,7 +112,8 @@ def main() -> None:
     print(f"CPU seconds of the training (both threads, less affected by what else runs): plain "
           f"{seconds(plain, 'cpu_seconds')}; watched {seconds(watched, 'cpu_seconds')}; medians' ratio {wc / pc:.3f}")
     print(f"frames: {last['watch_seconds'] * 1000:.0f} ms in all; {last['frames_kept']} kept, film "
-          f"{last['film_bytes']:,} bytes; a frame as JSON {last['frame_json_bytes']:,} bytes")
+          f"{last['film_bytes']:,} bytes; a frame as JSON {last['frame_json_bytes']:,} bytes; the page draws one in "
+          f"{last['page_ms']:.1f} ms ({last['page_bytes'] / 1000:.0f} KB of HTML)")
     out = subprocess.run([sys.executable, "-c", WIDE], cwd=ROOT, capture_output=True, text=True, check=True, env=ENV)
     print(out.stdout.strip())
 
