@@ -43,6 +43,8 @@ def lesson_for(page: str) -> LessonLink | None:
     elif lesson.model:
         what += f" The model is {lesson.model}, as your teacher chose."
     banner.info(what, icon=":material/school:")
+    if page == "train" and words.explain(PRESET_NOTES[lesson.preset]):
+        banner.caption(words.explain(PRESET_NOTES[lesson.preset]))
     leave.button("Leave", key=f"{page}_lesson_leave", on_click=_leave, icon=":material/logout:",
                  help="Leave the lesson: the page as usual, every setting yours")
     return lesson

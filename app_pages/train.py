@@ -34,6 +34,7 @@ from app_pages.common import (
 )
 from app_pages.lesson import lesson_for, lesson_maker, lesson_settings
 from mnist_core import data as mnist_data
+from mnist_core import words
 from mnist_core.analysis import Evaluation, downsample, evaluate
 from mnist_core.budget import (
     BudgetError,
@@ -147,7 +148,7 @@ def show_plan(config: TrainConfig | None, problem: str) -> bool:
             note += f" · the book: validation {book['val_accuracy']:.1%}, test {book['test_accuracy']:.1%}"
         if preset_name in PRESET_RESULTS:
             note += f" · measured here: test {PRESET_RESULTS[preset_name]:.2%}"
-        st.caption(f"**{preset_name}**: {note}")
+        st.caption(f"**{preset_name}**: {note}", help=words.explain(note) or None)
         left, right = st.columns([3, 2], gap="large")
         with right:
             start = st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",

@@ -53,6 +53,17 @@ LESSON_LINK = ("A link that opens this page as it is now for every student: the 
                "ones you choose open to change. The second link shows the class's view of the step, for a projector; "
                "neither carries your private link.")
 
+# A term of the trade, as it appears in a text (case aside), and its sentence.
+TERMS = {"softmax": SOFTMAX, "sgd": SGD, "relu": RELU, "dropout": DROPOUT, "rmsprop": OPTIMIZERS, "adam": OPTIMIZERS,
+         "calibrat": CALIBRATION, "temperature": TEMPERATURE}
+
+
+def explain(text: str) -> str:
+    """The sentences of the terms of the trade `text` uses, each once, in the order of TERMS:
+    explain("one Dense(10, softmax) layer, SGD") -> SOFTMAX + " " + SGD; "" when it uses none."""
+    lower = text.lower()
+    return " ".join(dict.fromkeys(sentence for term, sentence in TERMS.items() if term in lower))
+
 
 def shown_units(units: int, shown: int) -> str:
     """Why a wide layer is drawn in part: "This layer has 1,024 units; the 10 that the drawing switches on
