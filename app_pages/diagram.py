@@ -19,7 +19,7 @@ import streamlit as st
 
 from mnist_core import words
 from mnist_core.pictures import RED_BLUE, data_uri, grey, red_blue
-from mnist_core.reading.diagram import Diagram, Layer, Unit, diagram, strip
+from mnist_core.reading.diagram import Diagram, DiagramError, Layer, Unit, diagram, strip
 from mnist_core.reading.forward import DenseNet
 
 WIDTH = 400  # the diagram's own units across; it is drawn scaled to its column
@@ -54,7 +54,11 @@ STYLE = """<style>
 
 def show_diagram(net: DenseNet, x28: np.ndarray, probabilities: np.ndarray) -> None:
     """The diagram of `net` for the drawing `x28`, its outputs as the reading shows them."""
-    d = diagram(net, x28, probabilities)
+    try:
+        d = diagram(net, x28, probabilities)
+    except DiagramError as e:
+        st.caption(f"No diagram: {e}.")
+        return
     st.html(STYLE + diagram_html(d))
     hidden = [layer for layer in d.layers if not layer.outputs]
     notes = [words.DIAGRAM]

@@ -127,7 +127,7 @@ class LessonLink:
             config = PRESETS[preset].replace(**values)
         except ConfigError as e:
             raise LessonError(str(e)) from None
-        return cls(page=str(page), title=str(params.get("title") or "").strip(), preset=preset, config=config,
+        return cls(page=str(page), title=" ".join(str(params.get("title") or "").split()), preset=preset, config=config,
                    open=_names(params.get("open")), shown=_names(params.get("show")),
                    model=str(params.get("model") or "").strip(), view=str(params.get("view") or ""))
 

@@ -16,7 +16,9 @@ from streamlit.testing.v1 import AppTest
 from app_pages.diagram import diagram_html
 from mnist_core import words
 from mnist_core.reading.classifier import SEED_MODEL, load_classifier
-from mnist_core.reading.diagram import LINES, SHOWN, diagram, strip
+from mnist_core.reading.diagram import LINES, SHOWN, DiagramError, diagram, strip
+from mnist_core.reading.forward import DenseNet
+from mnist_core.reading.numpy_layers import Dense, Reshape
 from mnist_core.watching.frame import unit_pictures
 from tests.helpers import APP, drawn_one, png_bytes
 from tests.helpers import APP_TIMEOUT as TIMEOUT
@@ -83,6 +85,19 @@ def test_hidden_layers_show_their_most_active_units_and_what_each_looks_for(defa
     # the pushes into the second layer come from the first layer's units drawn
     drawn = {u.index for u in d.layers[0].shown}
     assert all(q.source in drawn for q in d.pushes if q.layer == 1)
+
+
+def test_a_network_it_cannot_draw_is_one_line():
+    rng = np.random.default_rng(0)
+    first, last = Dense(rng.normal(size=(784, 8)).astype(np.float32), None, "relu", 0), \
+        Dense(rng.normal(size=(8, 10)).astype(np.float32), None, "softmax", 0)
+    folded = DenseNet((first, Reshape((2, 4)), Reshape((8,)), last), (784,), "folded.keras")
+    with pytest.raises(DiagramError, match="a layer between its dense layers"):
+        diagram(folded, a_seven())
+    rows = DenseNet((Dense(rng.normal(size=(28, 10)).astype(np.float32), None, "softmax", 0), Reshape((280,)),
+                     Dense(rng.normal(size=(280, 10)).astype(np.float32), None, "softmax", 0)), (28, 28), "rows.keras")
+    with pytest.raises(DiagramError, match="does not take the 784 pixels"):
+        diagram(rows, a_seven())
 
 
 def test_a_wide_layer_fits_in_a_strip():

@@ -68,3 +68,7 @@ def test_the_apps_root_from_a_pages_address():
     assert app_root("https://a.example/train?me=x&lesson=train", "train") == "https://a.example"
     assert app_root("https://a.example/sub/?me=x", "") == "https://a.example/sub"
     assert app_root("http://127.0.0.1:8501/train", "train") == "http://127.0.0.1:8501"
+
+
+def test_a_title_is_one_line():
+    assert LessonLink.from_query({"lesson": "draw", "title": " Two\nlines\t here "}).title == "Two lines here"

@@ -93,3 +93,9 @@ def test_the_lesson_maker_links_this_step_without_the_teachers_private_link():
                      "open": "learning_rate"}
     assert "me=" not in students + projector and dict(parse_qsl(urlsplit(projector).query))["view"] == "class"
     assert at.session_state["me"] not in students + projector
+
+
+def test_a_links_title_is_shown_as_written_never_as_a_link_or_an_image():
+    at = opened({"lesson": "train", "title": "![x](http://evil.example/t.png) [click](http://evil.example)"})
+    (banner,) = [i.value for i in at.info if "A lesson" in i.value]
+    assert "](" not in banner.replace("\\](", "") and "\\[click\\]" in banner and "\\!\\[x\\]" in banner

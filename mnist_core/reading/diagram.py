@@ -26,8 +26,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnist_core.errors import UserError
 from mnist_core.reading.forward import DenseNet
 from mnist_core.reading.numpy_layers import Dense, backpropagate
+
+
+class DiagramError(UserError):
+    """A network whose layers this diagram cannot draw; the message is one line for the user."""
+
 
 SHOWN = 10  # units drawn of a hidden layer: as many as the outputs, readable across a phone
 LINES = 3  # strongest pushes drawn into each unit
@@ -80,6 +86,8 @@ def diagram(net: DenseNet, x28: np.ndarray, probabilities: np.ndarray | None = N
     first = next(i for i, step in enumerate(steps) if isinstance(step, Dense))
     for step in steps[:first]:  # a Flatten or Rescaling before the first Dense layer
         x, _ = step.forward(x)
+    if x.shape[1:] != (784,):
+        raise DiagramError("this model's first dense layer does not take the 784 pixels: it cannot be drawn here")
     chain, caches, dense, inputs, outputs = steps[first:], [], [], [], []
     for i, step in enumerate(chain):  # one forward pass, keeping what each Dense layer takes and gives
         if isinstance(step, Dense):
@@ -107,7 +115,10 @@ def _gradients(below: tuple, caches: list, step: Dense, units: np.ndarray) -> np
     """(k, 28, 28): each unit's sum's gradient with respect to the first layer's 784 inputs,
     through the layers `below` as this drawing set them (their caches), each scaled into [-1, 1]."""
     g = step.kernel[:, units].T  # d(sum_u)/d(this layer's input), (k, inputs)
-    g = backpropagate(below, caches, np.ascontiguousarray(g))  # the drawing's caches broadcast over the k rows
+    try:
+        g = backpropagate(below, caches, np.ascontiguousarray(g))  # the drawing's caches broadcast over the k rows
+    except ValueError:  # a layer between Dense layers that keeps its batch's shape (a Reshape)
+        raise DiagramError("this model has a layer between its dense layers that the diagram cannot follow") from None
     g = g.reshape(len(units), 28, 28)
     peak = np.abs(g).max(axis=(1, 2), keepdims=True)
     return (g / np.where(peak > 0, peak, 1)).astype(np.float32)
