@@ -86,10 +86,6 @@ class LessonLink:
         """A short name of this step, the same for everyone who opens it (for the form's fields)."""
         return hashlib.sha256(urlencode(sorted(self.to_query().items())).encode()).hexdigest()[:8]
 
-    def fixed(self, name: str) -> bool:
-        """Whether a student may not change the setting `name`."""
-        return name not in self.open
-
     def for_class(self) -> LessonLink:
         """The same step, as the class's view shows it on a projector."""
         return dataclasses.replace(self, view=CLASS)
