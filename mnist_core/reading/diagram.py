@@ -53,10 +53,6 @@ class Layer:
     shown: tuple[Unit, ...]  # the SHOWN most active (hidden), or the ten digits in order (outputs)
     outputs: bool  # the last layer: the ten digits
 
-    @property
-    def name(self) -> str:
-        return "output" if self.outputs else "hidden"
-
 
 @dataclass(frozen=True)
 class Push:
