@@ -23,6 +23,7 @@ from mnist_core.store.runs import RunError, RunStore
 from mnist_core.watching.film import FILM_FILE, Film
 from mnist_core.watching.frame import Frame
 
+HOLD = 6  # showings of a played film's last frame: the loop rests on what it learned
 STYLE = """<style>
 .mw-tiles{display:grid;grid-template-columns:repeat(var(--wide),minmax(0,1fr));gap:8px 6px;max-width:760px}
 @media (max-width:640px){.mw-tiles{grid-template-columns:repeat(var(--narrow),minmax(0,1fr))}}
@@ -51,7 +52,7 @@ def show_live(extras: dict | None) -> None:
     st.subheader("Inside, as it learns")
     weights, mistakes = st.columns([3, 2], gap="large")
     with weights:
-        _weights(frame, f"after epoch {frame.epoch}")
+        _weights(frame, _when(frame.epoch))
     with mistakes:
         _mistakes(frame)
 
@@ -66,14 +67,19 @@ def show_film(store: RunStore, run_id: str) -> bool:
 
 
 def _film_view(film: Film, run_id: str) -> None:
-    """Redrawn alone when the slider moves (a fragment): the pictures and confusion at an epoch."""
+    """Redrawn alone when the slider moves (a fragment): the pictures and confusion at an epoch,
+    or, played, every epoch kept one after another."""
     st.subheader("What it learned, epoch by epoch")
+    if st.toggle("Play it", key=f"train_film_play_{run_id}",
+                 help="Every epoch it kept, one after another, again and again: from noise to what it learned"):
+        st.html(play_html(film))
+        return
     epoch = st.select_slider("Epoch", film.epochs, value=film.epochs[-1], key=f"train_film_{run_id}",
                              help="The epochs this run kept: every one of the first ten, then one every 30% more")
     frame = film.at(epoch)
     weights, confusion = st.columns([3, 2], gap="large")
     with weights:
-        _weights(frame, "before training" if epoch == 0 else f"after epoch {epoch}")
+        _weights(frame, _when(epoch))
     with confusion:
         st.markdown(f"**Its confusions then** · {frame.accuracy:.1%} right")
         _confusion(frame.confusion)
@@ -108,6 +114,33 @@ def weights_html(frame: Frame) -> str:
                           wide, narrow, "weights")
 
 
+def play_html(film: Film, seconds: float = 0.35) -> str:
+    """The film as a loop, `seconds` a frame: each unit's pictures at every epoch kept, one PNG of
+    them all (a row a frame, a column a unit) that CSS steps through, the epoch written above.
+    The last frame is shown HOLD times over, so that the loop rests on what it learned."""
+    frames = [*film.frames, *[film.frames[-1]] * HOLD]
+    m, k = len(frames), len(frames[0].units)
+    sheet = np.concatenate([np.concatenate([red_blue(p, peak=_bright(p)) for p in f.pictures], axis=1)
+                            for f in frames])  # (m * 28, k * 28)
+    timing = f"{m * seconds:.2f}s steps({m}, jump-none) infinite"
+    style = (f"<style>.mw-play .mw-f{{aspect-ratio:1;border-radius:3px;image-rendering:pixelated;"
+             f"background-image:url({data_uri(sheet, RED_BLUE)});background-size:{k * 100}% {m * 100}%;"
+             f"animation:mw-film {timing}}}"
+             "@keyframes mw-film{from{background-position-y:0%}to{background-position-y:100%}}"
+             ".mw-when{height:1.5em;line-height:1.5em;overflow:hidden;font-weight:600;margin-bottom:6px}"
+             f".mw-when div{{animation:mw-when {timing}}}"
+             f"@keyframes mw-when{{from{{transform:translateY(0)}}to{{transform:translateY(-{1.5 * (m - 1):.1f}em)}}}}"
+             "@media (prefers-reduced-motion:reduce){.mw-play .mw-f{animation:none;background-position-y:100%}"
+             f".mw-when div{{animation:none;transform:translateY(-{1.5 * (m - 1):.1f}em)}}}}</style>")
+    when = "".join(f"<p style='margin:0;line-height:1.5em'>{_when(f.epoch).capitalize()}</p>" for f in frames)
+    captions = [str(u) if frames[0].outputs else f"unit {u}" for u in frames[0].units]
+    wide, narrow = (5, 5) if k <= 10 else (8, 4)
+    figures = "".join(f'<figure><div class="mw-f" style="background-position-x:{100 * j / max(k - 1, 1):.3f}%">'
+                      f"</div><figcaption>{html.escape(c)}</figcaption></figure>" for j, c in enumerate(captions))
+    return (STYLE + style + f'<div class="mw-play"><div class="mw-when"><div>{when}</div></div>'
+            f'<div class="mw-tiles" style="--wide:{wide};--narrow:{narrow}">{figures}</div></div>')
+
+
 def mistakes_html(frame: Frame) -> str:
     """The frame's wrong digits, four a row, each with what it said."""
     return STYLE + _tiles([data_uri(grey(m.image)) for m in frame.mistakes],
@@ -134,6 +167,10 @@ def _tiles(uris: list[str], captions: list[str], wide: int, narrow: int, kind: s
     figures = "".join(f'<figure><img src="{u}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption>'
                       "</figure>" for u, c in zip(uris, captions, strict=True))
     return f'<div class="mw-tiles mw-{kind}" style="--wide:{wide};--narrow:{narrow}">{figures}</div>'
+
+
+def _when(epoch: int) -> str:
+    return "before training" if epoch == 0 else f"after epoch {epoch}"
 
 
 def _bright(picture: np.ndarray) -> float:

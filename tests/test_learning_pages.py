@@ -8,6 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from app_pages.learning import HOLD
 from mnist_core import data as mnist_data
 from mnist_core import words
 from mnist_core.config import TrainConfig
@@ -42,6 +43,10 @@ def test_the_slider_scrubs_through_the_epochs_a_run_kept(monkeypatch):
     assert any(m.value == "**The ten digit templates, before training**" for m in at.markdown)
     weights = [h.value for h in at.html if "mw-weights" in h.value]
     assert len(weights) == 1 and weights[0].count("<img") == 10
+    at.toggle(key=slider.key.replace("train_film_", "train_film_play_")).set_value(True).run()
+    (played,) = [h.value for h in at.html if "mw-play" in h.value]
+    assert played.count('class="mw-f"') == 10 and f"steps({4 + HOLD}, jump-none)" in played  # 4 frames, the last held
+    assert played.count("After epoch 3") == 1 + HOLD and "Before training" in played
 
 
 def frame_script(extras: dict) -> None:
