@@ -19,7 +19,7 @@ import streamlit as st
 
 from mnist_core import words
 from mnist_core.pictures import RED_BLUE, data_uri, grey, red_blue
-from mnist_core.reading.diagram import Diagram, DiagramError, Layer, Unit, diagram, strip
+from mnist_core.reading.diagram import Diagram, DiagramError, Layer, Push, Unit, diagram, strip
 from mnist_core.reading.forward import DenseNet
 
 WIDTH = 400  # the diagram's own units across; it is drawn scaled to its column
@@ -33,11 +33,13 @@ STYLE = """<style>
 .nd{position:relative;width:100%;max-width:560px;margin:4px 0 6px;font-size:11px;line-height:1.2;
   font-variant-numeric:tabular-nums;user-select:none}
 .nd>img.lines{position:absolute;inset:0;width:100%;height:100%}
+.nd>img.hl{display:none;position:absolute;inset:0;width:100%;height:100%;pointer-events:none}
+.nd:has(.u:hover,.u:focus)>img.lines{opacity:.3}
 .nd .t{position:absolute;left:0;white-space:nowrap;color:rgba(250,250,250,.8);background:rgba(14,17,23,.85);
   padding:0 4px 0 0;border-radius:3px;display:flex;align-items:center;gap:6px;z-index:1}
 .nd .t img{height:16px;image-rendering:pixelated;border:1px solid #555}
 .nd .in{position:absolute;image-rendering:pixelated;border:1px solid #555}
-.nd .u{position:absolute;border-radius:4px;outline:1px solid rgba(255,255,255,.25);cursor:pointer;
+.nd .u{position:absolute;z-index:1;border-radius:4px;outline:1px solid rgba(255,255,255,.25);cursor:pointer;
   display:flex;align-items:center;justify-content:center;font-weight:600}
 .nd .u.r{outline:2px solid #fff}
 .nd .u:hover,.nd .u:focus{outline:2px solid #4f8bf9;z-index:2}
@@ -87,7 +89,7 @@ def diagram_html(d: Diagram) -> str:
     parts = [f'<img class="lines" alt="" src="{_lines_svg(d, place, height)}">',
              _text(4, "Input: your drawing as 28x28 = 784 pixels"),
              _box("in", (WIDTH - INPUT) / 2, TOP, INPUT, INPUT, height, "img", attrs=f'alt="the drawing" src="{ink}"')]
-    nodes, panels = [], []
+    nodes, panels, traced = [], [], []  # traced: each unit's own lines, a picture shown when it is pointed at
     for n, layer in enumerate(d.layers):
         y = TOP + INPUT + ROW * n + ROW - 28
         parts.append(_text(y - SIDE / 2 - 20, _title(n, layer), height, layer))
@@ -103,15 +105,19 @@ def diagram_html(d: Diagram) -> str:
                               attrs='tabindex="0"', inner=label))
             nodes.append(f'<div class="v" style="left:{_pc(x, WIDTH)};top:{_pc(y + SIDE / 2 + 3, height)}">'
                          f"{_value(unit.value, layer)}</div>")
-            panels.append(_panel(key, n, unit, layer, len(panels), len(shown)))
-    # the panels after the units: a unit's :hover or :focus shows the panel that follows it (~)
+            panels.append(_panel(key, n, unit, layer, len(traced), len(shown)))
+            own = [q for q in d.pushes if (q.layer, q.target) == (n, unit.index)
+                   or (q.layer, q.source) == (n + 1, unit.index)]  # into it, and out of it
+            traced.append(f'<img class="hl {key}l" alt="" src="{_traced_svg(own, place, height)}">')
+    # the panels and traces after the units: a unit's :hover or :focus shows those that follow it (~)
     rules = "".join(f".nd .{k}:hover~.{k}p,.nd .{k}:focus~.{k}p{{display:flex}}"
+                    f".nd .{k}:hover~.{k}l,.nd .{k}:focus~.{k}l{{display:block}}"
                     for k in (f"nd-{n}-{u.index}" for n, layer in enumerate(d.layers) for u in layer.shown))
     rules += (f".nd .p .pic .w{{background-image:url({sprite});background-size:100% {100 * len(shown)}%}}"
               f".nd .p .ink{{background-image:url({ink})}}"
               f'.nd .p .s::after{{content:"{_css(words.RESPONDS_TO)}"}}')
     return (f"<style>{rules}</style>"
-            f'<div class="nd" style="aspect-ratio:{WIDTH}/{height}">{"".join(parts + nodes + panels)}</div>')
+            f'<div class="nd" style="aspect-ratio:{WIDTH}/{height}">{"".join(parts + nodes + panels + traced)}</div>')
 
 
 def _title(n: int, layer: Layer) -> str:
@@ -152,6 +158,16 @@ def _panel(key: str, n: int, unit: Unit, layer: Layer, tile: int, tiles: int) ->
             f'<div><b>{html.escape(title)}</b><span class="s"></span> {html.escape(line)}</div></div>')
 
 
+def _ends(push: Push, place: dict) -> tuple[float, float, float, float]:
+    """Where a push's line starts (a pixel of the drawing, or under a unit's number) and ends (a unit's top)."""
+    x2, y2 = place[push.layer, push.target]
+    if push.layer == 0:
+        row, column = divmod(push.source, 28)
+        return (WIDTH - INPUT) / 2 + (column + 0.5) * INPUT / 28, TOP + (row + 0.5) * INPUT / 28, x2, y2 - SIDE / 2
+    x1, y1 = place[push.layer - 1, push.source]
+    return x1, y1 + SIDE / 2 + 14, x2, y2 - SIDE / 2
+
+
 def _lines_svg(d: Diagram, place: dict, height: float) -> str:
     """The pushes as lines (red up, blue down, stronger darker), as an SVG picture's data URI."""
     lines = []
@@ -159,21 +175,28 @@ def _lines_svg(d: Diagram, place: dict, height: float) -> str:
     for push in d.pushes:
         by_layer[push.layer] = max(by_layer.get(push.layer, 0.0), abs(push.strength))
     for push in sorted(d.pushes, key=lambda p: abs(p.strength)):
-        x2, y2 = place[push.layer, push.target]
-        y2 -= SIDE / 2
-        if push.layer == 0:
-            row, column = divmod(push.source, 28)
-            x1 = (WIDTH - INPUT) / 2 + (column + 0.5) * INPUT / 28
-            y1 = TOP + (row + 0.5) * INPUT / 28
-        else:
-            x1, y1 = place[push.layer - 1, push.source]
-            y1 += SIDE / 2 + 14
+        x1, y1, x2, y2 = _ends(push, place)
         share = abs(push.strength) / (by_layer[push.layer] or 1.0)
         kind = "u" if push.strength > 0 else "d"  # up, down
         lines.append(f"<line class='{kind}' x1='{x1:.1f}' y1='{y1:.1f}' x2='{x2:.1f}' y2='{y2:.1f}' "
                      f"stroke-opacity='{0.15 + 0.85 * share:.2f}' stroke-width='{0.6 + 1.6 * share:.2f}'/>")
+    return _svg("<style>.u{stroke:rgb(255,75,75)}.d{stroke:rgb(79,139,249)}</style>" + "".join(lines), height)
+
+
+def _traced_svg(pushes: list[Push], place: dict, height: float) -> str:
+    """One unit's pushes, in and out, bright: what pointing at it traces (two paths, up and down)."""
+    paths = {True: "", False: ""}
+    for push in pushes:
+        x1, y1, x2, y2 = _ends(push, place)
+        paths[push.strength > 0] += f"M{x1:.0f} {y1:.0f}L{x2:.0f} {y2:.0f}"
+    return _svg("".join(f"<path d='{path}' stroke='rgb({colour})' stroke-width='2.4' fill='none'/>"
+                        for up, colour in ((True, "255,75,75"), (False, "79,139,249")) if (path := paths[up])),
+                height)
+
+
+def _svg(body: str, height: float) -> str:
     svg = (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {WIDTH} {height}' preserveAspectRatio='none'>"
-           f"<style>.u{{stroke:rgb(255,75,75)}}.d{{stroke:rgb(79,139,249)}}</style>{''.join(lines)}</svg>")
+           f"{body}</svg>")
     return "data:image/svg+xml," + quote(svg, safe=" '=:/.,;(){}")  # as text: a quarter smaller than base64
 
 

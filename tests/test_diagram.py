@@ -112,8 +112,14 @@ def test_the_html_has_a_panel_for_every_unit_and_its_lines_for_every_push(defaul
     page = diagram_html(d)
     units = [(n, u.index) for n, layer in enumerate(d.layers) for u in layer.shown]
     assert page.count('tabindex="0"') == len(units) == 30
-    for n, index in units:  # each unit's panel, and the rule that shows it when the unit is pointed at or focused
+    for n, index in units:  # each unit's panel and trace, and the rules that show them when it is pointed at or focused
         assert f'class="p nd-{n}-{index}p"' in page and f".nd .nd-{n}-{index}:focus~.nd-{n}-{index}p" in page
+        assert f'class="hl nd-{n}-{index}l"' in page and f".nd .nd-{n}-{index}:hover~.nd-{n}-{index}l" in page
+    # a unit's trace: its pushes in and out, one segment each
+    n, index = units[12]  # a second-layer unit
+    trace = unquote(re.search(rf'class="hl nd-{n}-{index}l" alt="" src="data:image/svg\+xml,([^"]+)"', page)[1])
+    own = [q for q in d.pushes if (q.layer, q.target) == (n, index) or (q.layer, q.source) == (n + 1, index)]
+    assert trace.count("M") == len(own) >= 3
     svg = unquote(re.search(r'class="lines" alt="" src="data:image/svg\+xml,([^"]+)"', page)[1])
     assert svg.count("<line ") == len(d.pushes)
     assert "<script" not in page and "<svg" not in page  # st.html keeps HTML and CSS only
