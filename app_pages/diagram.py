@@ -12,7 +12,6 @@ scripts or inline SVG.
 from __future__ import annotations
 
 import html
-from urllib.parse import quote
 
 import numpy as np
 import streamlit as st
@@ -27,6 +26,7 @@ PITCH = 38  # between two units' centres
 SIDE = 26  # a unit's square
 INPUT = 84  # the drawing's side
 ROW = 92  # from one layer's units to the next's
+URI_ESCAPES = str.maketrans({c: f"%{ord(c):02X}" for c in '%#<>{}"'})  # an SVG as a data URI's text
 TOP = 30  # the drawing's top edge (the input's title above it)
 
 STYLE = """<style>
@@ -90,6 +90,10 @@ def diagram_html(d: Diagram) -> str:
              _text(4, "Input: your drawing as 28x28 = 784 pixels"),
              _box("in", (WIDTH - INPUT) / 2, TOP, INPUT, INPUT, height, "img", attrs=f'alt="the drawing" src="{ink}"')]
     nodes, panels, traced = [], [], []  # traced: each unit's own lines, a picture shown when it is pointed at
+    into, out_of = {}, {}  # (layer, unit) -> its pushes in, and out
+    for q in d.pushes:
+        into.setdefault((q.layer, q.target), []).append(q)
+        out_of.setdefault((q.layer, q.source), []).append(q)
     for n, layer in enumerate(d.layers):
         y = TOP + INPUT + ROW * n + ROW - 28
         parts.append(_text(y - SIDE / 2 - 20, _title(n, layer), height, layer))
@@ -106,8 +110,7 @@ def diagram_html(d: Diagram) -> str:
             nodes.append(f'<div class="v" style="left:{_pc(x, WIDTH)};top:{_pc(y + SIDE / 2 + 3, height)}">'
                          f"{_value(unit.value, layer)}</div>")
             panels.append(_panel(key, n, unit, layer, len(traced), len(shown)))
-            own = [q for q in d.pushes if (q.layer, q.target) == (n, unit.index)
-                   or (q.layer, q.source) == (n + 1, unit.index)]  # into it, and out of it
+            own = [*into.get((n, unit.index), ()), *out_of.get((n + 1, unit.index), ())]
             traced.append(f'<img class="hl {key}l" alt="" src="{_traced_svg(own, place, height)}">')
     # the panels and traces after the units: a unit's :hover or :focus shows those that follow it (~)
     rules = "".join(f".nd .{k}:hover~.{k}p,.nd .{k}:focus~.{k}p{{display:flex}}"
@@ -197,7 +200,8 @@ def _traced_svg(pushes: list[Push], place: dict, height: float) -> str:
 def _svg(body: str, height: float) -> str:
     svg = (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {WIDTH} {height}' preserveAspectRatio='none'>"
            f"{body}</svg>")
-    return "data:image/svg+xml," + quote(svg, safe=" '=:/.,;(){}")  # as text: a quarter smaller than base64
+    # as text, a quarter smaller than base64: the few signs a data URI must not hold raw, escaped
+    return "data:image/svg+xml," + svg.translate(URI_ESCAPES)
 
 
 def _css(text: str) -> str:
