@@ -62,6 +62,7 @@ def test_the_diagram_changes_when_a_stroke_is_added_and_shows_a_unit(page, app_u
     panel = diagram.locator(".p:visible")
     panel.wait_for()
     assert panel.count() == 1 and panel.inner_text().startswith("Hidden layer 1, unit")
+    assert diagram.locator("img.hl:visible").count() == 1  # its pushes traced
 
 
 def test_a_unit_is_tapped_on_a_phone(browser, app_url):
