@@ -1,5 +1,5 @@
-"""The Train page's look inside (AppTest): after a short training, the slider through the epochs
-the run kept redraws the templates and the confusion matrix at the epoch chosen; a frame a
+"""The Train page's look inside (AppTest): the slider through the epochs a run kept redraws the
+templates at the epoch chosen, and plays them; a run from before films shows none; a frame a
 training sent is drawn, and a frame that is not one is left out."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app_pages.learning import HOLD
-from mnist_core import data as mnist_data
 from mnist_core import words
 from mnist_core.config import TrainConfig
+from mnist_core.pipeline import train_and_save
 from mnist_core.training import train
 from mnist_core.watching.watcher import Watcher
-from tests.helpers import APP, load_tiny_mnist
 from tests.helpers import APP_TIMEOUT as TIMEOUT
+from tests.helpers import load_tiny_mnist
 
 
 @pytest.fixture(autouse=True)
@@ -25,28 +25,39 @@ def fresh_caches():
     st.cache_resource.clear()
 
 
-def test_the_slider_scrubs_through_the_epochs_a_run_kept(monkeypatch):
-    monkeypatch.setattr(mnist_data, "load_mnist", load_tiny_mnist)
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("app_pages/train.py").run()
-    at.number_input(key="train_epochs_seed").set_value(3)
-    at.number_input(key="train_learning_rate_seed").set_value(0.5)
-    at.button(key="train_start").click().run()
-    from app_pages.common import runner
+def film_script(url: str, run_id: str) -> None:
+    from app_pages import learning
+    from mnist_core.store.database import Database
+    from mnist_core.store.runs import RunStore
 
-    runner().join(120)
-    at.run()
-    (slider,) = [s for s in at.select_slider if s.key.startswith("train_film_")]
-    assert list(slider.options) == ["0", "1", "2", "3"] and slider.value == 3
+    learning.show_film(RunStore(Database.open(url)), run_id)
+
+
+def test_the_slider_scrubs_through_the_epochs_a_run_kept(sqlite_url):
+    run = train_and_save(TrainConfig(epochs=3, batch_size=64, learning_rate=0.5), "seed", sqlite_url,
+                         load_tiny_mnist).run
+    at = AppTest.from_function(film_script, args=(sqlite_url, run.id), default_timeout=TIMEOUT).run()
+    (slider,) = at.select_slider
+    assert slider.key == f"train_film_{run.id}" and list(slider.options) == ["0", "1", "2", "3"] and slider.value == 3
     assert any(m.value == "**The ten digit templates, after epoch 3**" for m in at.markdown)
     slider.set_value(0).run()
     assert any(m.value == "**The ten digit templates, before training**" for m in at.markdown)
     weights = [h.value for h in at.html if "mw-weights" in h.value]
     assert len(weights) == 1 and weights[0].count("<img") == 10
-    at.toggle(key=slider.key.replace("train_film_", "train_film_play_")).set_value(True).run()
+    at.toggle(key=f"train_film_play_{run.id}").set_value(True).run()
     (played,) = [h.value for h in at.html if "mw-play" in h.value]
     assert played.count('class="mw-f"') == 10 and f"steps({4 + HOLD}, jump-none)" in played  # 4 frames, the last held
     assert played.count("After epoch 3") == 1 + HOLD and "Before training" in played
+
+
+def test_a_run_without_a_film_shows_none(sqlite_url):
+    from mnist_core.store.database import Database
+    from mnist_core.store.runs import RunStore
+
+    store = RunStore(Database.open(sqlite_url))
+    run = store.save(train(TrainConfig(epochs=1, batch_size=100), load_tiny_mnist()), preset="seed")  # as before films
+    at = AppTest.from_function(film_script, args=(sqlite_url, run.id), default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.select_slider
 
 
 def frame_script(extras: dict) -> None:

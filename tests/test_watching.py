@@ -10,7 +10,6 @@ import pytest
 
 from mnist_core.analysis import confusion_matrix
 from mnist_core.config import TrainConfig
-from mnist_core.jobs.process import TrainingJob
 from mnist_core.pipeline import Event, train_and_save
 from mnist_core.store.database import Database
 from mnist_core.store.runs import RunStore
@@ -21,7 +20,7 @@ from mnist_core.watching.watcher import UNITS, Watcher, first_kernel
 from tests.helpers import load_tiny_mnist
 
 SEED = TrainConfig(epochs=6, batch_size=64, learning_rate=0.5)  # the book's network, on tiny digits
-HIDDEN = TrainConfig(epochs=3, batch_size=64, learning_rate=0.05, hidden=(40, 20), dropout=0.3)
+HIDDEN = TrainConfig(epochs=2, batch_size=64, learning_rate=0.05, hidden=(40,), dropout=0.3)
 
 
 def watched(config: TrainConfig, data) -> tuple[Watcher, list[dict], object]:
@@ -64,17 +63,23 @@ def test_the_film_starts_from_the_real_initial_weights_and_ends_at_the_last_epoc
     assert film.at(0).accuracy < 0.5 < film.at(6).accuracy  # noise, then digits
 
 
-def test_watching_changes_nothing_of_the_training(tiny_mnist):
+@pytest.fixture(scope="module")
+def hidden_watched():
+    """A network with hidden layers and dropout, trained watched: (watcher, each epoch's logs, result)."""
+    return watched(HIDDEN, load_tiny_mnist())
+
+
+def test_watching_changes_nothing_of_the_training(hidden_watched, tiny_mnist):
     # the initial weights are made again after the first epoch, reseeding: dropout and shuffles go on unchanged
-    _, _, seen = watched(HIDDEN, tiny_mnist)
+    _, _, seen = hidden_watched
     unseen = train(HIDDEN, tiny_mnist)
     assert seen.history == unseen.history
     for a, b in zip(seen.model.get_weights(), unseen.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_hidden_layer_shows_the_units_that_changed_most_and_keeps_them(tiny_mnist):
-    watcher, logs, result = watched(HIDDEN.replace(hidden=(40,)), tiny_mnist)
+def test_a_hidden_layer_shows_the_units_that_changed_most_and_keeps_them(hidden_watched):
+    watcher, logs, result = hidden_watched
     frames = [Frame.from_json(log["extras"]["frame"]) for log in logs]
     units = frames[0].units
     assert len(units) == UNITS and all(f.units == units for f in frames) and not frames[0].outputs
@@ -109,10 +114,3 @@ def test_a_saved_run_keeps_its_film_and_epochs_report_frames(sqlite_url):
                              on_event=lambda kind, p: kind == Event.EPOCH and frames.append(p[1]["extras"]["frame"]))
     film = Film.from_bytes(RunStore(Database.open(sqlite_url)).file(outcome.run.id, FILM_FILE))
     assert film.epochs == (0, 1, 2, 3, 4, 5, 6) and [f["epoch"] for f in frames] == [1, 2, 3, 4, 5, 6]
-
-
-def test_a_job_shows_its_latest_frame(sqlite_url):
-    job = TrainingJob(SEED, "seed", load_tiny_mnist, sqlite_url)
-    job.run()
-    frame = Frame.from_json(job.snapshot().extras["frame"])
-    assert frame.epoch == SEED.epochs and frame.outputs
