@@ -19,7 +19,7 @@ from app_pages.common import (
     save_uploaded_model,
 )
 from app_pages.diagram import show_diagram
-from app_pages.lesson import lesson_for, lesson_maker, lesson_model
+from app_pages.lesson_link import lesson_for, lesson_maker, lesson_model
 from mnist_core import words
 from mnist_core.drawing_files import as_png
 from mnist_core.owners import NotAllowed

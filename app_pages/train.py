@@ -32,7 +32,7 @@ from app_pages.common import (
     training_mode,
     trains_here,
 )
-from app_pages.lesson import lesson_for, lesson_maker, lesson_settings
+from app_pages.lesson_link import lesson_for, lesson_maker, lesson_settings
 from mnist_core import data as mnist_data
 from mnist_core import words
 from mnist_core.analysis import Evaluation, downsample, evaluate

@@ -7,7 +7,7 @@ popover where a teacher makes one from the page as it is.
     lesson_maker("train", preset_name, config)              # "Make a lesson link", in the sidebar
 
 A link followed is kept for the session, so that a student who looks at another page and comes
-back finds the step as the teacher set it; "Leave the lesson" lets them go.
+back finds the step as the teacher set it; "Leave" lets them go.
 """
 
 from __future__ import annotations
