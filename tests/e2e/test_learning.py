@@ -92,7 +92,7 @@ def test_a_lesson_link_opens_with_its_settings_fixed(page, app_url):
     sidebar.get_by_text("Epochs: 4").wait_for()  # shown, fixed
     assert sidebar.get_by_role("spinbutton", name="Epochs").count() == 0
     assert sidebar.get_by_role("spinbutton", name="Batch size").count() == 0  # not shown at all
-    assert sidebar.locator("[data-testid=stSelectbox]", has_text="Preset").count() == 0
+    assert sidebar.locator("[data-testid=stSelectbox]").count() == 0  # nor the network's choice
     assert sidebar.get_by_role("spinbutton", name="Learning rate").input_value() == "0.0500"  # open to change
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("Finished after 4 epochs").wait_for(timeout=180_000)
