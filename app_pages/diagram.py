@@ -86,9 +86,9 @@ def diagram_html(d: Diagram) -> str:
     shown = [unit for layer in d.layers for unit in layer.shown]
     # every unit's picture in one PNG, a column of tiles each panel shows one of: one encoding, not thirty
     sprite = data_uri(red_blue(np.concatenate([unit.picture for unit in shown]), peak=1.0), RED_BLUE)
-    parts = [f'<img class="lines" alt="" src="{_lines_svg(d, place, height)}">',
-             _text(4, "Input: your drawing as 28x28 = 784 pixels"),
-             _box("in", (WIDTH - INPUT) / 2, TOP, INPUT, INPUT, height, "img", attrs=f'alt="the drawing" src="{ink}"')]
+    parts = [_box("in", (WIDTH - INPUT) / 2, TOP, INPUT, INPUT, height, "img", attrs=f'alt="the drawing" src="{ink}"'),
+             f'<img class="lines" alt="" src="{_lines_svg(d, place, height)}">',  # over the drawing: from its ink
+             _text(4, "Input: your drawing as 28x28 = 784 pixels")]
     nodes, panels, traced = [], [], []  # traced: each unit's own lines, a picture shown when it is pointed at
     into, out_of = {}, {}  # (layer, unit) -> its pushes in, and out
     for q in d.pushes:
