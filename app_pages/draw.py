@@ -18,6 +18,9 @@ from app_pages.common import (
     probability_chart,
     save_uploaded_model,
 )
+from app_pages.diagram import show_diagram
+from app_pages.lesson_link import lesson_for, lesson_maker, lesson_model
+from mnist_core import words
 from mnist_core.drawing_files import as_png
 from mnist_core.owners import NotAllowed
 from mnist_core.preprocessing import NotADigit, preprocess_and_span
@@ -35,6 +38,7 @@ LABELLED = "draw_label_for"  # session state: the fingerprint the "No, it was a"
 
 st.title("Draw a digit")
 me = actor()
+lesson = lesson_for("draw")  # a teacher's link: the model, fixed
 
 with st.sidebar:
     st.header("Model")
@@ -44,7 +48,10 @@ with st.sidebar:
     upload_label = "Upload a model…"
     if st.session_state.get(MODEL_KEY) not in [*choices, upload_label]:
         st.session_state[MODEL_KEY] = next(iter(choices))
-    choice = st.selectbox("Model", [*choices, upload_label], key=MODEL_KEY)
+    fixed = lesson_model(lesson, choices)
+    if fixed is not None:
+        st.session_state[MODEL_KEY] = fixed
+    choice = st.selectbox("Model", [*choices, upload_label], key=MODEL_KEY, disabled=fixed is not None)
     model_name = choices.get(choice)
     model_path = None
     if choice == upload_label:
@@ -53,6 +60,8 @@ with st.sidebar:
         model_path = save_uploaded_model(uploaded_model) if uploaded_model else None
     st.header("Pen")
     pen = st.slider("Pen width", 4, 60, 20, key="draw_pen")
+    if lesson is None and model_name is not None:
+        lesson_maker("draw", model=model_name)
 
 
 def keep(label: int, x28: np.ndarray, reading: Reading, model: str, source: str, picture: object,
@@ -106,6 +115,7 @@ def show_why(why: Explanation) -> None:
     for i, unit in enumerate(why.units):
         label = f"unit {unit.index}" if why.hidden else f"the {unit.index} unit"
         cols[i % 4].image(heatmap(unit.picture, 84), caption=f"{label}: {unit.activation:.1f}")
+    st.caption(words.UNIT_NUMBER if why.hidden else words.OUTPUT_NUMBER)
 
 
 left, right = st.columns([1, 1], gap="large")
@@ -186,6 +196,8 @@ with right:
                           help="Calibrated: of readings this sure, about this share are right"
                           + ("; unsure: the two likeliest digits are close" if reading.unsure else ""))
         probability_chart(probabilities)
+        if reading.not_a_digit:  # why the chart still names a digit
+            st.caption(words.NONE_OF_THESE)
         notes = differences(x28, reading.digit)
         compare = st.toggle("Compare with MNIST's own digits", key="draw_compare", value=bool(notes),
                             help="Where this drawing's ink differs from most MNIST digits of the kind it was read as: "
@@ -205,6 +217,9 @@ with right:
         if st.toggle("Why this reading?", key="draw_explain",
                      help="Which pixels pushed the network toward its reading, and what its busiest units look for"):
             show_why(explain(model, x28, reading.digit, reading.runner_up))
+        if st.toggle("Inside the network", key="draw_inside", value=True,
+                     help="The network as a diagram, lit by this drawing: redrawn with every stroke"):
+            show_diagram(model.net, x28, probabilities)
 
         fingerprint = hashlib.sha256(x28.tobytes() + str(model_path or model_name).encode()).hexdigest()[:20]
         answer = (x28, reading, model_name or "uploaded model", CANVAS if source == "Draw" else UPLOAD,

@@ -18,6 +18,7 @@ from app_pages.common import (
     run_label,
     run_store,
 )
+from mnist_core import words
 from mnist_core.analysis import Reliability, reliability
 from mnist_core.data import DataError
 from mnist_core.owners import NotAllowed
@@ -114,6 +115,7 @@ if st.toggle("How far to trust its confidence", key="runs_reliability",
         st.caption(f"On {RELIABILITY_DIGITS:,} of MNIST's test digits, read as the Draw page reads them: expected "
                    f"calibration error {raw.ece:.1%} as the network says, {shown.ece:.1%} as the app shows it "
                    "(its temperature, fitted on the validation split, is saved with the run).")
+        st.caption(f"{words.CALIBRATION} {words.TEMPERATURE}")
     except (DataError, ModelError, RunError, StoreError) as e:
         st.error(f"Cannot score it: {e}")
 mine = me.may_change(run.owner)  # the buttons say it; the store enforces it

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_pages import learning
 from app_pages.common import (
     MODEL_KEY,
     actor,
@@ -31,7 +32,9 @@ from app_pages.common import (
     training_mode,
     trains_here,
 )
+from app_pages.lesson_link import lesson_for, lesson_maker, lesson_settings
 from mnist_core import data as mnist_data
+from mnist_core import words
 from mnist_core.analysis import Evaluation, downsample, evaluate
 from mnist_core.budget import (
     BudgetError,
@@ -91,17 +94,22 @@ def setting_input(name: str, setting: Setting, value: Any, preset_name: str) -> 
                            format=decimals, key=key, help=setting.help)
 
 
+lesson = lesson_for("train")  # a teacher's link: this step's network and settings, some fixed
 with st.sidebar:
     st.header("Settings")
-    preset_name = st.selectbox("Preset", list(PRESETS), key="train_preset",
-                               help="\n".join(f"- **{k}**: {v}" for k, v in PRESET_NOTES.items()))
-    preset = PRESETS[preset_name]
-    # Every field of TrainConfig, each starting at the preset's value: the main ones first.
-    values = {name: setting_input(name, setting, getattr(preset, name), preset_name)
-              for name, setting in settings() if setting.main}
-    with st.expander("More settings"):
-        values |= {name: setting_input(name, setting, getattr(preset, name), preset_name)
-                   for name, setting in settings() if not setting.main}
+    if lesson is not None:
+        preset_name, values = lesson_settings(lesson, setting_input)
+        preset = PRESETS[preset_name]
+    else:
+        preset_name = st.selectbox("Preset", list(PRESETS), key="train_preset",
+                                   help="\n".join(f"- **{k}**: {v}" for k, v in PRESET_NOTES.items()))
+        preset = PRESETS[preset_name]
+        # Every field of TrainConfig, each starting at the preset's value: the main ones first.
+        values = {name: setting_input(name, setting, getattr(preset, name), preset_name)
+                  for name, setting in settings() if setting.main}
+        with st.expander("More settings"):
+            values |= {name: setting_input(name, setting, getattr(preset, name), preset_name)
+                       for name, setting in settings() if not setting.main}
     limits = budget()
     st.caption(f"This server allows {duration(limits.seconds)} of training and {limits.max_parameters / 1e6:g} "
                f"million parameters a run, {limits.jobs_per_hour} runs an hour a person.")
@@ -140,7 +148,7 @@ def show_plan(config: TrainConfig | None, problem: str) -> bool:
             note += f" · the book: validation {book['val_accuracy']:.1%}, test {book['test_accuracy']:.1%}"
         if preset_name in PRESET_RESULTS:
             note += f" · measured here: test {PRESET_RESULTS[preset_name]:.2%}"
-        st.caption(f"**{preset_name}**: {note}")
+        st.caption(f"**{preset_name}**: {note}", help=words.explain(note) or None)
         left, right = st.columns([3, 2], gap="large")
         with right:
             start = st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
@@ -176,6 +184,9 @@ def show_plan(config: TrainConfig | None, problem: str) -> bool:
 
 
 config, problem = chosen_config()
+if config is not None and lesson is None:
+    with st.sidebar:
+        lesson_maker("train", preset_name, config)
 if show_plan(config, problem):
     try:  # memory is the training machine's: this server's when it trains here
         admit(jobs, config, preset_name, me, limits, here=trains_here(), address=client_address(),
@@ -205,6 +216,7 @@ def show_curves(history: dict[str, list[float]], batch_loss: list[float]) -> Non
         points = downsample(batch_loss, 400)
         frame = pd.DataFrame({"batch loss": points}, index=np.arange(len(points)) * group + 1)
         line_chart(frame, "batch" if group == 1 else f"batch (means of {group})", "batch loss", height=180, log_y=True)
+    learning.curve_words()
 
 
 def show_progress(job: QueuedJob, state: JobState | None, jobs: JobQueue) -> None:
@@ -270,6 +282,8 @@ def job_view(jobs: JobQueue, job: QueuedJob) -> None:
         show_curves(job.progress, [])
     elif job.run_id is not None:  # trained before the progress was kept: the run's record
         show_curves(run_store().history(job.run_id), [])
+    if job.status == Status.RUNNING:
+        learning.show_live(state.extras if state is not None else job.progress.get("extras"))
 
 
 @st.cache_resource(show_spinner="Scoring the test set…", max_entries=4)
@@ -319,6 +333,8 @@ def show_results(job: QueuedJob, run: Run) -> None:
         cols = st.columns(6)
         for i, m in enumerate(report.mistakes):
             cols[i % 6].image(enlarge(m.image / 255.0, 84), caption=f"{m.true}→{m.predicted} {m.confidence:.0%}")
+    if learning.show_film(run_store(), run.id):
+        return
     pictures = report.pictures
     st.subheader("What it learned: " + ("the ten digit templates" if len(pictures) == 10 else "first-layer units"))
     st.caption("Red: ink here votes for the unit; blue: against.")

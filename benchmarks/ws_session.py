@@ -64,6 +64,7 @@ class DrawSession:
         self.start_id = ""
         self.model_choice_id = ""  # the sidebar's model list
         self.model_file_id = ""  # its file uploader, once "Upload a model…" is chosen
+        self.toggles: dict[str, str] = {}  # a toggle's key -> its widget id
         self.session_id = ""
         self.kept: dict[str, WidgetState] = {}  # widgets whose state every rerun sends, as a browser does
         self.text_inputs: dict[str, str] = {}  # a text field's key -> its widget id
@@ -122,6 +123,10 @@ class DrawSession:
         state = BackMsg().rerun_script.widget_states.widgets.add()
         state.id, state.json_value = self.canvas_id, json.dumps(value)
         return await self._rerun([state], timeout, want=want)
+
+    def set_toggle(self, key: str, on: bool) -> None:
+        """Keep the toggle `key` on or off in every rerun from now on (its id seen in a rerun before)."""
+        self.kept[self.toggles[key]] = WidgetState(id=self.toggles[key], bool_value=on)
 
     async def upload_model(self, name: str, data: bytes, timeout: float = 60) -> None:
         """Choose "Upload a model…" and upload `data` as the file `name`, as the browser does: the
@@ -264,6 +269,8 @@ class DrawSession:
                     self.canvas_id = element.bidi_component.id
                 if which == "selectbox" and "model_choice" in element.selectbox.id:
                     self.model_choice_id = element.selectbox.id
+                if which == "checkbox":
+                    self.toggles[element.checkbox.id.rsplit("-", 1)[-1]] = element.checkbox.id
                 if which == "file_uploader" and "draw_model_file" in element.file_uploader.id:
                     self.model_file_id = element.file_uploader.id
                 if which == "metric" and want and element.metric.label == want and seen is None:

@@ -169,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _flag_help(setting) -> str:
     allowed = "" if setting.choices or setting.low is None else f"; {setting.describe_range()}"
-    return f"{setting.label}: {setting.help}{allowed}"
+    return f"{setting.label}: {setting.help}{allowed}".replace("%", "%%")  # argparse formats help with %
 
 
 def _hidden(text: str) -> tuple[int, ...]:

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mnist_core import words
 from mnist_core.errors import UserError
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
@@ -93,15 +94,16 @@ class TrainConfig:
                                main=True)
     learning_rate: float = _setting(0.01, label="Learning rate", help="step size; 0.01 is Keras' default for SGD",
                                     low=0.0, high=10.0, open_low=True, step=0.0001, main=True)
-    optimizer: str = _setting("sgd", label="Optimizer", help="how gradients become steps", choices=OPTIMIZERS,
+    optimizer: str = _setting("sgd", label="Optimizer", help=f"{words.SGD} {words.OPTIMIZERS}", choices=OPTIMIZERS,
                               main=True)
     momentum: float = _setting(0.0, label="Momentum", help="SGD only; the seed uses none",
                                low=0.0, high=1.0, open_high=True, step=0.05)
     hidden: tuple[int, ...] = _setting((), label="Hidden layers",
                                        help="ReLU units per hidden layer, e.g. 128,128; empty for the seed's one "
-                                            f"softmax layer (at most {MAX_HIDDEN_LAYERS} layers)", low=1, high=8192,
+                                            f"softmax layer (at most {MAX_HIDDEN_LAYERS} layers). {words.RELU} "
+                                            f"{words.SOFTMAX}", low=1, high=8192,
                                        main=True)
-    dropout: float = _setting(0.0, label="Dropout", help="rate after each hidden layer",
+    dropout: float = _setting(0.0, label="Dropout", help=f"rate after each hidden layer. {words.DROPOUT}",
                               low=0.0, high=1.0, open_high=True, step=0.05, main=True)
     validation_split: float = _setting(0.2, label="Validation split",
                                        help="fraction held out from the END of the training set, as Keras",

@@ -4,8 +4,9 @@
     outcome.run.id, outcome.result.test_accuracy
 
 The steps, each announced through `on_event(kind, payload)`: load the data (DATA, with each
-loader message), train (TRAINING once, then EPOCH with (epoch, logs) after every epoch), save
-the run (SAVING). A stop (the `stop` event set, or `time_limit` seconds of training passed)
+loader message), train (TRAINING once, then EPOCH with (epoch, logs) after every epoch, its
+logs' "extras" the latest look inside: watching.frame), save the run (SAVING) with its film
+(watching.film). A stop (the `stop` event set, or `time_limit` seconds of training passed)
 ends training within about a second, and the model so far is saved; a stop before the first
 steps ended saves nothing (NothingTrained).
 
@@ -31,7 +32,8 @@ from mnist_core.finetune import accuracy, holdout, people_in
 from mnist_core.reading.novelty import fit_temperature
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import Collection, DrawingStore, Filter
-from mnist_core.store.runs import FineTune, Run, RunStore, Scores, resolve_model
+from mnist_core.store.runs import FineTune, Run, RunStore, Scores, model_files, resolve_model
+from mnist_core.watching.film import FILM_FILE
 
 
 class Event(enum.StrEnum):
@@ -73,6 +75,7 @@ def train_and_save(
     from mnist_core.model import shape_of
     from mnist_core.reading.classifier import load_keras  # TensorFlow: imported when there is work for it
     from mnist_core.training import train
+    from mnist_core.watching.watcher import Watcher
 
     announce = on_event or (lambda kind, payload: None)
     store = RunStore(Database.open(database_url))  # a bad URL fails before minutes of training
@@ -86,9 +89,10 @@ def train_and_save(
     pools = [Pool("drawings", drawn.x[~held], drawn.y[~held], config.drawings)] if drawn is not None else []
     data = load_data(progress=lambda message, fraction: announce(Event.DATA, message))
     before = _scores(base, drawn, held, data) if base is not None else Scores(None, None)
+    watcher = Watcher.for_training(config, data, base)  # each epoch's frame, for the page and the run's film
     announce(Event.TRAINING, None)
     result = train(config, data, on_epoch_end=lambda epoch, logs: announce(Event.EPOCH, (epoch, logs)), stop=stop,
-                   time_limit=time_limit, pools=pools, base=base)
+                   time_limit=time_limit, pools=pools, base=base, watch=watcher)
     if result.epochs_done == 0:
         raise NothingTrained("stopped before the first epoch ended: nothing to save")
     report = None
@@ -98,8 +102,9 @@ def train_and_save(
         report = FineTune(config.base_model, trained_on, held_out,
                           people_in(drawn, held) if drawn is not None else 0, before, after)
     announce(Event.SAVING, None)
-    saved = store.save(result, preset=preset, owner=owner, finetune=report, job=job,
-                       temperature=_temperature(result.model, data, config))
+    files = {**model_files(result.model, _temperature(result.model, data, config)),
+             FILM_FILE: watcher.film(result.model, result.epochs_done).to_bytes()}
+    saved = store.save(result, preset=preset, owner=owner, finetune=report, job=job, files=files)
     return Outcome(saved, result)
 
 

@@ -45,8 +45,12 @@ from mnist_core.data import Mnist
 from mnist_core.mix import Mix, Pool, stack, style_pools
 from mnist_core.model import build_model, build_optimizer, members
 
-# epoch (0-based), logs: the METRICS, batch_loss (list), seconds
+# epoch (0-based), logs: the METRICS, batch_loss (list), seconds; "extras" when `watch` gave some
 EpochCallback = Callable[[int, dict], None]
+# epoch (0-based), a model holding that epoch's weights, the history so far -> a small JSON-able
+# dict for the epoch's logs ("extras"), or None: what a page may show beside the curves, or a copy
+# kept of the weights
+Watch = Callable[[int, keras.Model, History], dict | None]
 
 # Below this many units, the first layer's kernel gradient is computed as its transpose: for
 # the seed's 784 -> 10 layer, XLA's (10, 784) product takes 10 ms an epoch where the (784, 10)
@@ -80,11 +84,12 @@ def train(
     time_limit: float | None = None,
     pools: Sequence[Pool] = (),
     base: keras.Model | None = None,
+    watch: Watch | None = None,
 ) -> TrainResult:
     """Train a fresh model (or go on training `base`) on `data` and `pools` as `config` says;
-    `on_epoch_end` is called from this thread. When `stop` is set, or `time_limit` seconds of
-    training have passed, training stops within about a second (SLICE_SECONDS), the epoch in
-    progress counted as far as it went."""
+    `on_epoch_end` is called from this thread, after `watch` (Watch). When `stop` is set, or
+    `time_limit` seconds of training have passed, training stops within about a second
+    (SLICE_SECONDS), the epoch in progress counted as far as it went."""
     _use_threads_for(config)
     keras.utils.set_random_seed(config.seed)
     x_train, y_train, (x_val, y_val), mix = _resident_rows(config, data, pools)  # 1.
@@ -139,10 +144,14 @@ def train(
     history: History = {k: [] for k in METRICS}
 
     def report(epoch: int, logs: dict) -> None:
-        """4. Score the validation set (on the scorer) and announce the epoch."""
+        """4. Score the validation set (on the scorer, which holds this epoch's weights) and
+        announce the epoch."""
         logs["val_loss"], logs["val_accuracy"] = evaluate(validation)
         for k in history:
             history[k].append(logs[k])
+        extras = watch(epoch, scorer, history) if watch is not None else None
+        if extras:
+            logs["extras"] = extras
         if on_epoch_end is not None:
             on_epoch_end(epoch, logs)
 

@@ -13,6 +13,7 @@ from mnist_core.jobs.line import Status
 from mnist_core.jobs.process import TrainingJob
 from mnist_core.store.database import Database
 from mnist_core.store.runs import RunStore
+from mnist_core.watching.frame import Frame
 from tests.helpers import ROOT, LineReader, load_tiny_mnist, subprocess_env, wait_until
 
 CONFIG = TrainConfig(epochs=4, batch_size=100, learning_rate=0.5)
@@ -29,6 +30,7 @@ def test_run_records_progress_and_saves(sqlite_url):
     assert state.outcome == Status.DONE and state.epochs_done == 4
     assert len(state.history["val_accuracy"]) == 4 and len(state.batch_loss) == 4 * 8
     assert state.run_id == runs(sqlite_url)[0].id and state.test_accuracy > 0.5
+    assert Frame.from_json(state.extras["frame"]).epoch == 4  # the latest look inside (watching.frame)
 
 
 def test_stop_keeps_the_model_so_far(sqlite_url):

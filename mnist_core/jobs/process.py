@@ -56,6 +56,7 @@ class JobState:
     epochs_done: int = 0
     history: History = field(default_factory=lambda: {k: [] for k in METRICS})
     batch_loss: list[float] = field(default_factory=list)  # every batch of every epoch
+    extras: dict = field(default_factory=dict)  # the last epoch's small payload beside the curves (training.Watch)
     started: float = field(default_factory=time.time)
     fit_started: float | None = None
     finished: float | None = None
@@ -153,6 +154,7 @@ class TrainingJob:
                     for k, values in self._state.history.items():
                         values.append(logs[k])
                     self._state.batch_loss.extend(logs["batch_loss"])
+                    self._state.extras = logs.get("extras", {})
                     self._state.epochs_done = epoch + 1
             elif kind == Event.SAVING:
                 self._update(phase=Phase.SAVING)

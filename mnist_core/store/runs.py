@@ -9,7 +9,9 @@
 A run is a `Run` record (config, metrics, timings) plus two model files: `model.keras` (with
 the optimizer that trained it, so it can go on training) and `mnist_dense_model.h5` (the seed's
 file name and format, weights and architecture only: Keras 3 cannot restore an optimizer from
-HDF5). Run folders from older versions of the app (`runs/`) are imported once, never deleted.
+HDF5); a run trained by the app or the command line also keeps its film (watching.film: its
+first layer's weights at a few dozen epochs). Run folders from older versions of the app
+(`runs/`) are imported once, never deleted.
 """
 
 from __future__ import annotations
@@ -137,11 +139,13 @@ class RunStore:
 
     def save(self, result: Any, preset: str = "custom", name: str | None = None, owner: str = "",
              finetune: FineTune | None = None, job: tuple[str, str] | None = None,
-             temperature: float | None = None) -> Run:
+             temperature: float | None = None, files: dict[str, bytes] | None = None) -> Run:
         """Save a TrainResult as a new run: record and model files commit together or not at all.
         For a job of the line (`job`: its id, and the runner that claimed it), only while that
         runner still holds it, and the job names the run in the same transaction: a job is saved
-        once, whatever its runners do (RunError when the lease was lost meanwhile)."""
+        once, whatever its runners do (RunError when the lease was lost meanwhile). `files`: the
+        run's files made already (model_files(result.model, temperature), and any beside them,
+        such as its film), read back by name (`file`)."""
         created = dt.datetime.now(dt.UTC)
         run = Run(
             id=f"{created:%Y%m%d-%H%M%S}-{_slug(preset)}-{secrets.token_hex(3)}",
@@ -157,7 +161,7 @@ class RunStore:
             fit_seconds=round(result.fit_seconds, 3),
             owner=owner,
         )
-        files = model_files(result.model, temperature)  # serialized before the transaction: it stays short
+        files = files or model_files(result.model, temperature)  # serialized before the transaction: it stays short
         with self.db.write() as conn:
             if job is not None:
                 _hold(conn, *job, run.id)
