@@ -187,8 +187,7 @@ with right:
         with headline, st.container(horizontal=True, gap="large"):
             st.metric("Prediction", reading.headline, width="content")
             if reading.not_a_digit:  # the reading is kept, said as what it would be if it were a digit
-                st.caption(f"{reading.warning} {reading.closest}: the network's ten outputs always add up to "
-                           "100%, so it must pick a digit, even for a letter.")
+                st.caption(f"{reading.warning} {reading.closest}.")
             else:
                 confidence = f"{reading.confidence:.0%} / {reading.runner_up_confidence:.0%}" if reading.unsure \
                     else f"{reading.confidence:.1%}"
