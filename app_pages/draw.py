@@ -185,10 +185,13 @@ with right:
         probabilities = judged.probabilities[0]
         reading = interpret(probabilities, judged.not_a_digit[0], judged.looks_like[0])
         with headline, st.container(horizontal=True, gap="large"):
-            st.metric("Prediction", reading.headline, width="content")
             if reading.not_a_digit:  # the reading is kept, said as what it would be if it were a digit
-                st.caption(f"{reading.warning} {reading.closest}.")
+                st.metric("Prediction", reading.headline, delta=f"more like {reading.looks_like}", delta_color="off",
+                          delta_arrow="off", width="content", help=reading.warning)
+                st.metric("If it is a digit", f"{reading.digit} ({reading.confidence:.0%})", width="content",
+                          help=f"{reading.closest}. {words.NONE_OF_THESE}")
             else:
+                st.metric("Prediction", reading.headline, width="content")
                 confidence = f"{reading.confidence:.0%} / {reading.runner_up_confidence:.0%}" if reading.unsure \
                     else f"{reading.confidence:.1%}"
                 st.metric("Confidence", confidence, width="content",
@@ -196,7 +199,7 @@ with right:
                           + ("; unsure: the two likeliest digits are close" if reading.unsure else ""))
         probability_chart(probabilities)
         if reading.not_a_digit:  # why the chart still names a digit
-            st.caption(words.NONE_OF_THESE)
+            st.caption(f"{reading.warning} {reading.closest}. {words.NONE_OF_THESE}")
         notes = differences(x28, reading.digit)
         compare = st.toggle("Compare with MNIST's own digits", key="draw_compare", value=bool(notes),
                             help="Where this drawing's ink differs from most MNIST digits of the kind it was read as: "
