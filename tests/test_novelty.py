@@ -172,7 +172,8 @@ def test_fitting_a_model_s_statistics_end_to_end_on_tiny_data(monkeypatch, tmp_p
     layers = novelty.dense_layers([rng.normal(0, 0.05, (784, 32)), np.zeros(32), rng.normal(0, 0.3, (32, 10)),
                                    np.zeros(10)])
     stats = novelty_fit.fit_novelty(layers, tiny_mnist, seed=3)
-    assert stats.head.w1.shape == (784 + 32, novelty.HEAD_HIDDEN * novelty.HEAD_MEMBERS) and np.isfinite(stats.temperature)
+    assert stats.head.w1.shape == (784 + 32, novelty.HEAD_HIDDEN * novelty.HEAD_MEMBERS)
+    assert np.isfinite(stats.temperature)
     assert stats.head.kinds == novelty.KINDS  # without fonts no letters are taught, but every kind is known
     calibration = novelty_fit.calibration_digits(tiny_mnist.x_train[800:], seed=3)
     score = stats.score(novelty_fit.view_features(layers, calibration))
