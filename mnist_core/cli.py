@@ -252,6 +252,9 @@ def _train(args: argparse.Namespace) -> int:
             print(payload, file=sys.stderr)
         elif kind == Event.EPOCH:
             bar.update(*payload)
+        elif kind == Event.CHECK:  # a fine-tune on drawings, after its epochs
+            bar.close()
+            print(f"its own not-a-digit check: {payload}", file=sys.stderr)
 
     _store(args)  # the database is reachable (and old run folders imported) before training
     from mnist_core.data import load_mnist
@@ -626,5 +629,7 @@ class _ProgressBar:
             print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
+        """End the bar's line (once)."""
         if self.tty:
             print(file=self.stream)
+            self.tty = False
