@@ -17,8 +17,8 @@ on drawings fits its own head (novelty_fit.fit_novelty), with the drawings it le
 as digits, on a quarter of the examples the shipped default's learned from (HEAD_SHARE). Without
 it, the fine-tuned run would borrow the default's head, which never saw a label, and go on
 refusing the very writers it learned from (issue 31: the labelling loop's gain fell from 15.5
-points to 8.5). It costs a fine-tune about 30-40 s, and 1.5-2 minutes the first time on a
-machine, when its examples are made and cached (docs/figures.md).
+points to 8.5). It adds about 50 s to a fine-tune, and 1.5-2 minutes the first time on a
+machine, when its examples are made and cached, and a quarter to its peak memory (docs/figures.md).
 """
 
 from __future__ import annotations
