@@ -11,12 +11,14 @@ import zipfile
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from mnist_core.config import PRESETS, TrainConfig
 from mnist_core.model import build_model
 from mnist_core.pipeline import Event, train_and_save
+from mnist_core.preprocessing import preprocess
 from mnist_core.reading import novelty
-from mnist_core.reading.classifier import NOVELTY, Classifier, load_classifier
+from mnist_core.reading.classifier import MODELS_DIR, NOVELTY, Classifier, load_classifier
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import DrawingStore
 from mnist_core.store.runs import MODEL_FILE, RunStore, model_files
@@ -28,12 +30,25 @@ FINETUNE = PRESETS["finetune"].replace(epochs=12, replay=400, drawings=0.5, lear
                                        batch_size=50)
 
 
+def stars(n: int, seed: int = 0) -> np.ndarray:
+    """(n, 28, 28) five-pointed stars drawn on a canvas and preprocessed: no digit to the default's
+    check (tests/test_not_a_digit.py), each one's points and pen a little different."""
+    rng = np.random.default_rng(seed)
+    corners = np.array([(140, 20), (180, 260), (30, 100), (250, 100), (100, 260)], float)
+    out = []
+    for _ in range(n):
+        points = [tuple(p) for p in corners + rng.normal(0, 8, corners.shape)]
+        image = Image.new("RGBA", (280, 280), "black")
+        ImageDraw.Draw(image).line([*points, points[0]], fill="white", width=int(rng.integers(10, 20)), joint="curve")
+        out.append(preprocess(image))
+    return np.stack(out)
+
+
 def label_drawings(url: str, n: int = 120) -> None:
-    """Drawings in a 'style' the tiny MNIST lacks (its bars upright), by three people."""
+    """Stars that people say are digits (a 'style' that is no digit to the default's check), by three people."""
     store = DrawingStore(Database.open(url))
-    x, y = synthetic_digits(n, seed=11)
-    for i, (image, label) in enumerate(zip(x.transpose(0, 2, 1), y, strict=True)):
-        store.add(image, int(label), f"link:person-{i % 3}-token", predicted=0, model="default")
+    for i, image in enumerate(stars(n)):
+        store.add(image, i % 10, f"link:person-{i % 3}-token", predicted=0, model="default")
 
 
 def test_a_finetune_on_drawings_carries_a_head_fitted_with_them(sqlite_url, quick_own_heads, tmp_path):
@@ -52,7 +67,7 @@ def test_a_finetune_on_drawings_carries_a_head_fitted_with_them(sqlite_url, quic
     runs.export(outcome.run.id, tmp_path / "out")
     with zipfile.ZipFile(tmp_path / "out" / MODEL_FILE) as archive:
         assert NOVELTY in archive.namelist()
-    # the drawings it never trained on, in the style it learned: a digit to its own head, not to the default's
+    # the drawings it never trained on: digits to its own check, as people said; not to the default's
     ft = runs.finetune(outcome.run.id)
     held = DrawingStore(runs.db).collection()
     x = held.x[np.isin(held.ids, ft.held_out)] / np.float32(255)
@@ -154,9 +169,17 @@ def _bad_members() -> dict[str, bytes]:
         "another network's": stats_for(784 + 32).to_bytes(),
         "an array declaring a billion floats": _with_member(good, "head_w1.npy", _npy((100_000, 10_000))),
         "an array of another shape": _with_member(good, "head_b2.npy", _npy((0,))),
-        "larger than such statistics are": _with_member(good, "padding.npy", np.random.default_rng(0).bytes(2 * 10**6)),
+        "larger than such statistics are": _with_member(good, "padding.npy", np.random.default_rng(0).bytes(
+            2 * novelty.stats_bytes(784 + 16))),  # whole statistics beside it: refused unread
         "a threshold that is no number": dataclasses.replace(stats_for(784 + 16), threshold=float("nan")).to_bytes(),
     }
+
+
+def test_the_size_allowed_is_what_such_statistics_take():
+    """A member is refused unread above twice novelty.stats_bytes: the shipped default's own
+    statistics (a 1024-1024 network's) must be within a few percent of it."""
+    size = (MODELS_DIR / "default.novelty.npz").stat().st_size
+    assert size <= novelty.stats_bytes(784 + 1024 + 1024) < 1.05 * size
 
 
 @pytest.mark.parametrize("name", list(_bad_members()))
