@@ -3,6 +3,7 @@ weights and a few small statistics (no TensorFlow at prediction time).
 
     layers = dense_layers(model.get_weights())             # [(W, b), ...]: 784 -> ReLU ... -> 10 logits
     stats = NoveltyStats.load(Path("models/default.novelty.npz"))
+    stats = NoveltyStats.from_bytes(member, features=784 + 2048)   # a fine-tune's .keras member, checked
     acts = forward(layers, tta_views(x28[None]).reshape(7, 784))   # one drawing's 7 views (classifier.py)
     p = calibrated(view_probabilities(acts[-1][None]), stats.temperature)[0]   # (10,), confidence that means it
     score = stats.score(features(acts)[None])[0]                   # higher: less like a digit
@@ -366,6 +367,7 @@ class NoveltyStats:
 
 
 def _arrays(stats: NoveltyStats) -> dict[str, np.ndarray]:
+    """The arrays the statistics' .npz holds, by name."""
     return {"temperature": np.float64(stats.temperature), "centre": stats.centre, "spread": stats.spread,
             "threshold": np.float64(stats.threshold),
             **{f"head_{f.name}": np.asarray(getattr(stats.head, f.name)) for f in fields(Head)},
