@@ -64,10 +64,11 @@ with st.sidebar:
         lesson_maker("draw", model=model_name)
 
 
-def keep(label: int, x28: np.ndarray, reading: Reading, model: str, source: str, picture: object,
-         strokes: str | None, fingerprint: str) -> None:
+def keep(label: int, x28: np.ndarray, span: float | None, reading: Reading, model: str, source: str,
+         picture: object, strokes: str | None, fingerprint: str) -> None:
     """Keep the drawing with its label (a second answer relabels it); runs before the rerun.
-    `picture`: the canvas's PNG bytes, or the uploaded image (made a PNG only now)."""
+    `span`: its ink's width in strokes, which judged it a blob or not; `picture`: the canvas's
+    PNG bytes, or the uploaded image (made a PNG only now)."""
     me = actor()  # as of now, not the last run: a link replaced meanwhile acts no more
     kept = st.session_state.setdefault(KEPT, {})
     try:
@@ -78,7 +79,7 @@ def keep(label: int, x28: np.ndarray, reading: Reading, model: str, source: str,
             image = picture if isinstance(picture, bytes) or picture is None else as_png(picture)
             kept[fingerprint] = store.add(x28, label, me.owner, predicted=reading.digit,
                                           confidence=reading.confidence, model=model, source=source, image=image,
-                                          strokes=strokes).id
+                                          strokes=strokes, strokes_across=span).id
         st.session_state[NOTICE] = ("success",
                                     f"Kept as {a_digit(label)}. Thank you: it helps score and train the models.")
     except DrawingError as e:  # deleted meanwhile (here, on the Drawings page, by an admin)
@@ -224,7 +225,7 @@ with right:
             show_diagram(model.net, x28, probabilities)
 
         fingerprint = hashlib.sha256(x28.tobytes() + str(model_path or model_name).encode()).hexdigest()[:20]
-        answer = (x28, reading, model_name or "uploaded model", CANVAS if source == "Draw" else UPLOAD,
+        answer = (x28, span, reading, model_name or "uploaded model", CANVAS if source == "Draw" else UPLOAD,
                   picture, strokes, fingerprint)
         with labelling:
             st.write(f"**Was it {a_digit(reading.digit)}?**")

@@ -134,8 +134,9 @@ else:
         st.error(f"The models cannot be scored: {e}")
         board = []
     percent_table(pd.DataFrame([{
-        "model": r.name, "on these drawings": r.drawings, "drawings scored": r.n, "MNIST test": r.mnist_test,
-        **{str(d): a for d, a in enumerate(r.per_class)},  # a dash: none of that digit drawn
-    } for r in board]), ["on these drawings", "MNIST test", *map(str, range(10))])
+        "model": r.name, "on these drawings": r.drawings, "called not a digit": r.refused, "drawings scored": r.n,
+        "MNIST test": r.mnist_test, **{str(d): a for d, a in enumerate(r.per_class)},  # a dash: none of that digit
+    } for r in board]), ["on these drawings", "called not a digit", "MNIST test", *map(str, range(10))])
     st.caption("The shipped models and the newest runs, each on the drawings it never trained on (a fine-tuned "
-               "run's own training drawings are left out of its score), with the accuracy per digit.")
+               "run's own training drawings are left out of its score), with the accuracy per digit. \"Called not "
+               "a digit\": the share of these digits it says don't look like one, as the Draw page would say it.")

@@ -226,6 +226,8 @@ def show_progress(job: QueuedJob, state: JobState | None, jobs: JobQueue) -> Non
         st.progress(job.epochs_done / total, text=f"Epoch {job.epochs_done} of {total} · on {job.runs_on}")
     elif state.phase == Phase.LOADING:
         st.progress(0.0, text=f"Loading MNIST… {state.message}")
+    elif state.phase == Phase.CHECKING:  # after the epochs: the drawings it learned from become digits to it
+        st.progress(1.0, text=f"Fitting its own not-a-digit check… {state.message}")
     else:
         left = state.seconds_left
         text = f"Epoch {state.epochs_done} of {total} · {state.elapsed:.0f} s elapsed"

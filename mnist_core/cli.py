@@ -252,6 +252,9 @@ def _train(args: argparse.Namespace) -> int:
             print(payload, file=sys.stderr)
         elif kind == Event.EPOCH:
             bar.update(*payload)
+        elif kind == Event.CHECK:  # a fine-tune on drawings, after its epochs
+            bar.close()
+            print(f"its own not-a-digit check: {payload}", file=sys.stderr)
 
     _store(args)  # the database is reachable (and old run folders imported) before training
     from mnist_core.data import load_mnist
@@ -486,7 +489,7 @@ def _drawings_list(args: argparse.Namespace) -> int:
 
 def _drawings_add(args: argparse.Namespace) -> int:
     from mnist_core.drawing_files import as_png
-    from mnist_core.preprocessing import NotADigit, preprocess
+    from mnist_core.preprocessing import NotADigit, preprocess_and_span
     from mnist_core.reading.image_file import read_image
     from mnist_core.store.drawings import UPLOAD, DrawingError, check_label
 
@@ -496,14 +499,14 @@ def _drawings_add(args: argparse.Namespace) -> int:
     for path in args.images:
         image = read_image(_read_bytes(path))
         try:
-            x = preprocess(image)
+            x, span = preprocess_and_span(image)
         except NotADigit as e:
             raise DrawingError(f"{path}: {e}") from None
         if x is None:
             raise DrawingError(f"{path}: no digit in it (blank)")
-        p = clf.predict_proba_tta(x)
+        p = clf.judge(x, [span]).probabilities[0]  # the Draw page's reading
         d = drawings.add(x, label, owner="", predicted=int(p.argmax()), confidence=float(p.max()),
-                         model=args.model or "default", source=UPLOAD, image=as_png(image))
+                         model=args.model or "default", source=UPLOAD, image=as_png(image), strokes_across=span)
         print(f"{d.id}  {path}: labelled {label}, the model read {d.predicted} ({p.max():.1%})")
     return 0
 
@@ -590,11 +593,10 @@ def _scoreboard(args: argparse.Namespace) -> int:
     for r in rows:
         if args.json:
             print(json.dumps({"name": r.name, "model": r.ref, "mnist_test": r.mnist_test, "drawings": r.drawings,
-                              "n": r.n, "per_class": r.per_class}))
+                              "refused": r.refused, "n": r.n, "per_class": r.per_class}))
         else:
-            mnist = "-" if r.mnist_test is None else f"{r.mnist_test:.2%}"
-            drawings = "-" if r.drawings is None else f"{r.drawings:.2%}"
-            print(f"{drawings:>7} on {r.n:>5} drawings  {mnist:>7} MNIST test  {r.name}")
+            mnist, drawings, refused = ("-" if v is None else f"{v:.2%}" for v in (r.mnist_test, r.drawings, r.refused))
+            print(f"{drawings:>7} on {r.n:>5} drawings, {refused:>7} refused  {mnist:>7} MNIST test  {r.name}")
     if not len(drawn) and not args.json:
         print("no labelled drawings yet: label some on the Draw page, or `drawings add`", file=sys.stderr)
     return 0
@@ -627,5 +629,7 @@ class _ProgressBar:
             print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
+        """End the bar's line (once)."""
         if self.tty:
             print(file=self.stream)
+            self.tty = False

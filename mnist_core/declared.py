@@ -23,8 +23,9 @@ NPY_HEADER_BYTES = 1024  # a plain array's header is under 128 bytes
 _NPY_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
-def npy_header(stream: BinaryIO) -> tuple[tuple[int, ...], np.dtype]:
-    """(shape, dtype) of a C-order .npy of plain numbers; ValueError for anything else."""
+def npy_header(stream: BinaryIO, kinds: str = "uif") -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) of a C-order .npy of plain numbers (or of another of numpy's `kinds`, "U"
+    for text); ValueError for anything else."""
     try:
         version = np.lib.format.read_magic(stream)
         if version not in _NPY_READERS:
@@ -34,8 +35,8 @@ def npy_header(stream: BinaryIO) -> tuple[tuple[int, ...], np.dtype]:
         raise ValueError(f"not a NumPy .npy file ({str(e).splitlines()[0][:120]})") from None
     except Exception as e:  # tokenize.TokenError and kin, from a broken header literal
         raise ValueError(f"not a NumPy .npy file ({e.__class__.__name__})") from None
-    if fortran or dtype.hasobject or dtype.kind not in "uif":
-        raise ValueError(f"expected a C-order array of numbers, not {dtype.str}")
+    if fortran or dtype.hasobject or dtype.kind not in kinds:
+        raise ValueError(f"expected a C-order array of numbers{' or text' if 'U' in kinds else ''}, not {dtype.str}")
     return tuple(int(n) for n in shape), dtype
 
 
@@ -51,13 +52,14 @@ def npy_member_header(archive: zipfile.ZipFile, key: str) -> tuple[tuple[int, ..
         return npy_header(member)
 
 
-def read_npy(archive: zipfile.ZipFile, key: str, max_bytes: int, limit: str) -> np.ndarray | None:
+def read_npy(archive: zipfile.ZipFile, key: str, max_bytes: int, limit: str, kinds: str = "uif") -> np.ndarray | None:
     """The array `key`.npy of an .npz (None when it has none): its header checked against
-    `max_bytes` (`limit` says it in words), then exactly the declared bytes read."""
+    `max_bytes` (`limit` says it in words), then exactly the declared bytes read. `kinds`: as
+    npy_header takes them."""
     if f"{key}.npy" not in archive.namelist():
         return None
     with archive.open(f"{key}.npy") as member:
-        shape, dtype = npy_header(member)
+        shape, dtype = npy_header(member, kinds)
         size = declared_bytes(shape, dtype)
         if size > max_bytes:
             raise ValueError(f"{key} declares {shape} {dtype.str}: over {limit}")

@@ -13,7 +13,9 @@ steps ended saves nothing (NothingTrained).
 A fine-tune (`config.base_model`, and `config.drawings` > 0 to learn from labelled drawings)
 starts from that model's weights and saved optimizer, its network's shape written into the
 run's config; the drawings are split (finetune.holdout), the held-out part and MNIST's test set
-scored before and after, and the report (finetune.FineTune) saved with the run.
+scored before and after, and the report (finetune.FineTune) saved with the run. A fine-tune on
+drawings then fits its own "not a digit" check (CHECK, with each step's message; finetune.own_head),
+kept in the run's model.keras; a stop meanwhile saves the run without it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 
 from mnist_core.config import TrainConfig, split_validation
 from mnist_core.data import Mnist, load_mnist
-from mnist_core.finetune import accuracy, holdout, people_in
+from mnist_core.finetune import accuracy, holdout, own_head, people_in
 from mnist_core.reading.novelty import fit_temperature
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import Collection, DrawingStore, Filter
@@ -40,6 +42,7 @@ class Event(enum.StrEnum):
     DATA = "data"  # payload: a message from the data loader
     TRAINING = "training"  # payload: None; the first epoch starts
     EPOCH = "epoch"  # payload: (epoch, logs), logs as training.EpochCallback gets them
+    CHECK = "check"  # payload: a message; a fine-tune fits its own "not a digit" check
     SAVING = "saving"  # payload: None
 
 
@@ -101,8 +104,10 @@ def train_and_save(
         trained_on, held_out = (tuple(drawn.ids[~held]), tuple(drawn.ids[held])) if drawn is not None else ((), ())
         report = FineTune(config.base_model, trained_on, held_out,
                           people_in(drawn, held) if drawn is not None else 0, before, after)
+    novelty = own_head(result.model, data, config, drawn.x[~held] if drawn is not None else None, stop,
+                       lambda message: announce(Event.CHECK, message))
     announce(Event.SAVING, None)
-    files = {**model_files(result.model, _temperature(result.model, data, config)),
+    files = {**model_files(result.model, _temperature(result.model, data, config), novelty),
              FILM_FILE: watcher.film(result.model, result.epochs_done).to_bytes()}
     saved = store.save(result, preset=preset, owner=owner, finetune=report, job=job, files=files)
     return Outcome(saved, result)

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+
 import pyarrow as pa
+from PIL import Image
 from streamlit.testing.v1 import AppTest
+
+from tests.helpers import png_bytes
+
+
+def canvas_value(image: Image.Image) -> dict:
+    """What the canvas component sends back after a stroke (see STREAMLIT_NOTES.md)."""
+    url = "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
+    return {"drawing": {"raw": {"objects": [], "background": "#000000"}, "data": url}, "backgroundFit": None}
 
 
 def page_bytes(at: AppTest) -> bytes:

@@ -111,6 +111,19 @@ def font_pool(monkeypatch, tmp_path) -> Path:
     return path
 
 
+@pytest.fixture
+def quick_own_heads(monkeypatch, tmp_path) -> None:
+    """A fine-tune's own "not a digit" check (finetune.own_head) fitted in seconds: a quarter of
+    a few hundred examples of each set, no fonts, the examples cached in the test's folder."""
+    from mnist_core import non_digit_examples, novelty_fit, styles
+
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "cache"))
+    for module in (styles, non_digit_examples):
+        monkeypatch.setattr(module, "font_designs", lambda: {})
+    for name, n in (("DIGITS_EACH", 800), ("VARIANT_DIGITS", 800), ("NON_DIGITS", 400), ("CALIBRATION_EACH", 400)):
+        monkeypatch.setattr(novelty_fit, name, n)
+
+
 @pytest.fixture(scope="session")
 def real_mnist() -> Mnist:
     """The real data set, through the normal source chain (cached after the first fetch)."""

@@ -3,7 +3,6 @@ training run (synthetic data patched in at the loader), and the runs list."""
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 import time
@@ -17,8 +16,8 @@ from mnist_core import data as mnist_data
 from mnist_core import words
 from mnist_core.owners import Keys, Links
 from mnist_core.store.database import Database, database_url
-from tests.apptest import shown
-from tests.helpers import APP, drawn_one, load_tiny_mnist, png_bytes, synthetic_digits
+from tests.apptest import canvas_value, shown
+from tests.helpers import APP, drawn_one, load_tiny_mnist, synthetic_digits
 from tests.helpers import APP_TIMEOUT as TIMEOUT
 
 
@@ -33,12 +32,6 @@ def fresh_caches():
 @pytest.fixture
 def synthetic_data(monkeypatch):
     monkeypatch.setattr(mnist_data, "load_mnist", load_tiny_mnist)
-
-
-def canvas_value(image: Image.Image) -> dict:
-    """What the canvas component sends back after a stroke (see STREAMLIT_NOTES.md)."""
-    url = "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
-    return {"drawing": {"raw": {"objects": [], "background": "#000000"}, "data": url}, "backgroundFit": None}
 
 
 # Each page, freshly opened with nothing saved yet: its title, and what it offers or says first.

@@ -234,6 +234,7 @@ def test_drawings_are_labelled_listed_exported_imported_scored_and_deleted(tmp_p
     assert listed == {"total": 2, "per_digit": [0] * 7 + [2, 0, 0], "people": {"the operator": 2}}
     board = [json.loads(line) for line in cli("scoreboard", "--json", env_extra=env).stdout.splitlines()]
     assert {r["model"] for r in board} == {"default", "seed"} and all(r["n"] == 2 for r in board)
+    assert all(r["refused"] in (0.0, 0.5, 1.0) for r in board)  # of the two, called not a digit
     drawing_id = added.group(1)
     out = cli("drawings", "delete", drawing_id, env_extra=env)
     assert out.returncode == 0 and out.stdout == f"deleted {drawing_id}\n"

@@ -188,6 +188,26 @@ def test_a_version_2_database_gains_drawings_and_keeps_its_runs(database_url):
     assert DrawingStore(new).add(np.zeros((28, 28)), 1, ANN.owner).label == 1
 
 
+def test_a_drawing_keeps_its_span_and_one_from_before_it_was_kept_has_none(database_url):
+    """Version 6 keeps how many stroke widths a drawing's ink spans (the blob rule's number),
+    which its 28x28 has lost; drawings from before, and imports of bare 28x28s, have none."""
+    import sqlalchemy as sa
+
+    x, y = synthetic_digits(3)
+    old = Database.open(database_url, migrate_to=5)
+    with old.write() as conn:  # as version 5 kept a drawing: no span
+        conn.execute(sa.text("INSERT INTO drawings (id, created, owner, label, source, pixels) "
+                             "VALUES ('before', '2026-12-01T00:00:00', '', 3, 'canvas', :pixels)"),
+                     {"pixels": x[0].tobytes()})
+    store = DrawingStore(Database.open(database_url))
+    assert store.db.schema_version() == len(database.MIGRATIONS)
+    drawn = store.add(x[1], 4, ANN.owner, strokes_across=2.06)
+    store.add(x[2], 5, ANN.owner, strokes_across=float("inf"))  # no measurable stroke: never a blob
+    store.add_many(x[:1], y[:1], ANN.owner)
+    assert store.get(drawn.id).strokes_across == 2.06 and store.get("before").strokes_across is None
+    assert store.collection().spans() == [None, 2.06, None, None]
+
+
 def test_imports_are_capped_a_day_and_in_space_and_count_for_others_once_accepted(store):
     x, y = synthetic_digits(30)
     store.add_many(x[:20], y[:20], BOB.owner, accepted=False, per_day=25)

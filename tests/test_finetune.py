@@ -68,7 +68,7 @@ def label_drawings(url: str, n: int = 120) -> DrawingStore:
     return store
 
 
-def test_a_finetune_starts_from_the_base_learns_the_drawings_and_reports_before_and_after(sqlite_url):
+def test_a_finetune_starts_from_the_base_learns_the_drawings_and_reports_before_and_after(sqlite_url, quick_own_heads):
     runs = RunStore(Database.open(sqlite_url))
     base = train_and_save(BASE, "adam", sqlite_url, load_data=load_tiny_mnist).run
     label_drawings(sqlite_url)

@@ -39,6 +39,8 @@ FLAGGED_ONE = canvas([(95, 95), (150, 40), (150, 245)], [(100, 245), (200, 245)]
 OPEN_FOUR = canvas([(90, 30), (70, 160), (210, 160)], [(170, 60), (170, 250)], width=18)
 FILLED_BLOB = Image.new("RGBA", (280, 280), "black")
 ImageDraw.Draw(FILLED_BLOB).ellipse((60, 90, 220, 190), fill="white")  # a round one is "a single dot"
+FILLED_OVAL = Image.new("RGBA", (280, 280), "black")  # its 28x28 alone reads as a 4: only its span says blob
+ImageDraw.Draw(FILLED_OVAL).ellipse((70, 50, 210, 230), fill="white")
 LETTER_A = canvas([(60, 250), (140, 30), (220, 250)], [(95, 160), (185, 160)], width=18)
 SEVEN = canvas([(50, 60), (220, 60), (160, 150), (110, 250)], width=20)
 
@@ -124,6 +126,51 @@ def test_http_the_command_line_and_the_page_give_one_reading_blobs_included(tmp_
         assert answer["digit"] == line["digit"] == int(p.argmax())
         assert answer["not_a_digit"] == line["not_a_digit"] == bool(refused)
         assert answer.get("looks_like") == line.get("looks_like") == seen
+
+
+def test_drawings_labelled_on_the_draw_page_are_judged_by_the_scoreboard_as_by_http_and_the_command_line(
+        tmp_path, capsys):
+    """The scoreboard read stored 28x28s alone (and their raw average, predict_proba_tta): a
+    filled oval, which preprocessing thins into a bar, was a digit to it. Each drawing now keeps
+    its span in stroke widths, and the scoreboard judges as every way in does."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from app_pages.common import drawing_store
+    from mnist_core import cli
+    from mnist_core.scoreboard import score, scoreboard
+    from tests.apptest import canvas_value, shown
+    from tests.helpers import APP, APP_TIMEOUT
+
+    pictures = {"oval": FILLED_OVAL, "letter": LETTER_A, "seven": SEVEN}
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT).run()
+    on_the_page = []
+    for picture in pictures.values():
+        at.session_state["draw_canvas_0"] = canvas_value(picture)
+        at.run()
+        on_the_page.append(next(m for m in at.metric if m.label == "Prediction").value == "Not a digit")
+        at.button(key="draw_right").click().run()  # "Yes, a 0": a person says what it was
+    assert not at.exception and on_the_page == [True, True, False]
+    at.switch_page("app_pages/drawings.py").run()
+    board = shown(at.dataframe[-1])
+    assert board["called not a digit"][board["model"].index("default")] == "66.67%"  # the oval and the letter
+    st.cache_resource.clear()
+
+    labelled = drawing_store().collection()  # oldest first: the oval, the letter, the seven
+    by_the_scoreboard = [score(load_classifier(), labelled, frozenset(labelled.ids) - {i})[1] == 1
+                         for i in labelled.ids]
+    default = next(r for r in scoreboard(None, labelled, load_classifier) if r.ref == "default")
+    client = TestClient(create_app(loaded_models(None)))
+    answers = client.post("/predict", files=[("file", png(p)) for p in pictures.values()]).json()["predictions"]
+    for name, picture in pictures.items():
+        (tmp_path / f"{name}.png").write_bytes(png(picture))
+    capsys.readouterr()
+    assert cli.main(["predict", *(str(tmp_path / f"{name}.png") for name in pictures), "--json"]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert by_the_scoreboard == [a["not_a_digit"] for a in answers] == [p["not_a_digit"] for p in printed] \
+        == on_the_page
+    assert default.refused == pytest.approx(2 / 3) and default.n == 3
 
 
 def test_a_run_carries_the_temperature_fitted_on_its_validation_split(tmp_path):

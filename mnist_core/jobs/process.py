@@ -39,6 +39,7 @@ class Phase(enum.StrEnum):
 
     LOADING = "loading data"
     TRAINING = "training"
+    CHECKING = "fitting its not-a-digit check"  # a fine-tune on drawings, after its epochs
     SAVING = "saving"
     ENDED = "ended"
 
@@ -52,7 +53,7 @@ class JobState:
     config: TrainConfig
     phase: Phase = Phase.LOADING
     outcome: Status | None = None  # once ended: done, stopped or failed
-    message: str = ""  # latest data-loading message
+    message: str = ""  # latest message of the data's loading, or of the not-a-digit check's fitting
     epochs_done: int = 0
     history: History = field(default_factory=lambda: {k: [] for k in METRICS})
     batch_loss: list[float] = field(default_factory=list)  # every batch of every epoch
@@ -156,6 +157,8 @@ class TrainingJob:
                     self._state.batch_loss.extend(logs["batch_loss"])
                     self._state.extras = logs.get("extras", {})
                     self._state.epochs_done = epoch + 1
+            elif kind == Event.CHECK:
+                self._update(phase=Phase.CHECKING, message=payload)
             elif kind == Event.SAVING:
                 self._update(phase=Phase.SAVING)
             else:  # END: done, stopped or failed

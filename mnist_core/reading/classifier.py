@@ -43,7 +43,7 @@ from mnist_core import atomic
 from mnist_core.config import PRESET_RESULTS
 from mnist_core.reading.forward import DenseNet
 from mnist_core.reading.model_check import MODEL_SUFFIXES, ModelError, check_model_file
-from mnist_core.reading.novelty import BLOB, NoveltyStats, calibrated, is_blob
+from mnist_core.reading.novelty import BLOB, NoveltyStats, calibrated, is_blob, stats_bytes
 
 if TYPE_CHECKING:  # Keras (TensorFlow) loads only to train or export
     import keras
@@ -150,17 +150,24 @@ def tta_views(x: np.ndarray) -> np.ndarray:
 def load_classifier(path: str | Path | None = None, untrusted: bool = False) -> Classifier:
     """Open a `.keras` or `.h5` model; the default model when `path` is None. `untrusted` (a
     visitor's upload): in a process of its own, ended after UNTRUSTED_SECONDS. Its calibration
-    comes with it: the `.novelty.npz` beside a shipped model, or the temperature a run's
-    `.keras` carries (runs.model_files); none for other files (a temperature of 1)."""
+    comes with it: the `.novelty.npz` beside a shipped model, or what a run's `.keras` carries
+    (runs.model_files): a fine-tune's own statistics (NOVELTY), else its temperature; none for
+    other files (a temperature of 1, and the default's "not a digit" head)."""
     path = _model_path(path)
     net = _open_isolated(path) if untrusted else DenseNet.load(path)
     stats_file = path.with_name(path.stem + ".novelty.npz")
-    novelty = NoveltyStats.load(stats_file) if not untrusted and stats_file.is_file() else None
+    if untrusted:
+        novelty = None
+    elif stats_file.is_file():
+        novelty = NoveltyStats.load(stats_file)
+    else:
+        novelty = _carried_novelty(path, net)
     temperature = novelty.temperature if novelty is not None else _carried_temperature(path)
     return Classifier(net, path, temperature, novelty)
 
 
 CALIBRATION = "calibration.json"  # a member of a run's .keras: {"temperature": T}, fitted when it was trained
+NOVELTY = "novelty.npz"  # a member of a fine-tune's .keras: its own NoveltyStats (finetune.own_head)
 
 
 def _carried_temperature(path: Path) -> float:
@@ -174,6 +181,22 @@ def _carried_temperature(path: Path) -> float:
     except (KeyError, OSError, ValueError, AttributeError, zipfile.BadZipFile):
         return 1.0
     return temperature if 0.01 <= temperature <= 100 else 1.0  # fit_temperature searches 0.05-20
+
+
+def _carried_novelty(path: Path, net: DenseNet) -> NoveltyStats | None:
+    """The NoveltyStats a fine-tune's `.keras` carries (NOVELTY), for this network's head; None
+    when it has none, or when they are damaged, larger than such statistics are, or not this
+    network's: the default's head judges its drawings then."""
+    features = 784 + sum(net.shape_of()["hidden"])  # the pixels and the first network's hidden layers
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(NOVELTY)
+            if info.file_size > 2 * stats_bytes(features):  # declared, before a byte is decompressed
+                return None
+            data = archive.read(info)
+        return NoveltyStats.from_bytes(data, features)
+    except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
 
 
 @functools.cache
@@ -246,7 +269,7 @@ def load_keras(path: Path, compile: bool = False, flat_input: bool = False) -> k
     return model
 
 
-MODEL_CACHE_BYTES = 200 * 2**20  # weights kept loaded per process: 27 of the shipped best model
+MODEL_CACHE_BYTES = 200 * 2**20  # weights (and statistics) kept loaded per process: 22 of the shipped best model
 UPLOADS_KEPT, UPLOAD_BYTES_KEPT = 16, 100 * 2**20  # uploaded model files kept, the oldest removed first
 FAILURES_KEPT = 64  # files remembered as unusable, by content (uploads) or by modification time
 
@@ -325,5 +348,5 @@ class ClassifierCache:
         return model
 
     def bytes(self) -> int:
-        """float32 bytes of the weights of every model held."""
-        return sum(c.net.nbytes for c in self._models.values())
+        """float32 bytes of the weights of every model held, and of their "not a digit" statistics."""
+        return sum(c.net.nbytes + (c.novelty.nbytes if c.novelty is not None else 0) for c in self._models.values())

@@ -3,6 +3,7 @@ weights and a few small statistics (no TensorFlow at prediction time).
 
     layers = dense_layers(model.get_weights())             # [(W, b), ...]: 784 -> ReLU ... -> 10 logits
     stats = NoveltyStats.load(Path("models/default.novelty.npz"))
+    stats = NoveltyStats.from_bytes(member, features=784 + 2048)   # a fine-tune's .keras member, checked
     acts = forward(layers, tta_views(x28[None]).reshape(7, 784))   # one drawing's 7 views (classifier.py)
     p = calibrated(view_probabilities(acts[-1][None]), stats.temperature)[0]   # (10,), confidence that means it
     score = stats.score(features(acts)[None])[0]                   # higher: less like a digit
@@ -36,6 +37,7 @@ ink whose longer side spans fewer than BLOB_STROKES stroke widths is a blob (`is
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
@@ -43,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_core import atomic
+from mnist_core import atomic, declared
 
 Layers = list[tuple[np.ndarray, np.ndarray]]
 
@@ -339,23 +341,83 @@ class NoveltyStats:
         p = softmax(self.head.logits(blocks)).mean(axis=1)
         return [self.head.kinds[1 + int(i)] for i in p[:, 1:].argmax(axis=1)]
 
-    def save(self, path: Path) -> None:
-        arrays = {"temperature": np.float64(self.temperature), "centre": self.centre, "spread": self.spread,
-                  "threshold": np.float64(self.threshold),
-                  **{f"head_{f.name}": np.asarray(getattr(self.head, f.name)) for f in fields(Head)},
-                  **{f"pixels_{f.name}": getattr(self.pixels, f.name) for f in fields(PixelSubspace)}}
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays held."""
+        return sum(a.nbytes for a in _arrays(self).values() if isinstance(a, np.ndarray))
+
+    def to_bytes(self) -> bytes:
+        """The statistics as an .npz (what `.novelty.npz` files and a run's `.keras` member hold)."""
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        atomic.write_bytes(Path(path), buffer.getvalue())
+        np.savez(buffer, **_arrays(self))
+        return buffer.getvalue()
+
+    def save(self, path: Path) -> None:
+        atomic.write_bytes(Path(path), self.to_bytes())
 
     @classmethod
     def load(cls, path: Path) -> NoveltyStats:
-        with np.load(path, allow_pickle=False) as f:
-            head = Head(**{x.name: f[f"head_{x.name}"] for x in fields(Head) if x.name != "kinds"},
-                        kinds=tuple(str(k) for k in f["head_kinds"]))
-            return cls(float(f["temperature"]), head,
-                       PixelSubspace(**{x.name: f[f"pixels_{x.name}"] for x in fields(PixelSubspace)}),
-                       f["centre"], f["spread"], float(f["threshold"]))
+        return cls.from_bytes(Path(path).read_bytes())
+
+    @classmethod
+    def from_bytes(cls, data: bytes, features: int | None = None) -> NoveltyStats:
+        """Statistics from to_bytes' .npz; ValueError (or zipfile.BadZipFile) when they are not
+        whole or not consistent, or (`features`) are not for a network whose head reads that
+        many features. No array may declare more bytes than the file holds: each header is
+        checked before its data is read (declared.read_npy)."""
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            def read(key: str, kinds: str = "uif") -> np.ndarray:
+                found = declared.read_npy(archive, key, len(data), "the file's size", kinds)
+                if found is None:
+                    raise ValueError(f"no {key}")
+                return found
+
+            head = Head(**{x.name: read(f"head_{x.name}") for x in fields(Head) if x.name != "kinds"},
+                        kinds=tuple(str(k) for k in read("head_kinds", "U")))
+            stats = cls(float(read("temperature")), head,
+                        PixelSubspace(**{x.name: read(f"pixels_{x.name}") for x in fields(PixelSubspace)}),
+                        read("centre"), read("spread"), float(read("threshold")))
+        _check(stats, features)
+        return stats
+
+
+def _arrays(stats: NoveltyStats) -> dict[str, np.ndarray]:
+    """The arrays the statistics' .npz holds, by name."""
+    return {"temperature": np.float64(stats.temperature), "centre": stats.centre, "spread": stats.spread,
+            "threshold": np.float64(stats.threshold),
+            **{f"head_{f.name}": np.asarray(getattr(stats.head, f.name)) for f in fields(Head)},
+            **{f"pixels_{f.name}": getattr(stats.pixels, f.name) for f in fields(PixelSubspace)}}
+
+
+def _check(stats: NoveltyStats, features: int | None) -> None:
+    """ValueError unless every array has the shape the others imply, every number is finite, and
+    the head reads `features` features (when given)."""
+    h = stats.head
+    d, hidden, kinds = len(h.mean), len(h.b1), len(h.b2)
+    shapes = {"head_scale": (h.scale, (d,)), "head_w1": (h.w1, (d, hidden)), "head_w2": (h.w2, (hidden, kinds)),
+              "pixels_mean": (stats.pixels.mean, (784,)), "centre": (stats.centre, (2,)),
+              "spread": (stats.spread, (2,))}
+    for key, (array, shape) in shapes.items():
+        if array.shape != shape:
+            raise ValueError(f"{key} is {array.shape}, not {shape}")
+    if stats.pixels.components.ndim != 2 or stats.pixels.components.shape[1] != 784:
+        raise ValueError(f"pixels_components is {stats.pixels.components.shape}")
+    if len(h.kinds) != kinds or kinds < 2 or h.kinds[0] != DIGIT:
+        raise ValueError(f"the head's kinds {h.kinds[:8]} do not match its {kinds} outputs")
+    if features is not None and d != features:
+        raise ValueError(f"the head reads {d} features; this network gives {features}")
+    numbers = [stats.temperature, stats.threshold, *(a for a in _arrays(stats).values() if a.dtype.kind == "f")]
+    if not all(np.isfinite(a).all() for a in numbers) or not 0.01 <= stats.temperature <= 100 \
+            or (stats.spread <= 0).any():
+        raise ValueError("its numbers are not all finite, or not in range")
+
+
+def stats_bytes(features: int) -> int:
+    """About the bytes of NoveltyStats (as arrays, or to_bytes' file) for a network whose head
+    reads `features` features: the head's weights and standardisation, and the pixel subspace."""
+    hidden = HEAD_HIDDEN * HEAD_MEMBERS
+    head = features * (hidden + 2) + (hidden + 1) * (len(KINDS) + 1)
+    return 4 * (head + (PIXEL_COMPONENTS + 1) * 784) + 20_000  # + the kinds' names and the .npz's headers
 
 
 def calibrate(temperature: float, head: Head, pixels: PixelSubspace, parts: np.ndarray,

@@ -152,6 +152,9 @@ drawings = sa.Table(  # drawings people labelled (v3): what the model saw, what 
     sa.Column("strokes", sa.Text),  # the canvas's pen paths (its fabric.js JSON), as the canvas returned them
     # an import counts for everyone's fine-tunes and the scoreboard once an admin accepts it (v4)
     sa.Column("accepted", sa.Boolean, nullable=False, server_default=sa.true()),
+    # how many stroke widths the ink spans (preprocessing.strokes_across): a filled blob is judged
+    # on it, as the Draw page judged it (v6); NULL for drawings from before, and for imports
+    sa.Column("strokes_across", sa.Float),
 )
 
 
@@ -173,6 +176,7 @@ def _create_without(conn: Connection, table: sa.Table, later: set[str]) -> None:
 
 
 V4_JOBS, V4_DRAWINGS = {"address", "attempts", "runs_on", "progress"}, {"accepted"}
+V6_DRAWINGS = {"strokes_across"}
 
 
 def _v2(conn: Connection) -> None:
@@ -184,7 +188,7 @@ def _v2(conn: Connection) -> None:
 
 def _v3(conn: Connection) -> None:
     # labelled drawings; and a run's details (a fine-tune's base, its drawings, before and after)
-    _create_without(conn, drawings, V4_DRAWINGS)
+    _create_without(conn, drawings, V4_DRAWINGS | V6_DRAWINGS)
     conn.execute(sa.text("ALTER TABLE runs ADD COLUMN details TEXT NOT NULL DEFAULT '{}'"))
 
 
@@ -205,7 +209,12 @@ def _v5(conn: Connection) -> None:
     links.create(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(conn: Connection) -> None:
+    # a labelled drawing's span in stroke widths, so the scoreboard judges blobs as the Draw page did
+    conn.execute(sa.text("ALTER TABLE drawings ADD COLUMN strokes_across FLOAT"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 class Database:

@@ -2,7 +2,7 @@
 
     store = DrawingStore(Database.open(database_url()))
     d = store.add(x28, label=7, owner=visitor.owner, predicted=1, confidence=0.62, model="default",
-                  image=png, strokes=canvas_json)          # one row, one transaction
+                  image=png, strokes=canvas_json, strokes_across=span)   # one row, one transaction
     store.relabel(d.id, 4, visitor)                       # its owner or an admin
     store.page(Filter(label=7, wrong=True), limit=48)     # newest first, without the PNGs
     store.counts()                                        # drawings of each digit
@@ -10,10 +10,12 @@
 
 Every prediction on the Draw page can be labelled: "right", or "it was a 4". Each labelled
 drawing keeps the (28, 28) the model saw (784 bytes, white on black, as MNIST), the canvas as a
-PNG, the pen strokes as the canvas returned them, the label, what the model read and which
-model, when and who. Listings read the small columns only, so 10,000 drawings page and count
-in milliseconds (benchmarks/store_speed.py). They live in the same database as the runs
-(SQLite by default, Postgres when shared), and every write is one transaction.
+PNG, the pen strokes as the canvas returned them, how many stroke widths its ink spans (a filled
+blob is judged on that, which the 28x28 has lost: preprocessing.strokes_across), the label,
+what the model read and which model, when and who. Listings read the small columns only, so
+10,000 drawings page and count in milliseconds (benchmarks/store_speed.py). They live in the
+same database as the runs (SQLite by default, Postgres when shared), and every write is one
+transaction.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class Drawing:
     source: str  # canvas, upload or import
     pixels: np.ndarray = field(compare=False, repr=False)  # (28, 28) uint8, white on black
     accepted: bool = True  # False: an import that counts for others only once an admin accepts it
+    strokes_across: float | None = None  # its ink's span in stroke widths; None: not known (older, imported)
 
     @property
     def wrong(self) -> bool:
@@ -105,9 +108,15 @@ class Collection:
     owners: np.ndarray  # (n,) str
     predicted: np.ndarray  # (n,) int16, -1 where nothing read it
     created: np.ndarray  # (n,) str
+    strokes_across: np.ndarray | None = None  # (n,) float64, NaN where not known; None: none known
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def spans(self, mask: np.ndarray | None = None) -> list[float | None]:
+        """Each (masked) drawing's strokes_across, None where not known: as Classifier.judge takes them."""
+        known = self.strokes_across if self.strokes_across is not None else np.full(len(self), np.nan)
+        return [None if np.isnan(s) else float(s) for s in (known if mask is None else known[mask])]
 
 
 _LISTED = [c for c in drawings.c if c.name not in ("image", "strokes")]
@@ -121,14 +130,15 @@ class DrawingStore:
 
     def add(self, pixels: np.ndarray, label: object, owner: str, predicted: int | None = None,
             confidence: float | None = None, model: str = "", source: str = CANVAS, image: bytes | None = None,
-            strokes: str | None = None) -> Drawing:
-        """Keep one labelled drawing; DrawingError for a label that is not a digit."""
+            strokes: str | None = None, strokes_across: float | None = None) -> Drawing:
+        """Keep one labelled drawing; DrawingError for a label that is not a digit. `strokes_across`:
+        the picture's preprocessing.strokes_across, as the reading used it."""
         created = dt.datetime.now(dt.UTC)
         drawing = Drawing(
             id=_new_id(created), created=_iso(created), owner=owner, label=check_label(label),
             predicted=None if predicted is None else int(predicted),
             confidence=None if confidence is None else float(confidence), model=model[:200], source=source,
-            pixels=_pixels(pixels),
+            pixels=_pixels(pixels), strokes_across=_finite(strokes_across),
         )
         if source not in SOURCES:
             raise DrawingError(f"a drawing comes from one of {', '.join(SOURCES)}, not {source!r}")
@@ -266,7 +276,7 @@ class DrawingStore:
 
     def collection(self, where: Filter = Filter()) -> Collection:
         """The drawings that match, as arrays, oldest first."""
-        columns = [drawings.c[k] for k in ("id", "pixels", "label", "owner", "predicted", "created")]
+        columns = [drawings.c[k] for k in ("id", "pixels", "label", "owner", "predicted", "created", "strokes_across")]
         query = sa.select(*columns).where(*where.where()).order_by(drawings.c.created, drawings.c.id)
         with self.db.read() as conn:
             rows = conn.execute(query).all()
@@ -277,6 +287,7 @@ class DrawingStore:
             owners=np.array([r[3] for r in rows], dtype=str),
             predicted=np.array([-1 if r[4] is None else r[4] for r in rows], np.int16),
             created=np.array([r[5] for r in rows], dtype=str),
+            strokes_across=np.array([np.nan if r[6] is None else r[6] for r in rows], np.float64),
         )
 
 
@@ -290,6 +301,12 @@ def _iso(when: dt.datetime) -> str:
 
 def _gone(drawing_id: str) -> str:
     return f"no drawing has the id {drawing_id[:60]!r}: it was deleted, or never kept"
+
+
+def _finite(value: float | None) -> float | None:
+    """A number as a column keeps it: None for none, or for one that is not finite (ink with no
+    measurable stroke: never a blob)."""
+    return None if value is None or not np.isfinite(value) else float(value)
 
 
 def _pixels(pixels: np.ndarray) -> np.ndarray:

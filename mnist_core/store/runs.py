@@ -7,7 +7,8 @@
     store.export(run.id, Path("out"))               # model.keras, mnist_dense_model.h5, run.json
 
 A run is a `Run` record (config, metrics, timings) plus two model files: `model.keras` (with
-the optimizer that trained it, so it can go on training) and `mnist_dense_model.h5` (the seed's
+the optimizer that trained it, so it can go on training, its calibration, and a fine-tune's own
+"not a digit" statistics) and `mnist_dense_model.h5` (the seed's
 file name and format, weights and architecture only: Keras 3 cannot restore an optimizer from
 HDF5); a run trained by the app or the command line also keeps its film (watching.film: its
 first layer's weights at a few dozen epochs). Run folders from older versions of the app
@@ -36,7 +37,8 @@ from mnist_core import atomic
 from mnist_core.config import METRICS, History, TrainConfig
 from mnist_core.errors import UserError
 from mnist_core.owners import Actor
-from mnist_core.reading.classifier import CALIBRATION, SHIPPED_MODELS
+from mnist_core.reading.classifier import CALIBRATION, NOVELTY, SHIPPED_MODELS
+from mnist_core.reading.novelty import NoveltyStats
 from mnist_core.store.database import PROJECT_ROOT, Database, data_dir, jobs, legacy_imports, run_files, runs
 
 MODEL_FILE, H5_FILE, RECORD_FILE = "model.keras", "mnist_dense_model.h5", "run.json"
@@ -139,12 +141,14 @@ class RunStore:
 
     def save(self, result: Any, preset: str = "custom", name: str | None = None, owner: str = "",
              finetune: FineTune | None = None, job: tuple[str, str] | None = None,
-             temperature: float | None = None, files: dict[str, bytes] | None = None) -> Run:
-        """Save a TrainResult as a new run: record and model files commit together or not at all.
+             temperature: float | None = None, novelty: NoveltyStats | None = None,
+             files: dict[str, bytes] | None = None) -> Run:
+        """Save a TrainResult as a new run: record and model files commit together or not at all;
+        `temperature` and `novelty` go into its model.keras (model_files).
         For a job of the line (`job`: its id, and the runner that claimed it), only while that
         runner still holds it, and the job names the run in the same transaction: a job is saved
         once, whatever its runners do (RunError when the lease was lost meanwhile). `files`: the
-        run's files made already (model_files(result.model, temperature), and any beside them,
+        run's files made already (model_files(result.model, temperature, novelty), and any beside them,
         such as its film), read back by name (`file`)."""
         created = dt.datetime.now(dt.UTC)
         run = Run(
@@ -161,7 +165,8 @@ class RunStore:
             fit_seconds=round(result.fit_seconds, 3),
             owner=owner,
         )
-        files = files or model_files(result.model, temperature)  # serialized before the transaction: it stays short
+        # serialized before the transaction: it stays short
+        files = files or model_files(result.model, temperature, novelty)
         with self.db.write() as conn:
             if job is not None:
                 _hold(conn, *job, run.id)
@@ -328,9 +333,10 @@ def legacy_runs_dir() -> Path:
     return Path(os.environ.get("MNIST_RUNS_DIR") or PROJECT_ROOT / "runs")
 
 
-def model_files(model: Any, temperature: float | None = None) -> dict[str, bytes]:
-    """A Keras model as the bytes of model.keras (with its optimizer, and its calibration's
-    `temperature` as classifier.CALIBRATION, which Keras passes over) and mnist_dense_model.h5."""
+def model_files(model: Any, temperature: float | None = None, novelty: NoveltyStats | None = None) -> dict[str, bytes]:
+    """A Keras model as the bytes of model.keras (with its optimizer, its calibration's
+    `temperature` as classifier.CALIBRATION and a fine-tune's own "not a digit" statistics as
+    classifier.NOVELTY, which Keras passes over) and mnist_dense_model.h5."""
     absl = logging.getLogger("absl")  # Keras warns that HDF5 is legacy on every save: we know
     level = absl.level
     with tempfile.TemporaryDirectory(prefix="mnist-save-") as tmp:
@@ -340,9 +346,11 @@ def model_files(model: Any, temperature: float | None = None) -> dict[str, bytes
             model.save(Path(tmp) / H5_FILE, include_optimizer=False)
         finally:
             absl.setLevel(level)
-        if temperature is not None:
-            with zipfile.ZipFile(Path(tmp) / MODEL_FILE, "a") as archive:
+        with zipfile.ZipFile(Path(tmp) / MODEL_FILE, "a") as archive:
+            if temperature is not None:
                 archive.writestr(CALIBRATION, json.dumps({"temperature": round(float(temperature), 6)}))
+            if novelty is not None:
+                archive.writestr(NOVELTY, novelty.to_bytes())
         return {name: (Path(tmp) / name).read_bytes() for name in (MODEL_FILE, H5_FILE)}
 
 
