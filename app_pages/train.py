@@ -240,6 +240,8 @@ def live_view(job_id: str | None, polling: bool) -> None:
     jobs = job_queue()
     if job_id is not None:
         job = jobs.get(job_id)
+        if job.status == Status.QUEUED and trains_here():
+            runner().wake()  # its runner may have ended just before the job came
         job_view(jobs, job)
         if (job.status in (Status.QUEUED, Status.RUNNING)) != polling:
             st.rerun()

@@ -115,3 +115,24 @@ def test_ten_fresh_identities_cannot_queue_more_than_the_line_allows(jobs):
     with pytest.raises(QueueError, match=r"the line is full \(6 jobs waiting\)"):
         jobs.submit(QUICK, "seed", logged_in[2], shared)
     assert len([j for j in jobs.line() if j.status == Status.QUEUED]) == 6
+
+
+def test_a_job_submitted_while_the_runner_is_ending_is_not_left_waiting(database_url, monkeypatch):
+    """The lost wake-up: the runner's claim found nothing, and before its thread ended a visitor
+    queued a job and woke it (the thread still alive, so nothing new started)."""
+    jobs = JobQueue(Database.open(database_url))
+    runner = Runner(database_url, load_tiny_mnist)
+    claim, late = JobQueue.claim, []
+
+    def claim_then_a_visitor_submits(self, *args, **kwargs):
+        job = claim(self, *args, **kwargs)
+        if job is None and not late:  # between this empty claim and the thread's end
+            late.append(jobs.submit(QUICK, "seed", ANN, LIMITS))
+            runner.wake()
+        return job
+
+    monkeypatch.setattr(JobQueue, "claim", claim_then_a_visitor_submits)
+    runner.wake()
+    runner.join(240)
+    assert late and jobs.get(late[0].id).status == Status.DONE, jobs.get(late[0].id)
+

@@ -39,10 +39,14 @@ class Runner:
         self.current: dict[str, TrainingJob] = {}  # job id -> its process, while training
         self._recent: dict[str, TrainingJob] = {}  # the last jobs trained here, for their curves
         self._thread: threading.Thread | None = None
+        self._woken = False  # wake() was called since the thread last looked at the line
         self._lock = threading.Lock()
 
     def wake(self) -> None:
+        """Train the waiting jobs: start the runner's thread, or, while it runs, have it look at
+        the line once more before it ends (a job queued just after it found none)."""
         with self._lock:
+            self._woken = True
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, args=(None, 0.0), name="training-runner",
                                                 daemon=True)
@@ -74,14 +78,17 @@ class Runner:
         """The loop: claim jobs while there are free slots, renew the leases of those training
         (and pass on their stop flags), record those that ended; until there is nothing to do
         (an app server's runner) or `stop` is set and every job has ended (a worker)."""
-        queue, idle = None, False
+        queue = None
         while True:
+            with self._lock:
+                self._woken = False
+            stopping = stop is not None and stop.is_set()
+            idle = True  # the line had nothing for a free slot (or could not be read)
             try:
                 queue = queue or JobQueue(Database.open(self.url), self.lease)
-                stopping = stop is not None and stop.is_set()
                 if stop is not None:
                     queue.seen(self.server, self.runs_on, self.slots)
-                idle = False  # True when the line had nothing for a free slot
+                idle = False
                 while not stopping and len(self.current) < self.slots:
                     job = queue.claim(self.server, self.runs_on)
                     if job is None:
@@ -91,14 +98,25 @@ class Runner:
                 for job_id, process in list(self.current.items()):
                     self._tend(queue, job_id, process, stopping)
             except StoreError:  # the database is away: the jobs wait; a worker tries again, a server at its next wake
-                if stop is None:
+                if stop is None and self._may_end(stop):
                     return
-            if not self.current and (stopping or (stop is None and idle)):
+            if not self.current and (stopping or (stop is None and idle)) and self._may_end(stop):
                 return
             if self.current:
                 time.sleep(HEARTBEAT_SECONDS)
             elif stop is not None:
                 stop.wait(poll)
+
+    def _may_end(self, stop: threading.Event | None) -> bool:
+        """A worker ends when told; an app server's runner ends unless woken since it last
+        looked at the line, and from then on a wake() starts a new thread."""
+        if stop is not None:
+            return True
+        with self._lock:
+            if self._woken:
+                return False
+            self._thread = None
+            return True
 
     def _start(self, job: QueuedJob) -> None:
         process = TrainingJob(job.config, job.preset, self.load_data, self.url, job.time_limit, owner=job.owner,
