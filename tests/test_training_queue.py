@@ -11,7 +11,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.jobs.line import LEASE_SECONDS, NEXT, JobQueue, QueueError, Status
 from mnist_core.jobs.runner import Runner
 from mnist_core.owners import Actor, NotAllowed
-from mnist_core.store.database import Database
+from mnist_core.store.database import Database, StoreError
 from mnist_core.store.runs import RunStore
 from tests.helpers import ANN, BOB, CAT, load_tiny_mnist
 
@@ -136,3 +136,22 @@ def test_a_job_submitted_while_the_runner_is_ending_is_not_left_waiting(database
     runner.join(240)
     assert late and jobs.get(late[0].id).status == Status.DONE, jobs.get(late[0].id)
 
+
+def test_the_runner_keeps_its_jobs_through_a_database_outage(database_url, monkeypatch):
+    """A StoreError while jobs train (the database away for a moment) must not end the runner:
+    their heartbeats would stop, and another server would train them again."""
+    jobs = JobQueue(Database.open(database_url))
+    job = jobs.submit(QUICK.replace(epochs=6), "seed", ANN, LIMITS)
+    beat, failures = JobQueue.beat, []
+
+    def beat_through_an_outage(self, *args, **kwargs):
+        if len(failures) < 3:
+            failures.append(1)
+            raise StoreError("the database is unavailable: cannot write")
+        return beat(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobQueue, "beat", beat_through_an_outage)
+    runner = Runner(database_url, load_tiny_mnist)
+    runner.wake()
+    runner.join(240)
+    assert len(failures) == 3 and jobs.get(job.id).status == Status.DONE, jobs.get(job.id)

@@ -77,7 +77,8 @@ class Runner:
     def _run(self, stop: threading.Event | None, poll: float) -> None:
         """The loop: claim jobs while there are free slots, renew the leases of those training
         (and pass on their stop flags), record those that ended; until there is nothing to do
-        (an app server's runner) or `stop` is set and every job has ended (a worker)."""
+        (an app server's runner) or `stop` is set and every job has ended (a worker). While the
+        database is away, jobs in training go on and are tended again at the next beat."""
         queue = None
         while True:
             with self._lock:
@@ -97,9 +98,8 @@ class Runner:
                     self._start(job)
                 for job_id, process in list(self.current.items()):
                     self._tend(queue, job_id, process, stopping)
-            except StoreError:  # the database is away: the jobs wait; a worker tries again, a server at its next wake
-                if stop is None and self._may_end(stop):
-                    return
+            except StoreError:  # the waiting jobs wait; a worker looks again, a server at its next wake
+                pass
             if not self.current and (stopping or (stop is None and idle)) and self._may_end(stop):
                 return
             if self.current:
