@@ -12,6 +12,7 @@ from mnist_core.jobs.line import LEASE_SECONDS, NEXT, JobQueue, QueueError, Stat
 from mnist_core.jobs.runner import Runner
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.store.database import Database, StoreError
+from mnist_core.store.database import jobs as jobs_table
 from mnist_core.store.runs import RunStore
 from tests.helpers import ANN, BOB, CAT, load_tiny_mnist
 
@@ -60,22 +61,54 @@ def test_only_the_owner_or_an_admin_cancels_or_stops(jobs):
         jobs.cancel(b.id, BOB)
 
 
-def test_a_job_whose_runner_vanished_goes_back_to_the_head_once_then_is_interrupted(jobs, monkeypatch):
+def silence(db: Database, job_id: str, seconds: float) -> None:
+    """The job's runner has said nothing for `seconds` more (its heartbeat moved back)."""
+    with db.write() as conn:
+        conn.execute(jobs_table.update().where(jobs_table.c.id == job_id).values(
+            heartbeat=jobs_table.c.heartbeat - seconds))
+
+
+def test_a_job_whose_runner_vanished_goes_back_to_the_head_once_then_is_interrupted(jobs):
     a = jobs.submit(QUICK, "seed", ANN, LIMITS)
     b = jobs.submit(QUICK, "seed", BOB, LIMITS)
     jobs.claim("server-that-dies")
     restarted = JobQueue(Database.open(jobs.db.url))  # a new process, the same database
     assert restarted.get(b.id).status == Status.QUEUED
-    now = time.time()
-    clock = [now + LEASE_SECONDS + 1]
-    monkeypatch.setattr(time, "time", lambda: clock[0])  # the dead server's heartbeat goes stale
+    silence(jobs.db, a.id, LEASE_SECONDS + 1)  # the dead server's heartbeat goes stale
     again = restarted.claim("server-2")
     assert again.id == a.id and again.attempts == 2 and again.server == "server-2"  # back at the head of the line
     assert restarted.beat(a.id, "server-that-dies", 3, {}) is None  # the lost runner may not renew it
-    clock[0] += LEASE_SECONDS + 1  # server-2 dies too
+    silence(jobs.db, a.id, LEASE_SECONDS + 1)  # server-2 dies too
     assert restarted.claim("server-3").id == b.id
     cut = restarted.get(a.id)
     assert cut.status == Status.INTERRUPTED and "cut off twice" in cut.message
+
+
+@pytest.mark.parametrize("worker_skew, server_skew", [(-60.0, 0.0), (0.0, 60.0)], ids=["worker-late", "server-early"])
+def test_a_worker_whose_clock_is_60_s_off_keeps_its_job(jobs, monkeypatch, worker_skew, server_skew):
+    """Leases are read on the database's clock: no machine's own clock, however wrong, makes a
+    live job look silent to another runner."""
+    a = jobs.submit(QUICK, "seed", ANN, LIMITS)
+    b = jobs.submit(QUICK, "seed", BOB, LIMITS)
+    true_time = time.time
+    monkeypatch.setattr(time, "time", lambda: true_time() + worker_skew)  # the worker's machine
+    assert jobs.claim("worker-with-a-wrong-clock").id == a.id
+    assert jobs.beat(a.id, "worker-with-a-wrong-clock", 1, {}) is False
+    monkeypatch.setattr(time, "time", lambda: true_time() + server_skew)  # another server claims next
+    assert jobs.claim("server-2").id == b.id  # the next job, not the worker's live one
+    held = jobs.get(a.id)
+    assert held.status == Status.RUNNING and held.server == "worker-with-a-wrong-clock" and held.attempts == 1
+    assert jobs.beat(a.id, "worker-with-a-wrong-clock", 2, {}) is False
+
+
+def test_a_stopped_job_whose_runner_vanished_is_not_trained_again(jobs):
+    a = jobs.submit(QUICK, "seed", ANN, LIMITS)
+    jobs.claim("server-that-dies")
+    jobs.cancel(a.id, ANN)  # Ann pressed Stop; then her job's server went silent before it saved
+    silence(jobs.db, a.id, LEASE_SECONDS + 1)
+    assert jobs.claim("server-2") is None
+    ended = jobs.get(a.id)
+    assert ended.status == Status.STOPPED and ended.run_id is None and "nothing" in ended.message
 
 
 def test_the_runner_trains_the_line_in_order_and_each_run_is_its_starters(database_url):

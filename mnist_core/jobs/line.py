@@ -13,7 +13,9 @@ workers never wait for one another; on SQLite, the write lock), trains it in a p
 own (runner.py, process.py), and renews its lease every second: its heartbeat carries the epochs done and
 their curves (`progress`), which any server shows, and answers with the stop flag. A job whose
 runner vanished (SIGKILL, a power cut, the network gone: no heartbeat for `lease` seconds) goes
-back to the head of the line once, then is marked interrupted with the reason.
+back to the head of the line once, then is marked interrupted with the reason (or, when its owner
+had asked it to stop, ends stopped with nothing saved). Every time in a job's row is the
+database's clock (store.database.clock), so no lease compares two machines' clocks.
 
 Why a table and not a queue library: the app must work with no server at all (SQLite) and
 share one line between servers and workers on Postgres. Celery, RQ and Dramatiq need a broker
@@ -36,7 +38,7 @@ from mnist_core.budget import Budget, estimated_seconds
 from mnist_core.config import History, TrainConfig
 from mnist_core.errors import UserError
 from mnist_core.owners import Actor, is_login
-from mnist_core.store.database import Database, jobs, runners
+from mnist_core.store.database import Database, clock, jobs, runners
 
 HEARTBEAT_SECONDS = 1.0  # how often a runner renews its jobs' leases (and reads their stop flags)
 LEASE_SECONDS = 20.0  # a running job not heard of for this long lost its runner
@@ -102,10 +104,9 @@ class JobQueue:
         `budget.max_waiting` jobs waiting in all, `max_waiting_anonymous` of them from visitors
         without a login, `max_waiting_per_address` from one client `address` (a keyed tag of it,
         owners.Keys.tag; "" when the server does not know it). QueueError says which limit."""
-        now = time.time()
         row = {"id": f"job-{secrets.token_hex(6)}", "owner": actor.owner, "preset": preset,
                "config": json.dumps(config.to_dict()), "time_limit": budget.seconds, "status": Status.QUEUED,
-               "created": now, "stop_requested": False, "epochs_done": 0, "message": "", "address": address}
+               "created": clock(), "stop_requested": False, "epochs_done": 0, "message": "", "address": address}
         waiting = jobs.c.status == Status.QUEUED
         with self.db.write() as conn:
             def count(*where: sa.ColumnElement) -> int:
@@ -113,7 +114,7 @@ class JobQueue:
 
             if count(waiting, jobs.c.owner == actor.owner):
                 raise QueueError("you already have a job waiting: cancel it, or wait until it starts")
-            recent = count(jobs.c.owner == actor.owner, jobs.c.created > now - 3600)
+            recent = count(jobs.c.owner == actor.owner, jobs.c.created > clock() - 3600)
             if recent >= budget.jobs_per_hour:
                 raise QueueError(f"you have started {recent} jobs in the last hour; this server allows "
                                  f"{budget.jobs_per_hour}")
@@ -129,6 +130,10 @@ class JobQueue:
                                  "server's limit: try again when some have started")
             conn.execute(jobs.insert().values(**row))
         return self.get(row["id"])
+
+    def now(self) -> float:
+        """The clock the jobs' times are on: the database's."""
+        return self.db.now()
 
     def get(self, job_id: str) -> QueuedJob:
         with self.db.read() as conn:
@@ -154,7 +159,8 @@ class JobQueue:
     @staticmethod
     def starts_in(line: list[QueuedJob], now: float | None = None) -> dict[str, float]:
         """Job id -> estimated seconds until it starts, from the expected time of those ahead;
-        NEXT -> when a job put in the line now would start."""
+        NEXT -> when a job put in the line now would start. `now`: the database's clock
+        (JobQueue.now()), which the jobs' times are on."""
         now = now or time.time()
         ahead = sum(max(0.0, j.expected_seconds - (now - (j.started or now))) for j in line
                     if j.status == Status.RUNNING)
@@ -174,7 +180,7 @@ class JobQueue:
             actor.require(row.owner, "stop or cancel this job")
             if row.status == Status.QUEUED:
                 conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                    status=Status.CANCELLED, finished=time.time()))
+                    status=Status.CANCELLED, finished=clock()))
             elif row.status == Status.RUNNING:
                 conn.execute(jobs.update().where(jobs.c.id == job_id).values(stop_requested=True))
             else:
@@ -183,17 +189,19 @@ class JobQueue:
     def claim(self, server: str, runs_on: str = "") -> QueuedJob | None:
         """Take the oldest waiting job for the runner `server` (shown as `runs_on`); None when
         nobody waits. First, jobs whose runner went silent go back to the head of the line (the
-        first time), or end as interrupted (the second)."""
-        now = time.time()
-        lost = sa.and_(jobs.c.status == Status.RUNNING, jobs.c.heartbeat < now - self.lease)
+        first time), or end as interrupted (the second), or as stopped when a stop was asked for."""
+        lost = sa.and_(jobs.c.status == Status.RUNNING, jobs.c.heartbeat < clock() - self.lease)
         with self.db.read() as conn:  # most calls find nothing to do: no write
             if conn.execute(sa.select(jobs.c.id).where(sa.or_(jobs.c.status == Status.QUEUED, lost))).first() is None:
                 return None
         with self.db.write(bump=False) as conn:  # the runs' listings do not depend on the line
             conn.execute(jobs.update().where(lost, jobs.c.run_id.is_not(None)).values(  # it saved, then went silent
-                status=Status.DONE, finished=now, message="its runner went silent after saving the run"))
+                status=Status.DONE, finished=clock(), message="its runner went silent after saving the run"))
+            conn.execute(jobs.update().where(lost, jobs.c.stop_requested).values(  # its owner wanted it to end
+                status=Status.STOPPED, finished=clock(),
+                message="its runner went silent before it saved: nothing was kept"))
             conn.execute(jobs.update().where(lost, jobs.c.attempts >= MAX_ATTEMPTS).values(
-                status=Status.INTERRUPTED, finished=now,
+                status=Status.INTERRUPTED, finished=clock(),
                 message=f"cut off twice: the machine training it stopped answering (silent for {self.lease:.0f} s)"))
             conn.execute(jobs.update().where(lost).values(status=Status.QUEUED, server=None, heartbeat=None))
             oldest = sa.select(jobs.c.id).where(jobs.c.status == Status.QUEUED).order_by(jobs.c.created).limit(1)
@@ -203,7 +211,7 @@ class JobQueue:
             if job_id is None:
                 return None
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                status=Status.RUNNING, started=now, heartbeat=now, server=server, runs_on=runs_on[:120],
+                status=Status.RUNNING, started=clock(), heartbeat=clock(), server=server, runs_on=runs_on[:120],
                 attempts=jobs.c.attempts + 1, epochs_done=0, progress="{}"))
         return self.get(job_id)
 
@@ -214,7 +222,7 @@ class JobQueue:
         with self.db.write(bump=False) as conn:
             mine = sa.and_(jobs.c.id == job_id, jobs.c.server == server, jobs.c.status == Status.RUNNING)
             if not conn.execute(jobs.update().where(mine).values(
-                    heartbeat=time.time(), epochs_done=epochs_done, progress=json.dumps(history))).rowcount:
+                    heartbeat=clock(), epochs_done=epochs_done, progress=json.dumps(history))).rowcount:
                 return None
             return bool(conn.execute(sa.select(jobs.c.stop_requested).where(jobs.c.id == job_id)).scalar())
 
@@ -223,22 +231,22 @@ class JobQueue:
         """The runner `server` says how the job ended: done, stopped or failed, and why."""
         with self.db.write() as conn:
             conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.server == server).values(
-                status=status, finished=time.time(), epochs_done=epochs_done, run_id=run_id, message=message,
+                status=status, finished=clock(), epochs_done=epochs_done, run_id=run_id, message=message,
                 progress=json.dumps(history)))
 
     def seen(self, runner: str, runs_on: str, slots: int) -> None:
         """A runner says it is alive (the page tells when no worker has been seen for a while)."""
         with self.db.write(bump=False) as conn:
             found = conn.execute(runners.update().where(runners.c.name == runner).values(
-                seen=time.time(), runs_on=runs_on[:120], slots=slots)).rowcount
+                seen=clock(), runs_on=runs_on[:120], slots=slots)).rowcount
             if not found:
-                conn.execute(runners.insert().values(name=runner, seen=time.time(), runs_on=runs_on[:120], slots=slots))
+                conn.execute(runners.insert().values(name=runner, seen=clock(), runs_on=runs_on[:120], slots=slots))
 
     def runners(self, within: float = 60.0) -> list[tuple[str, int]]:
         """(where it runs, slots) of every runner seen in the last `within` seconds."""
         with self.db.read() as conn:
             rows = conn.execute(sa.select(runners.c.runs_on, runners.c.slots).where(
-                runners.c.seen > time.time() - within)).all()
+                runners.c.seen > clock() - within)).all()
         return [(r.runs_on, int(r.slots)) for r in rows]
 
 
