@@ -134,3 +134,21 @@ def test_a_worker_killed_mid_job_is_replaced_and_stop_on_a_page_reaches_a_worker
         assert RunStore(db).get(stopped.run_id).stopped and stopped.epochs_done < 5000
     finally:
         stop_workers(first, *([second] if second else []))
+
+
+def test_servers_starting_together_agree_on_one_identity_secret(url):
+    """Eight app servers start at once on a fresh Postgres: each opens the database and makes
+    or reads the deployment's secret; none fails, and all sign and name alike."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    together = threading.Barrier(8)
+
+    def start_server(_: int) -> str:
+        db = Database.open(url)
+        together.wait(30)
+        return Keys.of(db).pseudonym("link:ann")
+
+    with ThreadPoolExecutor(8) as servers:
+        names = list(servers.map(start_server, range(8)))
+    assert len(set(names)) == 1

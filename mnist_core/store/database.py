@@ -273,7 +273,9 @@ class Database:
         with self.read() as conn:
             value = conn.execute(sa.select(secrets.c.value).where(secrets.c.name == name)).scalar()
         if value is None:
-            with self.write(bump=False) as conn:  # two servers at once: the write lock orders them
+            # two servers at once: the revision row's lock orders them (on Postgres a write
+            # without it takes no lock, and both inserted: IntegrityError at start)
+            with self.write() as conn:
                 value = conn.execute(sa.select(secrets.c.value).where(secrets.c.name == name)).scalar()
                 if value is None:
                     value = os.urandom(32)
