@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages.canvas import st_canvas
 from app_pages.common import (
+    DRAW_SCOPE,
     MODEL_KEY,
     actor,
     classifier,
@@ -17,8 +18,10 @@ from app_pages.common import (
     model_file,
     probability_chart,
     save_uploaded_model,
+    scope_picker,
 )
 from mnist_core.drawing_files import as_png
+from mnist_core.lesson import Scope
 from mnist_core.owners import NotAllowed
 from mnist_core.preprocessing import NotADigit, preprocess_and_span
 from mnist_core.reading.classifier import MODEL_SUFFIXES, ModelError
@@ -38,7 +41,7 @@ me = actor()
 
 with st.sidebar:
     st.header("Model")
-    choices, store_problem = model_choices()
+    choices, store_problem = model_choices(scope_picker(DRAW_SCOPE, Scope.MINE), me.owner)
     if store_problem:
         st.warning(store_problem)
     upload_label = "Upload a model…"

@@ -83,6 +83,32 @@ def layers(config: TrainConfig) -> list[Layer]:
     return found
 
 
+def summary(config: TrainConfig) -> str:
+    """The settings in a line a person reads: '1 layer, 7,850 weights, SGD 0.01, 200 epochs'."""
+    if config.base_model:
+        optimizer = _OPTIMIZER_NAMES[config.optimizer]
+        return f"goes on training {config.base_model}, {optimizer} {config.learning_rate:g}, {config.epochs} epochs"
+    layer_count = len(config.hidden) + 1
+    shape = f"{layer_count} layers ({', '.join(map(str, config.hidden))} hidden)" if config.hidden else "1 layer"
+    parts = [shape, f"{parameters(config):,} weights", f"{_OPTIMIZER_NAMES[config.optimizer]} {config.learning_rate:g}"]
+    if config.momentum:
+        parts.append(f"momentum {config.momentum:g}")
+    if config.dropout:
+        parts.append(f"dropout {config.dropout:g}")
+    if config.committee > 1:
+        parts.append(f"a committee of {config.committee}")
+    if config.augment != "none":
+        parts.append(f"{config.augment} distortions")
+    extra = [f"{share:.0%} {what}" for share, what in ((config.pen, "pen-drawn"), (config.styles, "font digits"),
+                                                     (config.drawings, "drawings")) if share]
+    if extra:
+        parts.append(" and ".join(extra))
+    return ", ".join([*parts, f"{config.epochs} epochs"])
+
+
+_OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}
+
+
 def epoch_images(config: TrainConfig, mnist_training: int = MNIST_TRAINING) -> int:
     """Images an epoch trains on: MNIST's training split (or `replay` of it), and the extra
     pools' shares beside it (mix.py)."""

@@ -44,10 +44,11 @@ def canvas_value(image: Image.Image) -> dict:
 PAGES = {
     "app_pages/draw.py": ("Draw a digit", lambda at: at.radio(key="draw_source").value == "Draw"
                           and any("Draw a digit on the black square" in i.value for i in at.info)),
-    "app_pages/train.py": ("Train a dense network", lambda at: at.number_input(key="train_epochs_seed").value == 200
+    "app_pages/train.py": ("Train a network", lambda at: at.number_input(key="train_epochs_seed").value == 200
                            and at.button(key="train_start") is not None),
     "app_pages/runs.py": ("Runs", lambda at: any(i.value.startswith("No runs yet") for i in at.info)),
     "app_pages/drawings.py": ("Drawings", lambda at: any(i.value.startswith("No drawings here yet") for i in at.info)),
+    "app_pages/teacher.py": ("The class", lambda at: any(i.value.startswith("No runs yet") for i in at.info)),
 }
 
 
@@ -108,7 +109,7 @@ def test_train_page_runs_a_short_job_and_shows_results(synthetic_data):
     assert any("Finished after 3 epochs" in s.value for s in at.success)
     test = next(m for m in at.metric if m.label == "Test accuracy")
     assert test.value.endswith("%") and not test.delta  # 3 epochs are not the book's fit: no comparison
-    assert any("epochs=3" in m.value and "augment=none" in m.value for m in at.markdown)  # every setting shown
+    assert any("1 layer, 7,850 weights, SGD 0.5, 3 epochs" in m.value for m in at.caption)  # in a line, no dump
 
 
 def test_preset_fills_the_form():
@@ -178,7 +179,7 @@ def test_runs_page_lists_renames_and_deletes_ones_own_run(tiny_mnist):
     store, run = saved_run(tiny_mnist, owner=keys().owner_of(ann))
     at = visitor(ann)
     at.switch_page("app_pages/runs.py").run()
-    assert not at.exception and run.id in at.selectbox(key="runs_selected").value
+    assert not at.exception and at.selectbox(key="runs_selected").value.endswith("'s seed #1")  # who and what
     at.text_input(key="runs_new_name").set_value("renamed")
     at.button(key="FormSubmitter:runs_rename_form-Rename").click().run()
     assert [r.name for r in store.list()] == ["renamed"]
@@ -282,7 +283,7 @@ def test_draw_with_a_run_from_the_runs_page(tiny_mnist):
     at.switch_page("app_pages/runs.py").run()
     at.button(key="runs_use").click().run()
     assert not at.exception
-    assert at.selectbox(key="model_choice").value.startswith("Run: seed")  # the Draw page uses the run
+    assert at.selectbox(key="model_choice").value.startswith("Run: the operator's seed")  # the Draw page uses it
 
 
 def test_a_model_bomb_upload_is_refused_before_loading(tmp_path):

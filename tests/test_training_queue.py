@@ -8,13 +8,13 @@ import pytest
 
 from mnist_core.budget import Budget
 from mnist_core.config import TrainConfig
-from mnist_core.jobs.line import LEASE_SECONDS, NEXT, JobQueue, QueueError, Status
+from mnist_core.jobs.line import LEASE_SECONDS, JobQueue, QueueError, Status
 from mnist_core.jobs.runner import Runner
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.store.database import Database, StoreError
 from mnist_core.store.database import jobs as jobs_table
 from mnist_core.store.runs import RunStore
-from tests.helpers import ANN, BOB, CAT, load_tiny_mnist
+from tests.helpers import ANN, BOB, CAT, load_tiny_mnist, wait_until
 
 LIMITS = Budget(seconds=600)
 QUICK = TrainConfig(epochs=3, batch_size=100, learning_rate=0.5)
@@ -27,21 +27,19 @@ def jobs(database_url) -> JobQueue:
 
 def test_one_waiting_job_a_person_in_the_order_they_came(jobs):
     a = jobs.submit(QUICK, "seed", ANN, LIMITS)
+    assert jobs.submit(QUICK, "seed", ANN, LIMITS).id == a.id  # a double click, a second tab: the same job
     with pytest.raises(QueueError, match="already have a job waiting"):
-        jobs.submit(QUICK, "seed", ANN, LIMITS)
+        jobs.submit(QUICK.replace(epochs=2), "seed", ANN, LIMITS)
     b = jobs.submit(QUICK.replace(epochs=400), "seed", BOB, LIMITS)
     assert [j.id for j in jobs.line()] == [a.id, b.id]
-    starts = JobQueue.starts_in(jobs.line())
-    assert starts[a.id] == 0 and starts[b.id] == pytest.approx(a.expected_seconds)
-    assert starts[NEXT] == pytest.approx(a.expected_seconds + b.expected_seconds)  # a job put in now
     assert jobs.claim("server-1").id == a.id  # the oldest first
     line = jobs.line()
     assert [(j.id, j.status) for j in line] == [(a.id, Status.RUNNING), (b.id, Status.QUEUED)]
-    assert 0 < JobQueue.starts_in(line)[b.id] <= a.expected_seconds
-    jobs.submit(QUICK, "seed", ANN, LIMITS)  # Ann's first job runs: she may queue again
+    assert jobs.submit(QUICK, "seed", ANN, LIMITS).id == a.id  # still the same job, now training
+    jobs.submit(QUICK.replace(epochs=2), "seed", ANN, LIMITS)  # Ann's first job runs: she may queue another
     jobs.cancel(jobs.line()[-1].id, ANN)  # her second job leaves the line, and still counts
     with pytest.raises(QueueError, match="you have started 2 jobs in the last hour; this server allows 2"):
-        jobs.submit(QUICK, "seed", ANN, Budget(seconds=600, jobs_per_hour=2))
+        jobs.submit(QUICK.replace(epochs=5), "seed", ANN, Budget(seconds=600, jobs_per_hour=2))
 
 
 def test_only_the_owner_or_an_admin_cancels_or_stops(jobs):
@@ -188,3 +186,28 @@ def test_the_runner_keeps_its_jobs_through_a_database_outage(database_url, monke
     runner.wake()
     runner.join(240)
     assert len(failures) == 3 and jobs.get(job.id).status == Status.DONE, jobs.get(job.id)
+
+
+def test_jobs_with_the_same_settings_train_together_and_each_gets_its_own_run(database_url):
+    jobs = JobQueue(Database.open(database_url))
+    dan = Actor("link:dan-token-4")
+    alone = jobs.submit(QUICK.replace(epochs=2), "seed", dan, LIMITS)
+    same = [jobs.submit(QUICK.replace(epochs=5000), "seed", who, LIMITS) for who in (ANN, BOB, CAT)]
+    runner = Runner(database_url, load_tiny_mnist)
+    runner.wake()
+    wait_until(lambda: jobs.get(same[0].id).epochs_done >= 2, 240, "the three to train")
+    assert {jobs.get(j.id).status for j in same} == {Status.RUNNING}
+    assert len({jobs.get(j.id).started for j in same}) == 1  # one training for the three
+    jobs.cancel(same[1].id, BOB)  # Bob leaves with the network as it is; Ann and Cat train on
+    wait_until(lambda: jobs.get(same[1].id).status == Status.STOPPED, 30, "Bob's job to end")
+    assert jobs.get(same[0].id).status == Status.RUNNING
+    for j in (same[0], same[2]):
+        jobs.cancel(j.id, ANN if j is same[0] else CAT)
+    runner.join(240)
+    ended = [jobs.get(j.id) for j in (alone, *same)]
+    assert [j.status for j in ended] == [Status.DONE, Status.STOPPED, Status.STOPPED, Status.STOPPED], ended
+    store = RunStore(jobs.db)
+    runs = [store.get(j.run_id) for j in ended]
+    assert [r.owner for r in runs] == [dan.owner, ANN.owner, BOB.owner, CAT.owner]
+    assert [r.name for r in runs] == ["seed #1"] * 4  # each person's first: pages put who it is in front
+    assert runs[2].epochs_done <= runs[1].epochs_done and all(r.stopped for r in runs[1:])

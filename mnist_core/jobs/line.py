@@ -3,7 +3,6 @@
     jobs = JobQueue(db)
     job = jobs.submit(config, "seed", visitor, budget)  # QueueError: one waiting job a person, a full line...
     jobs.line()                          # the running jobs, then the waiting ones, oldest first
-    jobs.starts_in(jobs.line())          # job id -> estimated seconds until it starts
     jobs.cancel(job.id, visitor)         # waiting: it leaves the line; running: it stops within ~2 s
     admit(jobs, config, "seed", visitor, budget)   # every rule a job passes first, then submit
 
@@ -29,13 +28,13 @@ import dataclasses
 import enum
 import json
 import secrets
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from mnist_core.budget import Budget, estimated_seconds
-from mnist_core.config import History, TrainConfig
+from mnist_core.budget import Budget
+from mnist_core.config import TrainConfig
 from mnist_core.errors import UserError
 from mnist_core.owners import Actor, is_login
 from mnist_core.store.database import Database, clock, jobs, runners
@@ -44,6 +43,7 @@ HEARTBEAT_SECONDS = 1.0  # how often a runner renews its jobs' leases (and reads
 LEASE_SECONDS = 20.0  # a running job not heard of for this long lost its runner
 MAX_ATTEMPTS = 2  # claims a job gets: once more after its runner vanished, then it is interrupted
 RECENT_JOBS = 8  # finished jobs whose progress a runner keeps for their pages
+CLAIM_WINDOW = 40  # waiting jobs a runner looks through for one that fits it (and for ones with the same settings)
 
 
 class Status(enum.StrEnum):
@@ -57,7 +57,7 @@ class Status(enum.StrEnum):
 
 
 WAITING_OR_RUNNING = (Status.QUEUED, Status.RUNNING)
-NEXT = "next"  # starts_in's key for a job that is not in the line yet
+NEXT = "next"  # the id of a job not in the line yet, when its start is planned (pace.plan)
 
 
 class QueueError(UserError):
@@ -83,13 +83,7 @@ class QueuedJob:
     message: str  # why it failed or stopped early
     attempts: int  # times it was claimed (twice: its first runner vanished)
     runs_on: str  # where it trains: "lab-3, GPU"
-    progress: History  # the curves so far, as its runner last said
-
-
-    @property
-    def expected_seconds(self) -> float:
-        """Its expected training time: the estimate, within its time limit."""
-        return min(estimated_seconds(self.config), self.time_limit)
+    progress: dict  # as its runner last said: the curves (History's keys), the epochs' times (runner.progress)
 
 
 class JobQueue:
@@ -100,19 +94,28 @@ class JobQueue:
 
     def submit(self, config: TrainConfig, preset: str, actor: Actor, budget: Budget, address: str = "") -> QueuedJob:
         """Put a job in the line, within the line's limits, none of which a new browser window
-        resets: one waiting job a person, `budget.jobs_per_hour` an hour; at most
-        `budget.max_waiting` jobs waiting in all, `max_waiting_anonymous` of them from visitors
-        without a login, `max_waiting_per_address` from one client `address` (a keyed tag of it,
-        owners.Keys.tag; "" when the server does not know it). QueueError says which limit."""
+        resets: one waiting job a person (the operator may queue several: a sweep),
+        `budget.jobs_per_hour` an hour; at most `budget.max_waiting` jobs waiting in all,
+        `max_waiting_anonymous` of them from visitors without a login, `max_waiting_per_address`
+        from one client `address` (a keyed tag of it, owners.Keys.tag; "" when the server does
+        not know it). QueueError says which limit. Idempotent: the same person's job with the
+        same preset and settings, waiting or training, is returned instead of a second one (a
+        double click, two tabs)."""
+        settings = json.dumps(config.to_dict())
         row = {"id": f"job-{secrets.token_hex(6)}", "owner": actor.owner, "preset": preset,
-               "config": json.dumps(config.to_dict()), "time_limit": budget.seconds, "status": Status.QUEUED,
+               "config": settings, "time_limit": budget.seconds, "status": Status.QUEUED,
                "created": clock(), "stop_requested": False, "epochs_done": 0, "message": "", "address": address}
         waiting = jobs.c.status == Status.QUEUED
         with self.db.write() as conn:
             def count(*where: sa.ColumnElement) -> int:
                 return conn.execute(sa.select(sa.func.count()).select_from(jobs).where(*where)).scalar_one()
 
-            if count(waiting, jobs.c.owner == actor.owner):
+            same = conn.execute(sa.select(jobs.c.id).where(
+                jobs.c.owner == actor.owner, jobs.c.status.in_(WAITING_OR_RUNNING), jobs.c.preset == preset,
+                jobs.c.config == settings, ~jobs.c.stop_requested)).scalar()
+            if same is not None:
+                return self._get(conn, same)
+            if actor.owner and count(waiting, jobs.c.owner == actor.owner):
                 raise QueueError("you already have a job waiting: cancel it, or wait until it starts")
             recent = count(jobs.c.owner == actor.owner, jobs.c.created > clock() - 3600)
             if recent >= budget.jobs_per_hour:
@@ -121,7 +124,7 @@ class JobQueue:
             if count(waiting) >= budget.max_waiting:
                 raise QueueError(f"the line is full ({budget.max_waiting} jobs waiting): try again when some have "
                                  "started")
-            if not is_login(actor.owner) and count(waiting, ~jobs.c.owner.like("user:%")) >= \
+            if actor.owner and not is_login(actor.owner) and count(waiting, ~jobs.c.owner.like("user:%")) >= \
                     budget.max_waiting_anonymous:
                 raise QueueError(f"visitors without a login have {budget.max_waiting_anonymous} jobs waiting, this "
                                  "server's limit: log in, or try again when some have started")
@@ -129,7 +132,7 @@ class JobQueue:
                 raise QueueError(f"{budget.max_waiting_per_address} jobs are waiting from your network address, this "
                                  "server's limit: try again when some have started")
             conn.execute(jobs.insert().values(**row))
-        return self.get(row["id"])
+            return self._get(conn, row["id"])
 
     def now(self) -> float:
         """The clock the jobs' times are on: the database's."""
@@ -137,7 +140,11 @@ class JobQueue:
 
     def get(self, job_id: str) -> QueuedJob:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
+            return self._get(conn, job_id)
+
+    @staticmethod
+    def _get(conn: sa.Connection, job_id: str) -> QueuedJob:
+        row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
         if row is None:
             raise QueueError(f"no job has the id {job_id[:60]!r}")
         return _job(row)
@@ -149,27 +156,20 @@ class JobQueue:
                 (jobs.c.status == Status.QUEUED), jobs.c.created)).mappings().all()
         return [_job(row) for row in rows]
 
+    def recent(self, seconds: float) -> list[QueuedJob]:
+        """The running jobs, and those that ended in the last `seconds` with their epochs: newest first."""
+        ended = jobs.c.status.in_((Status.DONE, Status.STOPPED))
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(jobs).where(sa.or_(jobs.c.status == Status.RUNNING, sa.and_(
+                ended, jobs.c.finished > clock() - seconds))).order_by(jobs.c.started.desc()).limit(40)).mappings()
+            return [_job(row) for row in rows]
+
     def of(self, owner: str, limit: int = 5) -> list[QueuedJob]:
         """An owner's latest jobs, newest first."""
         with self.db.read() as conn:
             rows = conn.execute(sa.select(jobs).where(jobs.c.owner == owner).order_by(
                 jobs.c.created.desc()).limit(limit)).mappings().all()
         return [_job(row) for row in rows]
-
-    @staticmethod
-    def starts_in(line: list[QueuedJob], now: float | None = None) -> dict[str, float]:
-        """Job id -> estimated seconds until it starts, from the expected time of those ahead;
-        NEXT -> when a job put in the line now would start. `now`: the database's clock
-        (JobQueue.now()), which the jobs' times are on."""
-        now = now or time.time()
-        ahead = sum(max(0.0, j.expected_seconds - (now - (j.started or now))) for j in line
-                    if j.status == Status.RUNNING)
-        starts = {}
-        for job in line:
-            if job.status == Status.QUEUED:
-                starts[job.id] = ahead
-                ahead += job.expected_seconds
-        return {**starts, NEXT: ahead}
 
     def cancel(self, job_id: str, actor: Actor) -> None:
         """A waiting job leaves the line; a running one is stopped after its epoch (and saved)."""
@@ -186,10 +186,12 @@ class JobQueue:
             else:
                 raise QueueError(f"this job has already ended ({row.status})")
 
-    def claim(self, server: str, runs_on: str = "") -> QueuedJob | None:
-        """Take the oldest waiting job for the runner `server` (shown as `runs_on`); None when
-        nobody waits. First, jobs whose runner went silent go back to the head of the line (the
-        first time), or end as interrupted (the second), or as stopped when a stop was asked for."""
+    def claim(self, server: str, runs_on: str = "", fits: Callable[[QueuedJob], bool] | None = None
+              ) -> QueuedJob | None:
+        """Take the oldest waiting job for the runner `server` (shown as `runs_on`), of those
+        `fits` allows (its memory, its length: runner.Runner says); None when nobody waits.
+        First, jobs whose runner went silent go back to the head of the line (the first time),
+        or end as interrupted (the second), or as stopped when a stop was asked for."""
         lost = sa.and_(jobs.c.status == Status.RUNNING, jobs.c.heartbeat < clock() - self.lease)
         with self.db.read() as conn:  # most calls find nothing to do: no write
             if conn.execute(sa.select(jobs.c.id).where(sa.or_(jobs.c.status == Status.QUEUED, lost))).first() is None:
@@ -204,35 +206,58 @@ class JobQueue:
                 status=Status.INTERRUPTED, finished=clock(),
                 message=f"cut off twice: the machine training it stopped answering (silent for {self.lease:.0f} s)"))
             conn.execute(jobs.update().where(lost).values(status=Status.QUEUED, server=None, heartbeat=None))
-            oldest = sa.select(jobs.c.id).where(jobs.c.status == Status.QUEUED).order_by(jobs.c.created).limit(1)
-            if conn.dialect.name == "postgresql":  # workers claiming at once take different jobs, none waits
-                oldest = oldest.with_for_update(skip_locked=True)
-            job_id = conn.execute(oldest).scalar()
-            if job_id is None:
-                return None
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                status=Status.RUNNING, started=clock(), heartbeat=clock(), server=server, runs_on=runs_on[:120],
-                attempts=jobs.c.attempts + 1, epochs_done=0, progress="{}"))
-        return self.get(job_id)
+            for job in self._waiting(conn, CLAIM_WINDOW):
+                if fits is None or fits(job):
+                    return self._take(conn, [job.id], server, runs_on)[0]
+        return None
 
-    def beat(self, job_id: str, server: str, epochs_done: int, history: History) -> bool | None:
-        """The runner `server` still trains the job, at `epochs_done`, with these curves so far:
-        True when a stop was asked for; None when the job is no longer this runner's (its lease
-        ran out and it went back to the line, or an admin removed it)."""
+    def claim_together(self, job: QueuedJob, server: str, runs_on: str, limit: int) -> list[QueuedJob]:
+        """Take, for the runner that claimed `job`, up to `limit` waiting jobs with its preset,
+        settings and time limit: one network trains for them all (each gets a run of its own).
+        None for a fine-tune on labelled drawings (each person's own)."""
+        if job.config.drawings:
+            return []
+        with self.db.write(bump=False) as conn:
+            same = [j.id for j in self._waiting(conn, CLAIM_WINDOW) if (j.preset, j.config, j.time_limit)
+                    == (job.preset, job.config, job.time_limit)][:limit]
+            return self._take(conn, same, server, runs_on, started=job.started) if same else []
+
+    @staticmethod
+    def _waiting(conn: sa.Connection, limit: int) -> list[QueuedJob]:
+        """The first `limit` waiting jobs, oldest first; on Postgres, rows that another runner
+        is claiming now are skipped, not waited for."""
+        query = sa.select(jobs).where(jobs.c.status == Status.QUEUED).order_by(jobs.c.created).limit(limit)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [_job(row) for row in conn.execute(query).mappings()]
+
+    def _take(self, conn: sa.Connection, ids: list[str], server: str, runs_on: str,
+              started: float | None = None) -> list[QueuedJob]:
+        """The jobs `ids` run now on `server`; `started`: the time of the job they train with."""
+        conn.execute(jobs.update().where(jobs.c.id.in_(ids)).values(
+            status=Status.RUNNING, started=started or clock(), heartbeat=clock(), server=server, runs_on=runs_on[:120],
+            attempts=jobs.c.attempts + 1, epochs_done=0, progress="{}"))
+        return [self._get(conn, job_id) for job_id in ids]
+
+    def beat(self, job_id: str, server: str, epochs_done: int, progress: dict) -> bool | None:
+        """The runner `server` still trains the job, at `epochs_done`, with its `progress` so far
+        (the curves, the epochs' times: runner.Runner says): True when a stop was asked for;
+        None when the job is no longer this runner's (its lease ran out and it went back to the
+        line, or an admin removed it)."""
         with self.db.write(bump=False) as conn:
             mine = sa.and_(jobs.c.id == job_id, jobs.c.server == server, jobs.c.status == Status.RUNNING)
             if not conn.execute(jobs.update().where(mine).values(
-                    heartbeat=clock(), epochs_done=epochs_done, progress=json.dumps(history))).rowcount:
+                    heartbeat=clock(), epochs_done=epochs_done, progress=json.dumps(progress))).rowcount:
                 return None
             return bool(conn.execute(sa.select(jobs.c.stop_requested).where(jobs.c.id == job_id)).scalar())
 
     def finish(self, job_id: str, server: str, status: Status, epochs_done: int, run_id: str | None, message: str,
-               history: History) -> None:
+               progress: dict) -> None:
         """The runner `server` says how the job ended: done, stopped or failed, and why."""
         with self.db.write() as conn:
             conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.server == server).values(
                 status=status, finished=clock(), epochs_done=epochs_done, run_id=run_id, message=message,
-                progress=json.dumps(history)))
+                progress=json.dumps(progress)))
 
     def seen(self, runner: str, runs_on: str, slots: int) -> None:
         """A runner says it is alive (the page tells when no worker has been seen for a while)."""

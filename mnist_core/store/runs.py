@@ -137,11 +137,14 @@ class RunStore:
 
     def save(self, result: Any, preset: str = "custom", name: str | None = None, owner: str = "",
              finetune: FineTune | None = None, job: tuple[str, str] | None = None,
-             temperature: float | None = None) -> Run:
+             temperature: float | None = None, files: dict[str, bytes] | None = None) -> Run:
         """Save a TrainResult as a new run: record and model files commit together or not at all.
         For a job of the line (`job`: its id, and the runner that claimed it), only while that
         runner still holds it, and the job names the run in the same transaction: a job is saved
-        once, whatever its runners do (RunError when the lease was lost meanwhile)."""
+        once, whatever its runners do (RunError when the lease was lost meanwhile). Its name,
+        unless given: a person's "seed #2" (their second run of the preset; pages put who it is
+        in front), the operator's "seed 2026-12-07 13:56". `files`: model_files(result.model,
+        temperature) made once for several runs of one model."""
         created = dt.datetime.now(dt.UTC)
         run = Run(
             id=f"{created:%Y%m%d-%H%M%S}-{_slug(preset)}-{secrets.token_hex(3)}",
@@ -157,10 +160,12 @@ class RunStore:
             fit_seconds=round(result.fit_seconds, 3),
             owner=owner,
         )
-        files = model_files(result.model, temperature)  # serialized before the transaction: it stays short
+        files = files or model_files(result.model, temperature)  # serialized before the transaction: it stays short
         with self.db.write() as conn:
             if job is not None:
                 _hold(conn, *job, run.id)
+            if name is None and owner:
+                run = dataclasses.replace(run, name=f"{preset} #{_last_number(conn, owner, preset) + 1}")
             _insert_rows(conn, run, result.history, files, finetune)
         return run
 
@@ -349,6 +354,12 @@ def _insert_rows(conn: sa.Connection, run: Run, history: History, files: dict[st
            "details": json.dumps(finetune.to_json() if finetune else {})}
     conn.execute(runs.insert().values(**row))
     conn.execute(run_files.insert(), [{"run_id": run.id, "name": k, "data": v} for k, v in files.items()])
+
+
+def _last_number(conn: sa.Connection, owner: str, preset: str) -> int:
+    """The highest n of the owner's runs named "<preset> #n" (0: none), inside the caller's transaction."""
+    names = conn.execute(sa.select(runs.c.name).where(runs.c.owner == owner, runs.c.preset == preset)).scalars()
+    return max((int(m[1]) for m in (re.fullmatch(rf"{re.escape(preset)} #(\d+)", n) for n in names) if m), default=0)
 
 
 def _hold(conn: sa.Connection, job_id: str, runner: str, run_id: str) -> None:
