@@ -176,7 +176,7 @@ def show_plan(config: TrainConfig | None, problem: str, line: list[QueuedJob], p
             return
         shape = config if not config.base_model else None
         with left:
-            st.write(summary(config).capitalize() + ".")
+            st.write(f"{summary(config)[0].upper()}{summary(config)[1:]}.")
             if shape is not None:
                 st.dataframe(pd.DataFrame([{"layer": la.name, "size": la.size, "parameters": la.parameters}
                                            for la in layers(shape)]), hide_index=True, width="stretch",
@@ -198,35 +198,37 @@ def show_plan(config: TrainConfig | None, problem: str, line: list[QueuedJob], p
         start(config)
 
 
-def learning_chart(history: History, metric: str, total: int, height: int = 220) -> None:
-    """One metric's training and validation curves against the epoch (integer ticks, the x axis
-    spanning all `total` epochs), and the epoch where memorising starts, named on the chart."""
+def learning_chart(history: History, metric: str, height: int = 250) -> None:
+    """One metric's training and validation curves against the epoch (integer ticks), and the
+    epoch where memorising starts, named on the chart.
+    `height`: the whole chart's, its title and legend included (Streamlit fits the spec in it)."""
     epochs = len(history.get(metric) or [])
     rows = [{"epoch": e + 1, "curve": name, "value": history[key][e]}
             for key, name in ((metric, TRAINING), (f"val_{metric}", VALIDATION)) for e in range(epochs)]
-    layers_ = [{"mark": {"type": "line", "point": epochs <= 30, "tooltip": True},
-                "encoding": {"color": {"field": "curve", "type": "nominal", "title": None,
-                                       "scale": {"domain": [TRAINING, VALIDATION], "range": ["#1f77b4", "#e4572e"]},
-                                       "legend": {"orient": "bottom"}}}}]
+    curves = {"mark": {"type": "line", "point": epochs <= 30, "tooltip": True},
+              "encoding": {"y": {"field": "value", "type": "quantitative", "title": None, "scale": {"zero": False},
+                                 "axis": {"format": "%"} if metric == "accuracy" else {}},
+                           "color": {"field": "curve", "type": "nominal", "title": None,
+                                     "scale": {"domain": [TRAINING, VALIDATION], "range": ["#4c9be8", "#f0703a"]},
+                                     "legend": {"orient": "bottom"}}}}
+    layers_ = [curves]
     gap = memorising_from(history)
     if gap is not None:
-        layers_.append({"data": {"values": [{"epoch": gap, "text": MEMORISING}]},
-                        "layer": [{"mark": {"type": "rule", "strokeDash": [4, 3], "color": "#666"}},
-                                  {"mark": {"type": "text", "align": "left", "baseline": "top", "dx": 4, "dy": 4,
-                                            "color": "#444"},
-                                   "encoding": {"text": {"field": "text"}, "y": {"value": 0}}}],
-                        "encoding": {"x": {"field": "epoch", "type": "quantitative"}}})
+        where = {"data": {"values": [{"epoch": gap, "text": MEMORISING}]}}
+        layers_ += [{**where, "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#999"}},
+                    {**where, "mark": {"type": "text", "align": "left", "baseline": "top", "dx": 4, "y": 4,
+                                       "color": "#bbb"}, "encoding": {"text": {"field": "text"}}}]
     st.vega_lite_chart({
-        "height": height, "title": {"text": "Loss" if metric == "loss" else "Accuracy", "anchor": "start"},
+        "title": {"text": f"{'Loss' if metric == 'loss' else 'Accuracy'}, by epoch", "anchor": "start"},
         "data": {"values": rows},
-        "encoding": {"x": {"field": "epoch", "type": "quantitative", "title": "epoch",
-                           "scale": {"domain": [1, max(total, 2)]}, "axis": {"format": "d", "tickMinStep": 1}},
-                     "y": {"field": "value", "type": "quantitative", "title": None, "scale": {"zero": False}}},
+        "encoding": {"x": {"field": "epoch", "type": "quantitative", "title": None,
+                           "scale": {"domain": [1, max(epochs, 2)], "nice": False},
+                           "axis": {"format": "d", "tickMinStep": 1}}},
         "layer": layers_,
-    }, width="stretch")
+    }, width="stretch", height=height)
 
 
-def show_curves(history: History, total: int, batch_loss: list[float]) -> None:
+def show_curves(history: History, batch_loss: list[float]) -> None:
     """Loss and accuracy per epoch, training beside validation; the loss of every batch when
     known (the job trained here)."""
     if not history.get("loss"):
@@ -234,9 +236,9 @@ def show_curves(history: History, total: int, batch_loss: list[float]) -> None:
     history = {k: history[k] for k in METRICS}
     a, b = st.columns(2)
     with a:
-        learning_chart(history, "loss", total)
+        learning_chart(history, "loss")
     with b:
-        learning_chart(history, "accuracy", total)
+        learning_chart(history, "accuracy")
     if batch_loss:
         group = -(-len(batch_loss) // 400)  # batches per point, at most 400 points
         points = downsample(batch_loss, 400)
@@ -322,11 +324,11 @@ def job_panel(job: QueuedJob, line: list[QueuedJob], pace: Pace, slots: int) -> 
     else:
         show_result(job)
     if state is not None and state.history["loss"]:
-        show_curves(state.history, job.config.epochs, state.batch_loss)
+        show_curves(state.history, state.batch_loss)
     elif job.progress.get("loss"):  # trained elsewhere (a worker, another server): what its heartbeat said
-        show_curves(job.progress, job.config.epochs, [])
+        show_curves(job.progress, [])
     elif job.run_id is not None:  # trained before the progress was kept: the run's record
-        show_curves(run_store().history(job.run_id), job.config.epochs, [])
+        show_curves(run_store().history(job.run_id), [])
 
 
 def show_result(job: QueuedJob) -> None:

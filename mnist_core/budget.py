@@ -35,9 +35,9 @@ MEASURED_EPOCH = split_validation(MNIST_TRAINING, TrainConfig().validation_split
 
 # A training process's peak memory of its own (anonymous: what a container cannot take back; the
 # file pages of TensorFlow's libraries it maps, 380 MB, are reclaimed as the free figure's cache
-# is): `import tensorflow` 224 MB, MNIST 52 MB, the compiled fit 160 MB (oneDNN off:
-# tensorflow_env.py), so the seed fit 437-508 MB. An upper estimate: 520 MB, plus 130 bytes a parameter
-# (weights, gradients, the optimizer's moments, XLA's buffers).
+# is): `import tensorflow` 224 MB, MNIST 52 MB, the compiled fit 160 MB, so the seed fit 437-508 MB
+# with oneDNN off, 477 MB with it on (tensorflow_env.py chooses per machine). An upper estimate:
+# 520 MB, plus 130 bytes a parameter (weights, gradients, the optimizer's moments, XLA's buffers).
 TRAINING_BASE_BYTES = 520 * 2**20
 TRAINING_BYTES_PER_PARAMETER = 130
 # The pages of TensorFlow's libraries a training process maps (Pss_File, any preset): memory the

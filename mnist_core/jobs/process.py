@@ -30,6 +30,7 @@ import dataclasses
 import enum
 import multiprocessing
 import multiprocessing.synchronize
+import os
 import queue
 import sys
 import threading
@@ -106,8 +107,8 @@ class Spare:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or TF state
         self.load_data = load_data
         self.events, self.orders, self.stop_event = context.Queue(), context.Queue(), context.Event()
-        self.process = context.Process(target=_serve, args=(load_data, self.events, self.orders, self.stop_event),
-                                       name="mnist-training", daemon=True)
+        self.process = context.Process(target=_serve, name="mnist-training", daemon=True,
+                                       args=(os.getpid(), load_data, self.events, self.orders, self.stop_event))
         with _without_main():
             self.process.start()
 
@@ -254,7 +255,7 @@ def _without_main() -> Iterator[None]:
         main.__dict__.update(saved)
 
 
-def _serve(load_data: LoadData, events: multiprocessing.Queue, orders: multiprocessing.Queue,
+def _serve(parent: int, load_data: LoadData, events: multiprocessing.Queue, orders: multiprocessing.Queue,
            stop: multiprocessing.synchronize.Event) -> None:
     """The child process: TensorFlow imported and the data loaded before any job is given it;
     then its one job, every event put on `events`, then END.
@@ -264,13 +265,11 @@ def _serve(load_data: LoadData, events: multiprocessing.Queue, orders: multiproc
     (SIGKILL, a crash), the child exits within a second without saving: its lease in the line
     runs out and the job goes back to the head of the line, to be trained whole by someone alive
     (jobs/line.py), never twice."""
-    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
 
-    def watch_parent() -> None:
+    def watch_parent() -> None:  # `parent` as the parent knew it: it may be gone before this child starts
         while os.getppid() == parent:
             time.sleep(0.5)
         os._exit(0)  # orphaned: nobody reads the events, and the job will be trained again

@@ -22,8 +22,10 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import subprocess
 import threading
 
+from mnist_core import tensorflow_env
 from mnist_core.budget import (
     TENSORFLOW_FILE_BYTES,
     TRAINING_BASE_BYTES,
@@ -72,6 +74,7 @@ class Runner:
                 self._thread = threading.Thread(target=self._run, args=(None, 0.0), name="training-runner",
                                                 daemon=True)
                 self._thread.start()
+        self._ready_spare()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the line is empty and the runner has ended (for tests and scripts)."""
@@ -170,16 +173,29 @@ class Runner:
         growth = sum(max(0, estimated_peak_bytes(t.config) - process_memory(t.pid or 0)) for t in trainings)
         return estimated_peak_bytes(job.config) + growth <= available_memory()
 
+    def _ready_spare(self) -> None:
+        """Keep a training process started ahead of the next job, when asked to and memory allows;
+        on a machine that has not measured its TensorFlow settings yet, measure them (in the
+        background, at a low priority: tensorflow_env.probe), once."""
+        with self._lock:
+            if self.keep_spare and (self._spare is None or not self._spare.usable(self.load_data)) \
+                    and available_memory() >= SPARE_BYTES:
+                self._spare = Spare(self.load_data)
+            global _probing
+            if self.keep_spare and not _probing and tensorflow_env.chosen() is None:
+                _probing = True
+                threading.Thread(target=_probe, name="tensorflow-probe", daemon=True).start()
+
     def _start(self, job: QueuedJob, together: list[QueuedJob]) -> None:
-        spare, self._spare = self._spare, None
+        with self._lock:
+            spare, self._spare = self._spare, None
         process = TrainingJob(job.config, job.preset, self.load_data, self.url, job.time_limit, owner=job.owner,
                               job=(job.id, self.server), spare=spare,
                               together=[Member(j.owner, j.preset, (j.id, self.server)) for j in together])
         process.start()
         for j in (job, *together):
             self.current[j.id] = process
-        if self.keep_spare and available_memory() >= SPARE_BYTES:
-            self._spare = Spare(self.load_data)
+        self._ready_spare()
 
     def _tend(self, queue: JobQueue, process: TrainingJob, stopping: bool, busy: float) -> None:
         """One heartbeat of one training: the ends of its jobs recorded, or their leases renewed
@@ -216,6 +232,16 @@ class Runner:
         process = self.current.pop(job_id, None)
         if process is not None:
             self._recent = {job_id: process, **dict(list(self._recent.items())[:RECENT_JOBS - 1])}
+
+
+_probing = False  # this process measures its machine's TensorFlow settings (once)
+
+
+def _probe() -> None:
+    try:
+        tensorflow_env.probe(nice=10)
+    except (OSError, subprocess.SubprocessError, ValueError):  # not measured: the settings stay as they are
+        pass
 
 
 def progress(state: JobState, busy: float, epochs: int | None = None) -> dict:
