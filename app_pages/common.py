@@ -146,15 +146,17 @@ def trains_here() -> bool:
 
 
 def runner() -> Runner:
-    """This server's training worker (one training at a time), woken by every Train page."""
-    return _runner(configured_url())
+    """This server's runner, woken by every Train page: `[training] slots` trainings at once
+    (default: one for each core; a second starts only where one was started ahead and memory
+    allows: jobs.runner)."""
+    return _runner(configured_url(), int(secrets_section("training").get("slots") or cores()))
 
 
 @st.cache_resource
-def _runner(url: str) -> Runner:
+def _runner(url: str, slots: int) -> Runner:
     # the loader is looked up when the runner is made, so tests can patch it; the runner
     # passes it to each job's child process
-    return Runner(url, mnist_data.load_mnist, slots=cores(), spare=os.environ.get(SPARE_VARIABLE) != "0")
+    return Runner(url, mnist_data.load_mnist, slots=max(1, slots), spare=os.environ.get(SPARE_VARIABLE) != "0")
 
 
 SPARE_VARIABLE = "MNIST_TRAINING_SPARE"  # "0": no training process started ahead of its job (the tests' servers)

@@ -24,7 +24,7 @@ CANVAS_READY = "[data-testid=stBidiComponentIsolated] .dc-toolbar"
 
 @contextlib.contextmanager
 def app_server(data_dir: Path, database_url: str | None = None, secrets: dict | None = None,
-               script: str | Path = "streamlit_app.py", launcher: list[str] | None = None,
+               script: str | Path = "streamlit_app.py", launcher: list[str] | None = None, root: Path = ROOT,
                ) -> Iterator[tuple[str, subprocess.Popen, float]]:
     """Yield (url, process, seconds until /_stcore/health answered); the app keeps its database
     at `database_url`, by default an SQLite file in `data_dir`.
@@ -32,8 +32,9 @@ def app_server(data_dir: Path, database_url: str | None = None, secrets: dict | 
     `secrets`: the server reads these (as st.secrets) and no secrets.toml file of the repo's or the
     user's: they are written as TOML to a temporary file, passed as `--secrets.files`. Streamlit
     puts the server's port in place of `{port}` in `[auth] redirect_uri` (tests/oidc.py's
-    auth_secrets). `script`: what `streamlit run` serves, relative to the repo root. `launcher`:
-    the Python command that runs `-m streamlit ...` (default: this interpreter)."""
+    auth_secrets). `script`: what `streamlit run` serves, relative to `root` (this checkout, or
+    another one: a baseline). `launcher`: the Python command that runs `-m streamlit ...`
+    (default: this interpreter)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -54,7 +55,7 @@ def app_server(data_dir: Path, database_url: str | None = None, secrets: dict | 
     start = time.perf_counter()
     proc = subprocess.Popen(
         [*(launcher or [sys.executable]), "-m", "streamlit", "run", str(script), *options],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -74,6 +74,7 @@ class JobState:
     extras: dict = field(default_factory=dict)  # the last epoch's small payload beside the curves (training.Watch)
     started: float = field(default_factory=time.time)
     fit_started: float | None = None
+    first_epoch: float | None = None  # seconds from its start to its first epoch's end
     finished: float | None = None
     test_accuracy: float | None = None
     run_id: str | None = None  # the saved run (the first job's, when several trained together)
@@ -107,13 +108,19 @@ class Spare:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or TF state
         self.load_data = load_data
         self.events, self.orders, self.stop_event = context.Queue(), context.Queue(), context.Event()
+        self._ready = context.Event()  # set by the child once TensorFlow is imported and the data loaded
         self.process = context.Process(target=_serve, name="mnist-training", daemon=True,
-                                       args=(os.getpid(), load_data, self.events, self.orders, self.stop_event))
+                                       args=(os.getpid(), load_data, self.events, self.orders, self.stop_event,
+                                             self._ready))
         with _without_main():
             self.process.start()
 
     def usable(self, load_data: LoadData) -> bool:
         return self.load_data is load_data and self.process.is_alive()
+
+    def ready(self) -> bool:
+        """Whether it waits with TensorFlow imported and the data loaded (a job given now starts at once)."""
+        return self._ready.is_set() and self.process.is_alive()
 
     def close(self) -> None:
         self.process.kill()
@@ -225,6 +232,7 @@ class TrainingJob:
                     s.epoch_seconds.append(logs["seconds"])
                     s.extras = logs.get("extras", {})
                     s.epochs_done = epoch + 1
+                    s.first_epoch = s.first_epoch or time.time() - s.started
                 elif kind == Event.LEFT:
                     job_id, run_id = payload
                     s.left.setdefault(job_id, (s.epochs_done, run_id))
@@ -256,7 +264,7 @@ def _without_main() -> Iterator[None]:
 
 
 def _serve(parent: int, load_data: LoadData, events: multiprocessing.Queue, orders: multiprocessing.Queue,
-           stop: multiprocessing.synchronize.Event) -> None:
+           stop: multiprocessing.synchronize.Event, ready: multiprocessing.synchronize.Event) -> None:
     """The child process: TensorFlow imported and the data loaded before any job is given it;
     then its one job, every event put on `events`, then END.
 
@@ -285,6 +293,7 @@ def _serve(parent: int, load_data: LoadData, events: multiprocessing.Queue, orde
         data, failed = load_data(progress=lambda message, fraction: events.put((Event.DATA, message))), None
     except (*USER_ERRORS, ValueError) as e:
         data, failed = None, e
+    ready.set()
     kind, order = orders.get()
     leaving: list[str] = []
     lock = threading.Lock()

@@ -162,11 +162,17 @@ class Runner:
         return False
 
     def _fits(self, job: QueuedJob) -> bool:
-        """Whether `job` may start beside the trainings under way: never a long one on the last
-        free slot (short jobs pass it), and only when its memory fits beside theirs."""
+        """Whether `job` may start beside the trainings under way: only in a process started
+        ahead and ready (a process starting beside a training slows it down for seconds, and
+        the job waited as long as the training it would share the cores with: measured,
+        docs/notes.md#the-line), never a long one on the last free slot (short jobs pass it),
+        and only when its memory fits beside theirs."""
         trainings = self.trainings()
         if not trainings:
             return True
+        with self._lock:
+            if self._spare is None or not self._spare.ready():
+                return False
         if self.slots > 1 and is_long(job.config, job.time_limit) and \
                 sum(is_long(t.config, t.time_limit) for t in trainings) >= self.slots - 1:
             return False
@@ -247,10 +253,9 @@ def _probe() -> None:
 def progress(state: JobState, busy: float, epochs: int | None = None) -> dict:
     """What a job's heartbeat tells every server (line.QueuedJob.progress): its curves (its first
     `epochs`, for one that left), its last epochs' times and all its training time, the seconds
-    before its first epoch, what it is doing, the cores other work kept busy, and the last
-    epoch's extras (training.Watch)."""
+    from its start to its first epoch's end, what it is doing, the cores other work kept busy,
+    and the last epoch's extras (training.Watch)."""
     n = state.epochs_done if epochs is None else epochs
-    setup = state.fit_started - state.started if state.fit_started else None
     return {**{k: v[:n] for k, v in state.history.items()}, "seconds": state.epoch_seconds[:n][-RECENT_EPOCHS:],
-            "fit": sum(state.epoch_seconds[:n]), "setup": setup, "phase": str(state.phase), "busy": round(busy, 2),
-            "extras": state.extras}
+            "fit": sum(state.epoch_seconds[:n]), "first": state.first_epoch, "phase": str(state.phase),
+            "busy": round(busy, 2), "extras": state.extras}
