@@ -17,7 +17,8 @@ import streamlit as st
 from mnist_core import data as mnist_data
 from mnist_core.budget import Budget, running_on_community_cloud
 from mnist_core.jobs.line import JobQueue
-from mnist_core.jobs.pace import CpuMeter, Pace, cores, measured
+from mnist_core.jobs.pace import Pace, measured
+from mnist_core.jobs.pace import training_slots as default_slots
 from mnist_core.jobs.runner import Runner
 from mnist_core.lesson import CLASS_HOURS, Scope, in_scope, run_names
 from mnist_core.owners import Actor, Keys, NotAllowed, Throttle, password_matches
@@ -147,9 +148,9 @@ def trains_here() -> bool:
 
 def runner() -> Runner:
     """This server's runner, woken by every Train page: `[training] slots` trainings at once
-    (default: one for each core; a second starts only where one was started ahead and memory
-    allows: jobs.runner)."""
-    return _runner(configured_url(), int(secrets_section("training").get("slots") or cores()))
+    (default: as many as the cores allow, pace.training_slots; another starts only where one was
+    started ahead and memory allows: jobs.runner)."""
+    return _runner(configured_url(), int(secrets_section("training").get("slots") or default_slots()))
 
 
 @st.cache_resource
@@ -168,16 +169,10 @@ def training_slots(jobs: JobQueue) -> int:
     return max(1, here + (sum(slots for _, slots in jobs.runners()) if training_mode() != "server" else 0))
 
 
-@st.cache_resource
-def cpu_meter() -> CpuMeter:
-    """This server's reading of its cores (one for every session: each reading is since the last)."""
-    return CpuMeter()
-
-
 def pace_now(jobs: JobQueue) -> Pace:
-    """How fast jobs train here now (jobs.pace): the cores other work keeps busy, read here
-    when this server trains, else as the workers' heartbeats said."""
-    return measured(jobs, cpu_meter().others(runner().pids()) if trains_here() else None)
+    """How fast jobs train here now (jobs.pace): the load read by this server's runner when it
+    trains, else as the workers' heartbeats said."""
+    return measured(jobs, runner().meter.demand() if trains_here() else None)
 
 
 OWNER_PARAM = "me"  # the private link's query parameter: ?me=<link>

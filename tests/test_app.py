@@ -471,3 +471,22 @@ def test_a_runs_reliability_diagram_and_calibration_error(tiny_mnist, synthetic_
     assert not at.exception
     note = next(c.value for c in at.caption if "expected calibration error" in c.value)
     assert re.search(r"error \d+\.\d% as the network says, \d+\.\d% as the app shows it", note)
+
+
+def test_the_class_page_shows_the_best_of_each_network_by_pseudonym_and_the_runs_page_filters(tiny_mnist):
+    from tests.apptest import page_bytes
+
+    ann, bob = keys().new_link(), keys().new_link()
+    saved_run(tiny_mnist, "seed", keys().owner_of(ann))
+    saved_run(tiny_mnist, "hidden", keys().owner_of(bob))
+    at = visitor(ann)
+    at.switch_page("app_pages/teacher.py").run()
+    assert not at.exception and [m.value for m in at.metric if m.label in ("Runs", "People")] == ["2", "2"]
+    best = shown(at.dataframe[0])
+    names = {keys().pseudonym(keys().owner_of(link)).rsplit("-", 1)[0] for link in (ann, bob)}
+    assert {n.split("'s ")[0] for n in best["best run"]} == names and len(best["network"]) == 2
+    assert b"link:" not in page_bytes(at)  # pseudonyms only
+    at.switch_page("app_pages/runs.py").run()
+    assert len(shown(at.dataframe[0])["name"]) == 2  # one's own machine: everyone's at first
+    at.segmented_control(key="runs_scope").set_value("mine").run()
+    assert len(shown(at.dataframe[0])["name"]) == 1 and shown(at.dataframe[0])["whose"] == ["yours"]

@@ -156,12 +156,12 @@ class JobQueue:
                 (jobs.c.status == Status.QUEUED), jobs.c.created)).mappings().all()
         return [_job(row) for row in rows]
 
-    def recent(self, seconds: float) -> list[QueuedJob]:
-        """The running jobs, and those that ended in the last `seconds` with their epochs: newest first."""
+    def recent(self, seconds: float, limit: int = 20) -> list[QueuedJob]:
+        """The running jobs, and the `limit` latest that ended in the last `seconds`: newest first."""
         ended = jobs.c.status.in_((Status.DONE, Status.STOPPED))
         with self.db.read() as conn:
             rows = conn.execute(sa.select(jobs).where(sa.or_(jobs.c.status == Status.RUNNING, sa.and_(
-                ended, jobs.c.finished > clock() - seconds))).order_by(jobs.c.started.desc()).limit(40)).mappings()
+                ended, jobs.c.finished > clock() - seconds))).order_by(jobs.c.started.desc()).limit(limit)).mappings()
             return [_job(row) for row in rows]
 
     def of(self, owner: str, limit: int = 5) -> list[QueuedJob]:

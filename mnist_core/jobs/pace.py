@@ -1,7 +1,7 @@
 """How fast this server trains now, and so how long a job takes and when each waiting one starts.
 
-    meter = CpuMeter()                        # the runner's (and a page's): cores busy with other work
-    pace = Pace.of(recent_jobs, meter.busy(), cores())   # from the last epochs of the latest jobs
+    meter = LoadMeter(runner.pids)            # the runner's: threads other work keeps runnable
+    pace = measured(jobs, meter.demand())     # from the last epochs of the latest jobs, and the load now
     pace.seconds(config)                      # a job started now: setup, its epochs, saving
     plan(jobs.line(), pace, slots, jobs.now())   # job id -> seconds until it starts, and until it ends
 
@@ -10,8 +10,8 @@ project's machine, alone) and scales them by what this server shows now:
 - its machine: how much slower than the reference its recent jobs' epochs ran, once the work
   that ran beside them is taken out (each job's progress carries its last epochs' times and the
   cores other work kept busy meanwhile: the runner's heartbeat writes both);
-- its load: the cores other work keeps busy now, and the jobs that would train beside it. With
-  `cores` cores, a job that wants `need` of them while `busy` are taken runs
+- its load: the threads other work keeps runnable now (LoadMeter), and the jobs that would train
+  beside it. With `cores` cores, a job that keeps `need` threads busy beside `busy` others runs
   max(1, (busy + need) / cores) times slower, the kernel sharing the cores fairly;
 - a job's time besides its epochs (starting, compiling, scoring and saving), as the latest jobs
   took it.
@@ -24,7 +24,9 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +34,18 @@ from mnist_core.budget import estimated_seconds, seconds_per_epoch
 from mnist_core.config import TrainConfig
 from mnist_core.jobs.line import NEXT, JobQueue, QueuedJob, Status
 
-RECENT_SECONDS = 900.0  # jobs that ended longer ago than this say nothing of the load now
+RECENT_SECONDS = 86_400.0  # the jobs whose epochs tell the machine's speed (the load they met taken out)
 RECENT_EPOCHS = 10  # of each job: its pace now, not its pace at the start
 OVERHEAD_SECONDS = 3.0  # a job's time besides its epochs when no job has shown it yet: a started process (warm)
-NEED_CORES = 2.0  # cores a training keeps busy (its loop and its scoring, or TensorFlow's pool)
+NEED_CORES = 2.0  # threads a training keeps busy (its loop and its scoring, or TensorFlow's pool)
 LONG_SECONDS = 60.0  # a job longer than this (on the reference machine) is kept off a runner's last free slot
 TOGETHER = 30  # jobs with the same settings trained as one at most
+
+
+def training_slots() -> int:
+    """Trainings at once that this machine's cores allow: each keeps NEED_CORES threads busy, so
+    two at once on two cores only share them (docs/notes.md#the-line)."""
+    return max(1, int(cores() // NEED_CORES))
 
 
 def cores() -> int:
@@ -52,70 +60,74 @@ def cores() -> int:
     return n
 
 
-class CpuMeter:
-    """How many cores are busy on this machine, and how many each of some processes uses,
-    averaged since the previous reading (the runner reads it every heartbeat, a page every redraw)."""
+class LoadMeter:
+    """The threads other work keeps runnable on this machine (waiting for a core or on one),
+    averaged over the last SPAN seconds: a thread of its own samples /proc/stat's procs_running
+    twice a second, less itself and the runnable threads of the processes `ours()` names (the
+    trainings here). Busy cores would say no more than "all of them" once the cores are full;
+    the threads waiting say by how much a newcomer's share shrinks. In a container with fewer
+    cores than its host it reads 0: the host's threads are not its own (the recent jobs' epochs
+    then tell the load)."""
 
-    def __init__(self) -> None:
-        self._last: tuple[float, float, dict[int, float]] | None = None
-        self._figures: tuple[float, dict[int, float]] = (0.0, {})
+    SPAN, EVERY = 10.0, 0.5
 
-    def read(self, pids: list[int] | tuple[int, ...] = ()) -> tuple[float, dict[int, float]]:
-        """(cores busy on the machine, pid -> cores it used) since the previous reading at least
-        half a second ago (the previous figures when sooner; zeros at the first, or when the
-        machine does not say)."""
-        now, total = time.monotonic(), _machine_busy_seconds()
-        if total is None or (self._last is not None and now - self._last[0] < 0.5):
-            return self._figures
-        mine = {pid: _process_seconds(pid) for pid in pids}
-        if self._last is not None:
-            then, then_total, then_mine = self._last
-            span = now - then
-            self._figures = (max(0.0, (total - then_total) / span),
-                             {pid: max(0.0, v - then_mine[pid]) / span for pid, v in mine.items() if pid in then_mine})
-        self._last = (now, total, mine)
-        return self._figures
+    def __init__(self, ours: Callable[[], list[int]] = list) -> None:
+        self.ours = ours
+        self._value: float | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
-    def others(self, pids: list[int] | tuple[int, ...] = ()) -> float:
-        """Cores busy with other work than the processes `pids`."""
-        busy, used = self.read(pids)
-        return max(0.0, busy - sum(used.values()))
+    def demand(self) -> float:
+        """Runnable threads of other work, averaged (0.0 until the first samples, or unknown)."""
+        with self._lock:
+            if self._thread is None and cores() == os.cpu_count():
+                self._thread = threading.Thread(target=self._sample, name="load-meter", daemon=True)
+                self._thread.start()
+            return self._value or 0.0
+
+    def _sample(self) -> None:
+        weight = self.EVERY / self.SPAN
+        while True:
+            running = _procs_running()
+            if running is not None:
+                other = max(0.0, running - 1 - sum(map(_runnable_threads, self.ours())))
+                with self._lock:
+                    self._value = other if self._value is None else self._value + weight * (other - self._value)
+            time.sleep(self.EVERY)
 
 
-def _machine_busy_seconds() -> float | None:
-    """CPU seconds spent on anything since boot: the container's own (cgroup v2), else the machine's."""
+def _procs_running() -> int | None:
     try:
-        for line in Path("/sys/fs/cgroup/cpu.stat").read_text().splitlines():
-            if line.startswith("usage_usec "):
-                return int(line.split()[1]) / 1e6
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("procs_running "):
+                return int(line.split()[1])
     except (OSError, ValueError):
         pass
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and waiting for the disk
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    return None
 
 
-def _process_seconds(pid: int) -> float:
-    """A process's CPU seconds (all its threads), 0.0 when it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
+def _runnable_threads(pid: int) -> int:
+    """Threads of process `pid` on a core or waiting for one (0 when it is gone)."""
+    found = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            found += stat.read_text().rsplit(")", 1)[1].split()[0] == "R"
+        except (OSError, IndexError):
+            continue
+    return found
 
 
 def slowdown(busy: float, need: float, n_cores: int) -> float:
-    """How many times slower than alone a job that wants `need` cores runs while `busy` are taken."""
+    """How many times slower than alone a job that keeps `need` threads busy runs beside `busy`
+    runnable threads of other work."""
     return max(1.0, (busy + need) / max(1, n_cores))
 
 
 @dataclass(frozen=True)
 class Seen:
-    """What one recent job showed: its settings, its last epochs' times, the cores other work
-    kept busy meanwhile, and its time besides its epochs (None while it trains)."""
+    """What one recent job showed: its settings, its last epochs' times, the threads other work
+    (other trainings too) kept runnable meanwhile, and its time besides its epochs (None while
+    it trains)."""
 
     config: TrainConfig
     epoch_seconds: list[float]
@@ -138,7 +150,7 @@ class Seen:
 @dataclass(frozen=True)
 class Pace:
     machine: float  # an epoch here, alone, over the reference machine's (1.0: as fast)
-    busy: float  # cores other work keeps busy now
+    busy: float  # threads other work keeps runnable now (LoadMeter)
     n_cores: int
     overhead: float  # a job's seconds besides its epochs
     basis: str  # what it comes from, as a person reads it
@@ -155,7 +167,7 @@ class Pace:
         epochs = sum(min(len(s.epoch_seconds), RECENT_EPOCHS) for s in seen)
         jobs = f"{len(ratios)} recent job" + ("s" if len(ratios) > 1 else "")
         return cls(statistics.median(ratios), busy, n_cores, overhead,
-                   f"this server's last {epochs} epochs ({jobs})" + (f", with {busy:.1f} cores busy with other work"
+                   f"this server's last {epochs} epochs ({jobs})" + (f", and {busy:.1f} threads of other work"
                                                                      if busy >= 0.3 else ""))
 
     def epoch(self, config: TrainConfig, beside: float = 0.0) -> float:
@@ -181,8 +193,9 @@ class Pace:
 
 
 def measured(queue: JobQueue, busy: float | None = None, n_cores: int | None = None) -> Pace:
-    """This server's pace now, from the jobs of the last RECENT_SECONDS; `busy`: the cores other
-    work keeps busy now where the jobs train (None: as the running jobs' heartbeats last said)."""
+    """This server's pace now, from the latest jobs of the last RECENT_SECONDS; `busy`: the threads other
+    work keeps runnable now where the jobs train (LoadMeter; None: as the running jobs'
+    heartbeats last said)."""
     recent = queue.recent(RECENT_SECONDS)
     if busy is None:
         said = [float(j.progress.get("busy") or 0.0) for j in recent if j.status == Status.RUNNING and j.progress]

@@ -34,7 +34,7 @@ from mnist_core.budget import (
     process_memory,
 )
 from mnist_core.jobs.line import HEARTBEAT_SECONDS, LEASE_SECONDS, RECENT_JOBS, JobQueue, QueuedJob, Status
-from mnist_core.jobs.pace import RECENT_EPOCHS, TOGETHER, CpuMeter, is_long
+from mnist_core.jobs.pace import NEED_CORES, RECENT_EPOCHS, TOGETHER, LoadMeter, is_long
 from mnist_core.jobs.process import JobState, Spare, TrainingJob
 from mnist_core.pipeline import NOTHING_SAVED, LoadData, Member
 from mnist_core.store.database import Database, StoreError
@@ -58,7 +58,7 @@ class Runner:
         self.current: dict[str, TrainingJob] = {}  # job id -> its training, while it trains (several ids: together)
         self._recent: dict[str, TrainingJob] = {}  # the last jobs trained here, for their curves
         self._spare: Spare | None = None
-        self._meter = CpuMeter()
+        self.meter = LoadMeter(self.pids)  # the threads other work keeps runnable here
         self._thread: threading.Thread | None = None
         self._woken = False  # wake() was called since the thread last looked at the line
         self._nudged = threading.Event()  # look at the jobs now, not at the next heartbeat (a Stop pressed here)
@@ -125,9 +125,9 @@ class Runner:
                 if stop is not None:
                     queue.seen(self.server, self.runs_on, self.slots)
                 idle = stopping or self._claim(queue)
-                busy, used = self._meter.read(self.pids())
-                for process in self.trainings():
-                    self._tend(queue, process, stopping, max(0.0, busy - used.get(process.pid, 0.0)))
+                trainings = self.trainings()
+                for process in trainings:  # beside each: other work, and the other trainings here
+                    self._tend(queue, process, stopping, self.meter.demand() + NEED_CORES * (len(trainings) - 1))
             except StoreError:  # the waiting jobs wait; a worker looks again, a server at its next wake
                 pass
             if not self.current and (stopping or (stop is None and idle)) and self._may_end(stop):
@@ -205,7 +205,7 @@ class Runner:
 
     def _tend(self, queue: JobQueue, process: TrainingJob, stopping: bool, busy: float) -> None:
         """One heartbeat of one training: the ends of its jobs recorded, or their leases renewed
-        and their stop flags read; `busy`: the cores other work kept busy meanwhile."""
+        and their stop flags read; `busy`: the threads other work kept runnable meanwhile."""
         state = process.snapshot()
         for job_id in [j for j, p in list(self.current.items()) if p is process]:
             if job_id in state.left:  # left a training of several, with the network as it was then
@@ -253,8 +253,8 @@ def _probe() -> None:
 def progress(state: JobState, busy: float, epochs: int | None = None) -> dict:
     """What a job's heartbeat tells every server (line.QueuedJob.progress): its curves (its first
     `epochs`, for one that left), its last epochs' times and all its training time, the seconds
-    from its start to its first epoch's end, what it is doing, the cores other work kept busy,
-    and the last epoch's extras (training.Watch)."""
+    from its start to its first epoch's end, what it is doing, the threads other work kept
+    runnable, and the last epoch's extras (training.Watch)."""
     n = state.epochs_done if epochs is None else epochs
     return {**{k: v[:n] for k, v in state.history.items()}, "seconds": state.epoch_seconds[:n][-RECENT_EPOCHS:],
             "fit": sum(state.epoch_seconds[:n]), "first": state.first_epoch, "phase": str(state.phase),
