@@ -50,9 +50,9 @@ def test_only_the_owner_or_an_admin_cancels_or_stops(jobs):
     assert jobs.claim("server-1").id == a.id
     with pytest.raises(NotAllowed):
         jobs.cancel(a.id, BOB)  # running: still not Bob's to stop
-    assert jobs.beat(a.id, "server-1", 1, {}) is False
+    assert jobs.beat([a.id], "server-1", 1, {}) == {a.id: False}
     jobs.cancel(a.id, ANN)
-    assert jobs.beat(a.id, "server-1", 2, {}) is True  # the runner stops it
+    assert jobs.beat([a.id], "server-1", 2, {}) == {a.id: True}  # the runner stops it
     jobs.cancel(b.id, Actor("link:admin-token", admin=True))
     assert jobs.get(b.id).status == Status.CANCELLED and [j.id for j in jobs.line()] == [a.id]
     with pytest.raises(QueueError, match="already ended"):
@@ -75,7 +75,7 @@ def test_a_job_whose_runner_vanished_goes_back_to_the_head_once_then_is_interrup
     silence(jobs.db, a.id, LEASE_SECONDS + 1)  # the dead server's heartbeat goes stale
     again = restarted.claim("server-2")
     assert again.id == a.id and again.attempts == 2 and again.server == "server-2"  # back at the head of the line
-    assert restarted.beat(a.id, "server-that-dies", 3, {}) is None  # the lost runner may not renew it
+    assert restarted.beat([a.id], "server-that-dies", 3, {}) == {}  # the lost runner may not renew it
     silence(jobs.db, a.id, LEASE_SECONDS + 1)  # server-2 dies too
     assert restarted.claim("server-3").id == b.id
     cut = restarted.get(a.id)
@@ -91,12 +91,12 @@ def test_a_worker_whose_clock_is_60_s_off_keeps_its_job(jobs, monkeypatch, worke
     true_time = time.time
     monkeypatch.setattr(time, "time", lambda: true_time() + worker_skew)  # the worker's machine
     assert jobs.claim("worker-with-a-wrong-clock").id == a.id
-    assert jobs.beat(a.id, "worker-with-a-wrong-clock", 1, {}) is False
+    assert jobs.beat([a.id], "worker-with-a-wrong-clock", 1, {}) == {a.id: False}
     monkeypatch.setattr(time, "time", lambda: true_time() + server_skew)  # another server claims next
     assert jobs.claim("server-2").id == b.id  # the next job, not the worker's live one
     held = jobs.get(a.id)
     assert held.status == Status.RUNNING and held.server == "worker-with-a-wrong-clock" and held.attempts == 1
-    assert jobs.beat(a.id, "worker-with-a-wrong-clock", 2, {}) is False
+    assert jobs.beat([a.id], "worker-with-a-wrong-clock", 2, {}) == {a.id: False}
 
 
 def test_a_stopped_job_whose_runner_vanished_is_not_trained_again(jobs):

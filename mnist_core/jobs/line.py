@@ -239,17 +239,18 @@ class JobQueue:
             attempts=jobs.c.attempts + 1, epochs_done=0, progress="{}"))
         return [self._get(conn, job_id) for job_id in ids]
 
-    def beat(self, job_id: str, server: str, epochs_done: int, progress: dict) -> bool | None:
-        """The runner `server` still trains the job, at `epochs_done`, with its `progress` so far
-        (the curves, the epochs' times: runner.Runner says): True when a stop was asked for;
-        None when the job is no longer this runner's (its lease ran out and it went back to the
-        line, or an admin removed it)."""
+    def beat(self, job_ids: list[str], server: str, epochs_done: int, progress: dict) -> dict[str, bool]:
+        """The runner `server` still trains the jobs `job_ids` (one training: several jobs with the
+        same settings), at `epochs_done`, with their `progress` so far (the curves, the epochs'
+        times: runner.progress), in one write. Job id -> True when a stop was asked for; a job
+        that is no longer this runner's (its lease ran out and it went back to the line, or an
+        admin removed it) is left out."""
         with self.db.write(bump=False) as conn:
-            mine = sa.and_(jobs.c.id == job_id, jobs.c.server == server, jobs.c.status == Status.RUNNING)
-            if not conn.execute(jobs.update().where(mine).values(
-                    heartbeat=clock(), epochs_done=epochs_done, progress=json.dumps(progress))).rowcount:
-                return None
-            return bool(conn.execute(sa.select(jobs.c.stop_requested).where(jobs.c.id == job_id)).scalar())
+            mine = sa.and_(jobs.c.id.in_(job_ids), jobs.c.server == server, jobs.c.status == Status.RUNNING)
+            conn.execute(jobs.update().where(mine).values(heartbeat=clock(), epochs_done=epochs_done,
+                                                          progress=json.dumps(progress)))
+            return {row.id: bool(row.stop_requested)
+                    for row in conn.execute(sa.select(jobs.c.id, jobs.c.stop_requested).where(mine))}
 
     def finish(self, job_id: str, server: str, status: Status, epochs_done: int, run_id: str | None, message: str,
                progress: dict) -> None:

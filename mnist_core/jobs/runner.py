@@ -205,34 +205,40 @@ class Runner:
 
     def _tend(self, queue: JobQueue, process: TrainingJob, stopping: bool, busy: float) -> None:
         """One heartbeat of one training: the ends of its jobs recorded, or their leases renewed
-        and their stop flags read; `busy`: the threads other work kept runnable meanwhile."""
+        and their stop flags read, in one write; `busy`: the threads other work kept runnable."""
         state = process.snapshot()
-        for job_id in [j for j, p in list(self.current.items()) if p is process]:
-            if job_id in state.left:  # left a training of several, with the network as it was then
-                epochs, run_id = state.left[job_id]
-                queue.finish(job_id, self.server, Status.STOPPED, epochs, run_id, "" if run_id else NOTHING_SAVED,
-                             progress(state, busy, epochs))
-                self._forget(job_id)
-            elif not process.alive():
+        ids = [j for j, p in list(self.current.items()) if p is process]
+        for job_id in [j for j in ids if j in state.left]:  # left a training of several, with its network then
+            epochs, run_id = state.left[job_id]
+            queue.finish(job_id, self.server, Status.STOPPED, epochs, run_id, "" if run_id else NOTHING_SAVED,
+                         progress(state, busy, epochs))
+            self._forget(job_id)
+        ids = [j for j in ids if j not in state.left]
+        if not process.alive():
+            outcome, message = state.outcome or Status.FAILED, state.error or state.note
+            for job_id in ids:
                 run_id = state.runs.get(job_id, state.run_id if job_id == process.first else None)
-                outcome = state.outcome or Status.FAILED
-                message = state.error or state.note
                 if run_id is None and outcome != Status.FAILED and state.epochs_done:
-                    outcome, message = Status.FAILED, "its run could not be saved (the line gave the job to another)"
-                queue.finish(job_id, self.server, outcome, state.epochs_done, run_id, message,
-                             progress(state, busy))
+                    queue.finish(job_id, self.server, Status.FAILED, state.epochs_done, None,
+                                 "its run could not be saved (the line gave the job to another)", progress(state, busy))
+                else:
+                    queue.finish(job_id, self.server, outcome, state.epochs_done, run_id, message,
+                                 progress(state, busy))
                 self._forget(job_id)
-            else:
-                answer = queue.beat(job_id, self.server, state.epochs_done, progress(state, busy))
-                if answer is None and len(process.jobs) <= 1:  # not ours any more: someone else trains it
+            return
+        if not ids:
+            return
+        answers = queue.beat(ids, self.server, state.epochs_done, progress(state, busy))
+        for job_id in ids:
+            if job_id not in answers:  # not ours any more: someone else trains it
+                if len(process.jobs) <= 1:
                     process.kill()
-                    self._forget(job_id)
-                elif answer is None:
+                else:
                     process.stop(job_id)  # one of several: it leaves, and its run is not ours to save
-                    self._forget(job_id)
-                elif answer or stopping:
-                    process.stop(job_id)
-                    self._nudged.set()  # one that ended at once (before its first epoch) is recorded now
+                self._forget(job_id)
+            elif answers[job_id] or stopping:
+                process.stop(job_id)
+                self._nudged.set()  # one that ended at once (before its first epoch) is recorded now
 
     def _forget(self, job_id: str) -> None:
         process = self.current.pop(job_id, None)
