@@ -401,12 +401,18 @@ def live_view(job_id: str | None, active: bool, config: TrainConfig | None, prob
     """The visitor's job (or the plan, when none is waiting or training), then the line,
     redrawn every 2 s (each redraw takes a little CPU from a running fit); one full rerun when
     the visitor's job starts or ends."""
-    job = jobs.get(job_id) if job_id is not None else None
+    try:
+        job = jobs.get(job_id) if job_id is not None else None
+        line, pace, slots = jobs.line(), pace_now(jobs), training_slots(jobs)
+    except QueueError:  # removed meanwhile (an admin removed what its owner made)
+        st.rerun()
+    except StoreError as e:
+        st.error(f"The line is unavailable for a moment: {e}")
+        return
     if job is not None and (job.status in WAITING_OR_RUNNING) != active:
         st.rerun()
     if job is not None and job.status == Status.QUEUED and trains_here():
         runner().wake()  # its runner may have ended just before the job came
-    line, pace, slots = jobs.line(), pace_now(jobs), training_slots(jobs)
     if job is not None:
         with st.container(border=True):
             job_panel(job, line, pace, slots)

@@ -49,17 +49,17 @@ from mnist_core.store.runs import RunStore  # noqa: E402
 
 async def visitor(url: str, i: int, trains: bool, drawings: int, pause: float, latencies: list[float],
                   errors: list[str], trainer_links: list[str], spread: float = 0.0, preset: str = "seed",
-                  database: str = "") -> None:
+                  database: str = "", distinct: bool = False) -> None:
     rng = random.Random(i)
     try:
         session = await DrawSession.open(url)  # the server gives each a private link of its own
         if trains:
             trainer_links.append(session.link)
             await asyncio.sleep(rng.uniform(0, spread))
-            if preset == "seed":  # the form's defaults: Start on the page
+            if preset == "seed" and not distinct:  # the form's defaults: Start on the page
                 await session.start_training()
             else:  # the same job through the line the page uses, then the Train page (which wakes the runner)
-                await asyncio.to_thread(submit, database, session.link, preset)
+                await asyncio.to_thread(submit, database, session.link, preset, i if distinct else None)
                 await session.visit("train")
                 await session.visit("")
         for _ in range(drawings):
@@ -123,14 +123,16 @@ async def attacker(url: str, told: dict[str, int]) -> None:
     await asyncio.to_thread(flood)
 
 
-def submit(database: str, link: str, preset: str) -> None:
-    """`preset`'s job put in the line for the visitor whose private link is `link`."""
+def submit(database: str, link: str, preset: str, seed: int | None) -> None:
+    """`preset`'s job (with its own random `seed` when given) put in the line for the visitor
+    whose private link is `link`."""
     from mnist_core.budget import Budget
     from mnist_core.config import PRESETS
     from mnist_core.owners import Actor
 
     db = Database.open(database)
-    JobQueue(db).submit(PRESETS[preset], preset, Actor(Keys.of(db).owner_of(link)), Budget())
+    config = PRESETS[preset] if seed is None else PRESETS[preset].replace(seed=seed)
+    JobQueue(db).submit(config, preset, Actor(Keys.of(db).owner_of(link)), Budget())
 
 
 def timings(jobs: list) -> str:
@@ -166,6 +168,8 @@ def main() -> int:
                         help="the trainers press Start at random moments within this many seconds")
     parser.add_argument("--preset", default="seed", help="what the trainers train (seed: the page's Start button; "
                                                          "another preset goes in through the line)")
+    parser.add_argument("--distinct", action="store_true", help="each trainer with a random seed of their own "
+                                                                 "(nothing trains together)")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app is served (a baseline)")
     parser.add_argument("--slots", type=int, help="trainings at once on the server (`[training] slots`; default: "
                                                    "the app's)")
@@ -191,7 +195,8 @@ def main() -> int:
 
         async def everyone() -> None:
             await asyncio.gather(*(visitor(url, i, i < args.trainers, args.drawings, args.pause, latencies, errors,
-                                           trainer_links, args.spread, args.preset, f"sqlite:///{tmp}/mnist.db")
+                                           trainer_links, args.spread, args.preset, f"sqlite:///{tmp}/mnist.db",
+                                           args.distinct)
                                    for i in range(args.visitors)),
                                  *([attacker(url, attacks)] if args.attack else []))
 
@@ -209,7 +214,8 @@ def main() -> int:
         jobs = [j for owner in sorted(trainers) for j in queue.of(owner, limit=10)]
         runs = RunStore(db).list()
     print(f"{args.visitors} visitors x {args.drawings} drawings, {args.trainers} of them queue the {args.preset} fit"
-          + (f" within {args.spread:.0f} s" if args.spread else ""))
+          + (" (each with its own random seed)" if args.distinct else "")
+          + (f" within {args.spread:.0f} s" if args.spread else "") + f"; the app of {args.root}")
     print(timings(jobs))
     print(f"predictions: {len(latencies)}, errors: {len(errors)}; latency median {percentile(latencies, 0.5):.2f} s, "
           f"p95 {percentile(latencies, 0.95):.2f} s, max {max(latencies, default=float('nan')):.2f} s "

@@ -159,6 +159,12 @@ class TrainingJob:
         """The training process's id, once started."""
         return self._child.process.pid if self._child is not None else None
 
+    def warming(self) -> bool:
+        """True until its first epoch has ended (or the job has): the start-up a new process
+        beside it would slow down."""
+        with self._lock:
+            return self._state.active and self._state.epochs_done == 0
+
     def alive(self) -> bool:
         """True until the job has ended and its last event is in the state."""
         return self._reader.is_alive() and self._state.active
@@ -254,13 +260,17 @@ def _without_main() -> Iterator[None]:
     does: in an app server that is Streamlit's, and the training process would carry Streamlit
     too (in Cloud's smallest container, the memory its training lacks). The child needs nothing
     of __main__: its target and `load_data` are importable by name."""
-    main = sys.modules["__main__"]
-    saved = {name: main.__dict__.pop(name) for name in ("__spec__", "__file__") if name in main.__dict__}
-    main.__spec__ = None
-    try:
-        yield
-    finally:
-        main.__dict__.update(saved)
+    with _STARTING:  # one start at a time: two would save and restore each other's __main__
+        main = sys.modules["__main__"]
+        saved = {name: main.__dict__.pop(name) for name in ("__spec__", "__file__") if name in main.__dict__}
+        main.__spec__ = None
+        try:
+            yield
+        finally:
+            main.__dict__.update(saved)
+
+
+_STARTING = threading.Lock()
 
 
 def _serve(parent: int, load_data: LoadData, events: multiprocessing.Queue, orders: multiprocessing.Queue,

@@ -130,6 +130,7 @@ class Runner:
                     self._tend(queue, process, stopping, self.meter.demand() + NEED_CORES * (len(trainings) - 1))
             except StoreError:  # the waiting jobs wait; a worker looks again, a server at its next wake
                 pass
+            self._ready_spare()
             if not self.current and (stopping or (stop is None and idle)) and self._may_end(stop):
                 return
             if self.current:
@@ -180,12 +181,13 @@ class Runner:
         return estimated_peak_bytes(job.config) + growth <= available_memory()
 
     def _ready_spare(self) -> None:
-        """Keep a training process started ahead of the next job, when asked to and memory allows;
-        on a machine that has not measured its TensorFlow settings yet, measure them (in the
-        background, at a low priority: tensorflow_env.probe), once."""
+        """Keep a training process started ahead of the next job, when asked to and memory allows,
+        and not while a training starts (its import would take the cores that training needs
+        for its first epoch); on a machine that has not measured its TensorFlow settings yet,
+        measure them (in the background, at a low priority: tensorflow_env.probe), once."""
         with self._lock:
             if self.keep_spare and (self._spare is None or not self._spare.usable(self.load_data)) \
-                    and available_memory() >= SPARE_BYTES:
+                    and not any(t.warming() for t in self.trainings()) and available_memory() >= SPARE_BYTES:
                 self._spare = Spare(self.load_data)
             global _probing
             if self.keep_spare and not _probing and tensorflow_env.chosen() is None:
