@@ -13,5 +13,6 @@ st.navigation([
     st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page("app_pages/drawings.py", title="Drawings", icon=":material/gesture:"),
+    st.Page("app_pages/teacher.py", title="Class", icon=":material/groups:"),
 ]).run()
 freeze_long_lived()  # after the first page's imports: Streamlit's full collections stay cheap

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import ipaddress
 import math
+import os
 import secrets
 import tempfile
 from pathlib import Path
@@ -19,7 +20,10 @@ from streamlit.typing import UploadedFile
 from mnist_core import data as mnist_data
 from mnist_core.budget import Budget, running_on_community_cloud
 from mnist_core.jobs.line import JobQueue
+from mnist_core.jobs.pace import Pace, measured
+from mnist_core.jobs.pace import training_slots as default_slots
 from mnist_core.jobs.runner import Runner
+from mnist_core.lesson import CLASS_HOURS, Scope, in_scope, run_names
 from mnist_core.owners import Actor, Keys, Links, NotAllowed, Throttle, password_matches
 from mnist_core.people import people, remove_person
 from mnist_core.reading.classifier import (
@@ -63,8 +67,12 @@ def budget() -> Budget:
     """What a job, a person and the line may take: `[budget]` in the secrets (budget.Budget's
     fields), else the defaults for a shared server (on Community Cloud, or `shared = true`) or a
     local one."""
-    settings = secrets_section("budget")
-    return Budget.for_deployment(bool(settings.get("shared")) or running_on_community_cloud(), settings)
+    return Budget.for_deployment(shared(), secrets_section("budget"))
+
+
+def shared() -> bool:
+    """Whether this app is shared by many people (a class): on Community Cloud, or `[budget] shared = true`."""
+    return bool(secrets_section("budget").get("shared")) or running_on_community_cloud()
 
 
 def run_store() -> RunStore:
@@ -144,15 +152,32 @@ def trains_here() -> bool:
 
 
 def runner() -> Runner:
-    """This server's training worker (one training at a time), woken by every Train page."""
-    return _runner(configured_url())
+    """This server's runner, woken by every Train page: `[training] slots` trainings at once
+    (default: as many as the cores allow, pace.training_slots; another starts only where one was
+    started ahead and memory allows: jobs.runner)."""
+    return _runner(configured_url(), int(secrets_section("training").get("slots") or default_slots()))
 
 
 @st.cache_resource
-def _runner(url: str) -> Runner:
+def _runner(url: str, slots: int) -> Runner:
     # the loader is looked up when the runner is made, so tests can patch it; the runner
     # passes it to each job's child process
-    return Runner(url, mnist_data.load_mnist)
+    return Runner(url, mnist_data.load_mnist, slots=max(1, slots), spare=os.environ.get(SPARE_VARIABLE) != "0")
+
+
+SPARE_VARIABLE = "MNIST_TRAINING_SPARE"  # "0": no training process started ahead of its job (the tests' servers)
+
+
+def training_slots(jobs: JobQueue) -> int:
+    """Trainings at once for this deployment's line: this server's, and its workers'."""
+    here = runner().slots if trains_here() else 0
+    return max(1, here + (sum(slots for _, slots in jobs.runners()) if training_mode() != "server" else 0))
+
+
+def pace_now(jobs: JobQueue) -> Pace:
+    """How fast jobs train here now (jobs.pace): the load read by this server's runner when it
+    trains, else as the workers' heartbeats said."""
+    return measured(jobs, runner().meter.demand() if trains_here() else None)
 
 
 OWNER_PARAM = "me"  # the private link's query parameter: ?me=<link>
@@ -383,18 +408,21 @@ def mnist() -> mnist_data.Mnist:
     return mnist_data.load_mnist()
 
 
-def model_choices() -> tuple[dict[str, str], str]:
-    """Label -> model name (a shipped model's, or a run's id): the shipped models, then every
-    run, newest first; and a one-line problem when the runs cannot be read (shipped ones still work).
+def model_choices(scope: Scope = Scope.EVERYONE, owner: str = "") -> tuple[dict[str, str], str]:
+    """Label -> model name (a shipped model's, or a run's id): the shipped models, then the runs
+    `scope` shows `owner` (lesson.Scope), newest first; and a one-line problem when the runs
+    cannot be read (shipped ones still work).
 
     Called on every stroke: the list is rebuilt only when the database's revision changes, and
     the revision itself is asked at most every 2 s, so a stroke costs no query (a hosted
     database is a network round trip away)."""
     try:
         url = run_store().db.url
-        return _choices_at(url, _revision(url)), ""
+        labelled = _choices_at(url, _revision(url))
     except StoreError as e:
         return dict(SHIPPED_CHOICES), f"Saved runs are unavailable: {e}"
+    shown = None if scope == Scope.EVERYONE else {r.id for r in in_scope([r for _, r in labelled], scope, owner)}
+    return {**SHIPPED_CHOICES, **{label: r.id for label, r in labelled if shown is None or r.id in shown}}, ""
 
 
 @st.cache_data(show_spinner=False, ttl=2, max_entries=4)
@@ -412,13 +440,45 @@ def _runs_at(url: str, revision: int) -> RunIndex:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _choices_at(url: str, revision: int) -> dict[str, str]:
+def _choices_at(url: str, revision: int) -> list[tuple[str, Run]]:
     # shared, not copied per call (st.cache_data unpickles its value every time): callers only read it
-    choices = dict(SHIPPED_CHOICES)
+    names, labelled, taken = _names_at(url, revision), [], set(SHIPPED_CHOICES)
     for run in _runs_at(url, revision).runs:
-        label = run_label(run)
-        choices[label if label not in choices else f"{label} · {run.id}"] = run.id
-    return choices
+        label = _label(run, names[run.id])
+        labelled.append((label if label not in taken else f"{label} · {run.id}", run))
+        taken.add(labelled[-1][0])
+    return labelled
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _names_at(url: str, revision: int) -> dict[str, str]:
+    return run_names(_runs_at(url, revision).runs, identity_keys().pseudonym)
+
+
+def names_of_runs() -> dict[str, str]:
+    """Run id -> "brave-otter's seed #2", for every run (lesson.run_names), at the database's
+    revision of the last 2 s."""
+    url = run_store().db.url
+    return _names_at(url, _revision(url))
+
+
+DRAW_SCOPE = "draw_model_scope"  # the Draw page's "whose runs" in its model list
+
+
+def draw_with(run: Run, me: Actor) -> None:
+    """Open the Draw page with `run` as its model (its list then shows whose it is)."""
+    st.session_state[MODEL_KEY] = run_label(run)
+    st.session_state[DRAW_SCOPE] = Scope.MINE if run.owner == me.owner else Scope.EVERYONE
+    st.switch_page("app_pages/draw.py")
+
+
+def scope_picker(key: str, default: Scope) -> Scope:
+    """Which runs a list shows: mine, the class's (the last hours') or everyone's; a list on a
+    shared server starts at `default`, on one's own machine at everyone's."""
+    default = default if shared() else Scope.EVERYONE
+    chosen = st.segmented_control("Whose runs", list(Scope), default=default, key=key,
+                                  help=f"The class: the runs made in the last {CLASS_HOURS} hours")
+    return Scope(chosen) if chosen else default
 
 
 def model_file(name: str, fresh: bool = False) -> Path:
@@ -433,9 +493,15 @@ def model_file(name: str, fresh: bool = False) -> Path:
 
 
 def run_label(run: Run) -> str:
-    """How a run is named in the Draw page's model list."""
+    """How a run is named in the Draw page's model list (its name at the database's revision
+    now: a run saved a moment ago is in it)."""
+    store = run_store()
+    return _label(run, _names_at(store.db.url, store.db.revision()).get(run.id, run.name))
+
+
+def _label(run: Run, name: str) -> str:
     accuracy = f"{run.test_accuracy:.2%}" if run.test_accuracy is not None else "?"
-    return f"Run: {run.name} ({accuracy})"
+    return f"Run: {name} ({accuracy})"
 
 
 def save_uploaded_model(upload: UploadedFile) -> Path:
@@ -457,7 +523,7 @@ def line_chart(frame: pd.DataFrame, x_title: str, y_title: str, height: int = 26
     every 2 s while a training process needs the CPU.
     """
     long = frame.rename_axis("x").reset_index().melt("x", var_name="series", value_name="y").dropna()
-    legend = {"orient": "bottom"} if frame.shape[1] > 1 else None
+    legend = {"orient": "bottom", "labelLimit": 0} if frame.shape[1] > 1 else None  # whole names
     st.vega_lite_chart({
         "height": height,
         "mark": {"type": "line", "tooltip": True, "point": len(frame) <= 30},  # a point per epoch when few

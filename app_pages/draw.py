@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages.canvas import st_canvas
 from app_pages.common import (
+    DRAW_SCOPE,
     MODEL_KEY,
     actor,
     classifier,
@@ -17,11 +18,13 @@ from app_pages.common import (
     model_file,
     probability_chart,
     save_uploaded_model,
+    scope_picker,
 )
 from app_pages.diagram import show_diagram
 from app_pages.lesson_link import lesson_for, lesson_maker, lesson_model
 from mnist_core import words
 from mnist_core.drawing_files import as_png
+from mnist_core.lesson import Scope
 from mnist_core.owners import NotAllowed
 from mnist_core.preprocessing import NotADigit, preprocess_and_span
 from mnist_core.reading.classifier import MODEL_SUFFIXES, ModelError
@@ -42,7 +45,7 @@ lesson = lesson_for("draw")  # a teacher's link: the model, fixed
 
 with st.sidebar:
     st.header("Model")
-    choices, store_problem = model_choices()
+    choices, store_problem = model_choices(scope_picker(DRAW_SCOPE, Scope.MINE), me.owner)
     if store_problem:
         st.warning(store_problem)
     upload_label = "Upload a model…"

@@ -38,12 +38,12 @@ def lesson_for(page: str) -> LessonLink | None:
         return None
     banner, leave = st.columns([4, 1], vertical_alignment="center")
     changeable = ", ".join(label.lower() for name, label in _labels().items() if name in lesson.open)
-    what = f"**A lesson: {_plain(lesson.title)}.**" if lesson.title else "**A step of a lesson.**"
+    what = f"**A lesson: {plain(lesson.title)}.**" if lesson.title else "**A step of a lesson.**"
     if page == "train":
         what += f" {PRESET_NOTES[lesson.preset]}. " + (f"You may change: {changeable}." if changeable
                                                        else "Everything is set: press Start and watch.")
     elif lesson.model:
-        what += f" The model is {_plain(lesson.model)}, as your teacher chose."
+        what += f" The model is {plain(lesson.model)}, as your teacher chose."
     banner.info(what, icon=":material/school:")
     if page == "train" and words.explain(PRESET_NOTES[lesson.preset]):
         banner.caption(words.explain(PRESET_NOTES[lesson.preset]))
@@ -113,7 +113,7 @@ def _leave() -> None:
         del st.query_params[key]
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """Text from a link, shown as it is written: Markdown's signs escaped (a link's title must
     not become a link, or an image fetched from elsewhere, inside the app's own banner)."""
     return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$])", r"\\\1", text)

@@ -1,26 +1,30 @@
-"""Runs page: every saved run, compared on one chart; download, draw with it; rename or delete
-one's own (an admin: any)."""
+"""Runs page: the saved runs (mine, the class's or everyone's), each named by who and what,
+compared on one chart; download, draw with it; rename or delete one's own (an admin: any)."""
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    MODEL_KEY,
     actor,
     admin_login,
     classifier,
+    draw_with,
     drawing_store,
     line_chart,
     mnist,
     model_scoreboard,
+    names_of_runs,
     percent_table,
-    run_label,
     run_store,
+    scope_picker,
 )
 from mnist_core import words
 from mnist_core.analysis import Reliability, reliability
+from mnist_core.budget import summary
+from mnist_core.config import PRESET_TITLES, format_value, settings
 from mnist_core.data import DataError
+from mnist_core.lesson import Scope, in_scope
 from mnist_core.owners import NotAllowed
 from mnist_core.reading.classifier import ModelError
 from mnist_core.reading.novelty import calibrated
@@ -53,36 +57,38 @@ def whose(run: Run) -> str:
 
 try:
     store = run_store()
-    runs = store.list()
+    everyone = store.list()
+    names = names_of_runs()
 except StoreError as e:
     st.error(f"Saved runs are unavailable: {e}")
     st.stop()
+runs = in_scope(everyone, scope_picker("runs_scope", Scope.CLASS), me.owner)
 if not runs:
-    st.info("No runs yet: train one on the Train page, or with `python -m mnist_core train`.")
+    st.info("No runs yet: train one on the Train page, or with `python -m mnist_core train`."
+            if not everyone else "None of these: show the class's runs, or everyone's.")
     st.stop()
 # the drawings people labelled, as a second test set: each run on those it never trained on
 on_drawings = {s.ref: s for s in model_scoreboard()} if drawing_store().count(Filter(trusted=True)) else {}
 
 percent_table(pd.DataFrame([{
-    "name": r.name,
-    "preset": r.preset,
+    "name": names.get(r.id, r.name),
     "test accuracy": r.test_accuracy,
     "on drawings": on_drawings[r.id].drawings if r.id in on_drawings else None,
     "validation accuracy": r.val_accuracy,
+    "network": summary(r.config),
     "epochs": r.epochs_done,
     "stopped": r.stopped,
     "fit seconds": r.fit_seconds,
-    "hidden": ", ".join(map(str, r.config.hidden)) or "—",
-    "optimizer": r.config.optimizer,
-    "created": r.created,
     "whose": whose(r),
-    "id": r.id,
+    "created": r.created,
 } for r in runs]), ["test accuracy", "on drawings", "validation accuracy"], column_config={
     "on drawings": st.column_config.Column(help="on the labelled drawings it did not train on (the Drawings page's "
                                            "scoreboard; the newest runs)"),
 })
 
-labels = {f"{r.name} · {r.id}": r for r in runs}
+labels: dict[str, Run] = {}
+for r in runs:  # whole names; a run's id only where two share a name
+    labels[names.get(r.id, r.name) if names.get(r.id, r.name) not in labels else f"{names[r.id]} · {r.id}"] = r
 compare = st.multiselect("Compare validation accuracy", list(labels), default=list(labels)[:3], key="runs_compare")
 if compare:
     curves = pd.DataFrame({label: pd.Series(store.history(labels[label].id)["val_accuracy"]) for label in compare})
@@ -92,7 +98,10 @@ if compare:
 st.subheader("One run")
 label = st.selectbox("Run", list(labels), key="runs_selected")
 run = labels[label]
-st.caption(run.config.describe())
+st.caption(f"{PRESET_TITLES.get(run.preset, run.preset)}: {summary(run.config)}.")
+with st.expander("All its settings"):
+    st.table(pd.DataFrame([{"setting": setting.label, "value": format_value(getattr(run.config, name))}
+                           for name, setting in settings()]).set_index("setting"))
 a, b, c, d = st.columns(4)
 # the files are read from the database only when a download is clicked
 a.download_button(MODEL_FILE, lambda: store.file(run.id, MODEL_FILE), file_name=MODEL_FILE,
@@ -102,8 +111,7 @@ b.download_button(H5_FILE, lambda: store.file(run.id, H5_FILE), file_name=H5_FIL
 c.download_button(RECORD_FILE, lambda: store.record(run.id),
                   file_name=RECORD_FILE, key="runs_download_record", icon=":material/download:")
 if d.button("Draw with this run", key="runs_use", icon=":material/draw:"):
-    st.session_state[MODEL_KEY] = run_label(run)
-    st.switch_page("app_pages/draw.py")
+    draw_with(run, me)
 if st.toggle("How far to trust its confidence", key="runs_reliability",
              help="A reliability diagram: of the readings it gave with each confidence, how many were right"):
     try:

@@ -1,6 +1,7 @@
 """The README's screenshots, taken in headless Chromium from a freshly started app.
 
-    python benchmarks/screenshots.py              # docs/draw.png, train.png, runs.png, drawings.png, phone.png,
+    python benchmarks/screenshots.py              # docs/draw.png, train.png, train_live.png, runs.png, drawings.png,
+                                                  # phone.png, phone_train.png (the live view on a phone),
                                                   # then the learning ones (below)
     python benchmarks/screenshots.py --learning   # only docs/learn-*.png: each at 1280x800 and on a phone (390 px)
 
@@ -54,7 +55,7 @@ def main() -> None:
 
 
 def readme(browser, url: str) -> None:
-    """docs/draw.png, train.png, runs.png, drawings.png, phone.png: the README's."""
+    """docs/draw.png, train.png, train_live.png, runs.png, drawings.png, phone.png, phone_train.png: the README's."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.set_default_timeout(120_000)
     page.goto(url)
@@ -69,6 +70,15 @@ def readme(browser, url: str) -> None:
     me = page.url.split("?", 1)[1]  # the visitor's private link, kept from page to page
     page.goto(f"{url}/train?{me}")
     page.get_by_role("button", name="Start training").click()
+    page.wait_for_function("() => /Epoch ([3-9]\\d|1\\d\\d) of 200/.test(document.body.innerText)")
+    page.wait_for_timeout(800)  # the charts drawn
+    page.screenshot(path=DOCS / "train_live.png")  # the live view, in the first screen
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    phone.goto(f"{url}/train?{me}")
+    phone.get_by_text(re.compile(r"Epoch \d+ of 200|Finished after")).first.wait_for()
+    phone.wait_for_timeout(1500)
+    phone.screenshot(path=DOCS / "phone_train.png")
+    phone.close()
     page.get_by_text("Finished after 200 epochs").wait_for()
     page.get_by_text("What it learned").wait_for()
     page.wait_for_function("() => document.querySelectorAll('[data-testid=stVegaLiteChart]').length === 4")

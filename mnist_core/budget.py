@@ -35,9 +35,9 @@ MEASURED_EPOCH = split_validation(MNIST_TRAINING, TrainConfig().validation_split
 
 # A training process's peak memory of its own (anonymous: what a container cannot take back; the
 # file pages of TensorFlow's libraries it maps, 380 MB, are reclaimed as the free figure's cache
-# is): `import tensorflow` 224 MB, MNIST 52 MB, the compiled fit 160 MB (oneDNN off:
-# tensorflow_env.py), so the seed fit 437-508 MB. An upper estimate: 520 MB, plus 130 bytes a parameter
-# (weights, gradients, the optimizer's moments, XLA's buffers).
+# is): `import tensorflow` 224 MB, MNIST 52 MB, the compiled fit 160 MB, so the seed fit 437-508 MB
+# with oneDNN off, 477 MB with it on (tensorflow_env.py chooses per machine). An upper estimate:
+# 520 MB, plus 130 bytes a parameter (weights, gradients, the optimizer's moments, XLA's buffers).
 TRAINING_BASE_BYTES = 520 * 2**20
 TRAINING_BYTES_PER_PARAMETER = 130
 # The pages of TensorFlow's libraries a training process maps (Pss_File, any preset): memory the
@@ -81,6 +81,32 @@ def layers(config: TrainConfig) -> list[Layer]:
         width = units
     found.append(Layer("Dense", "10 softmax units: the digits' probabilities", width * 10 + 10))
     return found
+
+
+def summary(config: TrainConfig) -> str:
+    """The settings in a line a person reads: '1 layer, 7,850 weights, SGD 0.01, 200 epochs'."""
+    if config.base_model:
+        optimizer = _OPTIMIZER_NAMES[config.optimizer]
+        return f"goes on training {config.base_model}, {optimizer} {config.learning_rate:g}, {config.epochs} epochs"
+    layer_count = len(config.hidden) + 1
+    shape = f"{layer_count} layers ({', '.join(map(str, config.hidden))} hidden)" if config.hidden else "1 layer"
+    parts = [shape, f"{parameters(config):,} weights", f"{_OPTIMIZER_NAMES[config.optimizer]} {config.learning_rate:g}"]
+    if config.momentum:
+        parts.append(f"momentum {config.momentum:g}")
+    if config.dropout:
+        parts.append(f"dropout {config.dropout:g}")
+    if config.committee > 1:
+        parts.append(f"a committee of {config.committee}")
+    if config.augment != "none":
+        parts.append(f"{config.augment} distortions")
+    extra = [f"{share:.0%} {what}" for share, what in ((config.pen, "pen-drawn"), (config.styles, "font digits"),
+                                                     (config.drawings, "drawings")) if share]
+    if extra:
+        parts.append(" and ".join(extra))
+    return ", ".join([*parts, f"{config.epochs} epochs"])
+
+
+_OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}
 
 
 def epoch_images(config: TrainConfig, mnist_training: int = MNIST_TRAINING) -> int:

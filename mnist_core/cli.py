@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="end stdout with one JSON object of results")
     t.add_argument("--queue", action="store_true", help="put the job in the line (for a worker, or the app's server) "
                                                         "instead of training here; prints its id")
+    t.add_argument("--sweep", nargs="+", action="append", metavar=("SETTING", "VALUE"),
+                   help="with --queue: a job for each value (repeat for several settings: every combination), e.g. "
+                        "--sweep learning-rate 0.01 0.1 --sweep hidden 128 256,256")
     t.set_defaults(run=_train)
 
     j = sub.add_parser("jobs", help="the training line: list it, stop or cancel a job",
@@ -240,8 +243,10 @@ def _load_data(args: argparse.Namespace):
 
 def _train(args: argparse.Namespace) -> int:
     config = _config(args)  # checked before the slow imports
+    if args.sweep and not args.queue:
+        raise ConfigError("--sweep queues its jobs: add --queue")
     if args.queue:
-        return _queue(args, config)
+        return _queue(args, _sweep(config, args.sweep or []))
     _import_tensorflow_quietly()
     from mnist_core.pipeline import Event, train_and_save
 
@@ -274,19 +279,46 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _queue(args: argparse.Namespace, config: TrainConfig) -> int:
-    """Put the job in the line, as the Train page does, as the operator; print its id."""
+def _sweep(config: TrainConfig, sweeps: list[list[str]]) -> list[TrainConfig]:
+    """`config` with every combination of the swept settings' values (in the order given)."""
+    flags = {name.replace("_", "-"): name for name, _ in settings()}
+    configs = [config]
+    for flag, *values in sweeps:
+        name = flags.get(flag.removeprefix("--").replace("_", "-"))
+        if name is None:
+            raise ConfigError(f"--sweep {flag[:40]}: not a setting (`train --help` lists them)")
+        if not values:
+            raise ConfigError(f"--sweep {flag}: give it one value or more")
+        kind = type(getattr(config, name))
+        parse = _hidden if kind is tuple else (lambda v, kind=kind: kind(v))
+        try:
+            parsed = [parse(v) for v in values]
+        except (ValueError, argparse.ArgumentTypeError):
+            raise ConfigError(f"--sweep {flag}: {' '.join(values)[:60]!r} are not values of it") from None
+        configs = [c.replace(**{name: v}) for c in configs for v in parsed]
+    return configs
+
+
+def _queue(args: argparse.Namespace, configs: list[TrainConfig]) -> int:
+    """Put the jobs in the line, as the Train page does, as the operator (who may have several
+    waiting: a sweep); print each one's id. The line's limits hold: a refusal ends the sweep."""
     from mnist_core.budget import Budget
-    from mnist_core.jobs.line import JobQueue, admit
+    from mnist_core.jobs.line import JobQueue, QueueError, admit
     from mnist_core.owners import OPERATOR
 
-    job = admit(JobQueue(_store(args).db), config, args.preset, OPERATOR, Budget(), here=False)
-    print(json.dumps({"job": job.id, "preset": job.preset, "epochs": job.config.epochs}) if args.json else job.id)
+    queue = JobQueue(_store(args).db)
+    for i, config in enumerate(configs):
+        try:
+            job = admit(queue, config, args.preset, OPERATOR, Budget(), here=False)
+        except QueueError as e:
+            raise QueueError(f"{i} of {len(configs)} jobs queued, then: {e}") from None
+        print(json.dumps({"job": job.id, "preset": job.preset, "epochs": job.config.epochs}) if args.json else job.id)
     return 0
 
 
 def _jobs(args: argparse.Namespace) -> int:
     from mnist_core.jobs.line import JobQueue, QueueError, Status
+    from mnist_core.jobs.pace import measured, plan
     from mnist_core.owners import OPERATOR
 
     queue = JobQueue(_store(args).db)
@@ -302,9 +334,9 @@ def _jobs(args: argparse.Namespace) -> int:
         print(f"{job.id}: " + ("stopping; what it trained will be saved" if args.action == "stop" else "cancelled"))
         return 0
     line, pseudonym = queue.line(), _keys(queue.db).pseudonym
-    starts = JobQueue.starts_in(line)
+    times = plan(line, measured(queue), max(1, sum(slots for _, slots in queue.runners())), queue.now())
     for place, job in enumerate(line):
-        where = job.runs_on if job.status == Status.RUNNING else f"starts in about {starts[job.id]:.0f} s"
+        where = job.runs_on if job.status == Status.RUNNING else f"starts in about {times[job.id][0]:.0f} s"
         row = {"job": job.id, "place": place + 1, "status": str(job.status), "owner": pseudonym(job.owner),
                "preset": job.preset, "epochs": job.config.epochs, "epochs_done": job.epochs_done, "where": where}
         print(json.dumps(row) if args.json else
@@ -397,7 +429,7 @@ def _worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"worker on {runs_on}: {args.jobs} at a time from {safe_url(_database(args))}; Ctrl-C to stop",
           file=sys.stderr)
-    Runner(_database(args), load_mnist, slots=args.jobs, runs_on=runs_on).serve(stop)
+    Runner(_database(args), load_mnist, slots=args.jobs, runs_on=runs_on, spare=True).serve(stop)
     print("stopped: the jobs in training saved what they trained", file=sys.stderr)
     return 0
 

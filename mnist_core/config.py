@@ -90,8 +90,7 @@ MAX_COMMITTEE = 8
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = _setting(200, label="Epochs", help="passes over the training split", low=1, high=10_000, main=True)
-    batch_size: int = _setting(128, label="Batch size", help="images per gradient step", low=1, high=60_000,
-                               main=True)
+    batch_size: int = _setting(128, label="Batch size", help="images per gradient step", low=1, high=60_000)
     learning_rate: float = _setting(0.01, label="Learning rate", help="step size; 0.01 is Keras' default for SGD",
                                     low=0.0, high=10.0, open_low=True, step=0.0001, main=True)
     optimizer: str = _setting("sgd", label="Optimizer", help=f"{words.SGD} {words.OPTIMIZERS}", choices=OPTIMIZERS,
@@ -108,7 +107,8 @@ class TrainConfig:
     validation_split: float = _setting(0.2, label="Validation split",
                                        help="fraction held out from the END of the training set, as Keras",
                                        low=0.0, high=1.0, open_low=True, open_high=True, step=0.05)
-    seed: int = _setting(1671, label="Seed", help="weights, shuffling and augmentation repeat with the same seed",
+    seed: int = _setting(1671, label="Random seed", help="weights, shuffling and augmentation repeat with the same "
+                                                        "random seed",
                          low=0, high=2**31 - 1)
     augment: str = _setting("none", label="Augment", help="random distortions of every training batch",
                             choices=AUGMENTATIONS)
@@ -232,6 +232,16 @@ PRESET_NOTES: dict[str, str] = {
             "styles MNIST lacks (MNIST redrawn with a pen, digits in the training fonts): the Draw page's model",
     "finetune": "Beyond the book: the Draw page's model goes on learning from the drawings people labelled, MNIST "
                 "replayed beside them; a held-out part of the drawings scores it before and after",
+}
+# What each preset is, as the form names it (the key is the command line's --preset and a run's record).
+PRESET_TITLES: dict[str, str] = {
+    "seed": "One layer: the book's first fit",
+    "hidden": "Two hidden layers (book)",
+    "dropout": "Hidden layers with dropout (book)",
+    "rmsprop": "Dropout network, RMSprop (book)",
+    "adam": "Dropout network, Adam (book)",
+    "best": "Wide layers and new styles: the Draw page's model",
+    "finetune": "Fine-tune on people's drawings",
 }
 # Chapter 1's published figures for the seed's fit; they compare only to that exact config.
 BOOK_FIGURES = {"val_accuracy": 0.923, "test_accuracy": 0.922}

@@ -4,11 +4,18 @@
     outcome.run.id, outcome.result.test_accuracy
 
 The steps, each announced through `on_event(kind, payload)`: load the data (DATA, with each
-loader message), train (TRAINING once, then EPOCH with (epoch, logs) after every epoch, its
-logs' "extras" the latest look inside: watching.frame), save the run (SAVING) with its film
+loader message), make the pools of pen-drawn and font digits (STYLES, when the config has
+any), build and compile the network (COMPILING), train (TRAINING once, then EPOCH with (epoch,
+logs) after every epoch, its logs' "extras" the latest look inside: watching.frame), fit a
+fine-tune's own "not a digit" check (CHECK), save the run (SAVING) with its film
 (watching.film). A stop (the `stop` event set, or `time_limit` seconds of training passed)
 ends training within about a second, and the model so far is saved; a stop before the first
 steps ended saves nothing (NothingTrained).
+
+One training may be several people's jobs (`together`: jobs of the line with the same
+settings, which would train the same network): each gets a run of their own. One who leaves
+(`leaving()` names them) gets the network as it is at the end of the epoch in progress, saved
+then (LEFT: (job id, run id)); the others train on; when everyone has left, training stops.
 
 A fine-tune (`config.base_model`, and `config.drawings` > 0 to learn from labelled drawings)
 starts from that model's weights and saved optimizer, its network's shape written into the
@@ -22,27 +29,32 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from mnist_core.config import TrainConfig, split_validation
 from mnist_core.data import Mnist, load_mnist
+from mnist_core.errors import USER_ERRORS
 from mnist_core.finetune import accuracy, holdout, own_head, people_in
 from mnist_core.reading.novelty import fit_temperature
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import Collection, DrawingStore, Filter
-from mnist_core.store.runs import FineTune, Run, RunStore, Scores, model_files, resolve_model
+from mnist_core.store.runs import FineTune, Run, RunError, RunStore, Scores, model_files, resolve_model
 from mnist_core.watching.film import FILM_FILE
 
 
 class Event(enum.StrEnum):
     DATA = "data"  # payload: a message from the data loader
+    STYLES = "styles"  # payload: None; making the pools of pen-drawn and font digits
+    COMPILING = "compiling"  # payload: None; building the network, compiling its steps
     TRAINING = "training"  # payload: None; the first epoch starts
     EPOCH = "epoch"  # payload: (epoch, logs), logs as training.EpochCallback gets them
     CHECK = "check"  # payload: a message; a fine-tune fits its own "not a digit" check
+    LEFT = "left"  # payload: (job id, run id): one of several jobs left, its network saved
     SAVING = "saving"  # payload: None
 
 
@@ -50,14 +62,27 @@ OnEvent = Callable[[Event, Any], None]
 LoadData = Callable[..., Mnist]  # load_data(progress=...) -> Mnist
 
 
+NOTHING_SAVED = "stopped before the first epoch ended: nothing to save"
+
+
 class NothingTrained(Exception):
     """Stopped before the first epoch ended: there is no model to save."""
 
 
 @dataclass(frozen=True)
+class Member:
+    """One job a training is for: whose run it saves, and as which preset."""
+
+    owner: str = ""  # "" for the operator
+    preset: str = "custom"
+    job: tuple[str, str] | None = None  # (job id, its runner): the run is saved only while that runner holds it
+
+
+@dataclass(frozen=True)
 class Outcome:
-    run: Run
+    run: Run  # the first member's
     result: Any  # training.TrainResult (the trained model, history and scores)
+    runs: dict[str, str] = field(default_factory=dict)  # job id -> run id: the line's members saved at the end
 
 
 def train_and_save(
@@ -70,10 +95,14 @@ def train_and_save(
     time_limit: float | None = None,
     owner: str = "",
     job: tuple[str, str] | None = None,
+    together: Sequence[Member] = (),
+    leaving: Callable[[], list[str]] | None = None,
 ) -> Outcome:
     """Load MNIST, train `config` (for `time_limit` seconds at most), save the run in the
     database at `database_url`, owned by `owner` ("" for the operator); for a job of the line
-    (`job`: its id and its runner), only while that runner holds it (RunStore.save)."""
+    (`job`: its id and its runner), only while that runner holds it (RunStore.save). `together`:
+    more jobs of the line with these settings, each saved as its own run; `leaving()`: the ids
+    of those that asked to leave since it was last called."""
     from mnist_core.mix import Pool
     from mnist_core.model import shape_of
     from mnist_core.reading.classifier import load_keras  # TensorFlow: imported when there is work for it
@@ -93,24 +122,94 @@ def train_and_save(
     data = load_data(progress=lambda message, fraction: announce(Event.DATA, message))
     before = _scores(base, drawn, held, data) if base is not None else Scores(None, None)
     watcher = Watcher.for_training(config, data, base)  # each epoch's frame, for the page and the run's film
-    announce(Event.TRAINING, None)
-    result = train(config, data, on_epoch_end=lambda epoch, logs: announce(Event.EPOCH, (epoch, logs)), stop=stop,
-                   time_limit=time_limit, pools=pools, base=base, watch=watcher)
+    members = [Member(owner, preset, job), *together]
+    group = _Group(members, stop, leaving, store, data, config, announce)
+
+    def watch(epoch: int, model: Any, history: dict[str, list[float]]) -> dict | None:
+        group.watch(epoch, model, history)
+        return watcher(epoch, model, history)
+
+    result = train(config, data, on_epoch_end=lambda epoch, logs: announce(Event.EPOCH, (epoch, logs)),
+                   stop=group.stop, time_limit=time_limit, pools=pools, base=base,
+                   on_stage=lambda name: announce(Event(name), None), watch=watch)
     if result.epochs_done == 0:
-        raise NothingTrained("stopped before the first epoch ended: nothing to save")
+        raise NothingTrained(NOTHING_SAVED)
     report = None
     if base is not None or drawn is not None:
         after = Scores(_scores(result.model, drawn, held, None).held_out, result.test_accuracy)
         trained_on, held_out = (tuple(drawn.ids[~held]), tuple(drawn.ids[held])) if drawn is not None else ((), ())
         report = FineTune(config.base_model, trained_on, held_out,
                           people_in(drawn, held) if drawn is not None else 0, before, after)
-    novelty = own_head(result.model, data, config, drawn.x[~held] if drawn is not None else None, stop,
+    novelty = own_head(result.model, data, config, drawn.x[~held] if drawn is not None else None, group.stop,
                        lambda message: announce(Event.CHECK, message))
     announce(Event.SAVING, None)
     files = {**model_files(result.model, _temperature(result.model, data, config), novelty),
              FILM_FILE: watcher.film(result.model, result.epochs_done).to_bytes()}
-    saved = store.save(result, preset=preset, owner=owner, finetune=report, job=job, files=files)
-    return Outcome(saved, result)
+    staying, saved = group.staying(), {}
+    if not staying:  # everyone left: each has their run already
+        raise NothingTrained("everyone left before the end: their runs were saved as they left")
+    for member in staying:
+        try:
+            saved[member] = store.save(result, preset=member.preset, owner=member.owner, finetune=report,
+                                       job=member.job, files=files)
+        except USER_ERRORS:  # one of several lost its lease: the others' runs are theirs all the same
+            if len(members) == 1:
+                raise
+    if not saved:
+        raise RunError("no run could be saved: this runner lost every job of this training")
+    first = next(iter(saved.values()))
+    return Outcome(saved.get(members[0], first), result, {m.job[0]: r.id for m, r in saved.items() if m.job})
+
+
+class _Group:
+    """The members of one training: who is still in it, and a run saved for each who leaves,
+    from the weights at the end of the epoch in progress (a training.Watch)."""
+
+    def __init__(self, members: list[Member], stop: threading.Event | None, leaving: Callable[[], list[str]] | None,
+                 store: RunStore, data: Mnist, config: TrainConfig, announce: OnEvent) -> None:
+        self.members, self._leaving, self._leavers = list(members), leaving, []
+        self.store, self.data, self.config, self.announce = store, data, config, announce
+        self.stop = _Either(stop, lambda: not self.staying())  # everyone gone: training stops
+        self.started = time.perf_counter()
+
+    def staying(self) -> list[Member]:
+        gone = set(self._leaving()) if self._leaving is not None else set()
+        self._leavers += [m for m in self.members if m.job and m.job[0] in gone]
+        self.members = [m for m in self.members if m not in self._leavers]
+        return self.members
+
+    def watch(self, epoch: int, model: Any, history: dict[str, list[float]]) -> None:
+        self.staying()
+        leavers, self._leavers = self._leavers, []
+        for member in leavers:
+            self.announce(Event.LEFT, (member.job[0], self._save_now(member, model, history)))
+
+    def _save_now(self, member: Member, model: Any, history: dict[str, list[float]]) -> str | None:
+        """The network as it is now, saved as the member's run (stopped here); None when it
+        cannot be (its lease lost, the database away): the member ends without one."""
+        from mnist_core.training import TrainResult
+
+        x, y = self.data.x_test.reshape(-1, 784).astype(np.float32) / 255.0, self.data.y_test
+        p = np.concatenate([model(x[i:i + 2000], training=False).numpy() for i in range(0, len(x), 2000)])
+        loss = float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0))))
+        result = TrainResult(model, self.config, {k: list(v) for k, v in history.items()}, loss,
+                             float(np.mean(p.argmax(1) == y)), time.perf_counter() - self.started, stopped=True)
+        try:
+            return self.store.save(result, preset=member.preset, owner=member.owner, job=member.job,
+                                   temperature=_temperature(model, self.data, self.config)).id
+        except USER_ERRORS:
+            return None
+
+
+@dataclass(frozen=True)
+class _Either:
+    """A stop that is set when `event` is, or when `condition()` holds."""
+
+    event: threading.Event | None
+    condition: Callable[[], bool]
+
+    def is_set(self) -> bool:
+        return (self.event is not None and self.event.is_set()) or self.condition()
 
 
 CALIBRATION_DIGITS = 2_000  # of the validation split: a temperature is one number, and 2,000 fix it well

@@ -51,6 +51,9 @@ EpochCallback = Callable[[int, dict], None]
 # dict for the epoch's logs ("extras"), or None: what a page may show beside the curves, or a copy
 # kept of the weights
 Watch = Callable[[int, keras.Model, History], dict | None]
+# Where train() is before its first epoch: "styles" (making the pools of pen-drawn and font
+# digits), "compiling" (building the network, compiling its steps); then "training"
+Stage = Callable[[str], None]
 
 # Below this many units, the first layer's kernel gradient is computed as its transpose: for
 # the seed's 784 -> 10 layer, XLA's (10, 784) product takes 10 ms an epoch where the (784, 10)
@@ -84,17 +87,23 @@ def train(
     time_limit: float | None = None,
     pools: Sequence[Pool] = (),
     base: keras.Model | None = None,
+    on_stage: Stage | None = None,
     watch: Watch | None = None,
 ) -> TrainResult:
     """Train a fresh model (or go on training `base`) on `data` and `pools` as `config` says;
     `on_epoch_end` is called from this thread, after `watch` (Watch). When `stop` is set, or
     `time_limit` seconds of training have passed, training stops within about a second
-    (SLICE_SECONDS), the epoch in progress counted as far as it went."""
+    (SLICE_SECONDS), the epoch in progress counted as far as it went. `on_stage` hears where it
+    is before the first epoch (Stage)."""
+    stage = on_stage or (lambda name: None)
     _use_threads_for(config)
     keras.utils.set_random_seed(config.seed)
+    if config.pen or config.styles:
+        stage("styles")
     x_train, y_train, (x_val, y_val), mix = _resident_rows(config, data, pools)  # 1.
     n = mix.epoch_size  # images an epoch
     steps, rest = divmod(n, config.batch_size)
+    stage("compiling")
     model, optimizer, loss_fn = _compiled(config, base, steps_per_epoch=steps + (rest > 0))  # 3.
     run_epoch = _epoch_function(model, optimizer, loss_fn)
     # One-layer models are scored beside training, on a copy of the weights (cloned after the
@@ -155,7 +164,9 @@ def train(
         if on_epoch_end is not None:
             on_epoch_end(epoch, logs)
 
+    _compile_steps(run_epoch, steps, config.batch_size, rest)
     evaluate(validation)  # compiled before the clock starts: a time limit is for training
+    stage("training")
     started = time.perf_counter()
 
     def should_stop() -> bool:
@@ -170,6 +181,16 @@ def train(
     sync_scorer()
     test_loss, test_accuracy = evaluate(prepare(data.x_test, data.y_test))
     return TrainResult(model, config, history, test_loss, test_accuracy, fit_seconds, stopped)
+
+
+def _compile_steps(run_epoch: Callable, steps: int, batch_size: int, rest: int) -> None:
+    """Compile the epoch's program (and the last smaller batch's) before the first epoch, by
+    running none of its steps: the compiling stage ends before training starts, and a stop
+    before then has nothing to wait for."""
+    none = tf.constant(0)
+    run_epoch(tf.zeros((steps, batch_size, 784), tf.uint8), tf.zeros((steps, batch_size), tf.int32), none, none)
+    if rest:
+        run_epoch(tf.zeros((1, rest, 784), tf.uint8), tf.zeros((1, rest), tf.int32), none, none)
 
 
 def _resident_rows(config: TrainConfig, data: Mnist, pools: Sequence[Pool]) -> tuple:

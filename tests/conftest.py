@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("MNIST_TRAINING_SPARE", "0")  # the app servers the tests start keep no training process ahead
 
 from pathlib import Path  # noqa: E402
 

@@ -66,6 +66,31 @@ def load_never(path=None, progress=None):
     raise TimeoutError("load_never waited an hour")
 
 
+PHASE_GATES = "MNIST_TEST_PHASE_GATES"  # a folder: while a file named for a phase is in it, a job waits there
+
+
+def load_tiny_mnist_held(path=None, progress=None) -> Mnist:
+    """load_tiny_mnist, in a training process that waits in each phase whose gate file is in
+    the folder $MNIST_TEST_PHASE_GATES: "loading", "styles" (making the pools of pen-drawn
+    digits), "compiling", "saving"; so that a test can stop a job in any phase."""
+    from mnist_core import training
+    from mnist_core.store.runs import RunStore
+
+    gates = Path(os.environ[PHASE_GATES])
+
+    def held(phase: str, then: Callable) -> Callable:
+        def wait_then(*args, **kwargs):
+            while (gates / phase).exists():
+                time.sleep(0.02)
+            return then(*args, **kwargs)
+        return wait_then
+
+    training._resident_rows = held("styles", training._resident_rows)
+    training._compiled = held("compiling", training._compiled)
+    RunStore.save = held("saving", RunStore.save)
+    return held("loading", load_tiny_mnist)()
+
+
 def idx_header(shape: tuple[int, ...]) -> bytes:
     """The IDX header of an array of unsigned bytes (MNIST's file format): magic, then each dimension."""
     return bytes([0, 0, 8, len(shape)]) + b"".join(int(d).to_bytes(4, "big") for d in shape)

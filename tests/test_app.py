@@ -38,10 +38,11 @@ def synthetic_data(monkeypatch):
 PAGES = {
     "app_pages/draw.py": ("Draw a digit", lambda at: at.radio(key="draw_source").value == "Draw"
                           and any("Draw a digit on the black square" in i.value for i in at.info)),
-    "app_pages/train.py": ("Train a dense network", lambda at: at.number_input(key="train_epochs_seed").value == 200
+    "app_pages/train.py": ("Train a network", lambda at: at.number_input(key="train_epochs_seed").value == 200
                            and at.button(key="train_start") is not None),
     "app_pages/runs.py": ("Runs", lambda at: any(i.value.startswith("No runs yet") for i in at.info)),
     "app_pages/drawings.py": ("Drawings", lambda at: any(i.value.startswith("No drawings here yet") for i in at.info)),
+    "app_pages/teacher.py": ("The class", lambda at: any(i.value.startswith("No runs yet") for i in at.info)),
 }
 
 
@@ -102,7 +103,7 @@ def test_train_page_runs_a_short_job_and_shows_results(synthetic_data):
     assert any("Finished after 3 epochs" in s.value for s in at.success)
     test = next(m for m in at.metric if m.label == "Test accuracy")
     assert test.value.endswith("%") and not test.delta  # 3 epochs are not the book's fit: no comparison
-    assert any("epochs=3" in m.value and "augment=none" in m.value for m in at.markdown)  # every setting shown
+    assert any("1 layer, 7,850 weights, SGD 0.5, 3 epochs" in m.value for m in at.caption)  # in a line, no dump
 
 
 def test_preset_fills_the_form():
@@ -172,7 +173,7 @@ def test_runs_page_lists_renames_and_deletes_ones_own_run(tiny_mnist):
     store, run = saved_run(tiny_mnist, owner=keys().owner_of(ann))
     at = visitor(ann)
     at.switch_page("app_pages/runs.py").run()
-    assert not at.exception and run.id in at.selectbox(key="runs_selected").value
+    assert not at.exception and at.selectbox(key="runs_selected").value.endswith("'s seed #1")  # who and what
     at.text_input(key="runs_new_name").set_value("renamed")
     at.button(key="FormSubmitter:runs_rename_form-Rename").click().run()
     assert [r.name for r in store.list()] == ["renamed"]
@@ -276,7 +277,7 @@ def test_draw_with_a_run_from_the_runs_page(tiny_mnist):
     at.switch_page("app_pages/runs.py").run()
     at.button(key="runs_use").click().run()
     assert not at.exception
-    assert at.selectbox(key="model_choice").value.startswith("Run: seed")  # the Draw page uses the run
+    assert at.selectbox(key="model_choice").value.startswith("Run: the operator's seed")  # the Draw page uses it
 
 
 def test_a_model_bomb_upload_is_refused_before_loading(tmp_path):
@@ -520,3 +521,20 @@ def test_an_uploaded_model_is_loaded_once_however_many_strokes_follow(monkeypatc
         at.run()
         assert not at.exception and "cannot be read as a dense Keras model" in at.error[0].value
     assert len(loads) == 2
+def test_the_class_page_shows_the_best_of_each_network_by_pseudonym_and_the_runs_page_filters(tiny_mnist):
+    from tests.apptest import page_bytes
+
+    ann, bob = keys().new_link(), keys().new_link()
+    saved_run(tiny_mnist, "seed", keys().owner_of(ann))
+    saved_run(tiny_mnist, "hidden", keys().owner_of(bob))
+    at = visitor(ann)
+    at.switch_page("app_pages/teacher.py").run()
+    assert not at.exception and [m.value for m in at.metric if m.label in ("Runs", "People")] == ["2", "2"]
+    best = shown(at.dataframe[0])
+    names = {keys().pseudonym(keys().owner_of(link)).rsplit("-", 1)[0] for link in (ann, bob)}
+    assert {n.split("'s ")[0] for n in best["best run"]} == names and len(best["network"]) == 2
+    assert b"link:" not in page_bytes(at)  # pseudonyms only
+    at.switch_page("app_pages/runs.py").run()
+    assert len(shown(at.dataframe[0])["name"]) == 2  # one's own machine: everyone's at first
+    at.segmented_control(key="runs_scope").set_value("mine").run()
+    assert len(shown(at.dataframe[0])["name"]) == 1 and shown(at.dataframe[0])["whose"] == ["yours"]

@@ -107,13 +107,22 @@ def test_slowed_by_memory_is_between_fitting_and_fitting_with_the_libraries():
     assert not slowed_by_memory(PRESETS["seed"], peak + TENSORFLOW_FILE_BYTES)
 
 
-def test_tensorflow_starts_with_the_projects_settings_unless_told_otherwise(monkeypatch):
+def test_tensorflow_starts_with_the_projects_settings_unless_told_otherwise(monkeypatch, tmp_path):
+    import json
+
     from mnist_core import tensorflow_env
 
-    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
-    tensorflow_env.prepare()
-    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0" and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+    for record, onednn in ((None, "0"), ({"machine": "another", "onednn": "1"}, "0"),  # measured elsewhere: off
+                           ({"machine": tensorflow_env.machine(), "onednn": "1"}, "1")):  # measured here: as found
+        if record is not None:
+            (tmp_path / tensorflow_env.CHOICE_FILE).write_text(json.dumps(record))
+        monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+        monkeypatch.delenv("TF_XLA_FLAGS", raising=False)
+        tensorflow_env.prepare()
+        assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == onednn and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+        assert os.environ["TF_XLA_FLAGS"] == f"--tf_xla_persistent_cache_directory={tmp_path / 'xla'}"
 
 
 def test_the_train_page_checks_the_memory_the_container_has(monkeypatch):

@@ -266,3 +266,20 @@ def test_predict_explain_writes_the_pictures_beside_the_image(tmp_path):
     assert out.stderr == f"{why}\n{units}\n"
     assert Image.open(why).size == (196, 196) and Image.open(units).size == (8 * 84, 84)
     assert np.asarray(Image.open(why))[..., 0].max() == 255  # red: ink that made it a 7
+
+
+def test_the_operator_queues_a_sweep_within_the_lines_limits(tmp_path):
+    url = f"sqlite:///{tmp_path / 'line.db'}"
+    out = cli("train", "--queue", "--json", "--database", url, "--epochs", "3", "--sweep", "learning-rate", "0.01",
+              "0.1", "--sweep", "hidden", "none", "32,32")
+    queued = [json.loads(line) for line in out.stdout.splitlines()]
+    assert out.returncode == 0 and len(queued) == 4, out.stderr
+    listed = cli("jobs", "--json", "--database", url)
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["job"] for r in rows] == [q["job"] for q in queued] and {r["status"] for r in rows} == {"queued"}
+    again = cli("train", "--queue", "--database", url, "--sweep", "seed", "1", "2")
+    assert again.returncode == 0 and len(again.stdout.split()) == 2  # the operator may have several waiting
+    wrong = cli("train", "--database", url, "--sweep", "seed", "1", "2")
+    assert wrong.returncode == 1 and wrong.stderr.strip() == "error: --sweep queues its jobs: add --queue"
+    unknown = cli("train", "--queue", "--database", url, "--sweep", "colour", "red")
+    assert unknown.returncode == 1 and "not a setting" in unknown.stderr and "Traceback" not in unknown.stderr

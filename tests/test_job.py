@@ -6,15 +6,26 @@ import os
 import signal
 import subprocess
 import sys
+import time
+
+import pytest
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import DataError
 from mnist_core.jobs.line import Status
-from mnist_core.jobs.process import TrainingJob
+from mnist_core.jobs.process import Phase, TrainingJob
 from mnist_core.store.database import Database
 from mnist_core.store.runs import RunStore
 from mnist_core.watching.frame import Frame
-from tests.helpers import ROOT, LineReader, load_tiny_mnist, subprocess_env, wait_until
+from tests.helpers import (
+    PHASE_GATES,
+    ROOT,
+    LineReader,
+    load_tiny_mnist,
+    load_tiny_mnist_held,
+    subprocess_env,
+    wait_until,
+)
 
 CONFIG = TrainConfig(epochs=4, batch_size=100, learning_rate=0.5)
 
@@ -37,7 +48,7 @@ def test_stop_keeps_the_model_so_far(sqlite_url):
     job = TrainingJob(CONFIG.replace(epochs=10_000), "seed", load_tiny_mnist, sqlite_url, owner="link:ann-token-1")
     job.start()
     wait_until(lambda: job.snapshot().epochs_done >= 2, 120, "two epochs")  # the child imports TensorFlow first
-    job.request_stop()
+    job.stop()
     job.join(120)
     state = job.snapshot()
     assert state.outcome == Status.STOPPED and 2 <= state.epochs_done < 10_000 and not job.alive()
@@ -78,7 +89,7 @@ def crash(path=None, progress=None):
 ORPHAN = """
 import sys, time
 from mnist_core.config import TrainConfig
-from mnist_core.jobs.process import TrainingJob
+from mnist_core.jobs.process import Phase, TrainingJob
 from tests.helpers import load_tiny_mnist
 job = TrainingJob(TrainConfig(epochs=10_000, batch_size=100, learning_rate=0.5), "seed", load_tiny_mnist, sys.argv[1],
                   owner="link:ann-token-1")
@@ -86,7 +97,7 @@ job.start()
 deadline = time.monotonic() + 120  # the child imports TensorFlow first
 while job.snapshot().epochs_done < 2:
     if time.monotonic() > deadline or not job.alive():
-        job.request_stop()
+        job.stop()
         sys.exit("no two epochs in 120 s")
     time.sleep(0.05)
 print(job.pid, flush=True)
@@ -119,3 +130,52 @@ def test_a_job_whose_server_dies_ends_within_a_second_and_saves_nothing(sqlite_u
         if not ended():
             os.kill(child, signal.SIGKILL)
     assert runs(sqlite_url) == []
+
+
+@pytest.mark.parametrize("phase", [Phase.LOADING, Phase.STYLES, Phase.COMPILING])
+def test_stop_before_the_first_epoch_ends_the_job_within_a_second(sqlite_url, tmp_path, monkeypatch, phase):
+    """Loading MNIST, making font digits or compiling can take minutes (`best` took 4 min 15 s
+    to stop): a stop there has nothing to keep, and ends the job at once."""
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    (gates / {Phase.LOADING: "loading", Phase.STYLES: "styles", Phase.COMPILING: "compiling"}[phase]).touch()
+    monkeypatch.setenv(PHASE_GATES, str(gates))
+    job = TrainingJob(CONFIG.replace(pen=0.1), "seed", load_tiny_mnist_held, sqlite_url)
+    job.start()
+    wait_until(lambda: job.snapshot().phase == phase, 120, f"the job to be {phase}")
+    asked = time.monotonic()
+    job.stop()
+    wait_until(lambda: not job.alive(), 5, "the job to end")
+    took = time.monotonic() - asked
+    state = job.snapshot()
+    assert took < 1.0 and state.outcome == Status.STOPPED and "nothing to save" in state.error, (took, state)
+    assert runs(sqlite_url) == []
+
+
+def test_stop_while_training_ends_the_epoch_within_a_second_and_keeps_it(sqlite_url):
+    job = TrainingJob(CONFIG.replace(epochs=10_000, batch_size=1), "seed", load_tiny_mnist, sqlite_url)
+    job.start()  # batches of one: an epoch of 800 steps, cut in slices of half a second
+    wait_until(lambda: job.snapshot().epochs_done >= 1, 120, "an epoch")
+    asked = time.monotonic()
+    job.stop()
+    wait_until(lambda: job.snapshot().phase in (Phase.SAVING, Phase.ENDED), 5, "training to end")
+    took = time.monotonic() - asked
+    job.join(60)
+    state = job.snapshot()
+    assert took < 1.0 and state.outcome == Status.STOPPED and state.run_id == runs(sqlite_url)[0].id, (took, state)
+
+
+def test_stop_while_saving_keeps_the_whole_run(sqlite_url, tmp_path, monkeypatch):
+    """Saving is the end a stop asks for: the run is saved whole, and the job ends as soon as it is."""
+    (tmp_path / "saving").touch()
+    monkeypatch.setenv(PHASE_GATES, str(tmp_path))
+    job = TrainingJob(CONFIG, "seed", load_tiny_mnist_held, sqlite_url)
+    job.start()
+    wait_until(lambda: job.snapshot().phase == Phase.SAVING, 120, "the job to be saving")
+    job.stop()
+    (tmp_path / "saving").unlink()
+    opened = time.monotonic()
+    wait_until(lambda: not job.alive(), 5, "the job to end")
+    state = job.snapshot()
+    assert time.monotonic() - opened < 1.0 and state.outcome == Status.DONE and state.epochs_done == 4, state
+    assert runs(sqlite_url)[0].epochs_done == 4

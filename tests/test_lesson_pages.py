@@ -97,3 +97,11 @@ def test_a_links_title_is_shown_as_written_never_as_a_link_or_an_image():
     at = opened({"lesson": "train", "title": "![x](http://evil.example/t.png) [click](http://evil.example)"})
     (banner,) = [i.value for i in at.info if "A lesson" in i.value]
     assert "](" not in banner.replace("\\](", "") and "\\[click\\]" in banner and "\\!\\[x\\]" in banner
+
+
+def test_the_projectors_link_opens_the_class_page_on_the_lessons_step():
+    projector = LessonLink.from_query({**STEP, "title": "Templates [here](http://evil.example)"}).for_class()
+    assert urlsplit(projector.url("http://x")).path == "/teacher"
+    at = opened(projector.to_query(), page="app_pages/teacher.py")
+    assert not at.exception and at.title[0].value == "The class"
+    assert at.subheader[0].value == "A lesson: Templates \\[here\\]\\(http://evil\\.example\\)"

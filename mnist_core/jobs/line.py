@@ -3,7 +3,6 @@
     jobs = JobQueue(db)
     job = jobs.submit(config, "seed", visitor, budget)  # QueueError: one waiting job a person, a full line...
     jobs.line()                          # the running jobs, then the waiting ones, oldest first
-    jobs.starts_in(jobs.line())          # job id -> estimated seconds until it starts
     jobs.cancel(job.id, visitor)         # waiting: it leaves the line; running: it stops within ~2 s
     admit(jobs, config, "seed", visitor, budget)   # every rule a job passes first, then submit
 
@@ -13,7 +12,9 @@ workers never wait for one another; on SQLite, the write lock), trains it in a p
 own (runner.py, process.py), and renews its lease every second: its heartbeat carries the epochs done and
 their curves (`progress`), which any server shows, and answers with the stop flag. A job whose
 runner vanished (SIGKILL, a power cut, the network gone: no heartbeat for `lease` seconds) goes
-back to the head of the line once, then is marked interrupted with the reason.
+back to the head of the line once, then is marked interrupted with the reason (or, when its owner
+had asked it to stop, ends stopped with nothing saved). Every time in a job's row is the
+database's clock (store.database.clock), so no lease compares two machines' clocks.
 
 Why a table and not a queue library: the app must work with no server at all (SQLite) and
 share one line between servers and workers on Postgres. Celery, RQ and Dramatiq need a broker
@@ -27,21 +28,22 @@ import dataclasses
 import enum
 import json
 import secrets
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from mnist_core.budget import Budget, estimated_seconds
-from mnist_core.config import History, TrainConfig
+from mnist_core.budget import Budget
+from mnist_core.config import TrainConfig
 from mnist_core.errors import UserError
 from mnist_core.owners import Actor, is_login
-from mnist_core.store.database import Database, jobs, runners
+from mnist_core.store.database import Database, clock, jobs, runners
 
 HEARTBEAT_SECONDS = 1.0  # how often a runner renews its jobs' leases (and reads their stop flags)
 LEASE_SECONDS = 20.0  # a running job not heard of for this long lost its runner
 MAX_ATTEMPTS = 2  # claims a job gets: once more after its runner vanished, then it is interrupted
 RECENT_JOBS = 8  # finished jobs whose progress a runner keeps for their pages
+CLAIM_WINDOW = 40  # waiting jobs a runner looks through for one that fits it (and for ones with the same settings)
 
 
 class Status(enum.StrEnum):
@@ -55,7 +57,7 @@ class Status(enum.StrEnum):
 
 
 WAITING_OR_RUNNING = (Status.QUEUED, Status.RUNNING)
-NEXT = "next"  # starts_in's key for a job that is not in the line yet
+NEXT = "next"  # the id of a job not in the line yet, when its start is planned (pace.plan)
 
 
 class QueueError(UserError):
@@ -81,13 +83,7 @@ class QueuedJob:
     message: str  # why it failed or stopped early
     attempts: int  # times it was claimed (twice: its first runner vanished)
     runs_on: str  # where it trains: "lab-3, GPU"
-    progress: History  # the curves so far, as its runner last said
-
-
-    @property
-    def expected_seconds(self) -> float:
-        """Its expected training time: the estimate, within its time limit."""
-        return min(estimated_seconds(self.config), self.time_limit)
+    progress: dict  # as its runner last said: the curves (History's keys), the epochs' times (runner.progress)
 
 
 class JobQueue:
@@ -98,29 +94,37 @@ class JobQueue:
 
     def submit(self, config: TrainConfig, preset: str, actor: Actor, budget: Budget, address: str = "") -> QueuedJob:
         """Put a job in the line, within the line's limits, none of which a new browser window
-        resets: one waiting job a person, `budget.jobs_per_hour` an hour; at most
-        `budget.max_waiting` jobs waiting in all, `max_waiting_anonymous` of them from visitors
-        without a login, `max_waiting_per_address` from one client `address` (a keyed tag of it,
-        owners.Keys.tag; "" when the server does not know it). QueueError says which limit."""
-        now = time.time()
+        resets: one waiting job a person (the operator may queue several: a sweep),
+        `budget.jobs_per_hour` an hour; at most `budget.max_waiting` jobs waiting in all,
+        `max_waiting_anonymous` of them from visitors without a login, `max_waiting_per_address`
+        from one client `address` (a keyed tag of it, owners.Keys.tag; "" when the server does
+        not know it). QueueError says which limit. Idempotent: the same person's job with the
+        same preset and settings, waiting or training, is returned instead of a second one (a
+        double click, two tabs)."""
+        settings = json.dumps(config.to_dict())
         row = {"id": f"job-{secrets.token_hex(6)}", "owner": actor.owner, "preset": preset,
-               "config": json.dumps(config.to_dict()), "time_limit": budget.seconds, "status": Status.QUEUED,
-               "created": now, "stop_requested": False, "epochs_done": 0, "message": "", "address": address}
+               "config": settings, "time_limit": budget.seconds, "status": Status.QUEUED,
+               "created": clock(), "stop_requested": False, "epochs_done": 0, "message": "", "address": address}
         waiting = jobs.c.status == Status.QUEUED
         with self.db.write() as conn:
             def count(*where: sa.ColumnElement) -> int:
                 return conn.execute(sa.select(sa.func.count()).select_from(jobs).where(*where)).scalar_one()
 
-            if count(waiting, jobs.c.owner == actor.owner):
+            same = conn.execute(sa.select(jobs.c.id).where(
+                jobs.c.owner == actor.owner, jobs.c.status.in_(WAITING_OR_RUNNING), jobs.c.preset == preset,
+                jobs.c.config == settings, ~jobs.c.stop_requested)).scalar()
+            if same is not None:
+                return self._get(conn, same)
+            if actor.owner and count(waiting, jobs.c.owner == actor.owner):
                 raise QueueError("you already have a job waiting: cancel it, or wait until it starts")
-            recent = count(jobs.c.owner == actor.owner, jobs.c.created > now - 3600)
+            recent = count(jobs.c.owner == actor.owner, jobs.c.created > clock() - 3600)
             if recent >= budget.jobs_per_hour:
                 raise QueueError(f"you have started {recent} jobs in the last hour; this server allows "
                                  f"{budget.jobs_per_hour}")
             if count(waiting) >= budget.max_waiting:
                 raise QueueError(f"the line is full ({budget.max_waiting} jobs waiting): try again when some have "
                                  "started")
-            if not is_login(actor.owner) and count(waiting, ~jobs.c.owner.like("user:%")) >= \
+            if actor.owner and not is_login(actor.owner) and count(waiting, ~jobs.c.owner.like("user:%")) >= \
                     budget.max_waiting_anonymous:
                 raise QueueError(f"visitors without a login have {budget.max_waiting_anonymous} jobs waiting, this "
                                  "server's limit: log in, or try again when some have started")
@@ -128,11 +132,19 @@ class JobQueue:
                 raise QueueError(f"{budget.max_waiting_per_address} jobs are waiting from your network address, this "
                                  "server's limit: try again when some have started")
             conn.execute(jobs.insert().values(**row))
-        return self.get(row["id"])
+            return self._get(conn, row["id"])
+
+    def now(self) -> float:
+        """The clock the jobs' times are on: the database's."""
+        return self.db.now()
 
     def get(self, job_id: str) -> QueuedJob:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
+            return self._get(conn, job_id)
+
+    @staticmethod
+    def _get(conn: sa.Connection, job_id: str) -> QueuedJob:
+        row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
         if row is None:
             raise QueueError(f"no job has the id {job_id[:60]!r}")
         return _job(row)
@@ -144,26 +156,20 @@ class JobQueue:
                 (jobs.c.status == Status.QUEUED), jobs.c.created)).mappings().all()
         return [_job(row) for row in rows]
 
+    def recent(self, seconds: float, limit: int = 20) -> list[QueuedJob]:
+        """The running jobs, and the `limit` latest that ended in the last `seconds`: newest first."""
+        ended = jobs.c.status.in_((Status.DONE, Status.STOPPED))
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(jobs).where(sa.or_(jobs.c.status == Status.RUNNING, sa.and_(
+                ended, jobs.c.finished > clock() - seconds))).order_by(jobs.c.started.desc()).limit(limit)).mappings()
+            return [_job(row) for row in rows]
+
     def of(self, owner: str, limit: int = 5) -> list[QueuedJob]:
         """An owner's latest jobs, newest first."""
         with self.db.read() as conn:
             rows = conn.execute(sa.select(jobs).where(jobs.c.owner == owner).order_by(
                 jobs.c.created.desc()).limit(limit)).mappings().all()
         return [_job(row) for row in rows]
-
-    @staticmethod
-    def starts_in(line: list[QueuedJob], now: float | None = None) -> dict[str, float]:
-        """Job id -> estimated seconds until it starts, from the expected time of those ahead;
-        NEXT -> when a job put in the line now would start."""
-        now = now or time.time()
-        ahead = sum(max(0.0, j.expected_seconds - (now - (j.started or now))) for j in line
-                    if j.status == Status.RUNNING)
-        starts = {}
-        for job in line:
-            if job.status == Status.QUEUED:
-                starts[job.id] = ahead
-                ahead += job.expected_seconds
-        return {**starts, NEXT: ahead}
 
     def cancel(self, job_id: str, actor: Actor) -> None:
         """A waiting job leaves the line; a running one is stopped after its epoch (and saved)."""
@@ -174,71 +180,99 @@ class JobQueue:
             actor.require(row.owner, "stop or cancel this job")
             if row.status == Status.QUEUED:
                 conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                    status=Status.CANCELLED, finished=time.time()))
+                    status=Status.CANCELLED, finished=clock()))
             elif row.status == Status.RUNNING:
                 conn.execute(jobs.update().where(jobs.c.id == job_id).values(stop_requested=True))
             else:
                 raise QueueError(f"this job has already ended ({row.status})")
 
-    def claim(self, server: str, runs_on: str = "") -> QueuedJob | None:
-        """Take the oldest waiting job for the runner `server` (shown as `runs_on`); None when
-        nobody waits. First, jobs whose runner went silent go back to the head of the line (the
-        first time), or end as interrupted (the second)."""
-        now = time.time()
-        lost = sa.and_(jobs.c.status == Status.RUNNING, jobs.c.heartbeat < now - self.lease)
+    def claim(self, server: str, runs_on: str = "", fits: Callable[[QueuedJob], bool] | None = None
+              ) -> QueuedJob | None:
+        """Take the oldest waiting job for the runner `server` (shown as `runs_on`), of those
+        `fits` allows (its memory, its length: runner.Runner says); None when nobody waits.
+        First, jobs whose runner went silent go back to the head of the line (the first time),
+        or end as interrupted (the second), or as stopped when a stop was asked for."""
+        lost = sa.and_(jobs.c.status == Status.RUNNING, jobs.c.heartbeat < clock() - self.lease)
         with self.db.read() as conn:  # most calls find nothing to do: no write
             if conn.execute(sa.select(jobs.c.id).where(sa.or_(jobs.c.status == Status.QUEUED, lost))).first() is None:
                 return None
         with self.db.write(bump=False) as conn:  # the runs' listings do not depend on the line
             conn.execute(jobs.update().where(lost, jobs.c.run_id.is_not(None)).values(  # it saved, then went silent
-                status=Status.DONE, finished=now, message="its runner went silent after saving the run"))
+                status=Status.DONE, finished=clock(), message="its runner went silent after saving the run"))
+            conn.execute(jobs.update().where(lost, jobs.c.stop_requested).values(  # its owner wanted it to end
+                status=Status.STOPPED, finished=clock(),
+                message="its runner went silent before it saved: nothing was kept"))
             conn.execute(jobs.update().where(lost, jobs.c.attempts >= MAX_ATTEMPTS).values(
-                status=Status.INTERRUPTED, finished=now,
+                status=Status.INTERRUPTED, finished=clock(),
                 message=f"cut off twice: the machine training it stopped answering (silent for {self.lease:.0f} s)"))
             conn.execute(jobs.update().where(lost).values(status=Status.QUEUED, server=None, heartbeat=None))
-            oldest = sa.select(jobs.c.id).where(jobs.c.status == Status.QUEUED).order_by(jobs.c.created).limit(1)
-            if conn.dialect.name == "postgresql":  # workers claiming at once take different jobs, none waits
-                oldest = oldest.with_for_update(skip_locked=True)
-            job_id = conn.execute(oldest).scalar()
-            if job_id is None:
-                return None
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                status=Status.RUNNING, started=now, heartbeat=now, server=server, runs_on=runs_on[:120],
-                attempts=jobs.c.attempts + 1, epochs_done=0, progress="{}"))
-        return self.get(job_id)
+            for job in self._waiting(conn, CLAIM_WINDOW):
+                if fits is None or fits(job):
+                    return self._take(conn, [job.id], server, runs_on)[0]
+        return None
 
-    def beat(self, job_id: str, server: str, epochs_done: int, history: History) -> bool | None:
-        """The runner `server` still trains the job, at `epochs_done`, with these curves so far:
-        True when a stop was asked for; None when the job is no longer this runner's (its lease
-        ran out and it went back to the line, or an admin removed it)."""
+    def claim_together(self, job: QueuedJob, server: str, runs_on: str, limit: int) -> list[QueuedJob]:
+        """Take, for the runner that claimed `job`, up to `limit` waiting jobs with its preset,
+        settings and time limit: one network trains for them all (each gets a run of its own).
+        None for a fine-tune on labelled drawings (each person's own)."""
+        if job.config.drawings:
+            return []
         with self.db.write(bump=False) as conn:
-            mine = sa.and_(jobs.c.id == job_id, jobs.c.server == server, jobs.c.status == Status.RUNNING)
-            if not conn.execute(jobs.update().where(mine).values(
-                    heartbeat=time.time(), epochs_done=epochs_done, progress=json.dumps(history))).rowcount:
-                return None
-            return bool(conn.execute(sa.select(jobs.c.stop_requested).where(jobs.c.id == job_id)).scalar())
+            same = [j.id for j in self._waiting(conn, CLAIM_WINDOW) if (j.preset, j.config, j.time_limit)
+                    == (job.preset, job.config, job.time_limit)][:limit]
+            return self._take(conn, same, server, runs_on, started=job.started) if same else []
+
+    @staticmethod
+    def _waiting(conn: sa.Connection, limit: int) -> list[QueuedJob]:
+        """The first `limit` waiting jobs, oldest first; on Postgres, rows that another runner
+        is claiming now are skipped, not waited for."""
+        query = sa.select(jobs).where(jobs.c.status == Status.QUEUED).order_by(jobs.c.created).limit(limit)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [_job(row) for row in conn.execute(query).mappings()]
+
+    def _take(self, conn: sa.Connection, ids: list[str], server: str, runs_on: str,
+              started: float | None = None) -> list[QueuedJob]:
+        """The jobs `ids` run now on `server`; `started`: the time of the job they train with."""
+        conn.execute(jobs.update().where(jobs.c.id.in_(ids)).values(
+            status=Status.RUNNING, started=started or clock(), heartbeat=clock(), server=server, runs_on=runs_on[:120],
+            attempts=jobs.c.attempts + 1, epochs_done=0, progress="{}"))
+        return [self._get(conn, job_id) for job_id in ids]
+
+    def beat(self, job_ids: list[str], server: str, epochs_done: int, progress: dict) -> dict[str, bool]:
+        """The runner `server` still trains the jobs `job_ids` (one training: several jobs with the
+        same settings), at `epochs_done`, with their `progress` so far (the curves, the epochs'
+        times: runner.progress), in one write. Job id -> True when a stop was asked for; a job
+        that is no longer this runner's (its lease ran out and it went back to the line, or an
+        admin removed it) is left out."""
+        with self.db.write(bump=False) as conn:
+            mine = sa.and_(jobs.c.id.in_(job_ids), jobs.c.server == server, jobs.c.status == Status.RUNNING)
+            conn.execute(jobs.update().where(mine).values(heartbeat=clock(), epochs_done=epochs_done,
+                                                          progress=json.dumps(progress)))
+            return {row.id: bool(row.stop_requested)
+                    for row in conn.execute(sa.select(jobs.c.id, jobs.c.stop_requested).where(mine))}
 
     def finish(self, job_id: str, server: str, status: Status, epochs_done: int, run_id: str | None, message: str,
-               history: History) -> None:
+               progress: dict) -> None:
         """The runner `server` says how the job ended: done, stopped or failed, and why."""
         with self.db.write() as conn:
             conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.server == server).values(
-                status=status, finished=time.time(), epochs_done=epochs_done, run_id=run_id, message=message,
-                progress=json.dumps(history)))
+                status=status, finished=clock(), epochs_done=epochs_done, run_id=run_id, message=message,
+                progress=json.dumps(progress)))
 
     def seen(self, runner: str, runs_on: str, slots: int) -> None:
         """A runner says it is alive (the page tells when no worker has been seen for a while)."""
         with self.db.write(bump=False) as conn:
             found = conn.execute(runners.update().where(runners.c.name == runner).values(
-                seen=time.time(), runs_on=runs_on[:120], slots=slots)).rowcount
+                seen=clock(), runs_on=runs_on[:120], slots=slots)).rowcount
             if not found:
-                conn.execute(runners.insert().values(name=runner, seen=time.time(), runs_on=runs_on[:120], slots=slots))
+                conn.execute(runners.insert().values(name=runner, seen=clock(), runs_on=runs_on[:120], slots=slots))
 
     def runners(self, within: float = 60.0) -> list[tuple[str, int]]:
         """(where it runs, slots) of every runner seen in the last `within` seconds."""
         with self.db.read() as conn:
             rows = conn.execute(sa.select(runners.c.runs_on, runners.c.slots).where(
-                runners.c.seen > time.time() - within)).all()
+                runners.c.seen > clock() - within)).all()
         return [(r.runs_on, int(r.slots)) for r in rows]
 
 

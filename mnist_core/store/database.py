@@ -29,6 +29,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
 
 from mnist_core.errors import UserError
 
@@ -63,6 +64,24 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "(an unreadable database URL)"
+
+
+class clock(sa.sql.functions.FunctionElement):
+    """The database's clock in Unix seconds, in a query: `jobs.update().values(heartbeat=clock())`.
+    Machines that share a database read one clock, so a lease never compares two machines' clocks."""
+
+    type = sa.Float()
+    inherit_cache = True
+
+
+@compiles(clock, "postgresql")
+def _postgres_clock(element: clock, compiler: sa.sql.compiler.SQLCompiler, **kw: object) -> str:
+    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"  # now(): the transaction's start
+
+
+@compiles(clock, "sqlite")
+def _sqlite_clock(element: clock, compiler: sa.sql.compiler.SQLCompiler, **kw: object) -> str:
+    return "((julianday('now') - 2440587.5) * 86400.0)"  # days since 4714 BC -> seconds since 1970, to the ms
 
 
 metadata = sa.MetaData()
@@ -258,6 +277,11 @@ class Database:
         with self.errors("read"), self.engine.connect() as conn:
             yield conn
 
+    def now(self) -> float:
+        """The database's clock (Unix seconds): the one every machine sharing it agrees on."""
+        with self.read() as conn:
+            return float(conn.execute(sa.select(clock())).scalar_one())
+
     def revision(self) -> int:
         """A number that changes with every committed write (one indexed row: well under 1 ms)."""
         with self.read() as conn:
@@ -268,7 +292,9 @@ class Database:
         with self.read() as conn:
             value = conn.execute(sa.select(secrets.c.value).where(secrets.c.name == name)).scalar()
         if value is None:
-            with self.write(bump=False) as conn:  # two servers at once: the write lock orders them
+            # two servers at once: the revision row's lock orders them (on Postgres a write
+            # without it takes no lock, and both inserted: IntegrityError at start)
+            with self.write() as conn:
                 value = conn.execute(sa.select(secrets.c.value).where(secrets.c.name == name)).scalar()
                 if value is None:
                     value = os.urandom(32)

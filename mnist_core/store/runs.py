@@ -147,9 +147,11 @@ class RunStore:
         `temperature` and `novelty` go into its model.keras (model_files).
         For a job of the line (`job`: its id, and the runner that claimed it), only while that
         runner still holds it, and the job names the run in the same transaction: a job is saved
-        once, whatever its runners do (RunError when the lease was lost meanwhile). `files`: the
-        run's files made already (model_files(result.model, temperature, novelty), and any beside them,
-        such as its film), read back by name (`file`)."""
+        once, whatever its runners do (RunError when the lease was lost meanwhile). Its name,
+        unless given: a person's "seed #2" (their second run of the preset; pages put who it is
+        in front), the operator's "seed 2026-12-07 13:56". `files`: the run's files made already
+        (model_files(result.model, temperature, novelty), and any beside them, such as its film),
+        made once for several runs of one model and read back by name (`file`)."""
         created = dt.datetime.now(dt.UTC)
         run = Run(
             id=f"{created:%Y%m%d-%H%M%S}-{_slug(preset)}-{secrets.token_hex(3)}",
@@ -170,6 +172,8 @@ class RunStore:
         with self.db.write() as conn:
             if job is not None:
                 _hold(conn, *job, run.id)
+            if name is None and owner:
+                run = dataclasses.replace(run, name=f"{preset} #{_last_number(conn, owner, preset) + 1}")
             _insert_rows(conn, run, result.history, files, finetune)
         return run
 
@@ -361,6 +365,12 @@ def _insert_rows(conn: sa.Connection, run: Run, history: History, files: dict[st
            "details": json.dumps(finetune.to_json() if finetune else {})}
     conn.execute(runs.insert().values(**row))
     conn.execute(run_files.insert(), [{"run_id": run.id, "name": k, "data": v} for k, v in files.items()])
+
+
+def _last_number(conn: sa.Connection, owner: str, preset: str) -> int:
+    """The highest n of the owner's runs named "<preset> #n" (0: none), inside the caller's transaction."""
+    names = conn.execute(sa.select(runs.c.name).where(runs.c.owner == owner, runs.c.preset == preset)).scalars()
+    return max((int(m[1]) for m in (re.fullmatch(rf"{re.escape(preset)} #(\d+)", n) for n in names) if m), default=0)
 
 
 def _hold(conn: sa.Connection, job_id: str, runner: str, run_id: str) -> None:

@@ -28,7 +28,7 @@ def test_two_visitors_share_the_line_and_keep_their_own_runs(browser, app_url, d
             ann.get_by_text("Loading MNIST").wait_for()
             assert "me=" in ann.url  # Ann's private link
             start_training(bob, app_url, 2)
-            bob.get_by_text("Waiting: 1st in line, starts in about").wait_for()
+            bob.get_by_text("Waiting: 1st in line. Starts in about").wait_for()
             bob.get_by_role("button", name="Cancel").wait_for()  # his own waiting job
             settled(bob)
             assert bob.get_by_role("button", name="Stop").count() == 0  # nothing of Ann's to stop
@@ -44,7 +44,7 @@ def test_two_visitors_share_the_line_and_keep_their_own_runs(browser, app_url, d
             # Bob picks Ann's run (the older of the two): he may draw with it, not delete it
             options = open_selectbox(bob, "Run")
             names = options.all_inner_texts()
-            assert sum(n.startswith("seed ") for n in names) >= 2, names
+            assert sum("'s seed #1" in n for n in names) >= 2, names  # each named by who and what
             options.nth(1).click()
             bob.get_by_text("only its owner or an admin may rename or delete it").wait_for()
             assert bob.get_by_role("button", name="Delete run").is_disabled()

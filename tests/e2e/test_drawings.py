@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from mnist_core.config import PRESET_NOTES
+from mnist_core.config import PRESET_NOTES, PRESET_TITLES
 from tests.e2e.pages import ONE, draw, open_selectbox, prediction, settled, two_visitors
 from tests.helpers import synthetic_digits
 
@@ -54,7 +54,7 @@ def test_draw_correct_find_export_import_and_fine_tune(page, app_url, tmp_path):
     page.get_by_text("Imported 40 drawings; they are yours").wait_for()
 
     page.goto(f"{app_url}/train?{private_link}")
-    open_selectbox(page, "Preset").filter(has_text="finetune").click()
+    open_selectbox(page, "Network").filter(has_text=PRESET_TITLES["finetune"]).click()
     page.get_by_text(PRESET_NOTES["finetune"][:60]).wait_for()  # the form is the fine-tune's now
     page.get_by_text("More settings").click()
     for name, value in (("Epochs", "1"), ("MNIST per epoch", "2000")):

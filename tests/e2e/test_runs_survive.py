@@ -5,6 +5,7 @@ freshly started app server (a Community Cloud reboot: the process is new, the da
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -65,9 +66,10 @@ def test_runs_from_the_page_the_cli_and_old_folders_survive_a_restart(kind, page
     cli = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--epochs", "2", "--json"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert cli.returncode == 0, cli.stderr[-1000:]
-    cli_run = json.loads(cli.stdout.splitlines()[-1])["run"]
+    cli_run = json.loads(cli.stdout.splitlines()[-1])["name"]
     with app_server(data, url) as (app, _, _):  # a new process: nothing of the first one's memory
         names = run_names_on_the_runs_page(page, app)
     assert len(names) == 3, names
-    assert any(n.startswith("from the old folder") for n in names) and any(cli_run in n for n in names)
-    assert sum(n.startswith("seed ") for n in names) == 2  # the page's run and the CLI's
+    assert any(n == "the operator's from the old folder" for n in names), names
+    assert f"the operator's {cli_run}" in names  # the CLI's
+    assert sum(re.fullmatch(r"[a-z]+-[a-z]+'s seed #1", n) is not None for n in names) == 1  # the page's
