@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -179,3 +181,20 @@ def test_stop_while_saving_keeps_the_whole_run(sqlite_url, tmp_path, monkeypatch
     state = job.snapshot()
     assert time.monotonic() - opened < 1.0 and state.outcome == Status.DONE and state.epochs_done == 4, state
     assert runs(sqlite_url)[0].epochs_done == 4
+
+
+def test_a_leaver_asked_twice_leaves_alone():
+    """The runner repeats a stop at each heartbeat until the leaver's epoch ends: on a busy machine
+    an epoch outlasts a heartbeat, and the repeat once stopped everyone trained with them."""
+    from types import SimpleNamespace
+
+    from mnist_core.pipeline import Member
+
+    job = TrainingJob(CONFIG, "seed", load_tiny_mnist, "sqlite://", job=("ann", "s"),
+                      together=[Member("bob", "seed", ("bob", "s")), Member("cat", "seed", ("cat", "s"))])
+    job._child = SimpleNamespace(orders=queue.Queue(), stop_event=threading.Event())
+    job._state.epochs_done = 3
+    job.stop("bob")
+    job.stop("bob")
+    assert not job._child.stop_event.is_set() and job.jobs == ["ann", "cat"]
+    assert job._child.orders.get_nowait() == ("leave", "bob") and job._child.orders.empty()

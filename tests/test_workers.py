@@ -127,7 +127,8 @@ def test_a_worker_killed_mid_job_is_replaced_and_stop_on_a_page_reaches_a_worker
         at.switch_page("app_pages/train.py").run()
         assert not at.exception and "on lab-2, GPU" in " ".join(str(p.proto) for p in at.get("progress"))
         charts = page_bytes(at)  # a worker's curves, from the database
-        assert b'"text": "Loss"' in charts and b'"text": "Accuracy"' in charts and b'"validation"' in charts
+        assert b'"text": "Loss, by epoch"' in charts and b'"text": "Accuracy, by epoch"' in charts
+        assert b'"validation"' in charts
         at.button(key="train_stop").click().run()
         asked = time.monotonic()
         wait_for(lambda: queue.get(long.id).status != Status.RUNNING, 30, "the worker to stop the job")

@@ -143,6 +143,7 @@ class TrainingJob:
         self.config, self.time_limit = config, time_limit or float("inf")
         self.first = job[0] if job else None  # the job it was claimed for
         self.jobs = [j for j in [self.first, *(m.job[0] for m in together if m.job)] if j]  # the line's, still in it
+        self._leaving: set[str] = set()  # jobs told to leave, their networks saved at their epoch's end
         self._reader = threading.Thread(target=self._read_events, name="training-events", daemon=True)
 
     def start(self) -> None:
@@ -179,8 +180,11 @@ class TrainingJob:
         """Stop the training (or, of several jobs trained together, let `job_id` leave with the
         network as it is at the end of this epoch). Before the first epoch has ended there is
         nothing to keep: the job ends at once (the process, when no job is left in it, killed)."""
+        if job_id is not None and job_id in self._leaving:  # asked again before its epoch ended: it leaves once
+            return
         if job_id is not None and job_id in self.jobs and len(self.jobs) > 1:
             self.jobs.remove(job_id)
+            self._leaving.add(job_id)
             self._child.orders.put(("leave", job_id))
             with self._lock:
                 if self._state.epochs_done == 0:
