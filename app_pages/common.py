@@ -495,8 +495,17 @@ def model_file(name: str, fresh: bool = False) -> Path:
 def run_label(run: Run) -> str:
     """How a run is named in the Draw page's model list (its name at the database's revision
     now: a run saved a moment ago is in it)."""
-    store = run_store()
-    return _label(run, _names_at(store.db.url, store.db.revision()).get(run.id, run.name))
+    return _label(run, name_of(run))
+
+
+def name_of(run: Run) -> str:
+    """A run's name as everyone sees it ("brave-otter's seed #2"), at the database's revision
+    now when the last 2 s' names lack it (a run saved a moment ago)."""
+    names = names_of_runs()
+    if run.id not in names:
+        store = run_store()
+        names = _names_at(store.db.url, store.db.revision())
+    return names.get(run.id, run.name)
 
 
 def _label(run: Run, name: str) -> str:

@@ -33,7 +33,7 @@ from app_pages.common import (
     line_chart,
     mnist,
     model_choices,
-    names_of_runs,
+    name_of,
     pace_now,
     run_store,
     runner,
@@ -350,7 +350,7 @@ def show_result(job: QueuedJob) -> None:
     except (RunError, StoreError) as e:
         st.error(f"The run cannot be shown: {e}")
         return
-    name = names_of_runs().get(run.id, run.name)
+    name = name_of(run)
     st.success(f"{'Stopped' if job.status == Status.STOPPED else 'Finished'} after {run.epochs_done} epochs: "
                f"saved as “{name}”.")
     if job.message:
