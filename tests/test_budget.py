@@ -90,7 +90,7 @@ def test_a_job_that_cannot_fit_in_memory_is_refused_with_what_would():
 @pytest.mark.parametrize("free_mb, slowed", [(600, True), (4000, False)])
 def test_the_train_page_says_when_memory_will_make_a_training_slow(monkeypatch, free_mb, slowed):
     """The seed fit in Cloud's smallest container fits, but TensorFlow's libraries do not fit beside it."""
-    monkeypatch.setattr("mnist_core.budget.available_memory", lambda: free_mb * 2**20)
+    monkeypatch.setattr("mnist_core.limits.available_memory", lambda: free_mb * 2**20)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/train.py").run()
     assert any("memory is tight" in w.value for w in at.warning) == slowed
@@ -126,7 +126,7 @@ def test_tensorflow_starts_with_the_projects_settings_unless_told_otherwise(monk
 
 
 def test_the_train_page_checks_the_memory_the_container_has(monkeypatch):
-    monkeypatch.setattr("mnist_core.budget.available_memory", lambda: 600 * 2**20)
+    monkeypatch.setattr("mnist_core.limits.available_memory", lambda: 600 * 2**20)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/train.py").run()
     at.selectbox(key="train_preset").set_value("best").run()
@@ -136,7 +136,7 @@ def test_the_train_page_checks_the_memory_the_container_has(monkeypatch):
 
 @pytest.mark.parametrize("layout", ["v2", "v2 root", "v1", "v1 root", "none"])
 def test_the_containers_memory_is_read_from_cgroup_v2_and_v1(tmp_path, layout):
-    from mnist_core.budget import container_memory
+    from mnist_core.limits import container_memory
 
     own = tmp_path / "self-cgroup"
     own.write_text({"v2": "0::/app.slice/streamlit", "v2 root": "0::/",

@@ -26,16 +26,11 @@ import subprocess
 import threading
 
 from mnist_core import tensorflow_env
-from mnist_core.budget import (
-    TENSORFLOW_FILE_BYTES,
-    TRAINING_BASE_BYTES,
-    available_memory,
-    estimated_peak_bytes,
-    process_memory,
-)
+from mnist_core.budget import TENSORFLOW_FILE_BYTES, TRAINING_BASE_BYTES, estimated_peak_bytes
 from mnist_core.jobs.line import HEARTBEAT_SECONDS, LEASE_SECONDS, RECENT_JOBS, JobQueue, QueuedJob, Status
 from mnist_core.jobs.pace import NEED_CORES, RECENT_EPOCHS, TOGETHER, LoadMeter, is_long
 from mnist_core.jobs.process import JobState, Spare, TrainingJob
+from mnist_core.limits import available_memory, process_memory
 from mnist_core.pipeline import NOTHING_SAVED, LoadData, Member
 from mnist_core.store.database import Database, StoreError
 

@@ -36,11 +36,10 @@ from pathlib import Path
 
 import h5py
 
-from mnist_core.budget import available_memory
+from mnist_core.limits import MAX_PARAMETERS, available_memory
 from mnist_core.reading.model_plan import ModelError, Plan, plan_model
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
-MAX_PARAMETERS = 20_000_000  # a 2048-2048 dense network has 5.8 million; the shipped best, 1.9
 MAX_RATIO = 50  # a .keras entry's size over its compressed size: float weights compress ~1.1:1
 MAX_CONFIG_BYTES = 1_000_000
 COPIES = 6  # bytes per parameter, x4 for float32: weights, a traced graph, an optimizer's moments...
