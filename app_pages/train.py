@@ -45,7 +45,6 @@ from app_pages.lesson_link import lesson_for, lesson_maker, lesson_settings
 from mnist_core import data as mnist_data
 from mnist_core import words
 from mnist_core.analysis import Evaluation, downsample, evaluate
-from mnist_core.budget import BudgetError, duration, layers, slowed_by_memory, summary
 from mnist_core.config import (
     BOOK_FIGURES,
     METRICS,
@@ -72,7 +71,8 @@ from mnist_core.reading.classifier import ModelError
 from mnist_core.store.database import StoreError
 from mnist_core.store.drawings import DrawingError
 from mnist_core.store.runs import FineTune, Run, RunError
-from mnist_core.styles import NoFonts
+from mnist_core.training.budget import BudgetError, duration, layers, slowed_by_memory, summary
+from mnist_core.training.styles import NoFonts
 
 st.title("Train a network")
 me = actor()

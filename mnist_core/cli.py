@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mnist_core.config import PRESET_NOTES, PRESETS, ConfigError, TrainConfig, parse_hidden, settings
 from mnist_core.errors import USER_ERRORS
-from mnist_core.tensorflow_env import prepare
+from mnist_core.training.tensorflow_env import prepare
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -248,7 +248,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.queue:
         return _queue(args, _sweep(config, args.sweep or []))
     _import_tensorflow_quietly()
-    from mnist_core.pipeline import Event, train_and_save
+    from mnist_core.training.pipeline import Event, train_and_save
 
     bar = _ProgressBar(config.epochs, sys.stderr)
 
@@ -302,9 +302,9 @@ def _sweep(config: TrainConfig, sweeps: list[list[str]]) -> list[TrainConfig]:
 def _queue(args: argparse.Namespace, configs: list[TrainConfig]) -> int:
     """Put the jobs in the line, as the Train page does, as the operator (who may have several
     waiting: a sweep); print each one's id. The line's limits hold: a refusal ends the sweep."""
-    from mnist_core.budget import Budget
     from mnist_core.jobs.line import JobQueue, QueueError, admit
     from mnist_core.owners import OPERATOR
+    from mnist_core.training.budget import Budget
 
     queue = JobQueue(_store(args).db)
     for i, config in enumerate(configs):
@@ -382,7 +382,7 @@ def _export(args: argparse.Namespace) -> int:
     shipped = args.run_ref in SHIPPED_MODELS
     if args.format == "saved_model":
         from mnist_core.reading.classifier import load_keras
-        from mnist_core.saved_model import export_saved_model
+        from mnist_core.training.saved_model import export_saved_model
 
         _import_tensorflow_quietly()
         export_saved_model(load_keras(_model_path(args.run_ref, args)), args.folder)

@@ -145,7 +145,7 @@ def saved_run(tiny_mnist, preset: str = "seed", owner: str = ""):
     """A run saved where the app looks (the test's SQLite database), by `owner` ("" as the CLI)."""
     from mnist_core.config import TrainConfig
     from mnist_core.store.runs import RunStore
-    from mnist_core.training import train
+    from mnist_core.training.loop import train
 
     store = RunStore(Database.open(database_url()))
     return store, store.save(train(TrainConfig(epochs=1, batch_size=100), tiny_mnist), preset=preset, owner=owner)

@@ -97,7 +97,7 @@ def test_layers_a_dense_network_has_no_use_for_are_refused(tmp_path):
 
 def test_a_committee_loads_and_its_members_parameters_all_count(tmp_path, monkeypatch):
     from mnist_core.config import TrainConfig
-    from mnist_core.model import build_model, members
+    from mnist_core.training.model import build_model, members
 
     committee = build_model(TrainConfig(hidden=(32,), committee=3))
     assert len(members(committee)) == 3
@@ -117,3 +117,4 @@ def test_models_nested_deeper_than_a_committee_are_refused(tmp_path):
     nested.save(tmp_path / "nested.keras")
     with pytest.raises(ModelError, match="models nested over 2 deep"):
         load_classifier(tmp_path / "nested.keras")
+

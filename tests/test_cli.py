@@ -110,7 +110,7 @@ def test_runs_export_evaluate_and_predict_by_run_name(tmp_path, tiny_mnist):
     from mnist_core.config import TrainConfig
     from mnist_core.store.database import Database, database_url
     from mnist_core.store.runs import RunStore
-    from mnist_core.training import train
+    from mnist_core.training.loop import train
 
     store = RunStore(Database.open(database_url()))  # where the CLI looks: the test's data folder
     run = store.save(train(TrainConfig(epochs=2, batch_size=100, learning_rate=0.5), tiny_mnist), name="tiny one")

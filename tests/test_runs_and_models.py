@@ -15,7 +15,7 @@ from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, ModelError,
 from mnist_core.store import database
 from mnist_core.store.database import Database, StoreError
 from mnist_core.store.runs import H5_FILE, MODEL_FILE, RunError, RunStore, model_files, resolve_model
-from mnist_core.training import train
+from mnist_core.training.loop import train
 
 CONFIG = TrainConfig(epochs=2, batch_size=50, learning_rate=0.001, hidden=(16,), optimizer="adam", lr_schedule="cosine")
 

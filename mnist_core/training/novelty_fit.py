@@ -33,9 +33,6 @@ from PIL import Image, ImageFilter
 
 from mnist_core.config import split_validation
 from mnist_core.data import Mnist
-from mnist_core.digit_variants import variant_digits
-from mnist_core.non_digit_examples import LOOKS_LIKE, non_digit_examples
-from mnist_core.pen import redraw_mnist
 from mnist_core.reading.classifier import tta_views
 from mnist_core.reading.novelty import (
     KINDS,
@@ -50,7 +47,10 @@ from mnist_core.reading.novelty import (
     parts,
     view_probabilities,
 )
-from mnist_core.styles import NoFonts, digit_28, style_digits
+from mnist_core.training.digit_variants import variant_digits
+from mnist_core.training.non_digit_examples import LOOKS_LIKE, non_digit_examples
+from mnist_core.training.pen import redraw_mnist
+from mnist_core.training.styles import NoFonts, digit_28, style_digits
 
 VALIDATION_SPLIT = 0.2  # as every preset holds out
 DIGITS_EACH = 12_000  # training-split digits as they are, drawn again, redrawn with a pen
