@@ -456,6 +456,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     from mnist_core.preprocessing import preprocess_and_span
     from mnist_core.reading.image_file import ImageError, read_image
+    from mnist_core.reading.interpretation import answer, rounded
 
     clf = _classifier(args.model, args)
     failed = 0
@@ -480,11 +481,9 @@ def _predict(args: argparse.Namespace) -> int:
             for written in save_pictures(explain(clf, x, digit, int(np.argsort(-p)[1])), path):
                 print(written, file=sys.stderr)
         if args.json:
-            answer = {"file": str(path), "digit": digit,
-                      "probabilities": None if p is None else [round(float(v), 6) for v in p]}
-            if p is not None:
-                answer |= {"not_a_digit": not_a_digit, **({"looks_like": judged.looks_like[0]} if not_a_digit else {})}
-            print(json.dumps(answer))
+            blank = {"digit": None, "probabilities": None}
+            print(json.dumps({"file": str(path), **(blank if p is None else answer(
+                rounded(p), judged.looks_like[0] if not_a_digit else None))}))
         elif p is None:
             print(f"{path}: blank")
         else:

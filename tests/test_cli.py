@@ -50,6 +50,7 @@ def test_predict_answers_each_file_and_reports_errors(tmp_path):
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert out.stderr == ""  # --json: every answer, errors too, on stdout
     assert lines[0]["digit"] == 1 and abs(sum(lines[0]["probabilities"]) - 1) < 1e-3
+    assert set(lines[0]) == {"file", "digit", "confidence", "probabilities", "not_a_digit"}  # POST /predict's shape
     assert lines[1] == {"file": str(blank), "digit": None, "probabilities": None}
     assert lines[2] == {"file": str(bad),
                         "error": "not an image in a supported format (PNG, JPEG, GIF, BMP, WebP, TIFF)"}
