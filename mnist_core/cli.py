@@ -1,4 +1,5 @@
-"""The command line: `python -m mnist_core {train,evaluate,predict,runs,export,serve,data,drawings,scoreboard} --help`.
+"""The command line: `python -m mnist_core
+{train,jobs,evaluate,predict,runs,export,worker,serve,data,drawings,people,scoreboard} --help`.
 
 Errors are one line on stderr and a non-zero exit status, never a traceback. Runs live in the
 database at `--database`, else `$MNIST_DATABASE_URL`, else the SQLite file the app uses too.

@@ -470,6 +470,16 @@ def test_why_this_reading_shows_the_pixels_and_the_units():
     assert any("Red: ink that made it read 1" in str(i.proto) for i in at.get("image"))
 
 
+def test_why_this_reading_names_the_output_units_of_a_network_without_hidden_layers():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    models = at.selectbox(key="model_choice")
+    models.set_value(next(label for label in models.options if "book" in label)).run()
+    at.session_state["draw_canvas_0"] = canvas_value(drawn_one())
+    at.run()
+    at.toggle(key="draw_explain").set_value(True).run()
+    assert any(c.value.startswith("The output units of the two digits") for c in at.caption)
+
+
 def test_a_star_is_not_a_digit_and_says_why_and_its_reading_is_kept():
     star = Image.new("RGBA", (280, 280), "black")
     ImageDraw.Draw(star).line([(140, 20), (180, 260), (30, 100), (250, 100), (100, 260), (140, 20)], fill="white",

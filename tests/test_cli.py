@@ -35,6 +35,16 @@ def test_help(command):
     assert out.returncode == 0 and out.stdout.startswith(" ".join(["usage: python -m mnist_core", *command, "[-h]"]))
 
 
+def test_the_docstring_names_every_command():
+    import argparse
+
+    from mnist_core import cli as module
+
+    named = re.search(r"\{([a-z,]+)\}", module.__doc__).group(1).split(",")
+    commands = next(a for a in module._parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert named == list(commands)
+
+
 def test_predict_answers_each_file_and_reports_errors(tmp_path):
     one = a_one(tmp_path / "one.png")
     blank = tmp_path / "blank.png"
