@@ -20,9 +20,9 @@ from app_pages.common import (
     scope_picker,
 )
 from mnist_core import words
-from mnist_core.analysis import Reliability, reliability
 from mnist_core.config import PRESET_TITLES, format_value, settings
 from mnist_core.data import DataError
+from mnist_core.evaluation import Reliability, reliability
 from mnist_core.lesson import Scope, in_scope
 from mnist_core.owners import NotAllowed
 from mnist_core.reading.classifier import ModelError

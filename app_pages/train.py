@@ -44,7 +44,6 @@ from app_pages.common import (
 from app_pages.lesson_link import lesson_for, lesson_maker, lesson_settings
 from mnist_core import data as mnist_data
 from mnist_core import words
-from mnist_core.analysis import Evaluation, downsample, evaluate
 from mnist_core.config import (
     BOOK_FIGURES,
     METRICS,
@@ -62,6 +61,7 @@ from mnist_core.config import (
     settings,
 )
 from mnist_core.curves import MEMORISING, TRAINING, VALIDATION, memorising_from
+from mnist_core.evaluation import Evaluation, downsample, evaluate
 from mnist_core.jobs.line import NEXT, WAITING_OR_RUNNING, QueuedJob, QueueError, Status, admit
 from mnist_core.jobs.pace import Pace, plan, unsubmitted
 from mnist_core.jobs.process import JobState, Phase

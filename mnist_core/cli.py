@@ -349,7 +349,7 @@ def _jobs(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from mnist_core.analysis import evaluate
+    from mnist_core.evaluation import evaluate
 
     clf = _classifier(args.model, args)
     report = evaluate(clf, _load_data(args), mistakes=0, pictures=0)

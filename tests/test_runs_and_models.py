@@ -246,7 +246,7 @@ def test_the_model_cache_counts_bytes_and_loads_once():
 
 @pytest.mark.mnist
 def test_the_shipped_models_score_what_the_scoreboard_says(real_mnist):
-    from mnist_core.analysis import evaluate
+    from mnist_core.evaluation import evaluate
     from mnist_core.reading.classifier import SHIPPED_MODELS, SHIPPED_TEST_ACCURACY
 
     for name, path in SHIPPED_MODELS.items():

@@ -8,8 +8,8 @@ import threading
 import numpy as np
 import pytest
 
-from mnist_core.analysis import confusion_matrix
 from mnist_core.config import TrainConfig
+from mnist_core.evaluation import confusion_matrix
 from mnist_core.store.database import Database
 from mnist_core.store.runs import RunStore
 from mnist_core.training.loop import train

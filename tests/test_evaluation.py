@@ -1,4 +1,4 @@
-"""What a model got right and wrong (analysis) and the training distortions (augment), on small
+"""What a model got right and wrong (evaluation) and the training distortions (augment), on small
 synthetic data: invariants, not just "it runs"."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_core.analysis import confident_mistakes, confusion_matrix, downsample, evaluate, first_layer_pictures
+from mnist_core.evaluation import confident_mistakes, confusion_matrix, downsample, evaluate, first_layer_pictures
 from mnist_core.reading.classifier import SEED_MODEL, load_classifier
 from mnist_core.training.augment import distort
 
