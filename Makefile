@@ -45,7 +45,7 @@ postgresql:
 	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
-# Fonts for the training digits in styles MNIST lacks (mnist_core/styles.py) and for the drawing
+# Fonts for the training digits in styles MNIST lacks (mnist_core/training/styles.py) and for the drawing
 # benchmark: print fonts and handwriting fonts from Debian. Only training with font styles (the
 # default model's recipe) and the benchmarks need them; the app and the tests do not.
 FONT_PACKAGES := fonts-breip fonts-bwht fonts-dancingscript fonts-dkg-handwriting fonts-ecolier-court \

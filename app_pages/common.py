@@ -18,7 +18,6 @@ import streamlit as st
 from streamlit.typing import UploadedFile
 
 from mnist_core import data as mnist_data
-from mnist_core.budget import Budget, running_on_community_cloud
 from mnist_core.jobs.line import JobQueue
 from mnist_core.jobs.pace import Pace, measured
 from mnist_core.jobs.pace import training_slots as default_slots
@@ -37,6 +36,7 @@ from mnist_core.scoreboard import Score, scoreboard
 from mnist_core.store.database import Database, StoreError, database_url
 from mnist_core.store.drawings import DrawingStore, Filter
 from mnist_core.store.runs import Run, RunIndex, RunStore, legacy_runs_dir
+from mnist_core.training.budget import Budget, running_on_community_cloud
 
 UPLOADED_MODELS = Path(tempfile.gettempdir()) / "mnist-dense-uploads"
 MODEL_KEY = "model_choice"  # session state: the label of the model the Draw page uses

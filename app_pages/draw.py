@@ -112,7 +112,7 @@ def show_why(why: Explanation) -> None:
     """The explanation of a reading, each picture with one plain line under it."""
     st.image(heatmap(why.pixels), width=196,
              caption=f"Red: ink that made it read {why.reading}; blue: ink that pointed to {why.runner_up} instead")
-    kind = "hidden units it switched on most" if why.hidden else "the output units of the two digits"
+    kind = "hidden units it switched on most" if why.hidden else "output units of the two digits"
     st.caption(f"The {kind}, and what each looks for (its weights on the 28x28: red where ink switches it on, "
                "blue where ink switches it off):")
     cols = st.columns(4)

@@ -1,5 +1,5 @@
 """The Train page's look inside a network as it learns, and after: drawn from the training's
-frames (mnist_core.watching), in two calls the page makes.
+frames (mnist_core.training.watching), in two calls the page makes.
 
     curve_words()                 # under the curves: what an epoch, validation and the loss are
     show_live(state.extras)       # in the live fragment, every 2 s: its weights and its mistakes now
@@ -20,8 +20,8 @@ import streamlit as st
 from mnist_core import words
 from mnist_core.pictures import RED_BLUE, data_uri, grey, red_blue
 from mnist_core.store.runs import RunError, RunStore
-from mnist_core.watching.film import FILM_FILE, Film
-from mnist_core.watching.frame import Frame
+from mnist_core.training.watching.film import FILM_FILE, Film
+from mnist_core.training.watching.frame import Frame
 
 HOLD = 6  # showings of a played film's last frame: the loop rests on what it learned
 STYLE = """<style>
@@ -45,7 +45,7 @@ def curve_words() -> None:
 
 
 def show_live(extras: dict | None) -> None:
-    """The latest frame of a training in progress (its `extras`, training.Watch), if it sent one."""
+    """The latest frame of a training in progress (its `extras`, loop.Watch), if it sent one."""
     frame = _frame(extras)
     if frame is None:
         return

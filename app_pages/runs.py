@@ -20,10 +20,9 @@ from app_pages.common import (
     scope_picker,
 )
 from mnist_core import words
-from mnist_core.analysis import Reliability, reliability
-from mnist_core.budget import summary
 from mnist_core.config import PRESET_TITLES, format_value, settings
 from mnist_core.data import DataError
+from mnist_core.evaluation import Reliability, reliability
 from mnist_core.lesson import Scope, in_scope
 from mnist_core.owners import NotAllowed
 from mnist_core.reading.classifier import ModelError
@@ -31,6 +30,7 @@ from mnist_core.reading.novelty import calibrated
 from mnist_core.store.database import StoreError
 from mnist_core.store.drawings import Filter
 from mnist_core.store.runs import H5_FILE, MODEL_FILE, RECORD_FILE, Run, RunError
+from mnist_core.training.budget import summary
 
 RELIABILITY_DIGITS = 2_000  # of MNIST's test set: seven views each, a second or two for the widest runs
 

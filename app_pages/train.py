@@ -44,8 +44,6 @@ from app_pages.common import (
 from app_pages.lesson_link import lesson_for, lesson_maker, lesson_settings
 from mnist_core import data as mnist_data
 from mnist_core import words
-from mnist_core.analysis import Evaluation, downsample, evaluate
-from mnist_core.budget import BudgetError, available_memory, duration, layers, slowed_by_memory, summary
 from mnist_core.config import (
     BOOK_FIGURES,
     METRICS,
@@ -63,15 +61,18 @@ from mnist_core.config import (
     settings,
 )
 from mnist_core.curves import MEMORISING, TRAINING, VALIDATION, memorising_from
+from mnist_core.evaluation import Evaluation, downsample, evaluate
 from mnist_core.jobs.line import NEXT, WAITING_OR_RUNNING, QueuedJob, QueueError, Status, admit
 from mnist_core.jobs.pace import Pace, plan, unsubmitted
 from mnist_core.jobs.process import JobState, Phase
+from mnist_core.limits import available_memory
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.reading.classifier import ModelError
 from mnist_core.store.database import StoreError
 from mnist_core.store.drawings import DrawingError
 from mnist_core.store.runs import FineTune, Run, RunError
-from mnist_core.styles import NoFonts
+from mnist_core.training.budget import BudgetError, duration, layers, slowed_by_memory, summary
+from mnist_core.training.styles import NoFonts
 
 st.title("Train a network")
 me = actor()

@@ -126,9 +126,9 @@ async def attacker(url: str, told: dict[str, int]) -> None:
 def submit(database: str, link: str, preset: str, seed: int | None) -> None:
     """`preset`'s job (with its own random `seed` when given) put in the line for the visitor
     whose private link is `link`."""
-    from mnist_core.budget import Budget
     from mnist_core.config import PRESETS
     from mnist_core.owners import Actor
+    from mnist_core.training.budget import Budget
 
     db = Database.open(database)
     config = PRESETS[preset] if seed is None else PRESETS[preset].replace(seed=seed)

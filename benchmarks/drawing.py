@@ -8,7 +8,7 @@ or dark on light, a quarter on a transparent background), then read through `pre
 the Draw page reads the canvas. The sources, and why none of them can be in any training set:
 - **MNIST test**: MNIST's test digits, redrawn (training only ever uses the training split);
 - **fonts, typed**: digits typed in the held-out third of the machine's font designs
-  (mnist_core.fonts.is_held_out: fixed by a hash of the design's name; training uses the other
+  (mnist_core.training.fonts.is_held_out: fixed by a hash of the design's name; training uses the other
   two thirds, and tests/test_styles.py checks that no design is on both sides);
 - **fonts, hand-drawn**: those held-out fonts' digits thinned and drawn again with a round pen
   and a trembling hand (styles.as_strokes, applied to held-out designs only);
@@ -31,10 +31,10 @@ from PIL import Image, ImageFilter
 from benchmarks.other_writers import as_glyph, usps
 from benchmarks.stroke_styles import draw_styled
 from mnist_core.data import load_mnist
-from mnist_core.fonts import font_designs, split_designs, typed_digit
 from mnist_core.preprocessing import NotADigit, preprocess
 from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier
-from mnist_core.styles import as_strokes
+from mnist_core.training.fonts import font_designs, split_designs, typed_digit
+from mnist_core.training.styles import as_strokes
 
 HELD_OUT = ("fonts, typed", "fonts, hand-drawn", "styles MNIST lacks")
 SOURCES = ("MNIST test", *HELD_OUT, "USPS")

@@ -27,7 +27,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnist_core.budget import Budget, estimated_seconds  # noqa: E402
 from mnist_core.config import PRESETS  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.jobs.line import NEXT, JobQueue, QueuedJob, Status  # noqa: E402
@@ -35,6 +34,7 @@ from mnist_core.jobs.pace import cores, measured, plan, training_slots, unsubmit
 from mnist_core.jobs.runner import Runner  # noqa: E402
 from mnist_core.owners import Actor  # noqa: E402
 from mnist_core.store.database import Database  # noqa: E402
+from mnist_core.training.budget import Budget, estimated_seconds  # noqa: E402
 
 JOBS = [("seed", PRESETS["seed"]), ("hidden", PRESETS["hidden"]), ("seed", PRESETS["seed"].replace(seed=7))]
 SPIN = "while True: pass"

@@ -24,13 +24,13 @@ import numpy as np
 
 from benchmarks.drawing import canvas_drawing, ours_or_blank
 from mnist_core.config import PRESETS
-from mnist_core.fonts import font_designs, split_designs, typed_digit
-from mnist_core.pipeline import train_and_save
 from mnist_core.reading.classifier import DEFAULT_MODEL, load_classifier
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import DrawingStore
 from mnist_core.store.runs import RunStore
-from mnist_core.styles import as_strokes
+from mnist_core.training.fonts import font_designs, split_designs, typed_digit
+from mnist_core.training.pipeline import train_and_save
+from mnist_core.training.styles import as_strokes
 
 
 def main() -> None:

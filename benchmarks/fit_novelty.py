@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 from mnist_core.data import load_mnist
-from mnist_core.novelty_fit import fit_novelty
 from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL
 from mnist_core.reading.forward import DenseNet
 from mnist_core.reading.numpy_layers import Dense
-from mnist_core.styles import training_designs
+from mnist_core.training.novelty_fit import fit_novelty
+from mnist_core.training.styles import training_designs
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from mnist_core.config import PRESETS  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.jobs.process import Spare, TrainingJob  # noqa: E402
-from mnist_core.tensorflow_env import cache_dir  # noqa: E402
+from mnist_core.training.tensorflow_env import cache_dir  # noqa: E402
 
 
 def first_epoch(preset: str, ahead: bool, url: str) -> tuple[float, float]:

@@ -38,12 +38,12 @@ from benchmarks.non_digits import as_28, make_non_digits, strokes
 from benchmarks.other_writers import pendigits, trace_on_canvas
 from benchmarks.real_handwriting import read, real_digits
 from mnist_core.config import PRESETS
-from mnist_core.non_digit_examples import DIGIT_LIKE
-from mnist_core.pipeline import train_and_save
 from mnist_core.reading.classifier import DEFAULT_MODEL, Classifier, load_classifier
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import DrawingStore
 from mnist_core.store.runs import RunStore
+from mnist_core.training.non_digit_examples import DIGIT_LIKE
+from mnist_core.training.pipeline import train_and_save
 
 WRITER = "link:benchmark-writers"  # one "person": the data set does not say who wrote which trace
 

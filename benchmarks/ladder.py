@@ -24,7 +24,7 @@ from benchmarks.drawing import make_drawings, ours_or_blank, scores
 from mnist_core.config import PRESETS
 from mnist_core.data import load_mnist
 from mnist_core.reading.classifier import load_classifier
-from mnist_core.training import train
+from mnist_core.training.loop import train
 
 BASE = PRESETS["best"].replace(pen=0.0, styles=0.0)  # the 1024-1024 recipe on MNIST alone
 RUNGS = {

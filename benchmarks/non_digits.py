@@ -42,10 +42,6 @@ from benchmarks.drawing import canvas_drawing, make_drawings, ours_or_blank
 from benchmarks.stroke_styles import arc
 from mnist_core.config import split_validation
 from mnist_core.data import load_mnist
-from mnist_core.digit_variants import catmull_rom
-from mnist_core.fonts import draws_glyph, font_designs, split_designs, typed_glyph
-from mnist_core.non_digit_examples import DIGIT_LIKE
-from mnist_core.novelty_fit import VALIDATION_SPLIT, calibration_digits, fit_novelty, view_features, view_logits
 from mnist_core.preprocessing import strokes_across
 from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL
 from mnist_core.reading.forward import DenseNet
@@ -63,7 +59,17 @@ from mnist_core.reading.novelty import (
     view_probabilities,
 )
 from mnist_core.reading.numpy_layers import Dense
-from mnist_core.styles import as_strokes
+from mnist_core.training.digit_variants import catmull_rom
+from mnist_core.training.fonts import draws_glyph, font_designs, split_designs, typed_glyph
+from mnist_core.training.non_digit_examples import DIGIT_LIKE
+from mnist_core.training.novelty_fit import (
+    VALIDATION_SPLIT,
+    calibration_digits,
+    fit_novelty,
+    view_features,
+    view_logits,
+)
+from mnist_core.training.styles import as_strokes
 
 LETTERS = string.ascii_uppercase + string.ascii_lowercase  # all 52; the DIGIT_LIKE ones reported apart
 SHAPES = ("scribbles", "circles", "squares", "triangles", "crosses", "stars", "faces", "houses", "filled blobs")

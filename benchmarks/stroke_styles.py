@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_core.digit_variants import catmull_rom
+from mnist_core.training.digit_variants import catmull_rom
 
 Path = list[tuple[float, float]]
 

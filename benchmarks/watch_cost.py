@@ -27,8 +27,8 @@ CHILD = """
 import json, sys, time
 from mnist_core.config import PRESETS
 from mnist_core.data import load_mnist
-from mnist_core.training import train
-from mnist_core.watching.watcher import Watcher
+from mnist_core.training.loop import train
+from mnist_core.training.watching.watcher import Watcher
 
 preset, epochs, watching = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 config, data = PRESETS[preset].replace(epochs=epochs), load_mnist()
@@ -48,7 +48,7 @@ if watching:
     film = watcher.film(result.model, result.epochs_done)
     report |= {"watch_seconds": sum(spent), "frames_kept": len(film.frames), "film_bytes": len(film.to_bytes())}
     from app_pages.learning import confusion_html, mistakes_html, weights_html  # the page's drawing of a frame
-    from mnist_core.watching.frame import Frame
+    from mnist_core.training.watching.frame import Frame
 
     record, times = watcher(result.epochs_done - 1, result.model, result.history)["frame"], []
     for _ in range(20):
@@ -65,7 +65,7 @@ WIDE = """
 import time, numpy as np
 from mnist_core.config import PRESETS
 from mnist_core.data import load_mnist
-from mnist_core.watching.watcher import Watcher
+from mnist_core.training.watching.watcher import Watcher
 from mnist_core.reading.classifier import load_keras, DEFAULT_MODEL
 
 model = load_keras(DEFAULT_MODEL, flat_input=True)

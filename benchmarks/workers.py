@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.app_server import app_server, cpu_seconds  # noqa: E402
-from mnist_core.budget import Budget  # noqa: E402
 from mnist_core.config import PRESETS  # noqa: E402
 from mnist_core.jobs.line import JobQueue, Status  # noqa: E402
 from mnist_core.owners import Actor  # noqa: E402
 from mnist_core.store.database import Database  # noqa: E402
+from mnist_core.training.budget import Budget  # noqa: E402
 
 
 def round_of(url: str, workers: int, jobs: int, epochs: int, timeout: float, server: str) -> dict:

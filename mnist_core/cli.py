@@ -1,4 +1,5 @@
-"""The command line: `python -m mnist_core {train,evaluate,predict,runs,export,serve,data,drawings,scoreboard} --help`.
+"""The command line: `python -m mnist_core
+{train,jobs,evaluate,predict,runs,export,worker,serve,data,drawings,people,scoreboard} --help`.
 
 Errors are one line on stderr and a non-zero exit status, never a traceback. Runs live in the
 database at `--database`, else `$MNIST_DATABASE_URL`, else the SQLite file the app uses too.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from mnist_core.config import PRESET_NOTES, PRESETS, ConfigError, TrainConfig, parse_hidden, settings
 from mnist_core.errors import USER_ERRORS
-from mnist_core.tensorflow_env import prepare
+from mnist_core.training.tensorflow_env import prepare
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -248,7 +249,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.queue:
         return _queue(args, _sweep(config, args.sweep or []))
     _import_tensorflow_quietly()
-    from mnist_core.pipeline import Event, train_and_save
+    from mnist_core.training.pipeline import Event, train_and_save
 
     bar = _ProgressBar(config.epochs, sys.stderr)
 
@@ -302,9 +303,9 @@ def _sweep(config: TrainConfig, sweeps: list[list[str]]) -> list[TrainConfig]:
 def _queue(args: argparse.Namespace, configs: list[TrainConfig]) -> int:
     """Put the jobs in the line, as the Train page does, as the operator (who may have several
     waiting: a sweep); print each one's id. The line's limits hold: a refusal ends the sweep."""
-    from mnist_core.budget import Budget
     from mnist_core.jobs.line import JobQueue, QueueError, admit
     from mnist_core.owners import OPERATOR
+    from mnist_core.training.budget import Budget
 
     queue = JobQueue(_store(args).db)
     for i, config in enumerate(configs):
@@ -348,7 +349,7 @@ def _jobs(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from mnist_core.analysis import evaluate
+    from mnist_core.evaluation import evaluate
 
     clf = _classifier(args.model, args)
     report = evaluate(clf, _load_data(args), mistakes=0, pictures=0)
@@ -382,7 +383,7 @@ def _export(args: argparse.Namespace) -> int:
     shipped = args.run_ref in SHIPPED_MODELS
     if args.format == "saved_model":
         from mnist_core.reading.classifier import load_keras
-        from mnist_core.saved_model import export_saved_model
+        from mnist_core.training.saved_model import export_saved_model
 
         _import_tensorflow_quietly()
         export_saved_model(load_keras(_model_path(args.run_ref, args)), args.folder)
@@ -456,6 +457,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     from mnist_core.preprocessing import preprocess_and_span
     from mnist_core.reading.image_file import ImageError, read_image
+    from mnist_core.reading.interpretation import answer, rounded
 
     clf = _classifier(args.model, args)
     failed = 0
@@ -480,11 +482,9 @@ def _predict(args: argparse.Namespace) -> int:
             for written in save_pictures(explain(clf, x, digit, int(np.argsort(-p)[1])), path):
                 print(written, file=sys.stderr)
         if args.json:
-            answer = {"file": str(path), "digit": digit,
-                      "probabilities": None if p is None else [round(float(v), 6) for v in p]}
-            if p is not None:
-                answer |= {"not_a_digit": not_a_digit, **({"looks_like": judged.looks_like[0]} if not_a_digit else {})}
-            print(json.dumps(answer))
+            blank = {"digit": None, "probabilities": None}
+            print(json.dumps({"file": str(path), **(blank if p is None else answer(
+                rounded(p), judged.looks_like[0] if not_a_digit else None))}))
         elif p is None:
             print(f"{path}: blank")
         else:

@@ -5,11 +5,12 @@
     x = read_npy(archive, "x", max_bytes, "the 200 MB limit")   # an .npz member, header checked first
     x = read_idx(stream, max_bytes)         # an MNIST-format IDX array, at most max_bytes
     shape = idx_header(stream)              # its shape alone, nothing more read
+    zip_bomb(info)                          # a zip entry declaring 1000 times its compressed size
 
 A 16-byte IDX header can declare a billion images in a tiny gzip, and an .npy header any shape:
 numpy allocates what a header declares before it reads. Here the declaration is checked against
 a limit first, and then exactly the declared bytes are read, so a lie ends in an error, not in
-an allocation.
+an allocation. A zip entry declares its size too, and deflates up to 1000:1.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import BinaryIO
 import numpy as np
 
 NPY_HEADER_BYTES = 1024  # a plain array's header is under 128 bytes
+ZIP_BOMB_RATIO = 50  # an entry's size over its compressed size: float weights and PNGs compress ~1.1:1
+ZIP_BOMB_BYTES = 1_000_000  # smaller entries are never bombs (a model's config.json compresses ~10:1)
 _NPY_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
@@ -92,3 +95,9 @@ def read_idx(stream: BinaryIO, max_bytes: int) -> np.ndarray:
     if len(data) != declared or stream.read(1):
         raise ValueError(f"its data does not match the {shape} it declares")
     return np.frombuffer(data, np.uint8).reshape(shape)
+
+
+def zip_bomb(info: zipfile.ZipInfo) -> bool:
+    """Whether a zip entry declares over ZIP_BOMB_BYTES at over ZIP_BOMB_RATIO:1: the one rule for
+    model files and drawings."""
+    return info.file_size > ZIP_BOMB_BYTES and info.file_size > ZIP_BOMB_RATIO * max(info.compress_size, 1)

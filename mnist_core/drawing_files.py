@@ -31,14 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from mnist_core.declared import idx_header, npy_member_header, read_idx, read_npy
+from mnist_core.declared import idx_header, npy_member_header, read_idx, read_npy, zip_bomb
 from mnist_core.reading.image_file import EXTENSIONS, MAX_BYTES, declared_pixels
 from mnist_core.store.drawings import Collection, DrawingError, DrawingStore, check_label
 
 MAX_DRAWINGS = 60_000  # a file's drawings at most: as many as MNIST's training set
 MAX_ZIP_ENTRY = MAX_BYTES  # bytes of one PNG in a zip: as many as an uploaded picture
 MAX_FILE_BYTES = MAX_DRAWINGS * 784 * 8 + 2**20  # the largest export there can be, with room for PNGs' headers
-MAX_ZIP_RATIO = 50  # PNGs are compressed already: a 1000:1 entry is a bomb
 # pixels of pictures one import may decode: 2.5 s of a core at about 80 a microsecond; an export's
 # 60,000 28x28s are 47 million, 2,500 drawn canvases of 280x280 196 million
 MAX_IMPORT_PIXELS = 200_000_000
@@ -263,7 +262,6 @@ def _png_entries(archive: zipfile.ZipFile) -> tuple[list[zipfile.ZipInfo], bool]
     if not entries:
         raise DrawingError("no pictures in the zip (an export holds 28x28/<digit>/<id>.png)")
     for info in entries:
-        compressed = info.file_size > 2**20 and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1)
-        if info.file_size > MAX_ZIP_ENTRY or compressed:
+        if info.file_size > MAX_ZIP_ENTRY or zip_bomb(info):
             raise DrawingError(f"{info.filename}: declares {info.file_size:,} bytes, like a zip bomb")
     return entries, bool(exact)

@@ -77,6 +77,7 @@ from mnist_core.declared import npy_header
 from mnist_core.preprocessing import preprocess_and_span
 from mnist_core.reading.classifier import Classifier, ClassifierCache, ModelError
 from mnist_core.reading.image_file import MAX_BYTES, MAX_PIXELS, declared_pixels, read_image
+from mnist_core.reading.interpretation import answer, rounded
 from mnist_core.reading.novelty import DIGIT, KINDS, is_blob
 from mnist_core.store.database import URL_VARIABLE, Database, StoreError, database_url
 from mnist_core.store.runs import RunError, RunStore, resolve_model
@@ -521,18 +522,15 @@ def _response(digits: list[np.ndarray | str], probabilities: np.ndarray, model: 
 
 def _answers(digits: list[np.ndarray | str], probabilities: np.ndarray, model: str | None) -> list[dict]:
     """One JSON item per digit, in order: the prediction, or the error for an unreadable one."""
-    rows = iter(np.round(probabilities.astype(np.float64), 6).tolist())
+    rows = iter(rounded(probabilities))
     items = []
     for digit in digits:
         if isinstance(digit, str):
             items.append({"error": digit})
             continue
         *p, kind = next(rows)
-        best = max(range(10), key=p.__getitem__)  # the reading, kept when it is no digit: the closest one
         looks_like = KINDS[int(kind)]
-        item = {"digit": best, "confidence": p[best], "probabilities": p, "not_a_digit": looks_like != DIGIT,
-                "model": model or "default"}
-        items.append(item if looks_like == DIGIT else {**item, "looks_like": looks_like})
+        items.append({**answer(p, None if looks_like == DIGIT else looks_like), "model": model or "default"})
     return items
 
 

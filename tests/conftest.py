@@ -103,7 +103,7 @@ def font_pool(monkeypatch, tmp_path) -> Path:
     machine's fonts: style digits need no installed font, and are cached in the test's folder."""
     from PIL import ImageFont
 
-    from mnist_core import styles
+    from mnist_core.training import styles
 
     path = tmp_path / "aileron.ttf"
     path.write_bytes(ImageFont.load_default(20).path.getvalue())
@@ -116,7 +116,7 @@ def font_pool(monkeypatch, tmp_path) -> Path:
 def quick_own_heads(monkeypatch, tmp_path) -> None:
     """A fine-tune's own "not a digit" check (finetune.own_head) fitted in seconds: a quarter of
     a few hundred examples of each set, no fonts, the examples cached in the test's folder."""
-    from mnist_core import non_digit_examples, novelty_fit, styles
+    from mnist_core.training import non_digit_examples, novelty_fit, styles
 
     monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "cache"))
     for module in (styles, non_digit_examples):

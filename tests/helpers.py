@@ -73,8 +73,8 @@ def load_tiny_mnist_held(path=None, progress=None) -> Mnist:
     """load_tiny_mnist, in a training process that waits in each phase whose gate file is in
     the folder $MNIST_TEST_PHASE_GATES: "loading", "styles" (making the pools of pen-drawn
     digits), "compiling", "saving"; so that a test can stop a job in any phase."""
-    from mnist_core import training
     from mnist_core.store.runs import RunStore
+    from mnist_core.training import loop as training
 
     gates = Path(os.environ[PHASE_GATES])
 

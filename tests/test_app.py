@@ -145,7 +145,7 @@ def saved_run(tiny_mnist, preset: str = "seed", owner: str = ""):
     """A run saved where the app looks (the test's SQLite database), by `owner` ("" as the CLI)."""
     from mnist_core.config import TrainConfig
     from mnist_core.store.runs import RunStore
-    from mnist_core.training import train
+    from mnist_core.training.loop import train
 
     store = RunStore(Database.open(database_url()))
     return store, store.save(train(TrainConfig(epochs=1, batch_size=100), tiny_mnist), preset=preset, owner=owner)
@@ -468,6 +468,16 @@ def test_why_this_reading_shows_the_pixels_and_the_units():
     captions = [c.value for c in at.caption]
     assert any(c.startswith("The hidden units it switched on most") for c in captions)
     assert any("Red: ink that made it read 1" in str(i.proto) for i in at.get("image"))
+
+
+def test_why_this_reading_names_the_output_units_of_a_network_without_hidden_layers():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    models = at.selectbox(key="model_choice")
+    models.set_value(next(label for label in models.options if "book" in label)).run()
+    at.session_state["draw_canvas_0"] = canvas_value(drawn_one())
+    at.run()
+    at.toggle(key="draw_explain").set_value(True).run()
+    assert any(c.value.startswith("The output units of the two digits") for c in at.caption)
 
 
 def test_a_star_is_not_a_digit_and_says_why_and_its_reading_is_kept():

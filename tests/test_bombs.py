@@ -97,7 +97,7 @@ def test_layers_a_dense_network_has_no_use_for_are_refused(tmp_path):
 
 def test_a_committee_loads_and_its_members_parameters_all_count(tmp_path, monkeypatch):
     from mnist_core.config import TrainConfig
-    from mnist_core.model import build_model, members
+    from mnist_core.training.model import build_model, members
 
     committee = build_model(TrainConfig(hidden=(32,), committee=3))
     assert len(members(committee)) == 3
@@ -117,3 +117,24 @@ def test_models_nested_deeper_than_a_committee_are_refused(tmp_path):
     nested.save(tmp_path / "nested.keras")
     with pytest.raises(ModelError, match="models nested over 2 deep"):
         load_classifier(tmp_path / "nested.keras")
+
+
+@pytest.mark.parametrize("size", [1_020_000, 2_000_000])
+def test_a_zip_entry_is_a_bomb_by_one_rule_for_models_and_drawings(tmp_path, size):
+    """A megabyte of zeros deflates 1000:1: a model file and a zip of drawings refuse it alike."""
+    import io
+    import zipfile
+
+    from mnist_core.drawing_files import read_files
+    from mnist_core.store.drawings import DrawingError
+    from tests.test_model_check import keras_zip, seed_entries
+
+    model = keras_zip(tmp_path / "model.keras", seed_entries())
+    drawings = io.BytesIO()
+    for archive in (zipfile.ZipFile(model, "a"), zipfile.ZipFile(drawings, "w")):
+        with archive:
+            archive.writestr("0/a.png", bytes(size), zipfile.ZIP_DEFLATED)
+    with pytest.raises(ModelError, match="like a zip bomb"):
+        load_classifier(model)
+    with pytest.raises(DrawingError, match="like a zip bomb"):
+        read_files([("drawings.zip", drawings.getvalue())])

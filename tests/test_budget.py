@@ -7,19 +7,19 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.budget import Budget, BudgetError, estimated_seconds, parameters
 from mnist_core.config import PRESETS, TrainConfig
 from mnist_core.jobs.line import Status
 from mnist_core.jobs.process import TrainingJob
 from mnist_core.store.database import Database
 from mnist_core.store.runs import RunStore
+from mnist_core.training.budget import Budget, BudgetError, estimated_seconds, parameters
 from tests.helpers import APP, load_tiny_mnist
 from tests.helpers import APP_TIMEOUT as TIMEOUT
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_parameters_are_the_models_own_count(preset):
-    from mnist_core.model import build_model
+    from mnist_core.training.model import build_model
 
     assert parameters(PRESETS[preset]) == build_model(PRESETS[preset]).count_params()
 
@@ -73,7 +73,7 @@ def test_the_train_page_refuses_a_job_over_the_deployers_budget():
 
 
 def test_a_job_that_cannot_fit_in_memory_is_refused_with_what_would():
-    from mnist_core.budget import estimated_peak_bytes
+    from mnist_core.training.budget import estimated_peak_bytes
 
     shared = Budget.for_deployment(shared=True)
     best = PRESETS["best"].replace(epochs=100)
@@ -90,7 +90,7 @@ def test_a_job_that_cannot_fit_in_memory_is_refused_with_what_would():
 @pytest.mark.parametrize("free_mb, slowed", [(600, True), (4000, False)])
 def test_the_train_page_says_when_memory_will_make_a_training_slow(monkeypatch, free_mb, slowed):
     """The seed fit in Cloud's smallest container fits, but TensorFlow's libraries do not fit beside it."""
-    monkeypatch.setattr("mnist_core.budget.available_memory", lambda: free_mb * 2**20)
+    monkeypatch.setattr("mnist_core.limits.available_memory", lambda: free_mb * 2**20)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/train.py").run()
     assert any("memory is tight" in w.value for w in at.warning) == slowed
@@ -98,7 +98,7 @@ def test_the_train_page_says_when_memory_will_make_a_training_slow(monkeypatch, 
 
 
 def test_slowed_by_memory_is_between_fitting_and_fitting_with_the_libraries():
-    from mnist_core.budget import TENSORFLOW_FILE_BYTES, estimated_peak_bytes, slowed_by_memory
+    from mnist_core.training.budget import TENSORFLOW_FILE_BYTES, estimated_peak_bytes, slowed_by_memory
 
     peak = estimated_peak_bytes(PRESETS["seed"])
     assert not slowed_by_memory(PRESETS["seed"], peak - 1)  # does not fit: refused, not slowed
@@ -110,7 +110,7 @@ def test_slowed_by_memory_is_between_fitting_and_fitting_with_the_libraries():
 def test_tensorflow_starts_with_the_projects_settings_unless_told_otherwise(monkeypatch, tmp_path):
     import json
 
-    from mnist_core import tensorflow_env
+    from mnist_core.training import tensorflow_env
 
     monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
@@ -126,7 +126,7 @@ def test_tensorflow_starts_with_the_projects_settings_unless_told_otherwise(monk
 
 
 def test_the_train_page_checks_the_memory_the_container_has(monkeypatch):
-    monkeypatch.setattr("mnist_core.budget.available_memory", lambda: 600 * 2**20)
+    monkeypatch.setattr("mnist_core.limits.available_memory", lambda: 600 * 2**20)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/train.py").run()
     at.selectbox(key="train_preset").set_value("best").run()
@@ -136,7 +136,7 @@ def test_the_train_page_checks_the_memory_the_container_has(monkeypatch):
 
 @pytest.mark.parametrize("layout", ["v2", "v2 root", "v1", "v1 root", "none"])
 def test_the_containers_memory_is_read_from_cgroup_v2_and_v1(tmp_path, layout):
-    from mnist_core.budget import container_memory
+    from mnist_core.limits import container_memory
 
     own = tmp_path / "self-cgroup"
     own.write_text({"v2": "0::/app.slice/streamlit", "v2 root": "0::/",

@@ -35,6 +35,16 @@ def test_help(command):
     assert out.returncode == 0 and out.stdout.startswith(" ".join(["usage: python -m mnist_core", *command, "[-h]"]))
 
 
+def test_the_docstring_names_every_command():
+    import argparse
+
+    from mnist_core import cli as module
+
+    named = re.search(r"\{([a-z,]+)\}", module.__doc__).group(1).split(",")
+    commands = next(a for a in module._parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert named == list(commands)
+
+
 def test_predict_answers_each_file_and_reports_errors(tmp_path):
     one = a_one(tmp_path / "one.png")
     blank = tmp_path / "blank.png"
@@ -50,6 +60,7 @@ def test_predict_answers_each_file_and_reports_errors(tmp_path):
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert out.stderr == ""  # --json: every answer, errors too, on stdout
     assert lines[0]["digit"] == 1 and abs(sum(lines[0]["probabilities"]) - 1) < 1e-3
+    assert set(lines[0]) == {"file", "digit", "confidence", "probabilities", "not_a_digit"}  # POST /predict's shape
     assert lines[1] == {"file": str(blank), "digit": None, "probabilities": None}
     assert lines[2] == {"file": str(bad),
                         "error": "not an image in a supported format (PNG, JPEG, GIF, BMP, WebP, TIFF)"}
@@ -110,7 +121,7 @@ def test_runs_export_evaluate_and_predict_by_run_name(tmp_path, tiny_mnist):
     from mnist_core.config import TrainConfig
     from mnist_core.store.database import Database, database_url
     from mnist_core.store.runs import RunStore
-    from mnist_core.training import train
+    from mnist_core.training.loop import train
 
     store = RunStore(Database.open(database_url()))  # where the CLI looks: the test's data folder
     run = store.save(train(TrainConfig(epochs=2, batch_size=100, learning_rate=0.5), tiny_mnist), name="tiny one")

@@ -19,7 +19,7 @@ from mnist_core.reading.classifier import SEED_MODEL, load_classifier
 from mnist_core.reading.diagram import LINES, SHOWN, DiagramError, diagram, strip
 from mnist_core.reading.forward import DenseNet
 from mnist_core.reading.numpy_layers import Dense, Reshape
-from mnist_core.watching.frame import unit_pictures
+from mnist_core.training.watching.frame import unit_pictures
 from tests.helpers import APP, drawn_one, png_bytes
 from tests.helpers import APP_TIMEOUT as TIMEOUT
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from mnist_core.config import PRESETS, TrainConfig
-from mnist_core.finetune import holdout, people_in
-from mnist_core.pipeline import train_and_save
 from mnist_core.reading.classifier import load_classifier
 from mnist_core.scoreboard import scoreboard
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import Collection, DrawingError, DrawingStore
 from mnist_core.store.runs import RunStore
+from mnist_core.training.finetune import holdout, people_in
+from mnist_core.training.pipeline import train_and_save
 from tests.helpers import load_tiny_mnist, synthetic_digits
 
 BASE = TrainConfig(epochs=3, batch_size=50, learning_rate=0.002, hidden=(16,), optimizer="adam")
@@ -89,7 +89,7 @@ def test_a_finetune_starts_from_the_base_learns_the_drawings_and_reports_before_
 
 
 def test_a_finetune_goes_on_from_the_optimizer_saved_with_its_base(sqlite_url, monkeypatch):
-    from mnist_core import training
+    from mnist_core.training import loop as training
 
     base = train_and_save(BASE, "adam", sqlite_url, load_data=load_tiny_mnist).run
     seen = {}

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from mnist_core.config import PRESETS
-from mnist_core.model import build_model, build_optimizer, shape_of
 from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, load_keras
 from mnist_core.reading.forward import DenseNet
 from mnist_core.reading.model_check import ModelError, check_model_file
 from mnist_core.reading.numpy_layers import ACTIVATIONS
+from mnist_core.training.model import build_model, build_optimizer, shape_of
 from tests.conftest import synthetic_digits
 
 pytestmark = [pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`:UserWarning"),  # tested on purpose

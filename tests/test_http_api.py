@@ -75,7 +75,7 @@ def standalone(tmp_path_factory, standalone_log) -> Iterator[str]:
     from mnist_core.config import TrainConfig
     from mnist_core.store.database import Database
     from mnist_core.store.runs import RunStore
-    from mnist_core.training import train
+    from mnist_core.training.loop import train
 
     data = tmp_path_factory.mktemp("data")
     RunStore(Database.open(f"sqlite:///{data / 'mnist.db'}")).save(

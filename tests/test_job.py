@@ -18,7 +18,7 @@ from mnist_core.jobs.line import Status
 from mnist_core.jobs.process import Phase, TrainingJob
 from mnist_core.store.database import Database
 from mnist_core.store.runs import RunStore
-from mnist_core.watching.frame import Frame
+from mnist_core.training.watching.frame import Frame
 from tests.helpers import (
     PHASE_GATES,
     ROOT,

@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 from app_pages.learning import HOLD
 from mnist_core import words
 from mnist_core.config import TrainConfig
-from mnist_core.pipeline import train_and_save
-from mnist_core.training import train
-from mnist_core.watching.watcher import Watcher
+from mnist_core.training.loop import train
+from mnist_core.training.pipeline import train_and_save
+from mnist_core.training.watching.watcher import Watcher
 from tests.helpers import APP_TIMEOUT as TIMEOUT
 from tests.helpers import load_tiny_mnist
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from mnist_core.budget import summary
 from mnist_core.config import PRESETS
 from mnist_core.curves import memorising_from
 from mnist_core.lesson import Scope, best_of_each, in_scope, run_names
 from mnist_core.store.runs import Run
+from mnist_core.training.budget import summary
 
 NOW = dt.datetime(2026, 12, 7, 15, 0, tzinfo=dt.UTC)
 

@@ -17,11 +17,11 @@ from starlette.testclient import TestClient
 
 from mnist_core.config import TrainConfig
 from mnist_core.http_api import create_app, loaded_models
-from mnist_core.pipeline import train_and_save
 from mnist_core.preprocessing import preprocess, strokes_across
 from mnist_core.reading.classifier import CALIBRATION, SEED_MODEL, load_classifier
 from mnist_core.store.database import Database
 from mnist_core.store.runs import MODEL_FILE, RunStore
+from mnist_core.training.pipeline import train_and_save
 from tests.helpers import drawn_one, load_tiny_mnist
 
 

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_core.non_digit_examples import roundness
 from mnist_core.reading import novelty
+from mnist_core.training.non_digit_examples import roundness
 
 
 def test_the_module_reads_no_tensorflow():
@@ -159,7 +159,7 @@ def test_roundness_tells_a_bar_from_a_ring():
 
 
 def test_fitting_a_model_s_statistics_end_to_end_on_tiny_data(monkeypatch, tmp_path, tiny_mnist):
-    from mnist_core import non_digit_examples, novelty_fit, styles
+    from mnist_core.training import non_digit_examples, novelty_fit, styles
 
     monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path))
     for module in (styles, non_digit_examples):  # a machine without fonts: no letters, no font digits

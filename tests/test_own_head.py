@@ -14,14 +14,14 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_core.config import PRESETS, TrainConfig
-from mnist_core.model import build_model
-from mnist_core.pipeline import Event, train_and_save
 from mnist_core.preprocessing import preprocess
 from mnist_core.reading import novelty
 from mnist_core.reading.classifier import MODELS_DIR, NOVELTY, Classifier, load_classifier
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import DrawingStore
 from mnist_core.store.runs import MODEL_FILE, RunStore, model_files
+from mnist_core.training.model import build_model
+from mnist_core.training.pipeline import Event, train_and_save
 from tests.helpers import load_tiny_mnist, synthetic_digits
 
 BASE = TrainConfig(epochs=3, batch_size=50, learning_rate=0.002, hidden=(16,), optimizer="adam")
@@ -77,7 +77,7 @@ def test_a_finetune_on_drawings_carries_a_head_fitted_with_them(sqlite_url, quic
 
 def test_a_stop_while_the_head_is_fitted_saves_the_run_at_once_without_it(sqlite_url, quick_own_heads,
                                                                           monkeypatch):
-    from mnist_core import novelty_fit
+    from mnist_core.training import novelty_fit
 
     base = train_and_save(BASE, "adam", sqlite_url, load_data=load_tiny_mnist).run
     label_drawings(sqlite_url, n=30)

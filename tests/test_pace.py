@@ -8,10 +8,10 @@ import dataclasses
 
 import pytest
 
-from mnist_core.budget import estimated_seconds, seconds_per_epoch
 from mnist_core.config import PRESETS
 from mnist_core.jobs.line import NEXT, Status
 from mnist_core.jobs.pace import LONG_SECONDS, Pace, Seen, plan, slowdown, unsubmitted
+from mnist_core.training.budget import estimated_seconds, seconds_per_epoch
 
 SEED, HIDDEN = PRESETS["seed"], PRESETS["hidden"]
 BEST = PRESETS["best"].replace(styles=0.0, pen=0.0)  # long: about 15 min on the reference machine

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core.budget import Budget
 from mnist_core.config import TrainConfig
 from mnist_core.jobs.line import JobQueue, Status
 from mnist_core.owners import OPERATOR, Actor, Keys, NotAllowed
@@ -13,7 +12,8 @@ from mnist_core.people import NoSuchPerson, find, people, remove_person
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import DrawingStore
 from mnist_core.store.runs import RunStore
-from mnist_core.training import train
+from mnist_core.training.budget import Budget
+from mnist_core.training.loop import train
 
 TROLL, ANN = Actor("link:troll-window-1"), Actor("user:ann@example.org")
 

@@ -113,7 +113,7 @@ from mnist_core.store import runs
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
 from mnist_core.store.database import Database
-from mnist_core.training import train
+from mnist_core.training.loop import train
 url, count, units, hold = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 rng = np.random.default_rng(0)
 x = rng.integers(0, 255, (300, 28, 28)).astype(np.uint8); y = rng.integers(0, 10, 300).astype(np.uint8)

@@ -15,7 +15,7 @@ from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, ModelError,
 from mnist_core.store import database
 from mnist_core.store.database import Database, StoreError
 from mnist_core.store.runs import H5_FILE, MODEL_FILE, RunError, RunStore, model_files, resolve_model
-from mnist_core.training import train
+from mnist_core.training.loop import train
 
 CONFIG = TrainConfig(epochs=2, batch_size=50, learning_rate=0.001, hidden=(16,), optimizer="adam", lr_schedule="cosine")
 
@@ -246,7 +246,7 @@ def test_the_model_cache_counts_bytes_and_loads_once():
 
 @pytest.mark.mnist
 def test_the_shipped_models_score_what_the_scoreboard_says(real_mnist):
-    from mnist_core.analysis import evaluate
+    from mnist_core.evaluation import evaluate
     from mnist_core.reading.classifier import SHIPPED_MODELS, SHIPPED_TEST_ACCURACY
 
     for name, path in SHIPPED_MODELS.items():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_core.reading.classifier import DEFAULT_MODEL, SEED_MODEL, load_classifier, load_keras
-from mnist_core.saved_model import export_saved_model
+from mnist_core.training.saved_model import export_saved_model
 from tests.helpers import synthetic_digits
 
 

@@ -17,7 +17,6 @@ from starlette.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import cli
-from mnist_core.budget import Budget
 from mnist_core.config import TrainConfig
 from mnist_core.drawing_files import to_idx, to_npz, to_png_zip
 from mnist_core.http_api import create_app, loaded_models
@@ -27,7 +26,8 @@ from mnist_core.scoreboard import scoreboard
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import DrawingStore
 from mnist_core.store.runs import H5_FILE, MODEL_FILE, RunStore
-from mnist_core.training import train
+from mnist_core.training.budget import Budget
+from mnist_core.training.loop import train
 from tests.apptest import page_bytes
 
 APP = str(Path(__file__).resolve().parents[1] / "navigation.py")

@@ -9,11 +9,11 @@ import pytest
 import tensorflow as tf
 from PIL import ImageFont
 
-from mnist_core import fonts, styles
-from mnist_core.augment import _draw, distort
 from mnist_core.config import ConfigError, TrainConfig
-from mnist_core.mix import Mix, Pool, stack
-from mnist_core.pen import draw_with_pen, redraw_mnist, thin
+from mnist_core.training import fonts, styles
+from mnist_core.training.augment import _draw, distort
+from mnist_core.training.mix import Mix, Pool, stack
+from mnist_core.training.pen import draw_with_pen, redraw_mnist, thin
 from tests.helpers import synthetic_digits
 
 
@@ -85,7 +85,7 @@ def test_simard_elastic_field_moves_pixels_smoothly():
     plain = distort(images, tf.random.Generator.from_seed(5))
     elastic = distort(images, tf.random.Generator.from_seed(5), elastic=True)
     assert plain.shape == elastic.shape == (8, 784) and not np.array_equal(plain.numpy(), elastic.numpy())
-    from mnist_core.augment import ELASTIC_ALPHA, ELASTIC_SIGMA, _gaussian_blur
+    from mnist_core.training.augment import ELASTIC_ALPHA, ELASTIC_SIGMA, _gaussian_blur
 
     field = ELASTIC_ALPHA * _gaussian_blur(tf.random.Generator.from_seed(1).uniform([64, 28, 28, 2], -1, 1),
                                            ELASTIC_SIGMA).numpy()
@@ -117,7 +117,7 @@ def test_shares_must_leave_room_for_mnist():
 
 def test_non_digit_examples_never_type_in_a_held_out_design_nor_a_letter_read_as_a_digit(monkeypatch, tmp_path,
                                                                                         font_pool):
-    from mnist_core import non_digit_examples as nd
+    from mnist_core.training import non_digit_examples as nd
 
     monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path))
     designs = {name: (font_pool,) for name in "abcdefgh"}

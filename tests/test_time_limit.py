@@ -7,7 +7,7 @@ import numpy as np
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
-from mnist_core.training import train
+from mnist_core.training.loop import train
 from tests.conftest import synthetic_digits
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mnist_core.config import PRESETS, ConfigError, TrainConfig, parse_hidden, split_validation
-from mnist_core.training import train
+from mnist_core.training.loop import train
 
 FAST = TrainConfig(epochs=3, batch_size=64, learning_rate=0.5)
 
@@ -51,7 +51,7 @@ def test_reported_scores_are_the_final_weights_scores(tiny_mnist):
 def test_skinny_first_layer_gradient_is_the_usual_one(tiny_mnist, monkeypatch):
     # the seed's 784 -> 10 layer gets its kernel gradient in a faster layout: same steps
     plain = train(FAST, tiny_mnist)
-    monkeypatch.setattr("mnist_core.training.SKINNY_UNITS", 0)
+    monkeypatch.setattr("mnist_core.training.loop.SKINNY_UNITS", 0)
     usual = train(FAST, tiny_mnist)
     for a, b in zip(plain.model.get_weights(), usual.model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -76,7 +76,7 @@ PRESET_FLOORS = {"hidden": 0.5, "dropout": 0.25, "rmsprop": 0.95, "adam": 0.95, 
 
 @pytest.mark.parametrize("preset", list(PRESET_FLOORS))
 def test_every_preset_learns(preset, tiny_mnist, font_pool, monkeypatch):
-    monkeypatch.setattr("mnist_core.mix.STYLE_DIGITS", 200)  # `best` types digits in fonts: a few, in one font
+    monkeypatch.setattr("mnist_core.training.mix.STYLE_DIGITS", 200)  # `best` types digits in fonts: a few, in one font
     config = PRESETS[preset].replace(epochs=4, hidden=tuple(min(h, 32) for h in PRESETS[preset].hidden))
     result = train(config, tiny_mnist)
     loss = result.history["loss"]

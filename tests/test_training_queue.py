@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from mnist_core.budget import Budget
 from mnist_core.config import TrainConfig
 from mnist_core.jobs.line import LEASE_SECONDS, JobQueue, QueueError, Status
 from mnist_core.jobs.runner import Runner
@@ -14,6 +13,7 @@ from mnist_core.owners import Actor, NotAllowed
 from mnist_core.store.database import Database, StoreError
 from mnist_core.store.database import jobs as jobs_table
 from mnist_core.store.runs import RunStore
+from mnist_core.training.budget import Budget
 from tests.helpers import ANN, BOB, CAT, load_tiny_mnist, wait_until
 
 LIMITS = Budget(seconds=600)

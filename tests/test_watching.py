@@ -8,15 +8,15 @@ import threading
 import numpy as np
 import pytest
 
-from mnist_core.analysis import confusion_matrix
 from mnist_core.config import TrainConfig
-from mnist_core.pipeline import Event, train_and_save
+from mnist_core.evaluation import confusion_matrix
 from mnist_core.store.database import Database
 from mnist_core.store.runs import RunStore
-from mnist_core.training import train
-from mnist_core.watching.film import FILM_FILE, Film, kept
-from mnist_core.watching.frame import MISTAKES, Frame, unit_pictures
-from mnist_core.watching.watcher import UNITS, Watcher, first_kernel
+from mnist_core.training.loop import train
+from mnist_core.training.pipeline import Event, train_and_save
+from mnist_core.training.watching.film import FILM_FILE, Film, kept
+from mnist_core.training.watching.frame import MISTAKES, Frame, unit_pictures
+from mnist_core.training.watching.watcher import UNITS, Watcher, first_kernel
 from tests.helpers import load_tiny_mnist
 
 SEED = TrainConfig(epochs=6, batch_size=64, learning_rate=0.5)  # the book's network, on tiny digits

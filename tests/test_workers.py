@@ -15,12 +15,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.budget import Budget
 from mnist_core.config import TrainConfig
 from mnist_core.jobs.line import JobQueue, Status
 from mnist_core.owners import Actor, Keys
 from mnist_core.store.database import Database
 from mnist_core.store.runs import RunStore
+from mnist_core.training.budget import Budget
 from tests.apptest import page_bytes
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from mnist_core.budget import Budget
 from mnist_core.config import TrainConfig
 from mnist_core.errors import UserError
 from mnist_core.owners import Actor, is_login
 from mnist_core.store.database import Database, clock, jobs, runners
+from mnist_core.training.budget import Budget
 
 HEARTBEAT_SECONDS = 1.0  # how often a runner renews its jobs' leases (and reads their stop flags)
 LEASE_SECONDS = 20.0  # a running job not heard of for this long lost its runner
@@ -283,11 +283,11 @@ def admit(queue: JobQueue, config: TrainConfig, preset: str, actor: Actor, budge
     (read from the model's file); font styles need fonts where it trains (checked when `here`,
     this machine, trains it); a fine-tune needs enough drawings its owner may learn from; then
     the budget's size and time, and memory (`free_bytes`, when `here`); then the line's limits."""
-    from mnist_core.finetune import require_drawings
     from mnist_core.reading.classifier import load_classifier
     from mnist_core.store.drawings import DrawingStore, Filter
     from mnist_core.store.runs import RunStore, resolve_model
-    from mnist_core.styles import training_designs
+    from mnist_core.training.finetune import require_drawings
+    from mnist_core.training.styles import training_designs
 
     if config.base_model:
         config = config.replace(**load_classifier(resolve_model(config.base_model, RunStore(queue.db))).shape())

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_core.budget import estimated_seconds, seconds_per_epoch
 from mnist_core.config import TrainConfig
 from mnist_core.jobs.line import NEXT, JobQueue, QueuedJob, Status
+from mnist_core.training.budget import estimated_seconds, seconds_per_epoch
 
 RECENT_SECONDS = 86_400.0  # the jobs whose epochs tell the machine's speed (the load they met taken out)
 RECENT_EPOCHS = 10  # of each job: its pace now, not its pace at the start

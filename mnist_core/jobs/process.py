@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from mnist_core.config import METRICS, History, TrainConfig
 from mnist_core.errors import USER_ERRORS
 from mnist_core.jobs.line import Status
-from mnist_core.pipeline import NOTHING_SAVED, Event, LoadData, Member
+from mnist_core.training.pipeline import NOTHING_SAVED, Event, LoadData, Member
 
 RECENT_EPOCHS = 10  # the epochs whose times tell the time left
 
@@ -72,7 +72,7 @@ class JobState:
     history: History = field(default_factory=lambda: {k: [] for k in METRICS})
     batch_loss: list[float] = field(default_factory=list)  # every batch of every epoch
     epoch_seconds: list[float] = field(default_factory=list)  # each epoch's training time
-    extras: dict = field(default_factory=dict)  # the last epoch's small payload beside the curves (training.Watch)
+    extras: dict = field(default_factory=dict)  # the last epoch's small payload beside the curves (loop.Watch)
     started: float = field(default_factory=time.time)
     fit_started: float | None = None
     first_epoch: float | None = None  # seconds from its start to its first epoch's end
@@ -300,11 +300,11 @@ def _serve(parent: int, load_data: LoadData, events: multiprocessing.Queue, orde
         os._exit(0)  # orphaned: nobody reads the events, and the job will be trained again
 
     threading.Thread(target=watch_parent, name="watch-parent", daemon=True).start()
-    from mnist_core.tensorflow_env import prepare
+    from mnist_core.training.tensorflow_env import prepare
 
     prepare()
-    import mnist_core.training  # noqa: F401  (TensorFlow and Keras: the slow imports, done before the job)
-    from mnist_core.pipeline import NothingTrained, train_and_save
+    import mnist_core.training.loop  # noqa: F401  (TensorFlow and Keras: the slow imports, done before the job)
+    from mnist_core.training.pipeline import NothingTrained, train_and_save
 
     try:
         data, failed = load_data(progress=lambda message, fraction: events.put((Event.DATA, message))), None

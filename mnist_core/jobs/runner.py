@@ -25,19 +25,14 @@ import socket
 import subprocess
 import threading
 
-from mnist_core import tensorflow_env
-from mnist_core.budget import (
-    TENSORFLOW_FILE_BYTES,
-    TRAINING_BASE_BYTES,
-    available_memory,
-    estimated_peak_bytes,
-    process_memory,
-)
 from mnist_core.jobs.line import HEARTBEAT_SECONDS, LEASE_SECONDS, RECENT_JOBS, JobQueue, QueuedJob, Status
 from mnist_core.jobs.pace import NEED_CORES, RECENT_EPOCHS, TOGETHER, LoadMeter, is_long
 from mnist_core.jobs.process import JobState, Spare, TrainingJob
-from mnist_core.pipeline import NOTHING_SAVED, LoadData, Member
+from mnist_core.limits import available_memory, process_memory
 from mnist_core.store.database import Database, StoreError
+from mnist_core.training import tensorflow_env
+from mnist_core.training.budget import TENSORFLOW_FILE_BYTES, TRAINING_BASE_BYTES, estimated_peak_bytes
+from mnist_core.training.pipeline import NOTHING_SAVED, LoadData, Member
 
 SPARE_BYTES = TRAINING_BASE_BYTES + TENSORFLOW_FILE_BYTES  # free memory a spare process needs: room to train
 
@@ -262,7 +257,7 @@ def progress(state: JobState, busy: float, epochs: int | None = None) -> dict:
     """What a job's heartbeat tells every server (line.QueuedJob.progress): its curves (its first
     `epochs`, for one that left), its last epochs' times and all its training time, the seconds
     from its start to its first epoch's end, what it is doing, the threads other work kept
-    runnable, and the last epoch's extras (training.Watch)."""
+    runnable, and the last epoch's extras (loop.Watch)."""
     n = state.epochs_done if epochs is None else epochs
     return {**{k: v[:n] for k, v in state.history.items()}, "seconds": state.epoch_seconds[:n][-RECENT_EPOCHS:],
             "fit": sum(state.epoch_seconds[:n]), "first": state.first_epoch, "phase": str(state.phase),

@@ -8,6 +8,7 @@ and where the ink differs from MNIST's own digits of that kind.
     r.closest                          # "If it is a digit, it is most like a 4 (99%)": the reading, kept
     notes = differences(x28, r.digit)  # ["Strokes thinner than 9 in 10 of MNIST's 4s", ...]
     picture = overlay(x28, r.digit)    # (196, 196, 3) uint8: the 28x28 with the differences drawn
+    answer(rounded(p), "a letter or a sign")   # the JSON a program reads (POST /predict, predict --json)
 
 A dense network has learned MNIST's digits as they are: about 20 px tall, strokes of their
 width, leaning as American writers lean. A drawing far outside those ranges is where it is
@@ -57,6 +58,22 @@ class Reading:
     def closest(self) -> str:
         """The reading of a drawing that is no digit, kept: what it would be if it were one."""
         return f"If it is a digit, it is most like {a_digit(self.digit)} ({self.confidence:.0%})"
+
+
+def rounded(probabilities: np.ndarray) -> list:
+    """Probabilities of any shape as JSON's numbers: Python floats to 6 decimals."""
+    return np.round(np.asarray(probabilities, np.float64), 6).tolist()
+
+
+def answer(probabilities: list[float], looks_like: str | None = None) -> dict:
+    """A reading as JSON, the one shape of the HTTP API and `predict --json`: {"digit": 3,
+    "confidence": 0.97, "probabilities": [...ten...], "not_a_digit": false}, and for a drawing
+    that is no digit, "not_a_digit": true, "looks_like": "a letter or a sign" (the digit is then
+    the closest one). `probabilities`: ten, rounded."""
+    best = max(range(len(probabilities)), key=probabilities.__getitem__)
+    item = {"digit": best, "confidence": probabilities[best], "probabilities": probabilities,
+            "not_a_digit": looks_like is not None}
+    return item if looks_like is None else {**item, "looks_like": looks_like}
 
 
 def a_digit(digit: int) -> str:

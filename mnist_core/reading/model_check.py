@@ -10,7 +10,7 @@ Keras safe mode stops code, not size: a 39 KB `.keras` whose config declares a l
 800,000 units, with HDF5 datasets declared but never written, loads as 636 million zeros; a
 DEFLATE entry expands 1000:1; a 1 KB file whose datasets are stored in 1x1 chunks takes 28 s of
 reads. So, from metadata alone, in this order:
-- the zip (`.keras`): each entry's declared size and compression ratio;
+- the zip (`.keras`): each entry's declared size and compression ratio (declared.zip_bomb);
 - the config (`config.json`, or the `.h5`'s `model_config`), at most 1 MB: planned
   (model_plan.py), its parameters being what the reader will read, a weight that several layers
   name counted for each; the weights' entry at most WEIGHT_BYTES a planned parameter;
@@ -36,12 +36,11 @@ from pathlib import Path
 
 import h5py
 
-from mnist_core.budget import available_memory
+from mnist_core.declared import zip_bomb
+from mnist_core.limits import MAX_PARAMETERS, available_memory
 from mnist_core.reading.model_plan import ModelError, Plan, plan_model
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
-MAX_PARAMETERS = 20_000_000  # a 2048-2048 dense network has 5.8 million; the shipped best, 1.9
-MAX_RATIO = 50  # a .keras entry's size over its compressed size: float weights compress ~1.1:1
 MAX_CONFIG_BYTES = 1_000_000
 COPIES = 6  # bytes per parameter, x4 for float32: weights, a traced graph, an optimizer's moments...
 WEIGHT_BYTES = 24  # a .keras's weights entry, per planned parameter: float64 weights and an optimizer's two moments
@@ -112,7 +111,7 @@ def _keras_zip(archive: zipfile.ZipFile, name: str, limit: int) -> tuple[Plan, b
     for info in entries.values():
         if info.file_size > 4 * 3 * limit:  # float32 weights and an optimizer's two moments
             raise ModelError(f"{name}: {info.filename} declares {info.file_size / 1e6:,.0f} MB")
-        if info.file_size > 1_000_000 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        if zip_bomb(info):
             raise ModelError(f"{name}: {info.filename} is compressed "
                              f"{info.file_size // max(info.compress_size, 1):,}:1, like a zip bomb")
     config = entries.get("config.json")

@@ -131,12 +131,19 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp((lo + hi) / 2))
 
 
+def confidence_bins(probabilities: np.ndarray, labels: np.ndarray,
+                    bins: int = ECE_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bin, confidence, right) of each reading (n, 10): its top probability's equal-width bin
+    (k/bins, (k+1)/bins], that probability, and whether it is the true digit."""
+    p = np.asarray(probabilities)
+    confidence, right = p.max(axis=1), p.argmax(axis=1) == np.asarray(labels)
+    return np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1), confidence, right
+
+
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
     """Sum over equal-width confidence bins of |accuracy - mean confidence|, weighted by the
     bin's share of the readings (confidence: the top probability)."""
-    p = np.asarray(probabilities)
-    confidence, right = p.max(axis=1), p.argmax(axis=1) == np.asarray(labels)
-    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)  # (k/bins, (k+1)/bins]
+    which, confidence, right = confidence_bins(probabilities, labels, bins)
     total = 0.0
     for k in range(bins):
         in_bin = which == k

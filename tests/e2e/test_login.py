@@ -13,7 +13,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import DrawingStore
 from mnist_core.store.runs import RunStore
-from mnist_core.training import train
+from mnist_core.training.loop import train
 from tests.e2e.pages import ONE, draw, open_selectbox, prediction, settled
 from tests.helpers import load_tiny_mnist
 from tests.oidc import auth_secrets, block_outside, end_session, login

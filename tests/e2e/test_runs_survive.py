@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
 def old_run_folder(runs_dir) -> None:
     """A run folder as the app saved them before the database."""
-    from mnist_core.training import train
+    from mnist_core.training.loop import train
 
     config = TrainConfig(epochs=1, batch_size=100)
     result = train(config, load_tiny_mnist())

@@ -39,11 +39,11 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.ops.gen_xla_ops import xla_optimization_barrier
 
-from mnist_core.augment import distort
 from mnist_core.config import METRICS, History, TrainConfig, split_validation
 from mnist_core.data import Mnist
-from mnist_core.mix import Mix, Pool, stack, style_pools
-from mnist_core.model import build_model, build_optimizer, members
+from mnist_core.training.augment import distort
+from mnist_core.training.mix import Mix, Pool, stack, style_pools
+from mnist_core.training.model import build_model, build_optimizer, members
 
 # epoch (0-based), logs: the METRICS, batch_loss (list), seconds; "extras" when `watch` gave some
 EpochCallback = Callable[[int, dict], None]

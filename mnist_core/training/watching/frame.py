@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_core.analysis import Mistake, confusion_matrix
+from mnist_core.evaluation import Mistake, confusion_matrix
 
 MISTAKES = 8  # wrong digits a frame keeps
 LEVELS = 127  # a picture's values, stored as int8 in [-127, 127]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_core.watching.frame import Frame, dequantize, quantize
+from mnist_core.training.watching.frame import Frame, dequantize, quantize
 
 FILM_FILE = "film.npz"  # the run file that holds it (store.runs: a run's files)
 EVERY_EPOCH = 10  # the first epochs, all kept

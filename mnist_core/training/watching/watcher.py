@@ -1,5 +1,5 @@
 """In the training process: after each epoch, a frame of the network (frame.py), for the page
-to show live and for the run to keep (film.py). It is a training.Watch.
+to show live and for the run to keep (film.py). It is a loop.Watch.
 
     watcher = Watcher.for_training(config, data)           # before train(): no TensorFlow yet
     result = train(config, data, watch=watcher)            # each epoch's logs["extras"]["frame"]
@@ -27,8 +27,8 @@ import numpy as np
 
 from mnist_core.config import History, TrainConfig, split_validation
 from mnist_core.data import Mnist
-from mnist_core.watching.film import Film, kept
-from mnist_core.watching.frame import Frame
+from mnist_core.training.watching.film import Film, kept
+from mnist_core.training.watching.frame import Frame
 
 SAMPLE = 1_000  # validation digits a frame is scored on: 100 a digit, enough to see its confusions
 UNITS = 16  # first-layer units shown of a network with hidden layers
@@ -59,7 +59,7 @@ class Watcher:
         return cls(config, x, y, None if base is None else first_kernel(base))
 
     def __call__(self, epoch: int, model: Any, history: History) -> dict[str, Any]:
-        """training.Watch: after epoch `epoch` (0-based) with `model` holding its weights, the
+        """loop.Watch: after epoch `epoch` (0-based) with `model` holding its weights, the
         latest frame for the epoch's logs, made anew when it is due."""
         done = epoch + 1
         if self._units is None:
@@ -112,7 +112,7 @@ def first_kernel(model: Any) -> np.ndarray:
     """The first Dense layer's kernel (784, units) of a Keras model (a committee's first member's)."""
     import keras
 
-    from mnist_core.model import members
+    from mnist_core.training.model import members
 
     net = members(model)[0]
     layer = next(layer for layer in net.layers if isinstance(layer, keras.layers.Dense))
@@ -123,7 +123,7 @@ def _is_output(model: Any) -> bool:
     """True when the first Dense layer is the last: the book's network, whose units are the digits."""
     import keras
 
-    from mnist_core.model import members
+    from mnist_core.training.model import members
 
     return sum(isinstance(layer, keras.layers.Dense) for layer in members(model)[0].layers) == 1
 
@@ -136,7 +136,7 @@ def _initial_model(config: TrainConfig) -> Any:
     shuffles, distortions and dropout draw from generators made at its start."""
     import keras
 
-    from mnist_core.model import build_model
+    from mnist_core.training.model import build_model
 
     keras.utils.set_random_seed(config.seed)
     return build_model(config)

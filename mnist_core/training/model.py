@@ -21,7 +21,7 @@ from mnist_core.config import TrainConfig
 def build_model(config: TrainConfig) -> keras.Model:
     """A Sequential model, not compiled: 784 inputs -> hidden ReLU layers -> 10 softmax outputs.
 
-    Training compiles it with the optimizer that really steps it (`training.train`), so a saved
+    Training compiles it with the optimizer that really steps it (`loop.train`), so a saved
     file carries that optimizer and its state, never a placeholder."""
     if config.committee == 1:
         return _network(config, "mnist_dense")

@@ -23,8 +23,8 @@ import hashlib
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_core.pen import thin
-from mnist_core.styles import _warp, cached_arrays, digit_28
+from mnist_core.training.pen import thin
+from mnist_core.training.styles import _warp, cached_arrays, digit_28
 
 VERSION = 1  # of the recipes below: a change makes new cache files
 KINDS = ("rescanned", "bent", "traced")

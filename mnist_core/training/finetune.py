@@ -103,8 +103,8 @@ def own_head(model: Any, data: Mnist, config: TrainConfig, labelled: np.ndarray 
         return None
     import keras
 
-    from mnist_core.model import members
-    from mnist_core.novelty_fit import fit_novelty
+    from mnist_core.training.model import members
+    from mnist_core.training.novelty_fit import fit_novelty
 
     dense = [layer for layer in members(model)[0].layers if isinstance(layer, keras.layers.Dense)]
     layers = dense_layers([w for layer in dense for w in layer.get_weights()])  # [(kernel, bias), ...]

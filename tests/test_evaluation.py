@@ -1,4 +1,4 @@
-"""What a model got right and wrong (analysis) and the training distortions (augment), on small
+"""What a model got right and wrong (evaluation) and the training distortions (augment), on small
 synthetic data: invariants, not just "it runs"."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_core.analysis import confident_mistakes, confusion_matrix, downsample, evaluate, first_layer_pictures
-from mnist_core.augment import distort
+from mnist_core.evaluation import confident_mistakes, confusion_matrix, downsample, evaluate, first_layer_pictures
 from mnist_core.reading.classifier import SEED_MODEL, load_classifier
+from mnist_core.training.augment import distort
 
 
 def test_confusion_matrix_counts_every_prediction_once():
@@ -66,7 +66,7 @@ def test_distort_shapes_and_range():
 
 
 def test_zero_distortion_is_the_identity():
-    from mnist_core.augment import _apply
+    from mnist_core.training.augment import _apply
 
     x = digits(8)
     zero, one = tf.zeros([8]), tf.ones([8])
@@ -78,7 +78,7 @@ def test_zero_distortion_is_the_identity():
 def test_chunks_are_the_whole_batch_drawn_once(monkeypatch):
     """The affine draws are made for the whole batch at once (Simard's fields, 300 MB for an
     epoch, are drawn chunk by chunk, so those depend on CHUNK)."""
-    import mnist_core.augment as augment
+    import mnist_core.training.augment as augment
 
     x = digits(100)
     whole = distort(x, tf.random.Generator.from_seed(4)).numpy()

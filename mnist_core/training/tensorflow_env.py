@@ -1,9 +1,9 @@
 """How this project starts TensorFlow, wherever it does (a training process, a worker, the
 command line's train and export): these settings, before its first import.
 
-    from mnist_core.tensorflow_env import prepare
+    from mnist_core.training.tensorflow_env import prepare
     prepare()          # then `import tensorflow`; a setting already in the environment is kept
-    python -m mnist_core.tensorflow_env     # measure oneDNN on and off on this machine, keep the faster
+    python -m mnist_core.training.tensorflow_env     # measure oneDNN on and off on this machine, keep the faster
 
 - TF_CPP_MIN_LOG_LEVEL=3: no C++ INFO lines (the command line promises one-line errors).
 - XLA's compiled programs are kept on disk (the cache folder's `xla/`): a training's epoch and
@@ -95,7 +95,7 @@ import sys, time
 import numpy as np
 from mnist_core.config import PRESETS
 from mnist_core.data import Mnist
-from mnist_core.training import train
+from mnist_core.training.loop import train
 rng = np.random.default_rng(0)
 y = rng.integers(0, 10, 60_000).astype(np.uint8)
 x = rng.integers(0, 40, (60_000, 28, 28)).astype(np.uint8)

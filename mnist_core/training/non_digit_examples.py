@@ -33,9 +33,9 @@ import string
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_core.fonts import Designs, draws_glyph, font_designs, split_designs, typed_glyph
 from mnist_core.reading.novelty import BLOB, LETTER, SCRIBBLE, SHAPE
-from mnist_core.styles import as_strokes, cached_arrays, digit_28
+from mnist_core.training.fonts import Designs, draws_glyph, font_designs, split_designs, typed_glyph
+from mnist_core.training.styles import as_strokes, cached_arrays, digit_28
 
 VERSION = 3  # of the recipe below (3: no lone loops or strokes; signs): a change makes new cache files
 # Letters a person reads as digits when they stand alone: O o (0), I l (1), S s (5), Z z (2),

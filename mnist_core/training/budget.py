@@ -25,10 +25,10 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from mnist_core.config import MNIST_TRAINING, TrainConfig, split_validation
 from mnist_core.errors import UserError
+from mnist_core.limits import MAX_PARAMETERS
 
 # The epoch the figures below were measured on: MNIST's training split at the default validation split.
 MEASURED_EPOCH = split_validation(MNIST_TRAINING, TrainConfig().validation_split)
@@ -145,7 +145,7 @@ class Budget:
     """What a deployment allows: each field is a setting of `[budget]` in the app's secrets."""
 
     seconds: float = 24 * 3600  # training time a job may take
-    max_parameters: int = 20_000_000  # the largest network a job may train
+    max_parameters: int = MAX_PARAMETERS  # the largest network a job may train
     jobs_per_hour: int = 1000  # jobs a person may start in any hour
     max_waiting: int = 1000  # jobs waiting in the whole line
     max_waiting_anonymous: int = 1000  # jobs waiting from visitors without a login, all together
@@ -188,79 +188,6 @@ class Budget:
 # one address; 2,000 imported drawings a person a day, 200 MB of drawings in all (about 20,000).
 SHARED = Budget(seconds=600, max_parameters=3_000_000, jobs_per_hour=6, max_waiting=20, max_waiting_anonymous=10,
                 max_waiting_per_address=5, imports_per_day=2_000, drawings_mb=200)
-
-
-def available_memory() -> int:
-    """Bytes this process may still take: its container's limit less what the container uses
-    (cgroup v2 or v1), else the machine's MemAvailable."""
-    container = container_memory()
-    if container is not None:
-        limit, used = container
-        return max(0, limit - used)
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 2**40  # unknown: the configured limit decides
-
-
-CGROUP = Path("/sys/fs/cgroup")
-UNLIMITED = 2**60  # cgroup v1 writes "no limit" as a number near 2**63
-
-
-def container_memory(cgroup: Path = CGROUP, own: Path = Path("/proc/self/cgroup")) -> tuple[int, int] | None:
-    """(limit, used) bytes of this process's memory cgroup, as the kernel counts them (v2's
-    memory.max and memory.current, or v1's memory.limit_in_bytes and usage_in_bytes), less the
-    file cache it would reclaim before it killed anything (memory.stat's inactive file pages): the
-    process's own group when the mount shows it, else the mount's root (a container sees its own
-    group there). None when no limit applies."""
-    groups = {}  # controller ("" for v2) -> the process's group path
-    try:
-        for line in own.read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            for controller in controllers.split(","):
-                groups[controller] = path.lstrip("/")
-    except (OSError, ValueError):
-        pass
-    candidates = [(cgroup / groups.get("", ""), "memory.max", "memory.current", "inactive_file"),
-                  (cgroup, "memory.max", "memory.current", "inactive_file"),
-                  (cgroup / "memory" / groups.get("memory", ""), "memory.limit_in_bytes", "memory.usage_in_bytes",
-                   "total_inactive_file"),
-                  (cgroup / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")]
-    for folder, limit_name, used_name, cache_name in candidates:
-        try:
-            limit = (folder / limit_name).read_text().strip()
-            used = int((folder / used_name).read_text())
-        except (OSError, ValueError):
-            continue
-        if limit != "max" and int(limit) < UNLIMITED:
-            return int(limit), max(0, used - _stat(folder, cache_name))
-    return None
-
-
-def _stat(folder: Path, name: str) -> int:
-    """One figure of a cgroup's memory.stat (0 when it has none)."""
-    try:
-        for line in (folder / "memory.stat").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == name:
-                return int(value)
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def process_memory(pid: int) -> int:
-    """A process's proportional memory (PSS) in bytes; 0 when it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 def running_on_community_cloud() -> bool:

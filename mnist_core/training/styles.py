@@ -27,9 +27,9 @@ from PIL import Image
 from mnist_core import atomic
 from mnist_core.data import cache_path
 from mnist_core.errors import UserError
-from mnist_core.fonts import Designs, font_designs, split_designs, typed_digit
-from mnist_core.pen import draw_with_pen, thin
 from mnist_core.preprocessing import NotADigit, preprocess
+from mnist_core.training.fonts import Designs, font_designs, split_designs, typed_digit
+from mnist_core.training.pen import draw_with_pen, thin
 
 VERSION = 2  # of the recipe below (2: preprocessing keeps thick strokes whole): a change makes new cache files
 STROKE_SHARE = 0.5  # of the digits drawn as pen strokes rather than typed

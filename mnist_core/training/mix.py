@@ -81,11 +81,11 @@ def style_pools(config: TrainConfig, x: np.ndarray, y: np.ndarray) -> list[Pool]
     """The pools a config asks for that are made from the training split or the fonts."""
     pools = []
     if config.pen:
-        from mnist_core.pen import redraw_mnist
+        from mnist_core.training.pen import redraw_mnist
 
         pools.append(Pool("pen", redraw_mnist(x, np.random.default_rng(config.seed)), y, config.pen))
     if config.styles:
-        from mnist_core.styles import style_digits
+        from mnist_core.training.styles import style_digits
 
         sx, sy = style_digits(STYLE_DIGITS, seed=config.seed)
         pools.append(Pool("styles", sx, sy.astype(y.dtype), config.styles))

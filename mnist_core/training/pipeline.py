@@ -39,12 +39,12 @@ import numpy as np
 from mnist_core.config import TrainConfig, split_validation
 from mnist_core.data import Mnist, load_mnist
 from mnist_core.errors import USER_ERRORS
-from mnist_core.finetune import accuracy, holdout, own_head, people_in
 from mnist_core.reading.novelty import fit_temperature
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import Collection, DrawingStore, Filter
 from mnist_core.store.runs import FineTune, Run, RunError, RunStore, Scores, model_files, resolve_model
-from mnist_core.watching.film import FILM_FILE
+from mnist_core.training.finetune import accuracy, holdout, own_head, people_in
+from mnist_core.training.watching.film import FILM_FILE
 
 
 class Event(enum.StrEnum):
@@ -81,7 +81,7 @@ class Member:
 @dataclass(frozen=True)
 class Outcome:
     run: Run  # the first member's
-    result: Any  # training.TrainResult (the trained model, history and scores)
+    result: Any  # loop.TrainResult (the trained model, history and scores)
     runs: dict[str, str] = field(default_factory=dict)  # job id -> run id: the line's members saved at the end
 
 
@@ -103,11 +103,11 @@ def train_and_save(
     (`job`: its id and its runner), only while that runner holds it (RunStore.save). `together`:
     more jobs of the line with these settings, each saved as its own run; `leaving()`: the ids
     of those that asked to leave since it was last called."""
-    from mnist_core.mix import Pool
-    from mnist_core.model import shape_of
     from mnist_core.reading.classifier import load_keras  # TensorFlow: imported when there is work for it
-    from mnist_core.training import train
-    from mnist_core.watching.watcher import Watcher
+    from mnist_core.training.loop import train
+    from mnist_core.training.mix import Pool
+    from mnist_core.training.model import shape_of
+    from mnist_core.training.watching.watcher import Watcher
 
     announce = on_event or (lambda kind, payload: None)
     store = RunStore(Database.open(database_url))  # a bad URL fails before minutes of training
@@ -163,7 +163,7 @@ def train_and_save(
 
 class _Group:
     """The members of one training: who is still in it, and a run saved for each who leaves,
-    from the weights at the end of the epoch in progress (a training.Watch)."""
+    from the weights at the end of the epoch in progress (a loop.Watch)."""
 
     def __init__(self, members: list[Member], stop: threading.Event | None, leaving: Callable[[], list[str]] | None,
                  store: RunStore, data: Mnist, config: TrainConfig, announce: OnEvent) -> None:
@@ -187,7 +187,7 @@ class _Group:
     def _save_now(self, member: Member, model: Any, history: dict[str, list[float]]) -> str | None:
         """The network as it is now, saved as the member's run (stopped here); None when it
         cannot be (its lease lost, the database away): the member ends without one."""
-        from mnist_core.training import TrainResult
+        from mnist_core.training.loop import TrainResult
 
         x, y = self.data.x_test.reshape(-1, 784).astype(np.float32) / 255.0, self.data.y_test
         p = np.concatenate([model(x[i:i + 2000], training=False).numpy() for i in range(0, len(x), 2000)])

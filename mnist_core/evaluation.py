@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mnist_core.data import Mnist
+from mnist_core.reading.novelty import ECE_BINS, confidence_bins, expected_calibration_error
 
 if TYPE_CHECKING:  # Keras (TensorFlow) loads with the first model, not on import
 
@@ -89,13 +90,9 @@ class Reliability:
     ece: float  # expected calibration error: the gap, weighted by the bins' shares
 
 
-def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> Reliability:
+def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> Reliability:
     """Readings (n, 10) against the true digits, in `bins` equal bins of confidence."""
-    from mnist_core.reading.novelty import expected_calibration_error
-
-    confidence = probabilities.max(axis=1)
-    right = probabilities.argmax(axis=1) == np.asarray(labels)
-    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    which, confidence, right = confidence_bins(probabilities, labels, bins)
     count = np.bincount(which, minlength=bins)
     with np.errstate(invalid="ignore"):
         mean_confidence = np.bincount(which, confidence, bins) / count

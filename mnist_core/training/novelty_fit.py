@@ -31,11 +31,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageFilter
 
-from mnist_core.config import split_validation
+from mnist_core.config import TrainConfig, split_validation
 from mnist_core.data import Mnist
-from mnist_core.digit_variants import variant_digits
-from mnist_core.non_digit_examples import LOOKS_LIKE, non_digit_examples
-from mnist_core.pen import redraw_mnist
 from mnist_core.reading.classifier import tta_views
 from mnist_core.reading.novelty import (
     KINDS,
@@ -50,9 +47,12 @@ from mnist_core.reading.novelty import (
     parts,
     view_probabilities,
 )
-from mnist_core.styles import NoFonts, digit_28, style_digits
+from mnist_core.training.digit_variants import variant_digits
+from mnist_core.training.non_digit_examples import LOOKS_LIKE, non_digit_examples
+from mnist_core.training.pen import redraw_mnist
+from mnist_core.training.styles import NoFonts, digit_28, style_digits
 
-VALIDATION_SPLIT = 0.2  # as every preset holds out
+VALIDATION_SPLIT = TrainConfig().validation_split  # as every preset holds out: the last 20%
 DIGITS_EACH = 12_000  # training-split digits as they are, drawn again, redrawn with a pen
 VARIANT_DIGITS = 24_000  # training-split digits rescanned, bent or traced (digit_variants)
 STYLE_DIGITS = 24_000  # the training fonts' digits (mix.STYLE_DIGITS: the pool `best` trains on)
