@@ -188,7 +188,7 @@ def test_a_leaver_asked_twice_leaves_alone():
     an epoch outlasts a heartbeat, and the repeat once stopped everyone trained with them."""
     from types import SimpleNamespace
 
-    from mnist_core.pipeline import Member
+    from mnist_core.training.pipeline import Member
 
     job = TrainingJob(CONFIG, "seed", load_tiny_mnist, "sqlite://", job=("ann", "s"),
                       together=[Member("bob", "seed", ("bob", "s")), Member("cat", "seed", ("cat", "s"))])
