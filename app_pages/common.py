@@ -10,6 +10,7 @@ import math
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -223,7 +224,7 @@ def actor() -> Actor:
     if st.user.get("is_logged_in", False):  # without [auth] in the secrets, st.user holds no such key
         email = str(st.user.get("email") or "").strip().lower()
         if email:
-            return Actor(f"user:{email}", admin=email in emails or _admin_session())
+            return Actor(f"user:{email}", admin=email in emails or _admin_session(), names=_names())
         st.session_state[NOTICE] = "That login gave no email address, which this app needs to know you: you are " \
                                    "known by your private link instead (log out, or use an account with an email)."
     try:
@@ -246,7 +247,15 @@ def actor() -> Actor:
     st.session_state[OWNER_PARAM] = link
     if given != link:
         st.query_params[OWNER_PARAM] = link  # kept in the URL: the visitor's private link
-    return Actor(owner, admin=_admin_session())
+    return Actor(owner, admin=_admin_session(), names=links.keys.pseudonym)
+
+
+def _names() -> Callable[[str], str] | None:
+    """How the actor names others (owners.Actor.whose): by pseudonym, when the keys can be read."""
+    try:
+        return identity_keys().pseudonym
+    except StoreError:
+        return None
 
 
 def _set_aside(links: Links, link: str, which: str) -> None:

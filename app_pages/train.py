@@ -374,18 +374,11 @@ def versus_book(config: TrainConfig, value: float, metric: str) -> str | None:
 
 def show_line(line: list[QueuedJob], pace: Pace, slots: int) -> None:
     """Everyone's jobs: the running ones, then the waiting ones in order, with estimated starts.
-    An admin sees who each is (pseudonyms), and may stop or cancel any of them."""
+    Everyone sees whose each is (owners.Actor.whose); an admin may stop or cancel any of them."""
     if not line:
         return
     st.subheader("The line")
     times = plan(line, pace, slots, jobs.now())
-    pseudonym = identity_keys().pseudonym
-
-    def whose(job: QueuedJob) -> str:
-        if job.owner == me.owner:
-            return "yours"
-        return pseudonym(job.owner) if me.admin else "another visitor's"
-
     def status(job: QueuedJob) -> str:
         if job.status == Status.QUEUED:
             return "waiting"
@@ -394,7 +387,7 @@ def show_line(line: list[QueuedJob], pace: Pace, slots: int) -> None:
 
     st.table(pd.DataFrame([{
         "": "▶" if j.status == Status.RUNNING else str(i),
-        "whose": whose(j),
+        "whose": me.whose(j.owner),
         "network": PRESET_TITLES.get(j.preset, j.preset),
         "epochs": j.config.epochs,
         "status": status(j),
@@ -405,7 +398,8 @@ def show_line(line: list[QueuedJob], pace: Pace, slots: int) -> None:
     if me.admin and others:
         left, right = st.columns([3, 1], vertical_alignment="bottom")
         chosen = left.selectbox("A job (admin)", others, key="train_admin_job",
-                                format_func=lambda j: f"{whose(j)}: {j.preset}, {j.config.epochs} epochs ({j.status})")
+                                format_func=lambda j: f"{me.whose(j.owner)}: {j.preset}, {j.config.epochs} epochs "
+                                                      f"({j.status})")
         if right.button("Stop or cancel it", key="train_admin_stop", icon=":material/stop:"):
             stop_or_cancel(chosen, me)
 

@@ -6,8 +6,9 @@
     keys.pseudonym("link:k3J9...x2")          # "brave-otter-7k2m9q4x": what others are shown
     links = Links(keys, db)                   # links as they stand now: replaceable
     newer = links.replace(link)               # the same owner; `link` stops working on every server
-    visitor = Actor(links.owner_of(newer))
+    visitor = Actor(links.owner_of(newer), names=keys.pseudonym)
     visitor.may_change(run.owner)             # False for a stranger's run
+    visitor.whose(run.owner)                  # "yours", "brave-otter-7k2m9q4x's" or "the operator's"
     OPERATOR.may_change(anything)             # the command line: whoever runs the server
 
 An owner is a string: "user:<email>" with Streamlit's login, "link:<id>" without it, and "" for
@@ -17,9 +18,10 @@ owner string alone (should it ever be seen) is not a key. A link whose owner rep
 leaked) is signed anew with its version, which the database keeps, so the old one is refused
 by every server at its next use while the owner, and everything theirs, stays the same. Owners
 never leave the server: pages,
-files and HTTP answers name people as "yours", "another visitor's" or a keyed pseudonym, which
-cannot be reversed without the secret (an unkeyed hash of `user:<email>` could be, from a
-class roster).
+files and HTTP answers name people as "yours", a keyed pseudonym, which cannot be reversed
+without the secret (an unkeyed hash of `user:<email>` could be, from a class roster), or
+"the operator's". Every page labels an owner by one policy, the actor's (Actor.whose): a class
+sees each other by pseudonym, whoever looks, as the class page and run names do.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from mnist_core.errors import UserError
@@ -49,11 +51,26 @@ class NotAllowed(UserError):
 
 @dataclass(frozen=True)
 class Actor:
+    """Who acts (the owner string and whether an admin), and how they see everyone else."""
+
     owner: str
     admin: bool = False
+    # owner -> pseudonym (Keys.pseudonym); None when the deployment's keys cannot be read (the
+    # database is down): others are then "another visitor's"
+    names: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
 
     def may_change(self, owner: str) -> bool:
         return self.admin or (bool(owner) and owner == self.owner)
+
+    def whose(self, owner: str) -> str:
+        """How this actor sees the owner of anything, on every page (a run, a job, a drawing):
+        "yours", "the operator's", or the owner's pseudonym ("brave-otter-7k2m9q4x's"), the
+        same whether the actor is an admin or not."""
+        if owner and owner == self.owner:
+            return "yours"
+        if not owner:
+            return "the operator's"
+        return f"{self.names(owner)}'s" if self.names is not None else "another visitor's"
 
     def require(self, owner: str, what: str) -> None:
         """Raise NotAllowed unless this actor may change something of `owner`'s."""

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mnist_core.owners import Keys, Links, NotAllowed, Throttle
+from mnist_core.owners import Actor, Keys, Links, NotAllowed, Throttle
 from mnist_core.store.database import Database
 
 
@@ -143,3 +143,11 @@ def test_over_the_servers_cap_only_clean_sessions_at_clean_addresses_are_heard()
     assert throttle.wait("fresh again", "a fourth address") == pytest.approx(60)
     clock.now += 60.01
     assert throttle.wait("fresh", "guesser 0") == 0
+
+
+def test_an_actor_sees_its_own_as_yours_and_everyone_else_by_pseudonym_admin_or_not():
+    keys = Keys(b"secret")
+    ann, admin = Actor("link:ann", names=keys.pseudonym), Actor("user:t@x", admin=True, names=keys.pseudonym)
+    assert ann.whose("link:ann") == "yours" and ann.whose("") == "the operator's"
+    assert ann.whose("link:bob") == admin.whose("link:bob") == f"{keys.pseudonym('link:bob')}'s"
+    assert Actor("link:ann").whose("link:bob") == "another visitor's"  # no keys: the database is down
