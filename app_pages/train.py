@@ -26,6 +26,7 @@ from app_pages.common import (
     classifier,
     client_address,
     confusion_chart,
+    deployment,
     draw_with,
     enlarge,
     identity_keys,
@@ -37,7 +38,6 @@ from app_pages.common import (
     pace_now,
     run_store,
     runner,
-    training_mode,
     training_slots,
     trains_here,
 )
@@ -63,6 +63,7 @@ from mnist_core.config import (
     settings,
 )
 from mnist_core.curves import MEMORISING, TRAINING, VALIDATION, memorising_from
+from mnist_core.deployment import Training
 from mnist_core.jobs.line import NEXT, WAITING_OR_RUNNING, QueuedJob, QueueError, Status, admit
 from mnist_core.jobs.pace import Pace, plan, unsubmitted
 from mnist_core.jobs.process import JobState, Phase
@@ -128,7 +129,7 @@ except StoreError as e:
     st.stop()
 if trains_here():
     runner().wake()  # a job left waiting (a restart, another server's line) starts here when this server is free
-if training_mode() != "server" and not jobs.runners():
+if deployment().training != Training.SERVER and not jobs.runners():
     st.warning("No worker has been seen in the last minute: jobs wait in the line until one starts "
                "(`python -m mnist_core worker --database URL` on a machine that reaches this app's database).")
 

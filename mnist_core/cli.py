@@ -218,6 +218,7 @@ def _keys(db):
     .streamlit/secrets.toml when it sets one (else $MNIST_IDENTITY_SECRET, else the database's)."""
     import tomllib
 
+    from mnist_core.deployment import Deployment
     from mnist_core.owners import Keys
     from mnist_core.store.database import PROJECT_ROOT
 
@@ -225,7 +226,7 @@ def _keys(db):
         secrets = tomllib.loads((PROJECT_ROOT / ".streamlit" / "secrets.toml").read_text())
     except (OSError, tomllib.TOMLDecodeError):
         secrets = {}
-    return Keys.of(db, str(secrets.get("identity", {}).get("secret") or "") or None)
+    return Keys.of(db, Deployment.from_secrets(secrets).identity_secret or None)
 
 
 def _classifier(ref: str | None, args: argparse.Namespace):
