@@ -178,13 +178,9 @@ class JobQueue:
             if row is None:
                 raise QueueError(f"no job has the id {job_id[:60]!r}")
             actor.require(row.owner, "stop or cancel this job")
-            if row.status == Status.QUEUED:
-                conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                    status=Status.CANCELLED, finished=clock()))
-            elif row.status == Status.RUNNING:
-                conn.execute(jobs.update().where(jobs.c.id == job_id).values(stop_requested=True))
-            else:
+            if row.status not in WAITING_OR_RUNNING:
                 raise QueueError(f"this job has already ended ({row.status})")
+            stop_or_cancel(conn, jobs.c.id == job_id)
 
     def claim(self, server: str, runs_on: str = "", fits: Callable[[QueuedJob], bool] | None = None
               ) -> QueuedJob | None:
@@ -274,6 +270,17 @@ class JobQueue:
             rows = conn.execute(sa.select(runners.c.runs_on, runners.c.slots).where(
                 runners.c.seen > clock() - within)).all()
         return [(r.runs_on, int(r.slots)) for r in rows]
+
+
+def stop_or_cancel(conn: sa.Connection, where: sa.ColumnElement, message: str = "") -> int:
+    """The cancel rule, for the jobs `where` selects, in the caller's write transaction (whoever
+    checked that the actor may): a waiting job leaves the line, cancelled with `message`; a
+    running one is asked to stop after its epoch, and saves what it trained. How many it found."""
+    cancelled = conn.execute(jobs.update().where(where, jobs.c.status == Status.QUEUED).values(
+        status=Status.CANCELLED, finished=clock(), message=message)).rowcount
+    stopped = conn.execute(jobs.update().where(where, jobs.c.status == Status.RUNNING).values(
+        stop_requested=True)).rowcount
+    return cancelled + stopped
 
 
 def admit(queue: JobQueue, config: TrainConfig, preset: str, actor: Actor, budget: Budget, *, here: bool = True,
