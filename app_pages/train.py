@@ -200,7 +200,7 @@ def show_plan(config: TrainConfig | None, problem: str, line: list[QueuedJob], p
                 st.warning("This server's memory is tight: the training fits, but TensorFlow will be read from "
                            "disk again and again, and it may take minutes instead of seconds.",
                            icon=":material/memory:")
-            waiting = sum(j.status == Status.QUEUED for j in line)
+            waiting = sum(j.status == Status.WAITING for j in line)
             st.metric("Starts", "at once" if starts < 1 else f"in about {duration(starts)}",
                       help=f"{ordinal(waiting + 1)} in the line; jobs with the same settings train together")
     if pressed:
@@ -308,8 +308,8 @@ def job_panel(job: QueuedJob, line: list[QueuedJob], pace: Pace, slots: int) -> 
     """The visitor's job, where the plan was: waiting, training (live), or ended with its results."""
     name = f"{identity_keys().pseudonym(job.owner).rsplit('-', 1)[0]}'s {job.preset}"
     st.caption(f"**Your job, {name}**: {summary(job.config)}")
-    if job.status == Status.QUEUED:
-        queued = [j.id for j in line if j.status == Status.QUEUED]
+    if job.status == Status.WAITING:
+        queued = [j.id for j in line if j.status == Status.WAITING]
         if job.id not in queued:  # claimed between the two reads: the next redraw shows it training
             st.info("Starting…", icon=":material/hourglass_top:")
             return
@@ -380,10 +380,8 @@ def show_line(line: list[QueuedJob], pace: Pace, slots: int) -> None:
         return
     st.subheader("The line")
     times = plan(line, pace, slots, jobs.now())
-    def status(job: QueuedJob) -> str:
-        if job.status == Status.QUEUED:
-            return "waiting"
-        return (f"training, epoch {job.epochs_done}" if job.epochs_done else "starting") + \
+    def status(job: QueuedJob) -> str:  # the status's own word, and where a running job is
+        return job.status + (f", epoch {job.epochs_done}" if job.epochs_done else "") + \
             (f" on {job.runs_on}" if job.runs_on else "")
 
     st.table(pd.DataFrame([{
@@ -419,7 +417,7 @@ def live_view(job_id: str | None, active: bool, config: TrainConfig | None, prob
         return
     if job is not None and (job.status in WAITING_OR_RUNNING) != active:
         st.rerun()
-    if job is not None and job.status == Status.QUEUED and trains_here():
+    if job is not None and job.status == Status.WAITING and trains_here():
         runner().wake()  # its runner may have ended just before the job came
     if job is not None:
         with st.container(border=True):

@@ -327,7 +327,7 @@ def _jobs(args: argparse.Namespace) -> int:
         if not args.job:
             raise QueueError(f"jobs {args.action} needs a job's id (`python -m mnist_core jobs` lists them)")
         job = queue.get(args.job)
-        wanted = Status.RUNNING if args.action == "stop" else Status.QUEUED
+        wanted = Status.RUNNING if args.action == "stop" else Status.WAITING
         if job.status != wanted:
             raise QueueError(f"{job.id} is {job.status}: only a {wanted} job can be {args.action}"
                              + ("ped" if args.action == "stop" else "led"))
