@@ -224,3 +224,17 @@ def test_a_job_an_older_app_left_queued_is_waiting_after_the_upgrade(sqlite_url)
     assert [(j.id, j.status) for j in line] == [(job.id, Status.WAITING)] and Status.WAITING == "waiting"
     with old.read() as conn:
         assert conn.execute(sa.select(jobs_table.c.status)).scalar_one() == "waiting"
+
+
+def test_a_finetune_is_admitted_with_its_bases_network_read_from_its_plan(sqlite_url, monkeypatch):
+    from mnist_core.config import PRESETS
+    from mnist_core.jobs.line import admit
+    from mnist_core.reading import classifier
+
+    def opened(*args, **kwargs):
+        raise AssertionError("the base model's weights were read to learn its shape")
+
+    monkeypatch.setattr(classifier, "load_classifier", opened)
+    config = PRESETS["finetune"].replace(base_model="default", drawings=0.0, hidden=(8,))
+    job = admit(JobQueue(Database.open(sqlite_url)), config, "finetune", Actor("link:ann"), Budget(), here=False)
+    assert (job.config.hidden, job.config.dropout, job.config.committee) == ((1024, 1024), 0.2, 1)

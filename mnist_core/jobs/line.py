@@ -294,13 +294,14 @@ def admit(queue: JobQueue, config: TrainConfig, preset: str, actor: Actor, budge
     this machine, trains it); a fine-tune needs enough drawings its owner may learn from; then
     the budget's size and time, and memory (`free_bytes`, when `here`); then the line's limits."""
     from mnist_core.finetune import require_drawings
-    from mnist_core.reading.classifier import load_classifier
+    from mnist_core.reading.model_check import open_model
     from mnist_core.store.drawings import DrawingStore, Filter
     from mnist_core.store.runs import RunStore, resolve_model
     from mnist_core.styles import training_designs
 
-    if config.base_model:
-        config = config.replace(**load_classifier(resolve_model(config.base_model, RunStore(queue.db))).shape())
+    if config.base_model:  # its plan, not its weights: the training process opens it to train
+        with open_model(resolve_model(config.base_model, RunStore(queue.db))) as base:
+            config = config.replace(**base.plan.shape_of())
     if here and config.styles:
         training_designs()  # NoFonts now, not after the job has waited in line
     if config.drawings:
