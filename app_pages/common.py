@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import ipaddress
-import math
 import os
 import secrets
 import tempfile
@@ -26,7 +25,7 @@ from mnist_core.jobs.line import JobQueue
 from mnist_core.jobs.pace import Pace, measured
 from mnist_core.jobs.runner import Runner
 from mnist_core.lesson import CLASS_HOURS, Scope, in_scope, run_names
-from mnist_core.owners import Actor, Keys, Links, NotAllowed, Throttle, password_matches
+from mnist_core.owners import Actor, Keys, Links, NotAllowed, Throttle, follow
 from mnist_core.people import people, remove_person
 from mnist_core.reading.classifier import (
     SHIPPED_MODELS,
@@ -195,27 +194,18 @@ def actor() -> Actor:
             return Actor(f"user:{email}", admin=email in emails or _admin_session(), names=_names())
         st.session_state[NOTICE] = "That login gave no email address, which this app needs to know you: you are " \
                                    "known by your private link instead (log out, or use an account with an email)."
+    given = st.query_params.get(OWNER_PARAM)
     try:
         links = identity_links()
-        given = st.query_params.get(OWNER_PARAM)
-        link = st.session_state.get(OWNER_PARAM)
-        if given and given != link:  # a link followed (a bookmark, another device) wins over the session's own
-            if links.owner_of(given) is not None:
-                link = given
-            else:
-                _set_aside(links, given, "That private link")
-        owner = links.owner_of(link) if link else None
-        if owner is None:
-            if link:
-                _set_aside(links, link, "Your private link")
-            link = links.keys.new_link()
-            owner = links.keys.owner_of(link)
+        visit = follow(links, given, st.session_state.get(OWNER_PARAM))
     except StoreError:  # no secret to sign with: this session is someone for now, and the URL is left alone
         return Actor(f"session:{_session_id()}", admin=_admin_session())
-    st.session_state[OWNER_PARAM] = link
-    if given != link:
-        st.query_params[OWNER_PARAM] = link  # kept in the URL: the visitor's private link
-    return Actor(owner, admin=_admin_session(), names=links.keys.pseudonym)
+    if visit.notice:
+        st.session_state[NOTICE] = visit.notice
+    st.session_state[OWNER_PARAM] = visit.link
+    if given != visit.link:
+        st.query_params[OWNER_PARAM] = visit.link  # kept in the URL: the visitor's private link
+    return Actor(visit.owner, admin=_admin_session(), names=links.keys.pseudonym)
 
 
 def _names() -> Callable[[str], str] | None:
@@ -224,13 +214,6 @@ def _names() -> Callable[[str], str] | None:
         return identity_keys().pseudonym
     except StoreError:
         return None
-
-
-def _set_aside(links: Links, link: str, which: str) -> None:
-    """One line on why a link does not act: replaced by its owner, or never made here."""
-    why = "was replaced by its owner (the link leaked?), so it no longer works" if links.replaced(link) else \
-        "was not made by this app, so it was set aside"
-    st.session_state[NOTICE] = f"{which} {why}: this page has a new one of its own."
 
 
 NOTICE = "identity_notice"  # session state: one line about the visitor's identity, shown once
@@ -363,17 +346,11 @@ def _try_admin_password() -> None:
     given, st.session_state["admin_password"] = st.session_state.get("admin_password", ""), ""
     if not given:
         return
-    session, address, throttle = _session_id(), client_address(), _throttle()
-    wait = throttle.wait(session, address)
-    if wait > 0:
-        st.session_state["admin_message"] = f"Too many wrong passwords: try again in {math.ceil(wait)} s."
-    elif password_matches(given, deployment().admin_password):
-        throttle.succeeded(session)
+    wrong = _throttle().attempt(_session_id(), client_address(), given, deployment().admin_password)
+    if wrong is None:
         st.session_state["admin"] = True
     else:
-        throttle.failed(session, address)
-        wait = math.ceil(throttle.wait(session, address))
-        st.session_state["admin_message"] = f"Wrong password; the next try in {wait} s."
+        st.session_state["admin_message"] = wrong
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")

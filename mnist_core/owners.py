@@ -6,6 +6,7 @@
     keys.pseudonym("link:k3J9...x2")          # "brave-otter-7k2m9q4x": what others are shown
     links = Links(keys, db)                   # links as they stand now: replaceable
     newer = links.replace(link)               # the same owner; `link` stops working on every server
+    visit = follow(links, given=url_link, kept=session_link)   # who a page's visitor is, and why a link was set aside
     visitor = Actor(links.owner_of(newer), names=keys.pseudonym)
     visitor.may_change(run.owner)             # False for a stranger's run
     visitor.whose(run.owner)                  # "yours", "brave-otter-7k2m9q4x's" or "the operator's"
@@ -29,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import os
 import secrets
 import threading
@@ -197,6 +199,40 @@ class Links:
         return self.keys.link(link_id, version + 1)
 
 
+@dataclass(frozen=True)
+class Visit:
+    owner: str
+    link: str  # the visitor's link now: kept in their session and their URL
+    notice: str = ""  # one line on a link set aside, for the visitor
+
+
+def follow(links: Links, given: str | None, kept: str | None) -> Visit:
+    """Who a visitor is, from the link in their URL (`given`) and the one their session kept: a
+    link followed (a bookmark, another device) wins over the session's own; one this deployment
+    did not sign, or one its owner replaced since, acts no more and is set aside for a fresh
+    one, with a line saying why. StoreError when the database cannot be read."""
+    link, notice = kept, ""
+    if given and given != link:
+        if links.owner_of(given) is not None:
+            link = given
+        else:
+            notice = _set_aside(links, given, "That private link")
+    owner = links.owner_of(link) if link else None
+    if owner is None:
+        if link:
+            notice = _set_aside(links, link, "Your private link")
+        link = links.keys.new_link()
+        owner = links.keys.owner_of(link)
+    return Visit(owner, link, notice)
+
+
+def _set_aside(links: Links, link: str, which: str) -> str:
+    """One line on why a link does not act: replaced by its owner, or never made here."""
+    why = "was replaced by its owner (the link leaked?), so it no longer works" if links.replaced(link) else \
+        "was not made by this app, so it was set aside"
+    return f"{which} {why}: this page has a new one of its own."
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -277,6 +313,18 @@ class Throttle:
                 self._recent(times, now)
             self._tries = {k: v for k, v in self._tries.items() if v}  # bounded by the window's tries
             self._streak = {k: v for k, v in self._streak.items() if f"s:{k}" in self._tries}
+
+    def attempt(self, session: str, address: str, given: str, password: str) -> str | None:
+        """One try at the admin `password`, counted once: None when it is right (the session
+        starts afresh), else the line the guesser is shown. A try that must wait is not compared."""
+        wait = self.wait(session, address)
+        if wait > 0:
+            return f"Too many wrong passwords: try again in {math.ceil(wait)} s."
+        if password_matches(given, password):
+            self.succeeded(session)
+            return None
+        self.failed(session, address)
+        return f"Wrong password; the next try in {math.ceil(self.wait(session, address))} s."
 
     def succeeded(self, session: str) -> None:
         with self._lock:
