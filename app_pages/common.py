@@ -4,9 +4,7 @@ line and this server's runner, who the visitor is, the model list, the charts.""
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import ipaddress
 import os
 import secrets
 import tempfile
@@ -275,18 +273,9 @@ def admin_panel(me: Actor) -> None:
 
 
 def client_address() -> str:
-    """This visitor's network address as the line and the admin throttle count it (a keyed
-    tag); "" when Streamlit does not know it, or it is this machine's own (a proxy in front, or
-    a test). An IPv6 address counts by its /64: one host may hold the whole of it."""
-    address = str(getattr(st.context, "ip_address", "") or "")
-    if not address or address in ("127.0.0.1", "::1"):
-        return ""
-    with contextlib.suppress(ValueError):
-        ip = ipaddress.ip_address(address)
-        if ip.version == 6 and ip.ipv4_mapped is None:
-            address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    """This visitor's network address as the line and the admin throttle count it (owners.Keys.client)."""
     try:
-        return identity_keys().tag(address)
+        return identity_keys().client(str(getattr(st.context, "ip_address", "") or ""))
     except StoreError:
         return ""
 

@@ -28,8 +28,10 @@ sees each other by pseudonym, whoever looks, as the class page and run names do.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import ipaddress
 import math
 import os
 import secrets
@@ -144,6 +146,18 @@ class Keys:
     def tag(self, address: str) -> str:
         """A client address as the database may keep it: keyed, so not an address any more."""
         return _b64(self._mac("address", address, 12))
+
+    def client(self, address: str) -> str:
+        """A visitor's network address as the line and the admin throttle count it (a keyed
+        tag); "" when it is unknown, or this machine's own (a proxy in front, or a test). An IPv6
+        address counts by its /64: one host may hold the whole of it."""
+        if not address or address in ("127.0.0.1", "::1"):
+            return ""
+        with contextlib.suppress(ValueError):
+            ip = ipaddress.ip_address(address)
+            if ip.version == 6 and ip.ipv4_mapped is None:
+                address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        return self.tag(address)
 
     def pseudonym(self, owner: str) -> str:
         """A readable name for an owner, stable, and not reversible without the secret: 48

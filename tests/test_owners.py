@@ -175,3 +175,11 @@ def test_a_try_at_the_admin_password_is_compared_only_when_the_guesser_may_try()
     now[0] += 1
     assert throttle.attempt("s", "", "correct horse", "correct horse") is None
     assert throttle.attempt("t", "", "", "") is not None  # no password set: nobody is admitted
+
+
+def test_a_client_counts_by_its_address_and_an_ipv6_host_by_its_64():
+    keys = Keys(b"secret")
+    assert keys.client("") == keys.client("127.0.0.1") == keys.client("::1") == ""  # unknown, or a proxy in front
+    assert keys.client("2001:db8:1:2::5") == keys.client("2001:db8:1:2:ffff::9") != keys.client("2001:db8:1:3::5")
+    assert keys.client("203.0.113.7") != keys.client("203.0.113.8") and "203" not in keys.client("203.0.113.7")
+    assert keys.client("::ffff:203.0.113.7") != keys.client("::ffff:203.0.113.8")  # IPv4 behind IPv6: each its own
