@@ -146,11 +146,17 @@ def chosen_config() -> tuple[TrainConfig | None, str]:
         return None, str(e)
 
 
+def memory_here() -> int | None:
+    """Bytes the next job may take, when this server trains it: what the container has free, and
+    what this server's trainings hold (free again before the next job starts); None: workers train."""
+    return available_memory() + runner().training_memory() if trains_here() else None
+
+
 def start(config: TrainConfig) -> None:
     """Start pressed: the job in the line (or the same one, pressed twice), then the page again."""
     try:  # memory is the training machine's: this server's when it trains here
         admit(jobs, config, preset_name, me, limits, here=trains_here(), address=client_address(),
-              free_bytes=available_memory() + runner().training_memory() if trains_here() else None)
+              free_bytes=memory_here())
     except (ConfigError, DrawingError, ModelError, NoFonts, RunError) as e:
         st.error(f"Check the settings: {e}")
         return
@@ -196,7 +202,7 @@ def show_plan(config: TrainConfig | None, problem: str, line: list[QueuedJob], p
             mine = unsubmitted(config, preset_name, me.owner, limits.seconds)
             starts, ends = plan(line, pace, training_slots(jobs), jobs.now(), mine)[NEXT]
             st.metric("Takes here", f"about {duration(ends - starts)}", help=f"From {pace.basis}.")
-            if trains_here() and slowed_by_memory(config, available_memory() + runner().training_memory()):
+            if trains_here() and slowed_by_memory(config, memory_here()):
                 st.warning("This server's memory is tight: the training fits, but TensorFlow will be read from "
                            "disk again and again, and it may take minutes instead of seconds.",
                            icon=":material/memory:")
