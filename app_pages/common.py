@@ -18,7 +18,7 @@ from streamlit.typing import UploadedFile
 
 from mnist_core import data as mnist_data
 from mnist_core.budget import Budget
-from mnist_core.deployment import Deployment, DeploymentError, Training
+from mnist_core.deployment import VARIABLES, Deployment, DeploymentError, Training
 from mnist_core.jobs.line import JobQueue
 from mnist_core.jobs.pace import Pace, measured
 from mnist_core.jobs.runner import Runner
@@ -46,16 +46,27 @@ SHIPPED_CHOICES = {f"Default: best dense model ({SHIPPED_TEST_ACCURACY['default'
 
 def deployment() -> Deployment:
     """This deployment's settings, from the app's secrets (deployment.Deployment); a wrong one
-    stops the page with one line."""
+    stops the page with one line. Read anew only when the secrets or what else it reads
+    change: a stroke asks ten times."""
     try:
         secrets = st.secrets.to_dict()
     except FileNotFoundError:  # no secrets.toml at all
         secrets = {}
-    try:
-        return Deployment.from_secrets(secrets)
-    except DeploymentError as e:
-        st.error(f"The secrets are wrong: {e}.")
-        st.stop()
+    key = (repr(secrets), os.getcwd(), *(os.environ.get(name) for name in VARIABLES))
+    found = _DEPLOYMENTS.get(key)
+    if found is None:
+        try:
+            found = Deployment.from_secrets(secrets)
+        except DeploymentError as e:
+            st.error(f"The secrets are wrong: {e}.")
+            st.stop()
+        if len(_DEPLOYMENTS) >= 8:  # tests change them; a server hardly ever
+            _DEPLOYMENTS.clear()
+        _DEPLOYMENTS[key] = found
+    return found
+
+
+_DEPLOYMENTS: dict[tuple, Deployment] = {}  # (the secrets, the folder, VARIABLES) -> what they say
 
 
 def budget() -> Budget:

@@ -31,6 +31,9 @@ from mnist_core.jobs.pace import training_slots
 from mnist_core.store.database import database_url
 
 DATABASE = ("connections", "mnist")  # the secrets' table of the database's URL
+# what from_secrets reads besides the secrets (store.database, budget.running_on_community_cloud),
+# and the working folder: a deployment read once stays right while these stay the same
+VARIABLES = ("MNIST_DATABASE_URL", "MNIST_DATA_DIR", "MNIST_SHARED")
 
 
 class DeploymentError(UserError):

@@ -56,3 +56,11 @@ def test_a_wrong_number_in_the_secrets_stops_the_app_with_one_line_not_a_traceba
     at.secrets["budget"] = {"seconds": "ten minutes"}
     at.run()
     assert not at.exception and at.error[0].value.startswith("The secrets are wrong: `[budget]`")
+
+
+def test_the_pages_read_the_deployment_anew_when_what_it_reads_changes(monkeypatch):
+    from app_pages.common import deployment
+
+    for url in ("sqlite:///one.db", "sqlite:///two.db"):
+        monkeypatch.setenv("MNIST_DATABASE_URL", url)
+        assert deployment().database_url == url and deployment() is deployment()
