@@ -1,15 +1,14 @@
-"""What the pages share: the database, models and data loaded once per process, the training
-line and this server's runner, who the visitor is, the budget, the model list, the charts."""
+"""What the pages share: the deployment's settings (read from st.secrets by the core's
+deployment.Deployment), the database, models and data loaded once per process, the training
+line and this server's runner, who the visitor is, the model list, the charts."""
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import ipaddress
-import math
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +17,12 @@ import streamlit as st
 from streamlit.typing import UploadedFile
 
 from mnist_core import data as mnist_data
+from mnist_core.deployment import VARIABLES, Deployment, DeploymentError, Training
 from mnist_core.jobs.line import JobQueue
 from mnist_core.jobs.pace import Pace, measured
-from mnist_core.jobs.pace import training_slots as default_slots
 from mnist_core.jobs.runner import Runner
 from mnist_core.lesson import CLASS_HOURS, Scope, in_scope, run_names
-from mnist_core.owners import Actor, Keys, Links, NotAllowed, Throttle, password_matches
+from mnist_core.owners import Actor, Keys, Links, NotAllowed, Throttle, follow
 from mnist_core.people import people, remove_person
 from mnist_core.reading.classifier import (
     SHIPPED_MODELS,
@@ -33,51 +32,51 @@ from mnist_core.reading.classifier import (
     store_upload,
 )
 from mnist_core.scoreboard import Score, scoreboard
-from mnist_core.store.database import Database, StoreError, database_url
+from mnist_core.store.database import Database, StoreError
 from mnist_core.store.drawings import DrawingStore, Filter
 from mnist_core.store.runs import Run, RunIndex, RunStore, legacy_runs_dir
-from mnist_core.training.budget import Budget, running_on_community_cloud
+from mnist_core.training.budget import Budget
 
 UPLOADED_MODELS = Path(tempfile.gettempdir()) / "mnist-dense-uploads"
 MODEL_KEY = "model_choice"  # session state: the label of the model the Draw page uses
 UPLOAD_KEY = "draw_model_upload"  # session state: (the uploader's file id, where its bytes are kept)
 SHIPPED_CHOICES = {f"Default: best dense model ({SHIPPED_TEST_ACCURACY['default']:.2%})": "default",
                    f"The book's fit ({SHIPPED_TEST_ACCURACY['seed']:.2%})": "seed"}
-SECRET = "mnist"  # .streamlit/secrets.toml: [connections.mnist] url = "postgresql://..."
 
 
-def secrets_section(*keys: str) -> dict:
-    """A table of .streamlit/secrets.toml (e.g. "connections", "mnist"); {} when absent."""
+def deployment() -> Deployment:
+    """This deployment's settings, from the app's secrets (deployment.Deployment); a wrong one
+    stops the page with one line. Read anew only when the secrets or what else it reads
+    change: a stroke asks ten times."""
     try:
-        section = st.secrets
-        for key in keys:
-            section = section.get(key, {})
-        return dict(section)
+        secrets = st.secrets.to_dict()
     except FileNotFoundError:  # no secrets.toml at all
-        return {}
+        secrets = {}
+    key = (repr(secrets), os.getcwd(), *(os.environ.get(name) for name in VARIABLES))
+    found = _DEPLOYMENTS.get(key)
+    if found is None:
+        try:
+            found = Deployment.from_secrets(secrets)
+        except DeploymentError as e:
+            st.error(f"The secrets are wrong: {e}.")
+            st.stop()
+        if len(_DEPLOYMENTS) >= 8:  # tests change them; a server hardly ever
+            _DEPLOYMENTS.clear()
+        _DEPLOYMENTS[key] = found
+    return found
 
 
-def configured_url() -> str:
-    """The database URL: the app's secret `[connections.mnist] url`, else $MNIST_DATABASE_URL,
-    else the SQLite file in the data folder."""
-    return database_url(secrets_section("connections", SECRET).get("url"))
+_DEPLOYMENTS: dict[tuple, Deployment] = {}  # (the secrets, the folder, VARIABLES) -> what they say
 
 
 def budget() -> Budget:
-    """What a job, a person and the line may take: `[budget]` in the secrets (budget.Budget's
-    fields), else the defaults for a shared server (on Community Cloud, or `shared = true`) or a
-    local one."""
-    return Budget.for_deployment(shared(), secrets_section("budget"))
-
-
-def shared() -> bool:
-    """Whether this app is shared by many people (a class): on Community Cloud, or `[budget] shared = true`."""
-    return bool(secrets_section("budget").get("shared")) or running_on_community_cloud()
+    """What a job, a person and the line may take (budget.Budget, from `[budget]`)."""
+    return deployment().budget
 
 
 def run_store() -> RunStore:
     """The runs, in the database every session and server shares; StoreError if it is down."""
-    return _run_store(configured_url())
+    return _run_store(deployment().database_url)
 
 
 @st.cache_resource(show_spinner="Opening the database…")
@@ -136,26 +135,16 @@ def job_queue() -> JobQueue:
     return JobQueue(run_store().db)
 
 
-def training_mode() -> str:
-    """Where jobs train, from `[training] on` in the secrets: "server" (this app server, the
-    default), "workers" (only `python -m mnist_core worker` processes: this server never trains,
-    its container stays small), or "both"."""
-    mode = str(secrets_section("training").get("on") or "server")
-    if mode not in ("server", "workers", "both"):
-        st.error(f'The secrets are wrong: `[training] on` must be "server", "workers" or "both", not {mode[:20]!r}.')
-        st.stop()
-    return mode
-
-
 def trains_here() -> bool:
-    return training_mode() != "workers"
+    return deployment().trains_here
 
 
 def runner() -> Runner:
     """This server's runner, woken by every Train page: `[training] slots` trainings at once
     (default: as many as the cores allow, pace.training_slots; another starts only where one was
     started ahead and memory allows: jobs.runner)."""
-    return _runner(configured_url(), int(secrets_section("training").get("slots") or default_slots()))
+    settings = deployment()
+    return _runner(settings.database_url, settings.slots)
 
 
 @st.cache_resource
@@ -171,7 +160,8 @@ SPARE_VARIABLE = "MNIST_TRAINING_SPARE"  # "0": no training process started ahea
 def training_slots(jobs: JobQueue) -> int:
     """Trainings at once for this deployment's line: this server's, and its workers'."""
     here = runner().slots if trains_here() else 0
-    return max(1, here + (sum(slots for _, slots in jobs.runners()) if training_mode() != "server" else 0))
+    workers = sum(slots for _, slots in jobs.runners()) if deployment().training != Training.SERVER else 0
+    return max(1, here + workers)
 
 
 def pace_now(jobs: JobQueue) -> Pace:
@@ -186,7 +176,8 @@ SESSION = "visitor_session"  # session state: this browser session's own random 
 
 def identity_keys() -> Keys:
     """The deployment's keys: `[identity] secret` in the secrets, else the database's own."""
-    return _keys(configured_url(), str(secrets_section("identity").get("secret") or ""))
+    settings = deployment()
+    return _keys(settings.database_url, settings.identity_secret)
 
 
 @st.cache_resource(show_spinner=False)
@@ -199,61 +190,39 @@ def identity_links() -> Links:
     return Links(identity_keys(), run_store().db)
 
 
-def admin_emails() -> list[str]:
-    """`[admins] emails`, lower-cased; a string instead of a list stops the app with one line
-    (a string would match substrings: "her@x" in "teacher@x")."""
-    emails = secrets_section("admins").get("emails", [])
-    if not isinstance(emails, list | tuple):
-        st.error('The secrets are wrong: `[admins] emails` must be a list, e.g. emails = ["teacher@school.org"].')
-        st.stop()
-    return [str(e).strip().lower() for e in emails]
-
-
-def login_configured() -> bool:
-    return bool(secrets_section("auth"))
-
-
 def actor() -> Actor:
     """Who this visitor is: their login (with st.login configured), else their private link, a
     signed token kept in their own URL so that a reload or a bookmark comes back to their runs.
     A link this deployment did not sign, or one its owner replaced since, is set aside for a
     fresh one (checked at every run: a replaced link acts no more, here or anywhere). Admins: logged-in emails
     listed in `[admins] emails`, or a session that gave `[admins] password` (admin_login)."""
-    emails = admin_emails()
+    emails = deployment().admins
     if st.user.get("is_logged_in", False):  # without [auth] in the secrets, st.user holds no such key
         email = str(st.user.get("email") or "").strip().lower()
         if email:
-            return Actor(f"user:{email}", admin=email in emails or _admin_session())
+            return Actor(f"user:{email}", admin=email in emails or _admin_session(), names=_names())
         st.session_state[NOTICE] = "That login gave no email address, which this app needs to know you: you are " \
                                    "known by your private link instead (log out, or use an account with an email)."
+    given = st.query_params.get(OWNER_PARAM)
     try:
         links = identity_links()
-        given = st.query_params.get(OWNER_PARAM)
-        link = st.session_state.get(OWNER_PARAM)
-        if given and given != link:  # a link followed (a bookmark, another device) wins over the session's own
-            if links.owner_of(given) is not None:
-                link = given
-            else:
-                _set_aside(links, given, "That private link")
-        owner = links.owner_of(link) if link else None
-        if owner is None:
-            if link:
-                _set_aside(links, link, "Your private link")
-            link = links.keys.new_link()
-            owner = links.keys.owner_of(link)
+        visit = follow(links, given, st.session_state.get(OWNER_PARAM))
     except StoreError:  # no secret to sign with: this session is someone for now, and the URL is left alone
         return Actor(f"session:{_session_id()}", admin=_admin_session())
-    st.session_state[OWNER_PARAM] = link
-    if given != link:
-        st.query_params[OWNER_PARAM] = link  # kept in the URL: the visitor's private link
-    return Actor(owner, admin=_admin_session())
+    if visit.notice:
+        st.session_state[NOTICE] = visit.notice
+    st.session_state[OWNER_PARAM] = visit.link
+    if given != visit.link:
+        st.query_params[OWNER_PARAM] = visit.link  # kept in the URL: the visitor's private link
+    return Actor(visit.owner, admin=_admin_session(), names=links.keys.pseudonym)
 
 
-def _set_aside(links: Links, link: str, which: str) -> None:
-    """One line on why a link does not act: replaced by its owner, or never made here."""
-    why = "was replaced by its owner (the link leaked?), so it no longer works" if links.replaced(link) else \
-        "was not made by this app, so it was set aside"
-    st.session_state[NOTICE] = f"{which} {why}: this page has a new one of its own."
+def _names() -> Callable[[str], str] | None:
+    """How the actor names others (owners.Actor.whose): by pseudonym, when the keys can be read."""
+    try:
+        return identity_keys().pseudonym
+    except StoreError:
+        return None
 
 
 NOTICE = "identity_notice"  # session state: one line about the visitor's identity, shown once
@@ -285,7 +254,7 @@ def identity_panel(me: Actor) -> None:
                                "link stops working at once, on every device (do it if it leaked)")
                 st.button("Start afresh", key="identity_afresh", on_click=_start_afresh, icon=":material/restart_alt:",
                           help="A new link, a new you: the old link keeps its runs and drawings")
-        if login_configured():
+        if deployment().login:
             st.button("Log in", key="identity_login", on_click=st.login, icon=":material/login:",
                       help="Safer than a link: your runs and drawings follow your account")
 
@@ -315,18 +284,9 @@ def admin_panel(me: Actor) -> None:
 
 
 def client_address() -> str:
-    """This visitor's network address as the line and the admin throttle count it (a keyed
-    tag); "" when Streamlit does not know it, or it is this machine's own (a proxy in front, or
-    a test). An IPv6 address counts by its /64: one host may hold the whole of it."""
-    address = str(getattr(st.context, "ip_address", "") or "")
-    if not address or address in ("127.0.0.1", "::1"):
-        return ""
-    with contextlib.suppress(ValueError):
-        ip = ipaddress.ip_address(address)
-        if ip.version == 6 and ip.ipv4_mapped is None:
-            address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    """This visitor's network address as the line and the admin throttle count it (owners.Keys.client)."""
     try:
-        return identity_keys().tag(address)
+        return identity_keys().client(str(getattr(st.context, "ip_address", "") or ""))
     except StoreError:
         return ""
 
@@ -372,7 +332,7 @@ def admin_login() -> None:
     """In the sidebar: the admin password, when one is set in the secrets; each wrong try slows
     the guesser's next ones down (owners.Throttle: its session and its address, never the admin
     in a fresh session elsewhere), and the compare is constant-time."""
-    if not _admin_password() or _admin_session():
+    if not deployment().admin_password or _admin_session():
         return
     with st.sidebar.popover("Admin", icon=":material/shield_person:"):
         st.text_input("Admin password", type="password", key="admin_password", on_change=_try_admin_password)
@@ -381,26 +341,16 @@ def admin_login() -> None:
             st.error(message)
 
 
-def _admin_password() -> str:
-    return str(secrets_section("admins").get("password") or "")
-
-
 def _try_admin_password() -> None:
     """One try, counted once (a callback: the field's value is not read again on later reruns)."""
     given, st.session_state["admin_password"] = st.session_state.get("admin_password", ""), ""
     if not given:
         return
-    session, address, throttle = _session_id(), client_address(), _throttle()
-    wait = throttle.wait(session, address)
-    if wait > 0:
-        st.session_state["admin_message"] = f"Too many wrong passwords: try again in {math.ceil(wait)} s."
-    elif password_matches(given, _admin_password()):
-        throttle.succeeded(session)
+    wrong = _throttle().attempt(_session_id(), client_address(), given, deployment().admin_password)
+    if wrong is None:
         st.session_state["admin"] = True
     else:
-        throttle.failed(session, address)
-        wait = math.ceil(throttle.wait(session, address))
-        st.session_state["admin_message"] = f"Wrong password; the next try in {wait} s."
+        st.session_state["admin_message"] = wrong
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")
@@ -475,7 +425,7 @@ def draw_with(run: Run, me: Actor) -> None:
 def scope_picker(key: str, default: Scope) -> Scope:
     """Which runs a list shows: mine, the class's (the last hours') or everyone's; a list on a
     shared server starts at `default`, on one's own machine at everyone's."""
-    default = default if shared() else Scope.EVERYONE
+    default = default if deployment().shared else Scope.EVERYONE
     chosen = st.segmented_control("Whose runs", list(Scope), default=default, key=key,
                                   help=f"The class: the runs made in the last {CLASS_HOURS} hours")
     return Scope(chosen) if chosen else default

@@ -65,7 +65,7 @@ for row in range(0, len(shown), COLUMNS):
     for column, d in zip(st.columns(COLUMNS), shown[row:row + COLUMNS], strict=False):
         read = "imported" if d.predicted is None else (f"read {d.predicted}" if d.wrong else "read right")
         column.image(enlarge(d.pixels / 255.0, 84), caption=f"{d.label} · {read}")
-        column.caption("yours" if d.owner == me.owner else pseudonym(d.owner))
+        column.caption(me.whose(d.owner))
         if me.may_change(d.owner) and column.button("Delete", key=f"drawings_delete_{d.id}",
                                                     icon=":material/delete:"):
             try:

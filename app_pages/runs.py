@@ -49,12 +49,6 @@ me = actor()
 admin_login()
 
 
-def whose(run: Run) -> str:
-    if run.owner == me.owner:
-        return "yours"
-    return "the operator's" if not run.owner else "another visitor's"
-
-
 try:
     store = run_store()
     everyone = store.list()
@@ -79,7 +73,7 @@ percent_table(pd.DataFrame([{
     "epochs": r.epochs_done,
     "stopped": r.stopped,
     "fit seconds": r.fit_seconds,
-    "whose": whose(r),
+    "whose": me.whose(r.owner),
     "created": r.created,
 } for r in runs]), ["test accuracy", "on drawings", "validation accuracy"], column_config={
     "on drawings": st.column_config.Column(help="on the labelled drawings it did not train on (the Drawings page's "
@@ -128,7 +122,7 @@ if st.toggle("How far to trust its confidence", key="runs_reliability",
         st.error(f"Cannot score it: {e}")
 mine = me.may_change(run.owner)  # the buttons say it; the store enforces it
 if not mine:
-    st.caption(f"This run is {whose(run)}: only its owner or an admin may rename or delete it.")
+    st.caption(f"This run is {me.whose(run.owner)}: only its owner or an admin may rename or delete it.")
 with st.form("runs_rename_form"):
     new_name = st.text_input("New name", value=run.name, key="runs_new_name", disabled=not mine)
     if st.form_submit_button("Rename", disabled=not mine):

@@ -39,7 +39,7 @@ def class_view() -> None:
         return
     a, b, c, d = st.columns(4)
     a.metric("Training now", sum(j.status == Status.RUNNING for j in line))
-    b.metric("Waiting", sum(j.status == Status.QUEUED for j in line))
+    b.metric("Waiting", sum(j.status == Status.WAITING for j in line))
     c.metric("Runs", len(runs))
     d.metric("People", len({r.owner for r in runs}))
     if not runs:

@@ -26,6 +26,7 @@ from app_pages.common import (
     classifier,
     client_address,
     confusion_chart,
+    deployment,
     draw_with,
     enlarge,
     identity_keys,
@@ -37,7 +38,6 @@ from app_pages.common import (
     pace_now,
     run_store,
     runner,
-    training_mode,
     training_slots,
     trains_here,
 )
@@ -61,6 +61,7 @@ from mnist_core.config import (
     settings,
 )
 from mnist_core.curves import MEMORISING, TRAINING, VALIDATION, memorising_from
+from mnist_core.deployment import Training
 from mnist_core.evaluation import Evaluation, downsample, evaluate
 from mnist_core.jobs.line import NEXT, WAITING_OR_RUNNING, QueuedJob, QueueError, Status, admit
 from mnist_core.jobs.pace import Pace, plan, unsubmitted
@@ -129,7 +130,7 @@ except StoreError as e:
     st.stop()
 if trains_here():
     runner().wake()  # a job left waiting (a restart, another server's line) starts here when this server is free
-if training_mode() != "server" and not jobs.runners():
+if deployment().training != Training.SERVER and not jobs.runners():
     st.warning("No worker has been seen in the last minute: jobs wait in the line until one starts "
                "(`python -m mnist_core worker --database URL` on a machine that reaches this app's database).")
 
@@ -146,11 +147,17 @@ def chosen_config() -> tuple[TrainConfig | None, str]:
         return None, str(e)
 
 
+def memory_here() -> int | None:
+    """Bytes the next job may take, when this server trains it: what the container has free, and
+    what this server's trainings hold (free again before the next job starts); None: workers train."""
+    return available_memory() + runner().training_memory() if trains_here() else None
+
+
 def start(config: TrainConfig) -> None:
     """Start pressed: the job in the line (or the same one, pressed twice), then the page again."""
     try:  # memory is the training machine's: this server's when it trains here
         admit(jobs, config, preset_name, me, limits, here=trains_here(), address=client_address(),
-              free_bytes=available_memory() + runner().training_memory() if trains_here() else None)
+              free_bytes=memory_here())
     except (ConfigError, DrawingError, ModelError, NoFonts, RunError) as e:
         st.error(f"Check the settings: {e}")
         return
@@ -196,11 +203,11 @@ def show_plan(config: TrainConfig | None, problem: str, line: list[QueuedJob], p
             mine = unsubmitted(config, preset_name, me.owner, limits.seconds)
             starts, ends = plan(line, pace, training_slots(jobs), jobs.now(), mine)[NEXT]
             st.metric("Takes here", f"about {duration(ends - starts)}", help=f"From {pace.basis}.")
-            if trains_here() and slowed_by_memory(config, available_memory() + runner().training_memory()):
+            if trains_here() and slowed_by_memory(config, memory_here()):
                 st.warning("This server's memory is tight: the training fits, but TensorFlow will be read from "
                            "disk again and again, and it may take minutes instead of seconds.",
                            icon=":material/memory:")
-            waiting = sum(j.status == Status.QUEUED for j in line)
+            waiting = sum(j.status == Status.WAITING for j in line)
             st.metric("Starts", "at once" if starts < 1 else f"in about {duration(starts)}",
                       help=f"{ordinal(waiting + 1)} in the line; jobs with the same settings train together")
     if pressed:
@@ -308,8 +315,8 @@ def job_panel(job: QueuedJob, line: list[QueuedJob], pace: Pace, slots: int) -> 
     """The visitor's job, where the plan was: waiting, training (live), or ended with its results."""
     name = f"{identity_keys().pseudonym(job.owner).rsplit('-', 1)[0]}'s {job.preset}"
     st.caption(f"**Your job, {name}**: {summary(job.config)}")
-    if job.status == Status.QUEUED:
-        queued = [j.id for j in line if j.status == Status.QUEUED]
+    if job.status == Status.WAITING:
+        queued = [j.id for j in line if j.status == Status.WAITING]
         if job.id not in queued:  # claimed between the two reads: the next redraw shows it training
             st.info("Starting…", icon=":material/hourglass_top:")
             return
@@ -375,27 +382,18 @@ def versus_book(config: TrainConfig, value: float, metric: str) -> str | None:
 
 def show_line(line: list[QueuedJob], pace: Pace, slots: int) -> None:
     """Everyone's jobs: the running ones, then the waiting ones in order, with estimated starts.
-    An admin sees who each is (pseudonyms), and may stop or cancel any of them."""
+    Everyone sees whose each is (owners.Actor.whose); an admin may stop or cancel any of them."""
     if not line:
         return
     st.subheader("The line")
     times = plan(line, pace, slots, jobs.now())
-    pseudonym = identity_keys().pseudonym
-
-    def whose(job: QueuedJob) -> str:
-        if job.owner == me.owner:
-            return "yours"
-        return pseudonym(job.owner) if me.admin else "another visitor's"
-
-    def status(job: QueuedJob) -> str:
-        if job.status == Status.QUEUED:
-            return "waiting"
-        return (f"training, epoch {job.epochs_done}" if job.epochs_done else "starting") + \
+    def status(job: QueuedJob) -> str:  # the status's own word, and where a running job is
+        return job.status + (f", epoch {job.epochs_done}" if job.epochs_done else "") + \
             (f" on {job.runs_on}" if job.runs_on else "")
 
     st.table(pd.DataFrame([{
         "": "▶" if j.status == Status.RUNNING else str(i),
-        "whose": whose(j),
+        "whose": me.whose(j.owner),
         "network": PRESET_TITLES.get(j.preset, j.preset),
         "epochs": j.config.epochs,
         "status": status(j),
@@ -406,7 +404,8 @@ def show_line(line: list[QueuedJob], pace: Pace, slots: int) -> None:
     if me.admin and others:
         left, right = st.columns([3, 1], vertical_alignment="bottom")
         chosen = left.selectbox("A job (admin)", others, key="train_admin_job",
-                                format_func=lambda j: f"{whose(j)}: {j.preset}, {j.config.epochs} epochs ({j.status})")
+                                format_func=lambda j: f"{me.whose(j.owner)}: {j.preset}, {j.config.epochs} epochs "
+                                                      f"({j.status})")
         if right.button("Stop or cancel it", key="train_admin_stop", icon=":material/stop:"):
             stop_or_cancel(chosen, me)
 
@@ -425,7 +424,7 @@ def live_view(job_id: str | None, active: bool, config: TrainConfig | None, prob
         return
     if job is not None and (job.status in WAITING_OR_RUNNING) != active:
         st.rerun()
-    if job is not None and job.status == Status.QUEUED and trains_here():
+    if job is not None and job.status == Status.WAITING and trains_here():
         runner().wake()  # its runner may have ended just before the job came
     if job is not None:
         with st.container(border=True):

@@ -45,7 +45,7 @@ def before(line: list[QueuedJob], now: float, config) -> float:
     reference seconds (the running ones less what they have trained), then this job's."""
     ahead = sum(max(0.0, estimated_seconds(j.config) - (now - (j.started or now))) for j in line
                 if j.status == Status.RUNNING)
-    ahead += sum(estimated_seconds(j.config) for j in line if j.status == Status.QUEUED)
+    ahead += sum(estimated_seconds(j.config) for j in line if j.status == Status.WAITING)
     return ahead + estimated_seconds(config)
 
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.app_server import app_server, cpu_seconds  # noqa: E402
 from mnist_core.config import PRESETS  # noqa: E402
-from mnist_core.jobs.line import JobQueue, Status  # noqa: E402
+from mnist_core.jobs.line import WAITING_OR_RUNNING, JobQueue, Status  # noqa: E402
 from mnist_core.owners import Actor  # noqa: E402
 from mnist_core.store.database import Database  # noqa: E402
 from mnist_core.training.budget import Budget  # noqa: E402
@@ -47,7 +47,7 @@ def round_of(url: str, workers: int, jobs: int, epochs: int, timeout: float, ser
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for core in range(workers)]
     try:
-        while any(queue.get(i).status in (Status.QUEUED, Status.RUNNING) for i in ids):
+        while any(queue.get(i).status in WAITING_OR_RUNNING for i in ids):
             if time.perf_counter() - start > timeout:
                 raise SystemExit(f"timed out after {timeout:.0f} s")
             time.sleep(0.5)

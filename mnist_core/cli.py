@@ -219,6 +219,7 @@ def _keys(db):
     .streamlit/secrets.toml when it sets one (else $MNIST_IDENTITY_SECRET, else the database's)."""
     import tomllib
 
+    from mnist_core.deployment import Deployment
     from mnist_core.owners import Keys
     from mnist_core.store.database import PROJECT_ROOT
 
@@ -226,7 +227,7 @@ def _keys(db):
         secrets = tomllib.loads((PROJECT_ROOT / ".streamlit" / "secrets.toml").read_text())
     except (OSError, tomllib.TOMLDecodeError):
         secrets = {}
-    return Keys.of(db, str(secrets.get("identity", {}).get("secret") or "") or None)
+    return Keys.of(db, Deployment.from_secrets(secrets).identity_secret or None)
 
 
 def _classifier(ref: str | None, args: argparse.Namespace):
@@ -327,7 +328,7 @@ def _jobs(args: argparse.Namespace) -> int:
         if not args.job:
             raise QueueError(f"jobs {args.action} needs a job's id (`python -m mnist_core jobs` lists them)")
         job = queue.get(args.job)
-        wanted = Status.RUNNING if args.action == "stop" else Status.QUEUED
+        wanted = Status.RUNNING if args.action == "stop" else Status.WAITING
         if job.status != wanted:
             raise QueueError(f"{job.id} is {job.status}: only a {wanted} job can be {args.action}"
                              + ("ped" if args.action == "stop" else "led"))

@@ -6,8 +6,10 @@
     keys.pseudonym("link:k3J9...x2")          # "brave-otter-7k2m9q4x": what others are shown
     links = Links(keys, db)                   # links as they stand now: replaceable
     newer = links.replace(link)               # the same owner; `link` stops working on every server
-    visitor = Actor(links.owner_of(newer))
+    visit = follow(links, given=url_link, kept=session_link)   # who a page's visitor is, and why a link was set aside
+    visitor = Actor(links.owner_of(newer), names=keys.pseudonym)
     visitor.may_change(run.owner)             # False for a stranger's run
+    visitor.whose(run.owner)                  # "yours", "brave-otter-7k2m9q4x's" or "the operator's"
     OPERATOR.may_change(anything)             # the command line: whoever runs the server
 
 An owner is a string: "user:<email>" with Streamlit's login, "link:<id>" without it, and "" for
@@ -17,23 +19,27 @@ owner string alone (should it ever be seen) is not a key. A link whose owner rep
 leaked) is signed anew with its version, which the database keeps, so the old one is refused
 by every server at its next use while the owner, and everything theirs, stays the same. Owners
 never leave the server: pages,
-files and HTTP answers name people as "yours", "another visitor's" or a keyed pseudonym, which
-cannot be reversed without the secret (an unkeyed hash of `user:<email>` could be, from a
-class roster).
+files and HTTP answers name people as "yours", a keyed pseudonym, which cannot be reversed
+without the secret (an unkeyed hash of `user:<email>` could be, from a class roster), or
+"the operator's". Every page labels an owner by one policy, the actor's (Actor.whose): a class
+sees each other by pseudonym, whoever looks, as the class page and run names do.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import ipaddress
+import math
 import os
 import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from mnist_core.errors import UserError
@@ -49,11 +55,26 @@ class NotAllowed(UserError):
 
 @dataclass(frozen=True)
 class Actor:
+    """Who acts (the owner string and whether an admin), and how they see everyone else."""
+
     owner: str
     admin: bool = False
+    # owner -> pseudonym (Keys.pseudonym); None when the deployment's keys cannot be read (the
+    # database is down): others are then "another visitor's"
+    names: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
 
     def may_change(self, owner: str) -> bool:
         return self.admin or (bool(owner) and owner == self.owner)
+
+    def whose(self, owner: str) -> str:
+        """How this actor sees the owner of anything, on every page (a run, a job, a drawing):
+        "yours", "the operator's", or the owner's pseudonym ("brave-otter-7k2m9q4x's"), the
+        same whether the actor is an admin or not."""
+        if owner and owner == self.owner:
+            return "yours"
+        if not owner:
+            return "the operator's"
+        return f"{self.names(owner)}'s" if self.names is not None else "another visitor's"
 
     def require(self, owner: str, what: str) -> None:
         """Raise NotAllowed unless this actor may change something of `owner`'s."""
@@ -126,6 +147,18 @@ class Keys:
         """A client address as the database may keep it: keyed, so not an address any more."""
         return _b64(self._mac("address", address, 12))
 
+    def client(self, address: str) -> str:
+        """A visitor's network address as the line and the admin throttle count it (a keyed
+        tag); "" when it is unknown, or this machine's own (a proxy in front, or a test). An IPv6
+        address counts by its /64: one host may hold the whole of it."""
+        if not address or address in ("127.0.0.1", "::1"):
+            return ""
+        with contextlib.suppress(ValueError):
+            ip = ipaddress.ip_address(address)
+            if ip.version == 6 and ip.ipv4_mapped is None:
+                address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        return self.tag(address)
+
     def pseudonym(self, owner: str) -> str:
         """A readable name for an owner, stable, and not reversible without the secret: 48
         keyed bits as an adjective, an animal and 8 base-32 characters."""
@@ -178,6 +211,40 @@ class Links:
         if self.keys.owner_of(link, version) is None or not self.versions.replace_link_version(link_id, version):
             raise NotAllowed("this link is not the current one: it was replaced, or never made here")
         return self.keys.link(link_id, version + 1)
+
+
+@dataclass(frozen=True)
+class Visit:
+    owner: str
+    link: str  # the visitor's link now: kept in their session and their URL
+    notice: str = ""  # one line on a link set aside, for the visitor
+
+
+def follow(links: Links, given: str | None, kept: str | None) -> Visit:
+    """Who a visitor is, from the link in their URL (`given`) and the one their session kept: a
+    link followed (a bookmark, another device) wins over the session's own; one this deployment
+    did not sign, or one its owner replaced since, acts no more and is set aside for a fresh
+    one, with a line saying why. StoreError when the database cannot be read."""
+    link, notice = kept, ""
+    if given and given != link:
+        if links.owner_of(given) is not None:
+            link = given
+        else:
+            notice = _set_aside(links, given, "That private link")
+    owner = links.owner_of(link) if link else None
+    if owner is None:
+        if link:
+            notice = _set_aside(links, link, "Your private link")
+        link = links.keys.new_link()
+        owner = links.keys.owner_of(link)
+    return Visit(owner, link, notice)
+
+
+def _set_aside(links: Links, link: str, which: str) -> str:
+    """One line on why a link does not act: replaced by its owner, or never made here."""
+    why = "was replaced by its owner (the link leaked?), so it no longer works" if links.replaced(link) else \
+        "was not made by this app, so it was set aside"
+    return f"{which} {why}: this page has a new one of its own."
 
 
 def _b64(data: bytes) -> str:
@@ -260,6 +327,18 @@ class Throttle:
                 self._recent(times, now)
             self._tries = {k: v for k, v in self._tries.items() if v}  # bounded by the window's tries
             self._streak = {k: v for k, v in self._streak.items() if f"s:{k}" in self._tries}
+
+    def attempt(self, session: str, address: str, given: str, password: str) -> str | None:
+        """One try at the admin `password`, counted once: None when it is right (the session
+        starts afresh), else the line the guesser is shown. A try that must wait is not compared."""
+        wait = self.wait(session, address)
+        if wait > 0:
+            return f"Too many wrong passwords: try again in {math.ceil(wait)} s."
+        if password_matches(given, password):
+            self.succeeded(session)
+            return None
+        self.failed(session, address)
+        return f"Wrong password; the next try in {math.ceil(self.wait(session, address))} s."
 
     def succeeded(self, session: str) -> None:
         with self._lock:

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from mnist_core.errors import UserError
-from mnist_core.jobs.line import WAITING_OR_RUNNING, Status
+from mnist_core.jobs.line import WAITING_OR_RUNNING, stop_or_cancel
 from mnist_core.owners import Actor, Keys, NotAllowed
-from mnist_core.store.database import Database, drawings, jobs, run_files, runs
+from mnist_core.store.database import Database, drawings, jobs, runs
+from mnist_core.store.runs import delete_runs
 
 
 class NoSuchPerson(UserError):
@@ -69,15 +70,9 @@ def remove_person(db: Database, owner: str, actor: Actor) -> Removed:
     if not actor.admin:
         raise NotAllowed("only an admin may remove what someone made")
     with db.write() as conn:
-        mine = jobs.c.owner == owner
-        cancelled = conn.execute(jobs.update().where(mine, jobs.c.status == Status.QUEUED).values(
-            status=Status.CANCELLED, message="removed by an admin")).rowcount
-        stopped = conn.execute(jobs.update().where(mine, jobs.c.status == Status.RUNNING).values(
-            stop_requested=True)).rowcount
+        ended = stop_or_cancel(conn, jobs.c.owner == owner, "removed by an admin")
         run_ids = list(conn.execute(sa.select(runs.c.id).where(runs.c.owner == owner)).scalars())
-        if run_ids:
-            conn.execute(run_files.delete().where(run_files.c.run_id.in_(run_ids)))
-            conn.execute(runs.delete().where(runs.c.id.in_(run_ids)))
+        delete_runs(conn, run_ids)
         deleted = conn.execute(drawings.delete().where(drawings.c.owner == owner)).rowcount
-    return Removed(cancelled + stopped, len(run_ids), deleted)
+    return Removed(ended, len(run_ids), deleted)
 

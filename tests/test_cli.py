@@ -287,7 +287,7 @@ def test_the_operator_queues_a_sweep_within_the_lines_limits(tmp_path):
     assert out.returncode == 0 and len(queued) == 4, out.stderr
     listed = cli("jobs", "--json", "--database", url)
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert [r["job"] for r in rows] == [q["job"] for q in queued] and {r["status"] for r in rows} == {"queued"}
+    assert [r["job"] for r in rows] == [q["job"] for q in queued] and {r["status"] for r in rows} == {"waiting"}
     again = cli("train", "--queue", "--database", url, "--sweep", "seed", "1", "2")
     assert again.returncode == 0 and len(again.stdout.split()) == 2  # the operator may have several waiting
     wrong = cli("train", "--database", url, "--sweep", "seed", "1", "2")

@@ -526,3 +526,13 @@ def test_the_default_model_reads_all_of_mnist_as_keras_does(real_mnist):
     theirs = keras_proba(keras.models.load_model(DEFAULT_MODEL, compile=False), x)
     assert np.abs(ours - theirs).max() < TOLERANCE
     assert np.array_equal(ours.argmax(axis=1), theirs.argmax(axis=1))
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+@pytest.mark.parametrize("name", list(PRESET_SHAPES))
+def test_a_models_plan_tells_its_shape_without_reading_a_weight(preset_models, name, suffix, tmp_path):
+    from mnist_core.reading.model_check import open_model
+
+    preset_models[name].save(tmp_path / f"{name}{suffix}")
+    with open_model(tmp_path / f"{name}{suffix}") as planned:  # what admit copies into a fine-tune's config
+        assert planned.plan.shape_of() == shape_of(preset_models[name])

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mnist_core.owners import Keys, Links, NotAllowed, Throttle
+from mnist_core.owners import Actor, Keys, Links, NotAllowed, Throttle, Visit, follow
 from mnist_core.store.database import Database
 
 
@@ -143,3 +143,43 @@ def test_over_the_servers_cap_only_clean_sessions_at_clean_addresses_are_heard()
     assert throttle.wait("fresh again", "a fourth address") == pytest.approx(60)
     clock.now += 60.01
     assert throttle.wait("fresh", "guesser 0") == 0
+
+
+def test_an_actor_sees_its_own_as_yours_and_everyone_else_by_pseudonym_admin_or_not():
+    keys = Keys(b"secret")
+    ann, admin = Actor("link:ann", names=keys.pseudonym), Actor("user:t@x", admin=True, names=keys.pseudonym)
+    assert ann.whose("link:ann") == "yours" and ann.whose("") == "the operator's"
+    assert ann.whose("link:bob") == admin.whose("link:bob") == f"{keys.pseudonym('link:bob')}'s"
+    assert Actor("link:ann").whose("link:bob") == "another visitor's"  # no keys: the database is down
+
+
+def test_a_visitor_is_the_link_they_followed_else_their_sessions_else_a_fresh_one(sqlite_url):
+    links = Links(Keys(b"deployment secret"), Database.open(sqlite_url))
+    ann, bob = links.keys.new_link(), links.keys.new_link()
+    assert follow(links, None, ann) == Visit(links.owner_of(ann), ann)  # a reload keeps the session's own
+    assert follow(links, bob, ann) == Visit(links.owner_of(bob), bob)  # a bookmark followed wins
+    forged = follow(links, "k3J9x2k3J9x2k3J9.not-a-signature", ann)
+    assert (forged.owner, forged.link) == (links.owner_of(ann), ann) and "not made by this app" in forged.notice
+    newer = links.replace(ann)
+    leaked = follow(links, None, ann)  # the session still holds the link its owner replaced
+    assert leaked.link not in (ann, newer) and leaked.owner != links.owner_of(newer)
+    assert "replaced by its owner" in leaked.notice
+    assert follow(links, None, None).notice == ""  # a first visit: a fresh link, nothing to say
+
+
+def test_a_try_at_the_admin_password_is_compared_only_when_the_guesser_may_try():
+    now = [0.0]
+    throttle = Throttle(clock=lambda: now[0])
+    assert throttle.attempt("s", "", "guess", "correct horse") == "Wrong password; the next try in 1 s."
+    assert throttle.attempt("s", "", "correct horse", "correct horse").startswith("Too many wrong passwords")
+    now[0] += 1
+    assert throttle.attempt("s", "", "correct horse", "correct horse") is None
+    assert throttle.attempt("t", "", "", "") is not None  # no password set: nobody is admitted
+
+
+def test_a_client_counts_by_its_address_and_an_ipv6_host_by_its_64():
+    keys = Keys(b"secret")
+    assert keys.client("") == keys.client("127.0.0.1") == keys.client("::1") == ""  # unknown, or a proxy in front
+    assert keys.client("2001:db8:1:2::5") == keys.client("2001:db8:1:2:ffff::9") != keys.client("2001:db8:1:3::5")
+    assert keys.client("203.0.113.7") != keys.client("203.0.113.8") and "203" not in keys.client("203.0.113.7")
+    assert keys.client("::ffff:203.0.113.7") != keys.client("::ffff:203.0.113.8")  # IPv4 behind IPv6: each its own

@@ -17,7 +17,7 @@ SEED, HIDDEN = PRESETS["seed"], PRESETS["hidden"]
 BEST = PRESETS["best"].replace(styles=0.0, pen=0.0)  # long: about 15 min on the reference machine
 
 
-def job(job_id: str, config=SEED, status=Status.QUEUED, owner="link:x", **fields):
+def job(job_id: str, config=SEED, status=Status.WAITING, owner="link:x", **fields):
     return dataclasses.replace(unsubmitted(config, "seed", owner, 3600.0), id=job_id, status=status, **fields)
 
 

@@ -40,3 +40,14 @@ def test_an_admin_removes_everything_one_person_made_and_nothing_else(database_u
     assert {j.status for j in jobs.of(TROLL.owner)} == {Status.CANCELLED}
     with pytest.raises(NoSuchPerson, match="nobody here is called"):
         find(db, keys, "no-such-person")
+
+
+def test_a_job_removed_by_an_admin_ends_as_a_cancel_does_with_its_time_and_why(sqlite_url):
+    db = Database.open(sqlite_url)
+    jobs = JobQueue(db)
+    troll, ann = (jobs.submit(TrainConfig(epochs=1), "seed", who, Budget()) for who in (TROLL, ANN))
+    jobs.cancel(ann.id, ANN)
+    remove_person(db, TROLL.owner, OPERATOR)
+    removed, cancelled = jobs.get(troll.id), jobs.get(ann.id)
+    assert removed.status == cancelled.status == Status.CANCELLED and removed.message == "removed by an admin"
+    assert removed.finished is not None and cancelled.finished is not None  # the one cancel rule: jobs/line.py

@@ -1,6 +1,6 @@
 """Play the other student: everything a stranger can reach (pages, downloads, exports, the
-command line's output, HTTP answers) names owners only as "yours", "another visitor's" or a
-pseudonym, never by a private link or an email. On SQLite and on a real Postgres."""
+command line's output, HTTP answers) names owners only as "yours", "the operator's" or a
+pseudonym, never by a private link or an email; every page by the same policy. On SQLite and on a real Postgres."""
 
 from __future__ import annotations
 
@@ -92,11 +92,19 @@ def test_nothing_a_stranger_can_reach_names_an_owner(shared, tmp_path, capsys):
     bob = AppTest.from_file(APP, default_timeout=120)
     bob.query_params["me"] = keys.new_link()
     bob.run()
-    for page in ("app_pages/draw.py", "app_pages/train.py", "app_pages/runs.py", "app_pages/drawings.py"):
+    for page in ("app_pages/draw.py", "app_pages/train.py", "app_pages/runs.py", "app_pages/drawings.py",
+                 "app_pages/teacher.py"):
         bob.switch_page(page).run()
         assert not bob.exception, (page, bob.exception)
         artifacts[page] = page_bytes(bob)
-    assert b"another visitor" in artifacts["app_pages/runs.py"]  # the stranger's runs are listed, by no name
+    # one labelling policy on every page (owners.Actor.whose): Ann and Carol by their pseudonyms,
+    # as Bob sees their runs, jobs and drawings, and as run names carry them (its first two words)
+    names = [keys.pseudonym(o) for o in (keys.owner_of(secrets[0]), f"user:{EMAIL}")]
+    for page in ("app_pages/train.py", "app_pages/runs.py", "app_pages/drawings.py"):
+        assert all(f"{name}'s".encode() in artifacts[page] for name in names), page
+    for page in ("app_pages/draw.py", "app_pages/runs.py", "app_pages/teacher.py"):
+        assert all(f"{name.rsplit('-', 1)[0]}'s".encode() in artifacts[page] for name in names), page
+    assert not any(b"another visitor" in artifacts[page] for page in artifacts if page.startswith("app_pages/"))
 
     # HTTP: answers and errors for every run, by id and by name
     client = TestClient(create_app(loaded_models(runs)))

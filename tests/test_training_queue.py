@@ -34,7 +34,7 @@ def test_one_waiting_job_a_person_in_the_order_they_came(jobs):
     assert [j.id for j in jobs.line()] == [a.id, b.id]
     assert jobs.claim("server-1").id == a.id  # the oldest first
     line = jobs.line()
-    assert [(j.id, j.status) for j in line] == [(a.id, Status.RUNNING), (b.id, Status.QUEUED)]
+    assert [(j.id, j.status) for j in line] == [(a.id, Status.RUNNING), (b.id, Status.WAITING)]
     assert jobs.submit(QUICK, "seed", ANN, LIMITS).id == a.id  # still the same job, now training
     jobs.submit(QUICK.replace(epochs=2), "seed", ANN, LIMITS)  # Ann's first job runs: she may queue another
     jobs.cancel(jobs.line()[-1].id, ANN)  # her second job leaves the line, and still counts
@@ -71,7 +71,7 @@ def test_a_job_whose_runner_vanished_goes_back_to_the_head_once_then_is_interrup
     b = jobs.submit(QUICK, "seed", BOB, LIMITS)
     jobs.claim("server-that-dies")
     restarted = JobQueue(Database.open(jobs.db.url))  # a new process, the same database
-    assert restarted.get(b.id).status == Status.QUEUED
+    assert restarted.get(b.id).status == Status.WAITING
     silence(jobs.db, a.id, LEASE_SECONDS + 1)  # the dead server's heartbeat goes stale
     again = restarted.claim("server-2")
     assert again.id == a.id and again.attempts == 2 and again.server == "server-2"  # back at the head of the line
@@ -145,7 +145,7 @@ def test_ten_fresh_identities_cannot_queue_more_than_the_line_allows(jobs):
         jobs.submit(QUICK, "seed", pupil, shared)  # a login is not counted with the anonymous
     with pytest.raises(QueueError, match=r"the line is full \(6 jobs waiting\)"):
         jobs.submit(QUICK, "seed", logged_in[2], shared)
-    assert len([j for j in jobs.line() if j.status == Status.QUEUED]) == 6
+    assert len([j for j in jobs.line() if j.status == Status.WAITING]) == 6
 
 
 def test_a_job_submitted_while_the_runner_is_ending_is_not_left_waiting(database_url, monkeypatch):
@@ -211,3 +211,30 @@ def test_jobs_with_the_same_settings_train_together_and_each_gets_its_own_run(da
     assert [r.owner for r in runs] == [dan.owner, ANN.owner, BOB.owner, CAT.owner]
     assert [r.name for r in runs] == ["seed #1"] * 4  # each person's first: pages put who it is in front
     assert runs[2].epochs_done <= runs[1].epochs_done and all(r.stopped for r in runs[1:])
+
+
+def test_a_job_an_older_app_left_queued_is_waiting_after_the_upgrade(sqlite_url):
+    import sqlalchemy as sa
+
+    old = Database.open(sqlite_url, migrate_to=6)
+    job = JobQueue(old).submit(QUICK, "seed", Actor("link:ann"), Budget())
+    with old.write() as conn:  # as the app before one word for a status wrote it
+        conn.execute(jobs_table.update().values(status="queued"))
+    line = JobQueue(Database.open(sqlite_url)).line()
+    assert [(j.id, j.status) for j in line] == [(job.id, Status.WAITING)] and Status.WAITING == "waiting"
+    with old.read() as conn:
+        assert conn.execute(sa.select(jobs_table.c.status)).scalar_one() == "waiting"
+
+
+def test_a_finetune_is_admitted_with_its_bases_network_read_from_its_plan(sqlite_url, monkeypatch):
+    from mnist_core.config import PRESETS
+    from mnist_core.jobs.line import admit
+    from mnist_core.reading import classifier
+
+    def opened(*args, **kwargs):
+        raise AssertionError("the base model's weights were read to learn its shape")
+
+    monkeypatch.setattr(classifier, "load_classifier", opened)
+    config = PRESETS["finetune"].replace(base_model="default", drawings=0.0, hidden=(8,))
+    job = admit(JobQueue(Database.open(sqlite_url)), config, "finetune", Actor("link:ann"), Budget(), here=False)
+    assert (job.config.hidden, job.config.dropout, job.config.committee) == ((1024, 1024), 0.2, 1)

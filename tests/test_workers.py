@@ -78,7 +78,7 @@ def test_two_workers_train_six_jobs_of_three_owners_exactly_once(url):
     try:
         submitted = [queue.submit(QUICK, "seed", who, Budget()) for who in owners]
         # one waiting job a person: each queues a second once the first has started
-        wait_for(lambda: all(queue.get(j.id).status != Status.QUEUED for j in submitted), 120, "the first to start")
+        wait_for(lambda: all(queue.get(j.id).status != Status.WAITING for j in submitted), 120, "the first to start")
         submitted += [queue.submit(QUICK.replace(epochs=3), "seed", who, Budget()) for who in owners]
         wait_for(lambda: not queue.line(), 240, "the line to empty")
     finally:

@@ -6,7 +6,7 @@
     process.TrainingJob  # trains them in a process of its own (pipeline.train_and_save), readable as it goes
     pace.plan(...)       # how long each takes here now, and when each waiting one starts
 
-A job is QUEUED, RUNNING, then DONE, STOPPED or FAILED (or CANCELLED before it starts,
+A job is WAITING, RUNNING, then DONE, STOPPED or FAILED (or CANCELLED before it starts,
 INTERRUPTED when its runners vanished twice); while it runs, its process's Phase says what it
 is doing (loading data, making font digits, compiling, training, saving). Jobs with the same
 settings train together: one network, a run for each.

@@ -47,7 +47,10 @@ CLAIM_WINDOW = 40  # waiting jobs a runner looks through for one that fits it (a
 
 
 class Status(enum.StrEnum):
-    QUEUED = "queued"
+    """A job's status, the one word for it everywhere: the database, the pages, the command line
+    and its JSON, the docs."""
+
+    WAITING = "waiting"  # in the line ("queued" in databases before schema v7)
     RUNNING = "running"
     DONE = "done"
     STOPPED = "stopped"
@@ -56,7 +59,7 @@ class Status(enum.StrEnum):
     INTERRUPTED = "interrupted"
 
 
-WAITING_OR_RUNNING = (Status.QUEUED, Status.RUNNING)
+WAITING_OR_RUNNING = (Status.WAITING, Status.RUNNING)
 NEXT = "next"  # the id of a job not in the line yet, when its start is planned (pace.plan)
 
 
@@ -103,9 +106,9 @@ class JobQueue:
         double click, two tabs)."""
         settings = json.dumps(config.to_dict())
         row = {"id": f"job-{secrets.token_hex(6)}", "owner": actor.owner, "preset": preset,
-               "config": settings, "time_limit": budget.seconds, "status": Status.QUEUED,
+               "config": settings, "time_limit": budget.seconds, "status": Status.WAITING,
                "created": clock(), "stop_requested": False, "epochs_done": 0, "message": "", "address": address}
-        waiting = jobs.c.status == Status.QUEUED
+        waiting = jobs.c.status == Status.WAITING
         with self.db.write() as conn:
             def count(*where: sa.ColumnElement) -> int:
                 return conn.execute(sa.select(sa.func.count()).select_from(jobs).where(*where)).scalar_one()
@@ -153,7 +156,7 @@ class JobQueue:
         """The running jobs, then the waiting ones in the order they will start."""
         with self.db.read() as conn:
             rows = conn.execute(sa.select(jobs).where(jobs.c.status.in_(WAITING_OR_RUNNING)).order_by(
-                (jobs.c.status == Status.QUEUED), jobs.c.created)).mappings().all()
+                (jobs.c.status == Status.WAITING), jobs.c.created)).mappings().all()
         return [_job(row) for row in rows]
 
     def recent(self, seconds: float, limit: int = 20) -> list[QueuedJob]:
@@ -178,13 +181,9 @@ class JobQueue:
             if row is None:
                 raise QueueError(f"no job has the id {job_id[:60]!r}")
             actor.require(row.owner, "stop or cancel this job")
-            if row.status == Status.QUEUED:
-                conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                    status=Status.CANCELLED, finished=clock()))
-            elif row.status == Status.RUNNING:
-                conn.execute(jobs.update().where(jobs.c.id == job_id).values(stop_requested=True))
-            else:
+            if row.status not in WAITING_OR_RUNNING:
                 raise QueueError(f"this job has already ended ({row.status})")
+            stop_or_cancel(conn, jobs.c.id == job_id)
 
     def claim(self, server: str, runs_on: str = "", fits: Callable[[QueuedJob], bool] | None = None
               ) -> QueuedJob | None:
@@ -194,7 +193,7 @@ class JobQueue:
         or end as interrupted (the second), or as stopped when a stop was asked for."""
         lost = sa.and_(jobs.c.status == Status.RUNNING, jobs.c.heartbeat < clock() - self.lease)
         with self.db.read() as conn:  # most calls find nothing to do: no write
-            if conn.execute(sa.select(jobs.c.id).where(sa.or_(jobs.c.status == Status.QUEUED, lost))).first() is None:
+            if conn.execute(sa.select(jobs.c.id).where(sa.or_(jobs.c.status == Status.WAITING, lost))).first() is None:
                 return None
         with self.db.write(bump=False) as conn:  # the runs' listings do not depend on the line
             conn.execute(jobs.update().where(lost, jobs.c.run_id.is_not(None)).values(  # it saved, then went silent
@@ -205,7 +204,7 @@ class JobQueue:
             conn.execute(jobs.update().where(lost, jobs.c.attempts >= MAX_ATTEMPTS).values(
                 status=Status.INTERRUPTED, finished=clock(),
                 message=f"cut off twice: the machine training it stopped answering (silent for {self.lease:.0f} s)"))
-            conn.execute(jobs.update().where(lost).values(status=Status.QUEUED, server=None, heartbeat=None))
+            conn.execute(jobs.update().where(lost).values(status=Status.WAITING, server=None, heartbeat=None))
             for job in self._waiting(conn, CLAIM_WINDOW):
                 if fits is None or fits(job):
                     return self._take(conn, [job.id], server, runs_on)[0]
@@ -226,7 +225,7 @@ class JobQueue:
     def _waiting(conn: sa.Connection, limit: int) -> list[QueuedJob]:
         """The first `limit` waiting jobs, oldest first; on Postgres, rows that another runner
         is claiming now are skipped, not waited for."""
-        query = sa.select(jobs).where(jobs.c.status == Status.QUEUED).order_by(jobs.c.created).limit(limit)
+        query = sa.select(jobs).where(jobs.c.status == Status.WAITING).order_by(jobs.c.created).limit(limit)
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return [_job(row) for row in conn.execute(query).mappings()]
@@ -276,6 +275,17 @@ class JobQueue:
         return [(r.runs_on, int(r.slots)) for r in rows]
 
 
+def stop_or_cancel(conn: sa.Connection, where: sa.ColumnElement, message: str = "") -> int:
+    """The cancel rule, for the jobs `where` selects, in the caller's write transaction (whoever
+    checked that the actor may): a waiting job leaves the line, cancelled with `message`; a
+    running one is asked to stop after its epoch, and saves what it trained. How many it found."""
+    cancelled = conn.execute(jobs.update().where(where, jobs.c.status == Status.WAITING).values(
+        status=Status.CANCELLED, finished=clock(), message=message)).rowcount
+    stopped = conn.execute(jobs.update().where(where, jobs.c.status == Status.RUNNING).values(
+        stop_requested=True)).rowcount
+    return cancelled + stopped
+
+
 def admit(queue: JobQueue, config: TrainConfig, preset: str, actor: Actor, budget: Budget, *, here: bool = True,
           free_bytes: int | None = None, address: str = "") -> QueuedJob:
     """Every rule a job passes before it waits in the line, in one place (the Train page and
@@ -283,14 +293,15 @@ def admit(queue: JobQueue, config: TrainConfig, preset: str, actor: Actor, budge
     (read from the model's file); font styles need fonts where it trains (checked when `here`,
     this machine, trains it); a fine-tune needs enough drawings its owner may learn from; then
     the budget's size and time, and memory (`free_bytes`, when `here`); then the line's limits."""
-    from mnist_core.reading.classifier import load_classifier
+    from mnist_core.reading.model_check import open_model
     from mnist_core.store.drawings import DrawingStore, Filter
     from mnist_core.store.runs import RunStore, resolve_model
     from mnist_core.training.finetune import require_drawings
     from mnist_core.training.styles import training_designs
 
-    if config.base_model:
-        config = config.replace(**load_classifier(resolve_model(config.base_model, RunStore(queue.db))).shape())
+    if config.base_model:  # its plan, not its weights: the training process opens it to train
+        with open_model(resolve_model(config.base_model, RunStore(queue.db))) as base:
+            config = config.replace(**base.plan.shape_of())
     if here and config.styles:
         training_designs()  # NoFonts now, not after the job has waited in line
     if config.drawings:

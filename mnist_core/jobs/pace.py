@@ -205,7 +205,7 @@ def measured(queue: JobQueue, busy: float | None = None, n_cores: int | None = N
 
 def unsubmitted(config: TrainConfig, preset: str, owner: str, time_limit: float) -> QueuedJob:
     """A job as it would wait if put in the line now (its id NEXT), for plan()."""
-    return QueuedJob(NEXT, owner, preset, config, time_limit, Status.QUEUED, created=0.0, started=None, finished=None,
+    return QueuedJob(NEXT, owner, preset, config, time_limit, Status.WAITING, created=0.0, started=None, finished=None,
                      heartbeat=None, server=None, stop_requested=False, epochs_done=0, run_id=None, message="",
                      attempts=0, runs_on="", progress={})
 
@@ -239,7 +239,7 @@ def plan(line: list[QueuedJob], pace: Pace, slots: int, now: float, next_job: Qu
             if key not in trainings:
                 trainings[key] = ends
                 active.append((ends, is_long(job.config, job.time_limit)))
-    waiting = [j for j in line if j.status == Status.QUEUED] + ([next_job] if next_job is not None else [])
+    waiting = [j for j in line if j.status == Status.WAITING] + ([next_job] if next_job is not None else [])
     t = 0.0
     while waiting:
         active = [a for a in active if a[0] > t]

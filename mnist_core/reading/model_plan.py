@@ -79,6 +79,28 @@ class Plan:
     input_shape: tuple[int, ...]
     parameters: int  # numbers in the weights the items read, each layer's counted, shared or not
 
+    def shape_of(self) -> dict:
+        """Hidden widths, dropout and committee size (TrainConfig's fields), from the plan alone:
+        no weight is read (forward.Network.shape_of tells the same of a loaded network)."""
+        members = _members(self.items)
+        dense = [layer for layer in members[0] if layer.kind == "Dense"]
+        dropout = [layer.settings["rate"] for layer in members[0] if layer.kind == "Dropout"]
+        return {"hidden": tuple(layer.out[-1] for layer in dense[:-1]),
+                "dropout": float(dropout[0]) if dropout else 0.0, "committee": len(members)}
+
+
+def _members(items: tuple[Item, ...]) -> list[list[Layer]]:
+    """The chains of layers a committee averages, each whole; [one chain] for one network."""
+    chains: list[list[Layer]] = [[]]
+    for item in items:
+        if isinstance(item, Layer):
+            chains = [chain + [item] for chain in chains]
+        else:
+            inner = _members(item.items) if isinstance(item, Nested) else \
+                [m for branch in item.branches for m in _members(branch)]
+            chains = [chain + m for chain in chains for m in inner]
+    return chains
+
 
 def plan_model(config: dict, file: str) -> Plan:
     """The plan of a model's parsed config; `file` (its name) for messages."""

@@ -134,7 +134,7 @@ legacy_imports = sa.Table(  # run folders already imported from runs/, so a dele
     "legacy_imports", metadata,
     sa.Column("folder", sa.String(300), primary_key=True),
 )
-jobs = sa.Table(  # the training queue (v2): one row a job, from queued to its end
+jobs = sa.Table(  # the training line (v2): one row a job, from waiting to its end
     "jobs", metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("owner", sa.String(200), nullable=False, index=True),
@@ -233,7 +233,12 @@ def _v6(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE drawings ADD COLUMN strokes_across FLOAT"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(conn: Connection) -> None:
+    # a job's status has one word everywhere (jobs.line.Status): a job in the line is "waiting"
+    conn.execute(jobs.update().where(jobs.c.status == "queued").values(status="waiting"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 
 
 class Database:

@@ -253,8 +253,7 @@ class RunStore:
         """Remove a run and its model files (one transaction): its owner or an admin only."""
         with self.db.write() as conn:
             actor.require(self._owner(conn, run_id), "delete this run")
-            conn.execute(run_files.delete().where(run_files.c.run_id == run_id))
-            conn.execute(runs.delete().where(runs.c.id == run_id))
+            delete_runs(conn, [run_id])
         self._cached_file(run_id).unlink(missing_ok=True)
 
     @staticmethod
@@ -403,3 +402,10 @@ def resolve_model(ref: str | None, store: RunStore | None) -> Path:
     if store is None:
         raise RunError(f"no model is named {ref[:80]!r}: the shipped ones are {', '.join(SHIPPED_MODELS)}")
     return store.model_path(store.get(ref).id)
+
+
+def delete_runs(conn: sa.Connection, run_ids: list[str]) -> None:
+    """Remove runs and their model files, in the caller's write transaction (whoever checked that
+    the actor may); the local copies of their files go at the next listing (RunStore.sweep_model_files)."""
+    conn.execute(run_files.delete().where(run_files.c.run_id.in_(run_ids)))
+    conn.execute(runs.delete().where(runs.c.id.in_(run_ids)))
