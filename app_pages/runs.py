@@ -26,7 +26,7 @@ from mnist_core.evaluation import Reliability, reliability
 from mnist_core.lesson import Scope, in_scope
 from mnist_core.owners import NotAllowed
 from mnist_core.reading.classifier import ModelError
-from mnist_core.reading.novelty import calibrated
+from mnist_core.reading.novelty import ECE_BINS, calibrated
 from mnist_core.store.database import StoreError
 from mnist_core.store.drawings import Filter
 from mnist_core.store.runs import H5_FILE, MODEL_FILE, RECORD_FILE, Run, RunError
@@ -110,10 +110,10 @@ if st.toggle("How far to trust its confidence", key="runs_reliability",
              help="A reliability diagram: of the readings it gave with each confidence, how many were right"):
     try:
         raw, shown = reliability_of(run.id)
+        centres = (np.arange(ECE_BINS) + 0.5) / ECE_BINS  # of reliability's bins
         line_chart(pd.DataFrame({"as the network says": raw.accuracy, "as shown (calibrated)": shown.accuracy,
-                                 "right as often as sure": np.linspace(1 / 30, 29 / 30, 15)},
-                                index=pd.Index(np.linspace(1 / 30, 29 / 30, 15), name="confidence")),
-                   "confidence (15 bins)", "share right", height=260)
+                                 "right as often as sure": centres}, index=pd.Index(centres, name="confidence")),
+                   f"confidence ({ECE_BINS} bins)", "share right", height=260)
         st.caption(f"On {RELIABILITY_DIGITS:,} of MNIST's test digits, read as the Draw page reads them: expected "
                    f"calibration error {raw.ece:.1%} as the network says, {shown.ece:.1%} as the app shows it "
                    "(its temperature, fitted on the validation split, is saved with the run).")
