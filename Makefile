@@ -13,12 +13,13 @@ run: $(VENV)/.app
 	$(PY) -m streamlit run streamlit_app.py
 
 # MNIST_TEST_STRICT=1: Postgres and Chromium are installed above, so a test that cannot start
-# them fails instead of skipping. test-fast skips what is missing, and lists it (-rfEs in pyproject.toml).
+# them fails instead of skipping. test-fast: the core's unit tests and the pages' AppTest tests,
+# without the tiers marked in pyproject.toml; it skips what is missing, and lists it (-rfEs).
 test: $(VENV)/.dev chromium postgresql lint
 	MNIST_TEST_STRICT=1 $(PY) -m pytest
 
 test-fast: $(VENV)/.dev
-	$(PY) -m pytest -m "not browser and not mnist"
+	$(PY) -m pytest -m "not slow and not browser and not mnist and not postgres"
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
