@@ -16,7 +16,7 @@ run: $(VENV)/.app
 # them fails instead of skipping. Two workers (pytest-xdist), a module's tests on one of them:
 # most of these tests wait on servers, browsers and training processes, so two overlap them even
 # on 2 cores (0.61x the time; docs/figures.md#tests). Each worker starts its own Postgres, app
-# server and Chromium. test-fast: the core's unit tests and the pages' AppTest tests, without the
+# server and Chromium; `make test WORKERS=0` runs in one process. test-fast: the core's unit tests and the pages' AppTest tests, without the
 # tiers marked in pyproject.toml; it skips what is missing, and lists it (-rfEs).
 WORKERS ?= 2
 
