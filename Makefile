@@ -13,12 +13,18 @@ run: $(VENV)/.app
 	$(PY) -m streamlit run streamlit_app.py
 
 # MNIST_TEST_STRICT=1: Postgres and Chromium are installed above, so a test that cannot start
-# them fails instead of skipping. test-fast skips what is missing, and lists it (-rfEs in pyproject.toml).
+# them fails instead of skipping. Two workers (pytest-xdist), a module's tests on one of them:
+# most of these tests wait on servers, browsers and training processes, so two overlap them even
+# on 2 cores (0.61x the time; docs/figures.md#tests). Each worker starts its own Postgres, app
+# server and Chromium; `make test WORKERS=0` runs in one process. test-fast: the core's unit tests and the pages' AppTest tests, without the
+# tiers marked in pyproject.toml; it skips what is missing, and lists it (-rfEs).
+WORKERS ?= 2
+
 test: $(VENV)/.dev chromium postgresql lint
-	MNIST_TEST_STRICT=1 $(PY) -m pytest
+	MNIST_TEST_STRICT=1 $(PY) -m pytest -n $(WORKERS) --dist loadscope
 
 test-fast: $(VENV)/.dev
-	$(PY) -m pytest -m "not browser and not mnist"
+	$(PY) -m pytest -m "not slow and not browser and not mnist and not postgres"
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

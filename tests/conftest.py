@@ -16,6 +16,15 @@ from mnist_core.data import Mnist  # noqa: E402
 from tests.helpers import load_tiny_mnist, synthetic_digits, unavailable  # noqa: E402, F401  (re-exported)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `postgres` marker on every test that uses the throwaway Postgres server, directly or
+    as the `database_url` fixture's "postgres" kind: `make test-fast` leaves them out."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "postgres_admin_url" in getattr(item, "fixturenames", ()) or params.get("database_url") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture
 def tiny_mnist() -> Mnist:
     return load_tiny_mnist()

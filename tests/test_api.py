@@ -28,6 +28,7 @@ ORDERS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("before", ORDERS.values(), ids=ORDERS.keys())
 def test_public_names_are_the_functions_in_every_import_order(before):
     out = subprocess.run([sys.executable, "-c", before + "\n" + CHECK], cwd=ROOT, capture_output=True, text=True,

@@ -85,6 +85,7 @@ def test_clear_button_gives_a_fresh_canvas():
     assert at.session_state["draw_clear_count"] == 1 and not at.exception
 
 
+@pytest.mark.slow
 def test_train_page_runs_a_short_job_and_shows_results(synthetic_data):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/train.py").run()
@@ -168,6 +169,7 @@ def visitor(link: str) -> AppTest:
     return at.run()
 
 
+@pytest.mark.slow
 def test_runs_page_lists_renames_and_deletes_ones_own_run(tiny_mnist):
     ann = keys().new_link()
     store, run = saved_run(tiny_mnist, owner=keys().owner_of(ann))
@@ -182,6 +184,7 @@ def test_runs_page_lists_renames_and_deletes_ones_own_run(tiny_mnist):
     assert store.list() == [] and not at.exception
 
 
+@pytest.mark.slow
 def test_a_strangers_run_cannot_be_renamed_or_deleted_but_an_admin_may(tiny_mnist):
     store, run = saved_run(tiny_mnist, owner=keys().owner_of(keys().new_link()))
     at = visitor(keys().new_link())

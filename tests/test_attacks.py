@@ -29,6 +29,8 @@ from mnist_core.reading.classifier import SEED_MODEL
 from tests.bombs import keras_reshape_shared
 from tests.helpers import run_coroutine
 
+pytestmark = pytest.mark.slow
+
 PASSWORD = "correct horse battery staple"  # the admin's
 SESSIONS_PER_ADDRESS = 20  # this server's (the app's own is 60): a test opens that many, not 60
 

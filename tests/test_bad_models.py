@@ -21,6 +21,8 @@ from tests import bombs
 from tests.helpers import APP, ROOT, drawn_one, png_bytes, subprocess_env
 from tests.helpers import APP_TIMEOUT as TIMEOUT
 
+pytestmark = pytest.mark.slow
+
 DAMAGED = [f"damaged-{case}.keras" for case in range(9)]  # three of each kind of damage
 
 

@@ -62,6 +62,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 """
 
 
+@pytest.mark.slow
 def test_refusing_every_bomb_takes_under_300_mb(tmp_path):
     out = subprocess.run([sys.executable, "-c", MEASURE, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                          timeout=300, env=subprocess_env())

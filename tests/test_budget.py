@@ -48,6 +48,7 @@ def test_over_budget_jobs_are_refused_with_what_would_fit():
     assert Budget.for_deployment(True, {"seconds": 60}).seconds == 60
 
 
+@pytest.mark.slow
 def test_an_overrunning_job_is_stopped_and_saved(sqlite_url):
     config = TrainConfig(epochs=10_000, batch_size=100, learning_rate=0.5)
     job = TrainingJob(config, "seed", load_tiny_mnist, sqlite_url, time_limit=1.0)

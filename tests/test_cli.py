@@ -68,6 +68,7 @@ def test_predict_answers_each_file_and_reports_errors(tmp_path):
     assert lines[4] == {"file": str(dot), "error": "a single dot, not a digit: draw the whole digit"}
 
 
+@pytest.mark.slow
 def test_bad_model_and_bad_settings_are_one_line_errors(tmp_path):
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"junk")
@@ -117,6 +118,7 @@ def test_every_config_field_is_a_flag_with_its_range():
     assert out.returncode == 2 and "invalid choice" in out.stderr
 
 
+@pytest.mark.slow
 def test_runs_export_evaluate_and_predict_by_run_name(tmp_path, tiny_mnist):
     from mnist_core.config import TrainConfig
     from mnist_core.store.database import Database, database_url
@@ -165,6 +167,7 @@ def test_runs_export_evaluate_and_predict_by_run_name(tmp_path, tiny_mnist):
     assert out.returncode == 1 and "s3cret" not in out.stderr and "cannot open" in out.stderr
 
 
+@pytest.mark.slow
 def test_export_of_a_shipped_model_says_where_its_file_is_or_writes_a_saved_model(tmp_path):
     out = cli("export", "default", str(tmp_path / "out"))
     assert out.returncode == 1 and not (tmp_path / "out").exists()
@@ -213,6 +216,7 @@ def test_ctrl_c_exits_with_130_and_one_line(tmp_path):
     assert proc.returncode == 130 and stdout == "" and stderr == "error: interrupted\n"
 
 
+@pytest.mark.slow
 def test_core_never_imports_streamlit():
     code = ("import importlib, pkgutil, sys, mnist_core\n"  # every module of the package, whatever it is called
             "for m in pkgutil.walk_packages(mnist_core.__path__, 'mnist_core.'):\n"
@@ -222,6 +226,7 @@ def test_core_never_imports_streamlit():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_drawings_are_labelled_listed_exported_imported_scored_and_deleted(tmp_path):
     env = {"MNIST_DATA_DIR": str(tmp_path / "data")}
     one = a_one(tmp_path / "one.png")

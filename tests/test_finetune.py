@@ -68,6 +68,7 @@ def label_drawings(url: str, n: int = 120) -> DrawingStore:
     return store
 
 
+@pytest.mark.slow
 def test_a_finetune_starts_from_the_base_learns_the_drawings_and_reports_before_and_after(sqlite_url, quick_own_heads):
     runs = RunStore(Database.open(sqlite_url))
     base = train_and_save(BASE, "adam", sqlite_url, load_data=load_tiny_mnist).run
@@ -88,6 +89,7 @@ def test_a_finetune_starts_from_the_base_learns_the_drawings_and_reports_before_
     assert rows[run.id].drawings == pytest.approx(ft.after.held_out, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_finetune_goes_on_from_the_optimizer_saved_with_its_base(sqlite_url, monkeypatch):
     from mnist_core.training import loop as training
 

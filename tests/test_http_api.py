@@ -52,6 +52,8 @@ from tests.helpers import (
     wait_until,
 )
 
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 60  # s for any one answer: a server that hangs fails the test, never the suite
 
 

@@ -29,6 +29,8 @@ from tests.helpers import (
     wait_until,
 )
 
+pytestmark = pytest.mark.slow
+
 CONFIG = TrainConfig(epochs=4, batch_size=100, learning_rate=0.5)
 
 

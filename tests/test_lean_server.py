@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import requests
 
 from benchmarks.app_server import app_server
@@ -17,6 +18,8 @@ from benchmarks.ws_session import DrawSession, digit_png
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import DrawingStore
 from tests.helpers import ROOT, run_coroutine, subprocess_env
+
+pytestmark = pytest.mark.slow
 
 PAGES = """
 import base64, io, sys

@@ -105,6 +105,17 @@ def test_uploads_are_bounded_in_bytes_too(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == [big]
 
 
+def test_an_upload_being_written_beside_is_neither_counted_nor_removed(tmp_path, monkeypatch):
+    """Another visitor's upload still in its atomic temp file (atomic.write_bytes: `.NAME.XXXX.tmp`)
+    is not a kept model: removing it would fail that upload, and it may vanish (renamed) at any time."""
+    monkeypatch.setattr(classifier, "UPLOADS_KEPT", 1)
+    writing = tmp_path / ".0123.keras.abcd.tmp"
+    writing.write_bytes(b"w" * 100)
+    os.utime(writing, (time.time() - 1000,) * 2)  # the oldest file there
+    kept = store_upload(b"k" * 100, "k.keras", tmp_path)
+    assert sorted(tmp_path.iterdir()) == sorted([kept, writing])
+
+
 def test_a_reshape_to_minus_one_counts_the_layer_after_it_and_a_shared_dataset_once_a_layer(tmp_path, monkeypatch):
     """Reshape([-1]) before each Dense, the (64, 64) kernels one dataset hard-linked three times:
     784*64+64 + 3*(64*64+64) + 64*10+10 parameters read, each counted (the -1 once kept: 0 a layer;

@@ -158,6 +158,7 @@ def test_roundness_tells_a_bar_from_a_ring():
     assert roundness(bar) < 0.2 < 0.9 < roundness(ring)
 
 
+@pytest.mark.slow
 def test_fitting_a_model_s_statistics_end_to_end_on_tiny_data(monkeypatch, tmp_path, tiny_mnist):
     from mnist_core.training import non_digit_examples, novelty_fit, styles
 

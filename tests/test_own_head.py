@@ -51,6 +51,7 @@ def label_drawings(url: str, n: int = 120) -> None:
         store.add(image, i % 10, f"link:person-{i % 3}-token", predicted=0, model="default")
 
 
+@pytest.mark.slow
 def test_a_finetune_on_drawings_carries_a_head_fitted_with_them(sqlite_url, quick_own_heads, tmp_path):
     runs = RunStore(Database.open(sqlite_url))
     base = train_and_save(BASE, "adam", sqlite_url, load_data=load_tiny_mnist).run
@@ -75,6 +76,7 @@ def test_a_finetune_on_drawings_carries_a_head_fitted_with_them(sqlite_url, quic
     assert own.judge(x).not_a_digit.mean() < 0.1 < borrowing.judge(x).not_a_digit.mean()
 
 
+@pytest.mark.slow
 def test_a_stop_while_the_head_is_fitted_saves_the_run_at_once_without_it(sqlite_url, quick_own_heads,
                                                                           monkeypatch):
     from mnist_core.training import novelty_fit

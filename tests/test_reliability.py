@@ -140,6 +140,7 @@ def saver(url: str, count: int, units: int = 2048, hold: int = -1) -> subprocess
                             env=subprocess_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_sigkill_while_saving_loses_nothing(database_url):
     """Kill a process inside the transaction that saves a run (a 2048-2048 model: 60 MB of
     files), after its row and its first file are written: every run saved before still loads,
@@ -161,6 +162,7 @@ def test_sigkill_while_saving_loses_nothing(database_url):
     load_classifier(SEED_MODEL)
 
 
+@pytest.mark.slow
 def test_two_servers_writing_at_once_lose_nothing(database_url):
     RunStore(Database.open(database_url))  # the schema, as the first server to start makes it
     writers = [saver(database_url, 6, units=64) for _ in range(2)]

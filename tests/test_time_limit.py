@@ -4,11 +4,14 @@ when one epoch would take far longer, and keeps what it learned (as a manual sto
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import Mnist
 from mnist_core.training.loop import train
 from tests.conftest import synthetic_digits
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_one_epoch_job_with_a_5_s_limit_stops_within_7_s():

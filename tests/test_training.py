@@ -48,6 +48,7 @@ def test_reported_scores_are_the_final_weights_scores(tiny_mnist):
         assert score == pytest.approx(float((p.argmax(1) == y).mean()))
 
 
+@pytest.mark.slow
 def test_skinny_first_layer_gradient_is_the_usual_one(tiny_mnist, monkeypatch):
     # the seed's 784 -> 10 layer gets its kernel gradient in a faster layout: same steps
     plain = train(FAST, tiny_mnist)
@@ -58,6 +59,7 @@ def test_skinny_first_layer_gradient_is_the_usual_one(tiny_mnist, monkeypatch):
     assert plain.history["loss"] == pytest.approx(usual.history["loss"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_same_seed_same_result(tiny_mnist):
     a, b = train(FAST, tiny_mnist), train(FAST, tiny_mnist)
     assert a.history["loss"] == pytest.approx(b.history["loss"], rel=1e-5)
@@ -74,6 +76,7 @@ def test_validation_split_is_taken_from_the_end_as_keras():
 PRESET_FLOORS = {"hidden": 0.5, "dropout": 0.25, "rmsprop": 0.95, "adam": 0.95, "best": 0.3}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", list(PRESET_FLOORS))
 def test_every_preset_learns(preset, tiny_mnist, font_pool, monkeypatch):
     monkeypatch.setattr("mnist_core.training.mix.STYLE_DIGITS", 200)  # `best` types digits in fonts: a few, in one font

@@ -109,6 +109,7 @@ def test_a_stopped_job_whose_runner_vanished_is_not_trained_again(jobs):
     assert ended.status == Status.STOPPED and ended.run_id is None and "nothing" in ended.message
 
 
+@pytest.mark.slow
 def test_the_runner_trains_the_line_in_order_and_each_run_is_its_starters(database_url):
     jobs = JobQueue(Database.open(database_url))
     a = jobs.submit(QUICK, "seed", ANN, LIMITS)
@@ -148,6 +149,7 @@ def test_ten_fresh_identities_cannot_queue_more_than_the_line_allows(jobs):
     assert len([j for j in jobs.line() if j.status == Status.WAITING]) == 6
 
 
+@pytest.mark.slow
 def test_a_job_submitted_while_the_runner_is_ending_is_not_left_waiting(database_url, monkeypatch):
     """The lost wake-up: the runner's claim found nothing, and before its thread ended a visitor
     queued a job and woke it (the thread still alive, so nothing new started)."""
@@ -168,6 +170,7 @@ def test_a_job_submitted_while_the_runner_is_ending_is_not_left_waiting(database
     assert late and jobs.get(late[0].id).status == Status.DONE, jobs.get(late[0].id)
 
 
+@pytest.mark.slow
 def test_the_runner_keeps_its_jobs_through_a_database_outage(database_url, monkeypatch):
     """A StoreError while jobs train (the database away for a moment) must not end the runner:
     their heartbeats would stop, and another server would train them again."""
@@ -188,6 +191,7 @@ def test_the_runner_keeps_its_jobs_through_a_database_outage(database_url, monke
     assert len(failures) == 3 and jobs.get(job.id).status == Status.DONE, jobs.get(job.id)
 
 
+@pytest.mark.slow
 def test_jobs_with_the_same_settings_train_together_and_each_gets_its_own_run(database_url):
     jobs = JobQueue(Database.open(database_url))
     dan = Actor("link:dan-token-4")

@@ -54,6 +54,7 @@ def test_every_epoch_carries_the_latest_frame_of_the_ten_templates(tiny_mnist):
     assert np.abs(frames[0].pictures - last.pictures).mean() > 0.02
 
 
+@pytest.mark.slow
 def test_the_film_starts_from_the_real_initial_weights_and_ends_at_the_last_epoch(tiny_mnist):
     watcher, _, result = watched(SEED, tiny_mnist)
     film = Film.from_bytes(watcher.film(result.model, result.epochs_done).to_bytes())
@@ -69,6 +70,7 @@ def hidden_watched():
     return watched(HIDDEN, load_tiny_mnist())
 
 
+@pytest.mark.slow
 def test_watching_changes_nothing_of_the_training(hidden_watched, tiny_mnist):
     # the initial weights are made again after the first epoch, reseeding: dropout and shuffles go on unchanged
     _, _, seen = hidden_watched

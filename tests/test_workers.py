@@ -23,6 +23,8 @@ from mnist_core.store.runs import RunStore
 from mnist_core.training.budget import Budget
 from tests.apptest import page_bytes
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "navigation.py")
 LEASE = 4.0  # seconds: a silent worker's jobs go back to the line this soon (20 s in the app)

@@ -23,6 +23,7 @@ so the cache loads it once however many strokes follow, and remembers a file tha
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -282,10 +283,15 @@ def store_upload(data: bytes, filename: str, folder: Path) -> Path:
     if not path.exists():
         atomic.write_bytes(path, data)
     path.touch()  # used now
-    kept = sorted(folder.glob("*.*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    kept = []
+    for file in folder.iterdir():
+        if file.suffix in MODEL_SUFFIXES:  # not another upload's atomic temp file (.NAME.XXXX.tmp)
+            with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process's upload
+                kept.append((file.stat(), file))
+    kept.sort(key=lambda stat_file: stat_file[0].st_mtime, reverse=True)
     total = 0
-    for i, old in enumerate(kept):
-        total += old.stat().st_size
+    for i, (stat, old) in enumerate(kept):
+        total += stat.st_size
         if old != path and (i >= UPLOADS_KEPT or total > UPLOAD_BYTES_KEPT):
             old.unlink(missing_ok=True)
     return path
