@@ -23,6 +23,7 @@ def frame(page) -> tuple[int, list[str]]:
     """The live view's epoch and its ten templates' pictures, read together."""
     epoch = page.get_by_text(re.compile(r"^The ten digit templates, after epoch \d+$"))
     epoch.wait_for(timeout=120_000)
+    page.locator(TEMPLATES).nth(9).wait_for(state="attached")  # the pictures may come a moment after the title
     return (int(re.search(r"\d+$", epoch.inner_text())[0]),
             page.locator(TEMPLATES).evaluate_all("images => images.map(i => i.src)"))
 
@@ -32,16 +33,18 @@ def frame(page) -> tuple[int, list[str]]:
 def test_the_templates_change_while_it_trains(page, app_url):
     page.goto(f"{app_url}/train?lesson=train&preset=seed&epochs=3000&title=Watch+the+templates")
     page.get_by_role("button", name="Start training").click()
-    first, before = frame(page)
-    page.wait_for_function(  # a later frame, redrawn by the page's 2 s refresh
-        "n => [...document.querySelectorAll('strong, p')].some(e => {"
-        " const m = e.innerText.match(/^The ten digit templates, after epoch (\\d+)$/); return m && +m[1] > n })",
-        arg=first, timeout=60_000)
-    later, after = frame(page)
-    assert later > first and len(before) == len(after) == 10
-    assert sum(a != b for a, b in zip(before, after, strict=True)) >= 5  # the pictures themselves changed
-    page.get_by_text("Its mistakes now").wait_for()
-    page.get_by_role("button", name="Stop").click()
+    try:
+        first, before = frame(page)
+        page.wait_for_function(  # a later frame, redrawn by the page's 2 s refresh
+            "n => [...document.querySelectorAll('strong, p')].some(e => {"
+            " const m = e.innerText.match(/^The ten digit templates, after epoch (\\d+)$/); return m && +m[1] > n })",
+            arg=first, timeout=60_000)
+        later, after = frame(page)
+        assert later > first and len(before) == len(after) == 10
+        assert sum(a != b for a, b in zip(before, after, strict=True)) >= 5  # the pictures themselves changed
+        page.get_by_text("Its mistakes now").wait_for()
+    finally:  # never leave 3,000 epochs training in front of the next test's job
+        page.get_by_role("button", name="Stop").click()
     page.get_by_text(re.compile(r"Stopped after \d+ epochs")).wait_for(timeout=60_000)
     page.get_by_text("What it learned, epoch by epoch").wait_for()  # the slider through the epochs kept
 
