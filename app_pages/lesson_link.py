@@ -115,8 +115,14 @@ def _leave() -> None:
 
 def plain(text: str) -> str:
     """Text from a link, shown as it is written: Markdown's signs escaped (a link's title must
-    not become a link, or an image fetched from elsewhere, inside the app's own banner)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$])", r"\\\1", text)
+    not become a link, or an image fetched from elsewhere, inside the app's own banner), and an
+    invisible space before each ':', '@' and '.', or Streamlit would still make a bare address or
+    email in it a link (escaping them does not stop that)."""
+    escaped = re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$])", r"\\\1", text)
+    return re.sub(r"(?=[:@]|\\\.)", NO_LINK, escaped)
+
+
+NO_LINK = "\u200b"  # a zero-width space: in "www\u200b.", "http\u200b:" or "a\u200b@b" no address is recognised
 
 
 def _labels() -> dict[str, str]:

@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from app_pages.lesson_link import NO_LINK
 from mnist_core.lesson_link import LessonLink
 from mnist_core.owners import Keys
 from mnist_core.store.database import Database, database_url
@@ -97,6 +98,11 @@ def test_a_links_title_is_shown_as_written_never_as_a_link_or_an_image():
     at = opened({"lesson": "train", "title": "![x](http://evil.example/t.png) [click](http://evil.example)"})
     (banner,) = [i.value for i in at.info if "A lesson" in i.value]
     assert "](" not in banner.replace("\\](", "") and "\\[click\\]" in banner and "\\!\\[x\\]" in banner
+    assert "http://" not in banner  # a bare address is made a link too, escaped or not
+    at = opened({"lesson": "train", "title": "www.evil.example, me@evil.example"})
+    (banner,) = [i.value for i in at.info if "A lesson" in i.value]
+    assert "www." not in banner and "me@" not in banner and banner.replace(NO_LINK, "").startswith(
+        "**A lesson: www\\.evil\\.example, me@evil\\.example.**")
 
 
 def test_the_projectors_link_opens_the_class_page_on_the_lessons_step():
@@ -104,4 +110,5 @@ def test_the_projectors_link_opens_the_class_page_on_the_lessons_step():
     assert urlsplit(projector.url("http://x")).path == "/teacher"
     at = opened(projector.to_query(), page="app_pages/teacher.py")
     assert not at.exception and at.title[0].value == "The class"
-    assert at.subheader[0].value == "A lesson: Templates \\[here\\]\\(http://evil\\.example\\)"
+    shown = at.subheader[0].value
+    assert "http://" not in shown and shown.replace(NO_LINK, "") == "A lesson: Templates \\[here\\]\\(http://evil\\.example\\)"
