@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from types import SimpleNamespace
 
 import pytest
 
-from mnist_core.config import TrainConfig
-from mnist_core.jobs.line import LEASE_SECONDS, JobQueue, QueueError, Status
+from mnist_core.config import METRICS, TrainConfig
+from mnist_core.jobs.line import LEASE_SECONDS, JobQueue, QueueError, Status, hold
 from mnist_core.jobs.runner import Runner
 from mnist_core.owners import Actor, NotAllowed
 from mnist_core.store.database import Database, StoreError
 from mnist_core.store.database import jobs as jobs_table
-from mnist_core.store.runs import RunStore
+from mnist_core.store.runs import RunError, RunStore
 from mnist_core.training.budget import Budget
+from mnist_core.training.watching.film import FILM_FILE, Film
 from tests.helpers import ANN, BOB, CAT, load_tiny_mnist, wait_until
 
 LIMITS = Budget(seconds=600)
@@ -107,6 +110,26 @@ def test_a_stopped_job_whose_runner_vanished_is_not_trained_again(jobs):
     assert jobs.claim("server-2") is None
     ended = jobs.get(a.id)
     assert ended.status == Status.STOPPED and ended.run_id is None and "nothing" in ended.message
+
+
+def test_a_run_is_saved_only_by_the_runner_holding_its_job(jobs):
+    """A runner whose lease ran out (it stalled; the job went back to the line and another runner
+    took it) saves nothing; the runner holding the job saves, and the job names the run in the
+    same transaction (jobs.line.hold, through RunStore.save)."""
+    a = jobs.submit(QUICK, "seed", ANN, LIMITS)
+    jobs.claim("server-that-stalls")
+    silence(jobs.db, a.id, LEASE_SECONDS + 1)
+    assert jobs.claim("server-2").id == a.id
+    store = RunStore(jobs.db)
+    result = SimpleNamespace(config=QUICK, epochs_done=3, stopped=False, history={m: [0.5] * 3 for m in METRICS},
+                             test_accuracy=0.9, test_loss=0.3, fit_seconds=1.0)
+    files = {"model.keras": b"weights"}
+    with pytest.raises(RunError, match="no longer this runner's"):
+        store.save(result, "seed", owner=ANN.owner, hold=functools.partial(hold, (a.id, "server-that-stalls")),
+                   files=files)
+    assert store.list() == [] and jobs.get(a.id).run_id is None
+    run = store.save(result, "seed", owner=ANN.owner, hold=functools.partial(hold, (a.id, "server-2")), files=files)
+    assert [r.id for r in store.list()] == [run.id] and jobs.get(a.id).run_id == run.id
 
 
 @pytest.mark.slow
@@ -215,6 +238,9 @@ def test_jobs_with_the_same_settings_train_together_and_each_gets_its_own_run(da
     assert [r.owner for r in runs] == [dan.owner, ANN.owner, BOB.owner, CAT.owner]
     assert [r.name for r in runs] == ["seed #1"] * 4  # each person's first: pages put who it is in front
     assert runs[2].epochs_done <= runs[1].epochs_done and all(r.stopped for r in runs[1:])
+    for run in runs:  # Bob's too, who left early: the film up to his last epoch
+        film = Film.from_bytes(store.file(run.id, FILM_FILE))
+        assert film.epochs[0] == 0 and film.epochs[-1] == run.epochs_done, (run.name, film.epochs)
 
 
 def test_a_job_an_older_app_left_queued_is_waiting_after_the_upgrade(sqlite_url):

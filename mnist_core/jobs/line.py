@@ -37,6 +37,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.errors import UserError
 from mnist_core.owners import Actor, is_login
 from mnist_core.store.database import Database, clock, jobs, runners
+from mnist_core.store.runs import RunError
 from mnist_core.training.budget import Budget
 
 HEARTBEAT_SECONDS = 1.0  # how often a runner renews its jobs' leases (and reads their stop flags)
@@ -273,6 +274,18 @@ class JobQueue:
             rows = conn.execute(sa.select(runners.c.runs_on, runners.c.slots).where(
                 runners.c.seen > clock() - within)).all()
         return [(r.runs_on, int(r.slots)) for r in rows]
+
+
+def hold(job: tuple[str, str], conn: sa.Connection, run_id: str) -> None:
+    """Inside a run's save (RunStore.save's `hold`, bound to `job`: its id and its runner): the
+    job is still that runner's, and now names the run; RunError, and nothing saved, when its lease
+    ran out and the job went back to the line or ended."""
+    job_id, runner = job
+    query = sa.select(jobs.c.server, jobs.c.status).where(jobs.c.id == job_id)
+    row = conn.execute(query.with_for_update() if conn.dialect.name == "postgresql" else query).first()
+    if row is None or row.server != runner or row.status != Status.RUNNING:
+        raise RunError("this job is no longer this runner's (its lease ran out): another trains it")
+    conn.execute(jobs.update().where(jobs.c.id == job_id).values(run_id=run_id))
 
 
 def stop_or_cancel(conn: sa.Connection, where: sa.ColumnElement, message: str = "") -> int:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 from mnist_core.config import METRICS, History, TrainConfig
 from mnist_core.errors import USER_ERRORS
-from mnist_core.jobs.line import Status
+from mnist_core.jobs.line import Status, hold
 from mnist_core.training.pipeline import NOTHING_SAVED, Event, LoadData, Member
 
 RECENT_EPOCHS = 10  # the epochs whose times tell the time left
@@ -137,7 +137,7 @@ class TrainingJob:
         self._state = JobState(preset, config)
         self._lock = threading.Lock()
         self._order = {"config": config, "preset": preset, "database_url": database_url, "time_limit": time_limit,
-                       "owner": owner, "job": job, "together": tuple(together)}
+                       "owner": owner, "job": job, "together": tuple(together), "hold": hold}
         self._child = spare if spare is not None and spare.usable(load_data) else None
         self._load_data = load_data
         self.config, self.time_limit = config, time_limit or float("inf")

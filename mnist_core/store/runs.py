@@ -27,6 +27,7 @@ import re
 import secrets
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,12 @@ from mnist_core.errors import UserError
 from mnist_core.owners import Actor
 from mnist_core.reading.classifier import CALIBRATION, NOVELTY, SHIPPED_MODELS
 from mnist_core.reading.novelty import NoveltyStats
-from mnist_core.store.database import PROJECT_ROOT, Database, data_dir, jobs, legacy_imports, run_files, runs
+from mnist_core.store.database import PROJECT_ROOT, Database, data_dir, legacy_imports, run_files, runs
 
 MODEL_FILE, H5_FILE, RECORD_FILE = "model.keras", "mnist_dense_model.h5", "run.json"
+
+
+Hold = Callable[[sa.Connection, str], None]  # (the save's transaction, the new run's id): a job's check
 
 
 class RunError(UserError):
@@ -140,14 +144,14 @@ class RunStore:
         self.db = db
 
     def save(self, result: Any, preset: str = "custom", name: str | None = None, owner: str = "",
-             finetune: FineTune | None = None, job: tuple[str, str] | None = None,
+             finetune: FineTune | None = None, hold: Hold | None = None,
              temperature: float | None = None, novelty: NoveltyStats | None = None,
              files: dict[str, bytes] | None = None) -> Run:
         """Save a TrainResult as a new run: record and model files commit together or not at all;
         `temperature` and `novelty` go into its model.keras (model_files).
-        For a job of the line (`job`: its id, and the runner that claimed it), only while that
-        runner still holds it, and the job names the run in the same transaction: a job is saved
-        once, whatever its runners do (RunError when the lease was lost meanwhile). Its name,
+        For a job of the line, `hold(conn, run_id)` runs first in the same transaction
+        (jobs.line.hold: only while the job's runner still holds it, and the job names the run):
+        a job is saved once, whatever its runners do (RunError when the lease was lost). Its name,
         unless given: a person's "seed #2" (their second run of the preset; pages put who it is
         in front), the operator's "seed 2026-12-07 13:56". `files`: the run's files made already
         (model_files(result.model, temperature, novelty), and any beside them, such as its film),
@@ -170,8 +174,8 @@ class RunStore:
         # serialized before the transaction: it stays short
         files = files or model_files(result.model, temperature, novelty)
         with self.db.write() as conn:
-            if job is not None:
-                _hold(conn, *job, run.id)
+            if hold is not None:
+                hold(conn, run.id)
             if name is None and owner:
                 run = dataclasses.replace(run, name=f"{preset} #{_last_number(conn, owner, preset) + 1}")
             _insert_rows(conn, run, result.history, files, finetune)
@@ -370,15 +374,6 @@ def _last_number(conn: sa.Connection, owner: str, preset: str) -> int:
     """The highest n of the owner's runs named "<preset> #n" (0: none), inside the caller's transaction."""
     names = conn.execute(sa.select(runs.c.name).where(runs.c.owner == owner, runs.c.preset == preset)).scalars()
     return max((int(m[1]) for m in (re.fullmatch(rf"{re.escape(preset)} #(\d+)", n) for n in names) if m), default=0)
-
-
-def _hold(conn: sa.Connection, job_id: str, runner: str, run_id: str) -> None:
-    """Inside a save's transaction: the job is still `runner`'s, and now names its run."""
-    query = sa.select(jobs.c.server, jobs.c.status).where(jobs.c.id == job_id)
-    row = conn.execute(query.with_for_update() if conn.dialect.name == "postgresql" else query).first()
-    if row is None or row.server != runner or row.status != "running":
-        raise RunError("this job is no longer this runner's (its lease ran out): another trains it")
-    conn.execute(jobs.update().where(jobs.c.id == job_id).values(run_id=run_id))
 
 
 def _run(row: Any) -> Run:

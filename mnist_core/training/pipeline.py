@@ -28,6 +28,7 @@ kept in the run's model.keras; a stop meanwhile saves the run without it.
 from __future__ import annotations
 
 import enum
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -39,10 +40,11 @@ import numpy as np
 from mnist_core.config import TrainConfig, split_validation
 from mnist_core.data import Mnist, load_mnist
 from mnist_core.errors import USER_ERRORS
+from mnist_core.evaluation import REPORT_FILE, scored
 from mnist_core.reading.novelty import fit_temperature
 from mnist_core.store.database import Database
 from mnist_core.store.drawings import Collection, DrawingStore, Filter
-from mnist_core.store.runs import FineTune, Run, RunError, RunStore, Scores, model_files, resolve_model
+from mnist_core.store.runs import FineTune, Hold, Run, RunError, RunStore, Scores, model_files, resolve_model
 from mnist_core.training.finetune import accuracy, holdout, own_head, people_in
 from mnist_core.training.watching.film import FILM_FILE
 
@@ -60,6 +62,7 @@ class Event(enum.StrEnum):
 
 OnEvent = Callable[[Event, Any], None]
 LoadData = Callable[..., Mnist]  # load_data(progress=...) -> Mnist
+JobHold = Callable[[tuple[str, str], Any, str], None]  # jobs.line.hold: (job, the save's transaction, run id)
 
 
 NOTHING_SAVED = "stopped before the first epoch ended: nothing to save"
@@ -76,6 +79,10 @@ class Member:
     owner: str = ""  # "" for the operator
     preset: str = "custom"
     job: tuple[str, str] | None = None  # (job id, its runner): the run is saved only while that runner holds it
+
+    def hold(self, hold: JobHold | None) -> Hold | None:
+        """Its save's check that the job is still its runner's (RunStore.save's `hold`)."""
+        return functools.partial(hold, self.job) if hold is not None and self.job is not None else None
 
 
 @dataclass(frozen=True)
@@ -97,10 +104,11 @@ def train_and_save(
     job: tuple[str, str] | None = None,
     together: Sequence[Member] = (),
     leaving: Callable[[], list[str]] | None = None,
+    hold: JobHold | None = None,
 ) -> Outcome:
     """Load MNIST, train `config` (for `time_limit` seconds at most), save the run in the
     database at `database_url`, owned by `owner` ("" for the operator); for a job of the line
-    (`job`: its id and its runner), only while that runner holds it (RunStore.save). `together`:
+    (`job`: its id and its runner), only while that runner holds it (`hold`: jobs.line.hold). `together`:
     more jobs of the line with these settings, each saved as its own run; `leaving()`: the ids
     of those that asked to leave since it was last called."""
     from mnist_core.reading.classifier import load_keras  # TensorFlow: imported when there is work for it
@@ -123,11 +131,12 @@ def train_and_save(
     before = _scores(base, drawn, held, data) if base is not None else Scores(None, None)
     watcher = Watcher.for_training(config, data, base)  # each epoch's frame, for the page and the run's film
     members = [Member(owner, preset, job), *together]
-    group = _Group(members, stop, leaving, store, data, config, announce)
+    group = _Group(members, stop, leaving, store, data, config, announce, hold, watcher)
 
     def watch(epoch: int, model: Any, history: dict[str, list[float]]) -> dict | None:
-        group.watch(epoch, model, history)
-        return watcher(epoch, model, history)
+        seen = watcher(epoch, model, history)
+        group.watch(epoch, model, history)  # a leaver's run keeps the film so far
+        return seen
 
     result = train(config, data, on_epoch_end=lambda epoch, logs: announce(Event.EPOCH, (epoch, logs)),
                    stop=group.stop, time_limit=time_limit, pools=pools, base=base,
@@ -144,14 +153,15 @@ def train_and_save(
                        lambda message: announce(Event.CHECK, message))
     announce(Event.SAVING, None)
     files = {**model_files(result.model, _temperature(result.model, data, config), novelty),
-             FILM_FILE: watcher.film(result.model, result.epochs_done).to_bytes()}
+             FILM_FILE: watcher.film(result.model, result.epochs_done).to_bytes(),
+             REPORT_FILE: scored(_test_readings(result.model, data), data).to_bytes()}  # pages never score again
     staying, saved = group.staying(), {}
     if not staying:  # everyone left: each has their run already
         raise NothingTrained("everyone left before the end: their runs were saved as they left")
     for member in staying:
         try:
             saved[member] = store.save(result, preset=member.preset, owner=member.owner, finetune=report,
-                                       job=member.job, files=files)
+                                       hold=member.hold(hold), files=files)
         except USER_ERRORS:  # one of several lost its lease: the others' runs are theirs all the same
             if len(members) == 1:
                 raise
@@ -166,8 +176,10 @@ class _Group:
     from the weights at the end of the epoch in progress (a loop.Watch)."""
 
     def __init__(self, members: list[Member], stop: threading.Event | None, leaving: Callable[[], list[str]] | None,
-                 store: RunStore, data: Mnist, config: TrainConfig, announce: OnEvent) -> None:
-        self.members, self._leaving, self._leavers = list(members), leaving, []
+                 store: RunStore, data: Mnist, config: TrainConfig, announce: OnEvent, hold: JobHold | None,
+                 watcher: Any) -> None:
+        self.members, self._leaving, self._leavers, self.hold = list(members), leaving, [], hold
+        self.watcher = watcher  # watching.watcher.Watcher: the frames so far, for a leaver's film
         self.store, self.data, self.config, self.announce = store, data, config, announce
         self.stop = _Either(stop, lambda: not self.staying())  # everyone gone: training stops
         self.started = time.perf_counter()
@@ -182,21 +194,24 @@ class _Group:
         self.staying()
         leavers, self._leavers = self._leavers, []
         for member in leavers:
-            self.announce(Event.LEFT, (member.job[0], self._save_now(member, model, history)))
+            self.announce(Event.LEFT, (member.job[0], self._save_now(member, epoch + 1, model, history)))
 
-    def _save_now(self, member: Member, model: Any, history: dict[str, list[float]]) -> str | None:
-        """The network as it is now, saved as the member's run (stopped here); None when it
-        cannot be (its lease lost, the database away): the member ends without one."""
+    def _save_now(self, member: Member, epochs: int, model: Any, history: dict[str, list[float]]) -> str | None:
+        """The network as it is now, after `epochs`, saved as the member's run (stopped here) with
+        the film so far; None when it cannot be (its lease lost, the database away): the member
+        ends without one."""
         from mnist_core.training.loop import TrainResult
 
-        x, y = self.data.x_test.reshape(-1, 784).astype(np.float32) / 255.0, self.data.y_test
-        p = np.concatenate([model(x[i:i + 2000], training=False).numpy() for i in range(0, len(x), 2000)])
+        p, y = _test_readings(model, self.data), self.data.y_test
         loss = float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0))))
+        report = scored(p, self.data)
         result = TrainResult(model, self.config, {k: list(v) for k, v in history.items()}, loss,
-                             float(np.mean(p.argmax(1) == y)), time.perf_counter() - self.started, stopped=True)
+                             report.accuracy, time.perf_counter() - self.started, stopped=True)
+        files = {**model_files(model, _temperature(model, self.data, self.config)),
+                 FILM_FILE: self.watcher.film(model, epochs).to_bytes(), REPORT_FILE: report.to_bytes()}
         try:
-            return self.store.save(result, preset=member.preset, owner=member.owner, job=member.job,
-                                   temperature=_temperature(model, self.data, self.config)).id
+            return self.store.save(result, preset=member.preset, owner=member.owner, hold=member.hold(self.hold),
+                                   files=files).id
         except USER_ERRORS:
             return None
 
@@ -230,9 +245,16 @@ def _temperature(model: Any, data: Mnist, config: TrainConfig) -> float:
 
 def _scores(model: Any, drawn: Collection | None, held: np.ndarray | None, data: Mnist | None) -> Scores:
     """A Keras model on the held-out drawings and (with `data`) MNIST's test set."""
-    def predict(x):  # (n, 28, 28) in [0, 1] -> (n, 10), a few thousand at a time
-        return np.concatenate([model(x[i:i + 2000].reshape(-1, 784), training=False).numpy()
-                               for i in range(0, len(x), 2000)])
-
+    predict = functools.partial(_predict, model)
     return Scores(accuracy(predict, drawn.x[held], drawn.y[held]) if drawn is not None else None,
                   accuracy(predict, data.x_test, data.y_test) if data is not None else None)
+
+
+def _predict(model: Any, x: np.ndarray) -> np.ndarray:
+    """A Keras model's readings, one view each: (n, 28, 28) in [0, 1] -> (n, 10), a few thousand at a time."""
+    x = x.reshape(len(x), 784)
+    return np.concatenate([model(x[i:i + 2000], training=False).numpy() for i in range(0, len(x), 2000)])
+
+
+def _test_readings(model: Any, data: Mnist) -> np.ndarray:
+    return _predict(model, data.x_test.astype(np.float32) / 255.0)

@@ -69,10 +69,10 @@ class Watcher:
         return {"frame": self._latest}
 
     def film(self, model: Any, epochs_done: int) -> Film:
-        """The frames kept, the last epoch's included (a stop may end a run between two kept ones)."""
-        if not self._kept or self._kept[-1].epoch != epochs_done:
-            self._kept.append(self._frame(epochs_done, model, mistakes=False))
-        return Film(tuple(self._kept))
+        """The frames kept so far, ending at `epochs_done` with `model` (a stop, or someone who
+        leaves a shared training, may end a run between two kept frames)."""
+        kept = [frame for frame in self._kept if frame.epoch < epochs_done]
+        return Film(tuple(kept + [self._frame(epochs_done, model, mistakes=False)]))
 
     def _start(self, model: Any) -> None:
         """At the first epoch's end: the frame before training, and the units to follow."""
