@@ -62,7 +62,7 @@ from mnist_core.config import (
 )
 from mnist_core.curves import MEMORISING, TRAINING, VALIDATION, memorising_from
 from mnist_core.deployment import Training
-from mnist_core.evaluation import Evaluation, downsample, evaluate
+from mnist_core.evaluation import REPORT_FILE, Evaluation, downsample, evaluate, first_layer_pictures
 from mnist_core.jobs.line import NEXT, WAITING_OR_RUNNING, QueuedJob, QueueError, Status, admit
 from mnist_core.jobs.pace import Pace, plan, unsubmitted
 from mnist_core.jobs.process import JobState, Phase
@@ -436,7 +436,12 @@ def live_view(job_id: str | None, active: bool, config: TrainConfig | None, prob
 
 @st.cache_resource(show_spinner="Scoring the test set…", max_entries=4)
 def test_report(run_id: str) -> Evaluation:
-    return evaluate(classifier(run_store().model_path(run_id)), mnist())
+    """The report its training process saved with it; scored here only for a run saved before
+    runs kept one (or whose report cannot be read)."""
+    try:
+        return Evaluation.from_bytes(run_store().file(run_id, REPORT_FILE))
+    except (RunError, ValueError):
+        return evaluate(classifier(run_store().model_path(run_id)), mnist())
 
 
 def show_analysis(run: Run) -> None:
@@ -465,7 +470,7 @@ def show_analysis(run: Run) -> None:
             cols[i % 6].image(enlarge(m.image / 255.0, 84), caption=f"{m.true}→{m.predicted} {m.confidence:.0%}")
     if learning.show_film(run_store(), run.id):
         return
-    pictures = report.pictures
+    pictures = first_layer_pictures(classifier(run_store().model_path(run.id)).net.first_layer_weights(), limit=40)
     st.subheader("What it learned: " + ("the ten digit templates" if len(pictures) == 10 else "first-layer units"))
     st.caption("Red: ink here votes for the unit; blue: against.")
     cols = st.columns(10)

@@ -55,7 +55,8 @@ def app_server(data_dir: Path, database_url: str | None = None, secrets: dict | 
     start = time.perf_counter()
     proc = subprocess.Popen(
         [*(launcher or [sys.executable]), "-m", "streamlit", "run", str(script), *options],
-        cwd=root, env={**env, "PYTHONPATH": str(root)}, stdout=log, stderr=subprocess.STDOUT,
+        cwd=root, env={**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))},
+        stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

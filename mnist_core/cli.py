@@ -353,7 +353,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from mnist_core.evaluation import evaluate
 
     clf = _classifier(args.model, args)
-    report = evaluate(clf, _load_data(args), mistakes=0, pictures=0)
+    report = evaluate(clf, _load_data(args), mistakes=0)
     if args.json:
         print(json.dumps({"test_accuracy": report.accuracy, "confusion": report.confusion.tolist()}))
     else:

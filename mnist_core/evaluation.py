@@ -1,6 +1,8 @@
 """What a trained model got right and wrong, and what it learned, as plain arrays.
 
-    report = evaluate(load_classifier(path), load_mnist())   # the whole test-set report
+    report = evaluate(load_classifier(path), load_mnist())   # the test-set report
+    report = scored(probabilities, data)           # the same from (n, 10) readings of data.x_test
+    Evaluation.from_bytes(report.to_bytes())       # kept with a run (REPORT_FILE): pages never score again
     cm = confusion_matrix(y_true, y_pred)          # (10, 10) counts, rows = true digit
     worst = confident_mistakes(probabilities, y, 12)  # indices, most confidently wrong first
     pictures = first_layer_pictures(clf.net.first_layer_weights())   # (units, 28, 28) in [-1, 1]
@@ -8,11 +10,14 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mnist_core import declared
 from mnist_core.data import Mnist
 from mnist_core.reading.novelty import ECE_BINS, confidence_bins, expected_calibration_error
 
@@ -29,19 +34,52 @@ class Mistake:
     confidence: float  # the probability given to `predicted`
 
 
+REPORT_FILE = "test_report.npz"  # a run's file: its Evaluation, scored by the training process
+MOST_MISTAKES = 64  # a report read back keeps at most this many
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """A model scored on MNIST's test set."""
+    """A model scored on MNIST's test set (single views, as the book's figures are)."""
 
     accuracy: float
     confusion: np.ndarray  # (10, 10) counts, rows = the true digit
     mistakes: list[Mistake]  # the most confidently wrong, most confident first
-    pictures: np.ndarray  # (units, 28, 28) first-layer weights in [-1, 1]
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, confusion=self.confusion.astype(np.int64),
+                            images=np.array([m.image for m in self.mistakes], np.uint8).reshape(-1, 28, 28),
+                            true=np.array([m.true for m in self.mistakes], np.int64),
+                            predicted=np.array([m.predicted for m in self.mistakes], np.int64),
+                            confidence=np.array([m.confidence for m in self.mistakes], np.float64))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Evaluation:
+        """A report `to_bytes` wrote; ValueError for anything else (a damaged file, other shapes).
+        Each array's header is checked before its data is read (declared.read_npy)."""
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                found = [declared.read_npy(archive, key, MOST_MISTAKES * 28 * 28, "a report's size")
+                         for key in ("confusion", "images", "true", "predicted", "confidence")]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"not a test report: {e}") from e
+        if any(a is None for a in found):
+            raise ValueError("not a test report: an array is missing")
+        confusion, images, true, predicted, confidence = found
+        k = len(true) if true.ndim == 1 else -1
+        if k < 0 or confusion.shape != (10, 10) or images.shape != (k, 28, 28) or images.dtype != np.uint8 \
+                or predicted.shape != (k,) or confidence.shape != (k,) or k > MOST_MISTAKES:
+            raise ValueError("not a test report: its arrays have other shapes")
+        total = int(confusion.sum())
+        return cls(float(np.trace(confusion) / total) if total else 0.0, confusion.astype(np.int64),
+                   [Mistake(images[i], int(true[i]), int(predicted[i]), float(confidence[i])) for i in range(k)])
 
 
-def evaluate(classifier: Classifier, data: Mnist, mistakes: int = 12, pictures: int = 40) -> Evaluation:
-    """Score `classifier` on the test set: accuracy, confusion matrix, worst mistakes, what it learned."""
-    probabilities = classifier.predict_proba(data.x_test.astype(np.float32) / 255.0)  # (n, 10)
+def scored(probabilities: np.ndarray, data: Mnist, mistakes: int = 12) -> Evaluation:
+    """The report for (n, 10) readings of `data.x_test`: accuracy, confusion matrix, the
+    `mistakes` most confidently wrong."""
     predicted = probabilities.argmax(axis=1)
     worst = confident_mistakes(probabilities, data.y_test, mistakes)
     return Evaluation(
@@ -49,8 +87,13 @@ def evaluate(classifier: Classifier, data: Mnist, mistakes: int = 12, pictures: 
         confusion=confusion_matrix(data.y_test, predicted),
         mistakes=[Mistake(data.x_test[i], int(data.y_test[i]), int(predicted[i]), float(probabilities[i].max()))
                   for i in worst],
-        pictures=first_layer_pictures(classifier.net.first_layer_weights(), limit=pictures),
     )
+
+
+def evaluate(classifier: Classifier, data: Mnist, mistakes: int = 12) -> Evaluation:
+    """Score `classifier` on the test set, one view a digit (a run's training did it already:
+    REPORT_FILE)."""
+    return scored(classifier.predict_proba(data.x_test.astype(np.float32) / 255.0), data, mistakes)
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:

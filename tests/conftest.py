@@ -13,6 +13,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from mnist_core.data import Mnist  # noqa: E402
+from tests.gates import Gates, quick_heads, server_env  # noqa: E402
 from tests.helpers import load_tiny_mnist, synthetic_digits, unavailable  # noqa: E402, F401  (re-exported)
 
 
@@ -84,21 +85,22 @@ def seed(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def data_gate(tmp_path_factory) -> Path:
-    """A file that, while it exists, holds the app server's MNIST loading (tests/data_gate.py):
-    create it to keep a training job in "loading data" for as long as a test needs."""
-    return tmp_path_factory.mktemp("gate") / "shut"
+def gates(tmp_path_factory) -> Gates:
+    """Files that, while they exist, hold the app server's jobs (tests/gates.py): create `data`
+    to keep a training job in "loading data", `check` to keep a fine-tune fitting its own check,
+    for as long as a test needs."""
+    folder = tmp_path_factory.mktemp("gates")
+    return Gates(folder / "data", folder / "check")
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory, data_gate):
+def app_url(tmp_path_factory, gates):
     """`streamlit run streamlit_app.py` as Streamlit's own e2e suite starts it, on a free localhost
     port: the pages and the HTTP routes on one server, shared by the browser and HTTP tests."""
     from benchmarks.app_server import app_server
-    from tests.data_gate import server_env
 
     with pytest.MonkeyPatch.context() as env:  # what the server process inherits
-        for name, value in server_env(data_gate).items():
+        for name, value in server_env(gates).items():
             env.setenv(name, value)
         server = app_server(tmp_path_factory.mktemp("data"))
         url, _, _ = server.__enter__()
@@ -125,13 +127,8 @@ def font_pool(monkeypatch, tmp_path) -> Path:
 def quick_own_heads(monkeypatch, tmp_path) -> None:
     """A fine-tune's own "not a digit" check (finetune.own_head) fitted in seconds: a quarter of
     a few hundred examples of each set, no fonts, the examples cached in the test's folder."""
-    from mnist_core.training import non_digit_examples, novelty_fit, styles
-
     monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "cache"))
-    for module in (styles, non_digit_examples):
-        monkeypatch.setattr(module, "font_designs", lambda: {})
-    for name, n in (("DIGITS_EACH", 800), ("VARIANT_DIGITS", 800), ("NON_DIGITS", 400), ("CALIBRATION_EACH", 400)):
-        monkeypatch.setattr(novelty_fit, name, n)
+    quick_heads(monkeypatch.setattr)
 
 
 @pytest.fixture(scope="session")

@@ -86,7 +86,7 @@ def test_clear_button_gives_a_fresh_canvas():
 
 
 @pytest.mark.slow
-def test_train_page_runs_a_short_job_and_shows_results(synthetic_data):
+def test_train_page_runs_a_short_job_and_shows_results(synthetic_data, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/train.py").run()
     assert at.number_input(key="train_epochs_seed").value == 200
@@ -99,9 +99,15 @@ def test_train_page_runs_a_short_job_and_shows_results(synthetic_data):
     assert not at.exception, at.exception
     (job,) = job_queue().of(session_owner(at))
     runner().join(120)  # the server's worker trains the line, then ends
+
+    def scored_again(*args, **kwargs):
+        raise AssertionError("the page scored the test set its training had scored")
+
+    monkeypatch.setattr("mnist_core.evaluation.evaluate", scored_again)  # the run's own report is read
     at.run()
     assert not at.exception, at.exception
     assert any("Finished after 3 epochs" in s.value for s in at.success)
+    assert "Confusion matrix" in [h.value for h in at.subheader]
     test = next(m for m in at.metric if m.label == "Test accuracy")
     assert test.value.endswith("%") and not test.delta  # 3 epochs are not the book's fit: no comparison
     assert any("1 layer, 7,850 weights, SGD 0.5, 3 epochs" in m.value for m in at.caption)  # in a line, no dump

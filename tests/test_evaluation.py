@@ -3,11 +3,20 @@ synthetic data: invariants, not just "it runs"."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_core.evaluation import confident_mistakes, confusion_matrix, downsample, evaluate, first_layer_pictures
+from mnist_core.evaluation import (
+    Evaluation,
+    confident_mistakes,
+    confusion_matrix,
+    downsample,
+    evaluate,
+    first_layer_pictures,
+)
 from mnist_core.reading.classifier import SEED_MODEL, load_classifier
 from mnist_core.training.augment import distort
 
@@ -33,12 +42,38 @@ def test_mistakes_are_wrong_and_sorted_by_confidence():
     assert confidence[0] == p[wrong].max(axis=1).max()  # the most confident mistake comes first
 
 
-def test_evaluate_reports_the_test_set(tiny_mnist):
-    report = evaluate(load_classifier(SEED_MODEL), tiny_mnist, mistakes=5, pictures=10)
+def test_evaluate_reports_the_test_set_and_a_run_keeps_the_report(tiny_mnist):
+    report = evaluate(load_classifier(SEED_MODEL), tiny_mnist, mistakes=5)
     assert report.confusion.sum() == len(tiny_mnist.y_test)
     assert report.accuracy == pytest.approx(np.trace(report.confusion) / len(tiny_mnist.y_test))
     assert len(report.mistakes) == 5 and all(m.true != m.predicted for m in report.mistakes)
-    assert report.pictures.shape == (10, 28, 28) and np.abs(report.pictures).max() == pytest.approx(1.0)
+    kept = Evaluation.from_bytes(report.to_bytes())
+    assert kept.accuracy == pytest.approx(report.accuracy) and np.array_equal(kept.confusion, report.confusion)
+    assert [(m.true, m.predicted, m.confidence) for m in kept.mistakes] == \
+        [(m.true, m.predicted, m.confidence) for m in report.mistakes]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(kept.mistakes, report.mistakes, strict=True))
+
+
+@pytest.mark.parametrize("data", [b"", b"PK\x03\x04 not a zip", b"\x93NUMPY"], ids=["empty", "a broken zip", "npy"])
+def test_a_damaged_report_is_refused(data):
+    with pytest.raises(ValueError, match="not a test report"):
+        Evaluation.from_bytes(data)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"confusion": np.zeros((3, 3), np.int64)}, "other shapes"),
+    ({"true": np.int64(0)}, "other shapes"),
+    ({"images": np.zeros((1, 28, 28), np.float32)}, "other shapes"),
+    ({"images": np.zeros((65, 28, 28), np.uint8)}, "over a report's size"),
+    ({"confidence": None}, "missing"),
+], ids=["confusion 3x3", "a number for the labels", "float pictures", "65 mistakes", "no confidence"])
+def test_a_report_with_other_arrays_is_refused(change, message):
+    arrays = {"confusion": np.zeros((10, 10), np.int64), "images": np.zeros((1, 28, 28), np.uint8),
+              "true": np.zeros(1, np.int64), "predicted": np.zeros(1, np.int64), "confidence": np.zeros(1), **change}
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: v for k, v in arrays.items() if v is not None})
+    with pytest.raises(ValueError, match=message):
+        Evaluation.from_bytes(buffer.getvalue())
 
 
 def test_first_layer_pictures_are_scaled_per_unit():

@@ -250,5 +250,5 @@ def test_the_shipped_models_score_what_the_scoreboard_says(real_mnist):
     from mnist_core.reading.classifier import SHIPPED_MODELS, SHIPPED_TEST_ACCURACY
 
     for name, path in SHIPPED_MODELS.items():
-        report = evaluate(load_classifier(path), real_mnist, mistakes=0, pictures=0)
+        report = evaluate(load_classifier(path), real_mnist, mistakes=0)
         assert report.accuracy == pytest.approx(SHIPPED_TEST_ACCURACY[name], abs=5e-5)

@@ -21,9 +21,9 @@ def start_training(page, url: str, epochs: int) -> None:
 
 
 @pytest.mark.timeout(600)  # two trainings, one after the other
-def test_two_visitors_share_the_line_and_keep_their_own_runs(browser, app_url, data_gate):
+def test_two_visitors_share_the_line_and_keep_their_own_runs(browser, app_url, gates):
     # Ann's job is held in "loading data" (running, first in line) until Bob has queued behind it
-    data_gate.touch()
+    gates.data.touch()
     try:
         with two_visitors(browser, timeout=120_000) as (ann, bob):
             start_training(ann, app_url, 3)
@@ -37,7 +37,7 @@ def test_two_visitors_share_the_line_and_keep_their_own_runs(browser, app_url, d
             line = ann.locator("[data-testid=stTable]")
             line.get_by_text(re.compile(r"^[a-z]+-[a-z]+-[0-9a-z]{8}'s$")).wait_for()  # Bob, waiting behind her
             assert "yours" in line.inner_text() and "waiting" in line.inner_text()
-            data_gate.unlink()
+            gates.data.unlink()
             ann.get_by_text("Finished after 3 epochs").wait_for(timeout=240_000)
             bob.get_by_text("Finished after 2 epochs").wait_for(timeout=240_000)
             for page in (ann, bob):  # each with their own private link
@@ -52,4 +52,4 @@ def test_two_visitors_share_the_line_and_keep_their_own_runs(browser, app_url, d
             assert bob.get_by_role("button", name="Delete run").is_disabled()
             assert bob.get_by_role("button", name="Rename").is_disabled()
     finally:
-        data_gate.unlink(missing_ok=True)
+        gates.data.unlink(missing_ok=True)

@@ -57,8 +57,8 @@ def test_a_double_click_queues_one_job_and_the_page_keeps_its_curves_in_the_firs
 
 
 @pytest.mark.timeout(300)
-def test_stop_while_mnist_loads_ends_the_job_within_a_second(page, app_url, data_gate):
-    data_gate.touch()  # the job's process waits for its data: "Loading MNIST…" for as long as the test needs
+def test_stop_while_mnist_loads_ends_the_job_within_a_second(page, app_url, gates):
+    gates.data.touch()  # the job's process waits for its data: "Loading MNIST…" for as long as the test needs
     try:
         page.goto(f"{app_url}/train")
         set_epochs(page, 7)
@@ -69,7 +69,7 @@ def test_stop_while_mnist_loads_ends_the_job_within_a_second(page, app_url, data
         page.get_by_text("stopped before the first epoch ended: nothing to save").wait_for(timeout=10_000)
         assert time.monotonic() - clicked < 1.0
     finally:
-        data_gate.unlink(missing_ok=True)
+        gates.data.unlink(missing_ok=True)
 
 
 @pytest.mark.timeout(300)
