@@ -16,8 +16,9 @@ from google.protobuf.message import DecodeError
 from starlette.middleware import Middleware
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
-from app_pages.common import classifier, model_file
-from mnist_core.http_api import no_delay_on_listeners, routes
+from app_pages.common import app_secrets, classifier, model_file
+from mnist_core.deployment import Deployment, DeploymentError
+from mnist_core.http_api import Limits, no_delay_on_listeners, routes
 from mnist_core.reading.classifier import Classifier
 from mnist_core.websocket_limits import WebSocketLimits
 
@@ -26,6 +27,15 @@ def resolve(name: str | None) -> Classifier:
     """A shipped model or a saved run, by name, from the cache the Draw page uses; a run deleted
     or renamed on any server stops answering at once (the database's revision is asked)."""
     return classifier(model_file(name or "default", fresh=True))
+
+
+def http_limits() -> Limits:
+    """The HTTP API's limits, from the deployment read as the server starts (`[http]`); with wrong
+    secrets the defaults, and the pages say in one line what is wrong."""
+    try:
+        return Deployment.from_secrets(app_secrets()).http
+    except DeploymentError:
+        return Limits()
 
 
 @contextlib.asynccontextmanager
@@ -50,5 +60,5 @@ def rerun_kind(frame: bytes) -> str | None:
     return f"fragment {fragment}" if fragment else "rerun"
 
 
-app = st.App("navigation.py", routes=routes(resolve), lifespan=listening,
+app = st.App("navigation.py", routes=routes(resolve, http_limits()), lifespan=listening,
              middleware=[Middleware(WebSocketLimits, kind=rerun_kind)])

@@ -48,10 +48,7 @@ def deployment() -> Deployment:
     """This deployment's settings, from the app's secrets (deployment.Deployment); a wrong one
     stops the page with one line. Read anew only when the secrets or what else it reads
     change: a stroke asks ten times."""
-    try:
-        secrets = st.secrets.to_dict()
-    except FileNotFoundError:  # no secrets.toml at all
-        secrets = {}
+    secrets = app_secrets()
     key = (repr(secrets), os.getcwd(), *(os.environ.get(name) for name in VARIABLES))
     found = _DEPLOYMENTS.get(key)
     if found is None:
@@ -67,6 +64,14 @@ def deployment() -> Deployment:
 
 
 _DEPLOYMENTS: dict[tuple, Deployment] = {}  # (the secrets, the folder, VARIABLES) -> what they say
+
+
+def app_secrets() -> dict:
+    """The app's secrets as TOML tables ({} without a secrets.toml at all)."""
+    try:
+        return st.secrets.to_dict()
+    except FileNotFoundError:
+        return {}
 
 
 def budget() -> Budget:

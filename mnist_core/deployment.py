@@ -13,10 +13,11 @@ Cloud), every one optional:
     [training] on = "workers", slots = 2            where jobs train; trainings at once on this server
     [admins] emails = ["teacher@school.org"], password = "..."
     [identity] secret = "..."                       else $MNIST_IDENTITY_SECRET, else the database's own
+    [http] images = 20000, bytes = ..., pixels = ...  the HTTP API's work in flight (http_api.Limits.read)
     [auth] ...                                      Streamlit's login (st.login): its presence offers "Log in"
 
-A wrong setting raises DeploymentError, one line that names it. The HTTP API's limits are the
-server's environment's (http_api.Limits.from_env): it starts before any page reads a secret.
+A wrong setting raises DeploymentError, one line that names it. The app server reads it once as
+it starts, for the HTTP API's limits (streamlit_app.py), and the pages once a change of secrets.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mnist_core.errors import UserError
+from mnist_core.http_api import Limits
 from mnist_core.jobs.pace import training_slots
 from mnist_core.store.database import database_url
 from mnist_core.training.budget import Budget, running_on_community_cloud
@@ -33,7 +35,8 @@ from mnist_core.training.budget import Budget, running_on_community_cloud
 DATABASE = ("connections", "mnist")  # the secrets' table of the database's URL
 # what from_secrets reads besides the secrets (store.database, budget.running_on_community_cloud),
 # and the working folder: a deployment read once stays right while these stay the same
-VARIABLES = ("MNIST_DATABASE_URL", "MNIST_DATA_DIR", "MNIST_SHARED")
+VARIABLES = ("MNIST_DATABASE_URL", "MNIST_DATA_DIR", "MNIST_SHARED", "MNIST_HTTP_MAX_IMAGES", "MNIST_HTTP_MAX_BYTES",
+             "MNIST_HTTP_MAX_PIXELS")
 
 
 class DeploymentError(UserError):
@@ -59,6 +62,7 @@ class Deployment:
     admin_password: str = field(default="", repr=False)  # "": no password offered
     identity_secret: str = field(default="", repr=False)  # "": $MNIST_IDENTITY_SECRET or the database's (Keys.of)
     login: bool = False  # `[auth]` is set: visitors may log in
+    http: Limits = field(default_factory=Limits)  # what the HTTP API's requests may have in flight together
 
     @property
     def trains_here(self) -> bool:
@@ -80,12 +84,17 @@ class Deployment:
             slots = int(training.get("slots") or training_slots())
         except (TypeError, ValueError) as e:
             raise DeploymentError(f"`[budget]` and `[training] slots` take numbers ({str(e)[:80]})") from None
+        try:
+            http = Limits.read(_table(secrets, "http"))
+        except ValueError as e:
+            name, why = str(e).split(" ", 1)  # "images must be ..."
+            raise DeploymentError(f"`[http] {name}` {why[:100]}") from None
         return cls(database_url=database_url(_table(secrets, *DATABASE).get("url")), shared=shared, budget=limits,
                    training=Training(mode), slots=max(1, slots),
                    admins=tuple(str(e).strip().lower() for e in emails),
                    admin_password=str(admins.get("password") or ""),
                    identity_secret=str(_table(secrets, "identity").get("secret") or ""),
-                   login=bool(_table(secrets, "auth")))
+                   login=bool(_table(secrets, "auth")), http=http)
 
 
 def _table(secrets: Mapping, *keys: str) -> Mapping:

@@ -35,14 +35,15 @@ runs cannot be reached. No answer says where things are (a host, a database, a f
 server's log keeps the detail.
 
 What is in flight is bounded for all requests together (`Limits`: 20,000 images, 64 MB and 128
-megapixels to decode by default, `$MNIST_HTTP_MAX_IMAGES`, `$MNIST_HTTP_MAX_BYTES`,
-`$MNIST_HTTP_MAX_PIXELS`), each counted when it is known: a body's bytes as they arrive, its
-images and the pixels its pictures declare in their headers once it is read, before anything is
-decoded. A request that would go over waits up to `Limits.wait` seconds for others to finish,
-then gets 503. A body must keep coming (`Limits.body_rate` after `Limits.body_grace`) or it is
-answered 408, so a client that sends a byte a second holds nothing for long. Decoding, preprocessing and the
-model run in worker threads at a lower priority (`_Background`: nice +10), off the event loop,
-so `/health` answers throughout and, beside the app, a visitor's stroke goes before a batch
+megapixels to decode by default; the deployment's `[http] images, bytes, pixels`, else
+`$MNIST_HTTP_MAX_IMAGES`, `$MNIST_HTTP_MAX_BYTES`, `$MNIST_HTTP_MAX_PIXELS`), each counted when it
+is known: a body's bytes as they arrive, its images and the pixels its pictures declare in their
+headers once it is read, before anything is decoded. A request that would go over waits up to
+`Limits.wait` seconds for others to finish, then gets 503. A body must keep coming
+(`Limits.body_rate` after `Limits.body_grace`) or it is answered 408, so a client that sends a byte
+a second holds nothing for long. Decoding, preprocessing and the model run in worker threads at a
+lower priority (`_Background`: nice +10), off the event loop, so `/health` answers throughout
+and, beside the app, a visitor's stroke goes before a batch
 (benchmarks/classroom.py --attack). Requests that arrive while the model is busy share its
 next calls (`_Batcher`), made CHUNK images at a time: with 16 clients posting canvas PNGs,
 2.5-3x the requests a second of a model call each (figures: docs/figures.md#http).
@@ -59,9 +60,10 @@ import logging
 import os
 import socket
 import stat
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -115,10 +117,17 @@ class Limits:
     body_rate: int = 32 * 1024  # ...then bytes a second on average, or 408: 10 MB in 5.5 min
 
     @classmethod
-    def from_env(cls) -> Limits:
-        return cls(int(os.environ.get("MNIST_HTTP_MAX_IMAGES") or cls.images),
-                   int(os.environ.get("MNIST_HTTP_MAX_BYTES") or cls.bytes),
-                   int(os.environ.get("MNIST_HTTP_MAX_PIXELS") or cls.pixels))
+    def read(cls, table: Mapping = MappingProxyType({})) -> Limits:
+        """The limits a deployment's `[http]` table sets (`images`, `bytes`, `pixels`), else
+        $MNIST_HTTP_MAX_IMAGES, $MNIST_HTTP_MAX_BYTES, $MNIST_HTTP_MAX_PIXELS, else the defaults;
+        ValueError for one that is not a positive whole number."""
+        def one(name: str) -> int:
+            value = table.get(name) or os.environ.get(f"MNIST_HTTP_MAX_{name.upper()}") or getattr(cls, name)
+            if isinstance(value, bool | float) or not str(value).strip().isdigit() or int(value) == 0:
+                raise ValueError(f"{name} must be a whole number over 0, not {str(value)[:20]!r}")
+            return int(value)
+
+        return cls(one("images"), one("bytes"), one("pixels"))
 
 Resolver = Callable[[str | None], Classifier]  # model name (None: the default) -> loaded model
 
@@ -223,7 +232,7 @@ def loaded_models(store: RunStore | None) -> Resolver:
 def routes(resolve: Resolver, limits: Limits | None = None) -> list[Route]:
     """`POST /predict` and `GET /health`, reading digits with the models `resolve` names."""
     work, big = _Background(), _Background(threads=1)  # big: requests over SMALL_PIXELS, never in small ones' way
-    batcher, in_flight = _Batcher(work), _InFlight(limits or Limits.from_env())
+    batcher, in_flight = _Batcher(work), _InFlight(limits or Limits.read())
 
     async def predict(request: Request) -> Response:
         if request.method != "POST":

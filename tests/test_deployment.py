@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from mnist_core.deployment import Deployment, DeploymentError, Training
+from mnist_core.http_api import Limits
 from mnist_core.training.budget import SHARED, Budget
 
 
@@ -15,6 +17,7 @@ def test_no_secrets_is_ones_own_machine(monkeypatch):
     assert d.database_url.startswith("sqlite:///") and d.budget == Budget() and not d.shared
     assert d.training == Training.SERVER and d.trains_here and d.slots >= 1
     assert (d.admins, d.admin_password, d.identity_secret, d.login) == ((), "", "", False)
+    assert d.http == Limits()
 
 
 def test_every_table_is_read_once_into_one_type():
@@ -25,11 +28,13 @@ def test_every_table_is_read_once_into_one_type():
         "admins": {"emails": [" Teacher@School.org"], "password": "correct horse"},
         "identity": {"secret": "s3cret"},
         "auth": {"redirect_uri": "http://x"},
+        "http": {"images": 300, "bytes": "1000000"},
     })
     assert d.database_url == "postgresql://db/x" and d.shared and d.budget.seconds == 120
     assert d.budget.max_waiting == SHARED.max_waiting  # a class's defaults under what is given
     assert d.training == Training.WORKERS and not d.trains_here and d.slots == 3
     assert d.admins == ("teacher@school.org",) and d.login
+    assert (d.http.images, d.http.bytes, d.http.pixels) == (300, 1_000_000, Limits.pixels)
     assert "correct horse" not in repr(d) and "s3cret" not in repr(d)  # a log line leaks no secret
 
 
@@ -38,11 +43,37 @@ def test_every_table_is_read_once_into_one_type():
     ({"admins": {"emails": "teacher@school.org"}}, "`[admins] emails` must be a list"),
     ({"budget": {"seconds": "ten"}}, "`[budget]`"),
     ({"training": {"slots": "two"}}, "`[training] slots`"),
+    ({"http": {"images": "many"}}, "`[http] images` must be a whole number over 0"),
+    ({"http": {"pixels": -5}}, "`[http] pixels` must be"),
+    ({"http": {"bytes": 1.5}}, "`[http] bytes` must be"),
 ])
 def test_a_wrong_setting_is_one_line_that_names_it(secrets, names):
     with pytest.raises(DeploymentError, match="^.*$") as e:
         Deployment.from_secrets(secrets)
     assert names in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_http_limits_come_from_the_secrets_else_the_environment(monkeypatch):
+    monkeypatch.setenv("MNIST_HTTP_MAX_IMAGES", "50")
+    monkeypatch.setenv("MNIST_HTTP_MAX_PIXELS", "0")  # a wrong one, where the secrets do not say
+    with pytest.raises(DeploymentError, match="pixels` must be a whole number over 0, not '0'"):
+        Deployment.from_secrets({})
+    d = Deployment.from_secrets({"http": {"pixels": 1_000_000}})
+    assert (d.http.images, d.http.pixels) == (50, 1_000_000)
+
+
+@pytest.mark.slow
+def test_the_app_server_answers_http_within_the_limits_its_secrets_set(tmp_path):
+    """A real server started with `[http] images = 3`: a request of four 28x28 arrays is over
+    what it takes at once (413), three are read."""
+    from benchmarks.app_server import app_server
+
+    digits = {"images": [[[0] * 28] * 14 + [[0] * 12 + [255] * 4 + [0] * 12] * 14] * 4}
+    with app_server(tmp_path, secrets={"http": {"images": 3}}) as (url, _, _):
+        over = requests.post(f"{url}/predict", json=digits, timeout=30)
+        assert over.status_code == 413 and "over what this server takes at once" in over.json()["error"]
+        within = requests.post(f"{url}/predict", json={"images": digits["images"][:3]}, timeout=30)
+        assert within.status_code == 200 and len(within.json()["predictions"]) == 3
 
 
 def test_a_wrong_number_in_the_secrets_stops_the_app_with_one_line_not_a_traceback():

@@ -200,3 +200,22 @@ def test_a_leaver_asked_twice_leaves_alone():
     job.stop("bob")
     assert not job._child.stop_event.is_set() and job.jobs == ["ann", "cat"]
     assert job._child.orders.get_nowait() == ("leave", "bob") and job._child.orders.empty()
+
+
+def test_one_who_asks_to_leave_after_the_last_epoch_gets_the_final_run(sqlite_url):
+    """Ann asks to leave as the last epoch ends (after it was watched, before the runs are saved):
+    the final network is hers too, under her own job, not Bob's (the runner once gave her job
+    Bob's run, and her none)."""
+    from mnist_core.training.pipeline import Event, Member, train_and_save
+
+    epochs = []
+
+    def leaving() -> list[str]:
+        return ["ann"] if len(epochs) == CONFIG.epochs else []
+
+    outcome = train_and_save(CONFIG, "seed", sqlite_url, load_tiny_mnist, owner="ann", job=("ann", "s"),
+                             together=[Member("bob", "seed", ("bob", "s"))], leaving=leaving,
+                             on_event=lambda kind, payload: kind == Event.EPOCH and epochs.append(payload[0]))
+    store = RunStore(Database.open(sqlite_url))
+    assert set(outcome.runs) == {"ann", "bob"} and outcome.run.id == outcome.runs["ann"]
+    assert [store.get(outcome.runs[who]).owner for who in ("ann", "bob")] == ["ann", "bob"]

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_one_epoch_job_with_a_5_s_limit_stops_within_7_s():
-    x, y = synthetic_digits(20_000, seed=1)  # batches of one: an epoch of 16,000 steps, about a minute here
+    x, y = synthetic_digits(40_000, seed=1)  # batches of one: an epoch of 32,000 steps, 20-60 s here
     x_test, y_test = synthetic_digits(200, seed=2)
-    config = TrainConfig(epochs=1, batch_size=1, hidden=(512, 512), optimizer="adam", learning_rate=0.001)
+    config = TrainConfig(epochs=1, batch_size=1, hidden=(1024, 1024), optimizer="adam", learning_rate=0.001)
     result = train(config, Mnist(x, y, x_test, y_test, source="synthetic"), time_limit=5)
     assert result.stopped and result.fit_seconds < 7, result.fit_seconds
     assert result.epochs_done == 1  # the epoch so far is kept and reported

@@ -214,7 +214,7 @@ class Runner:
         if not process.alive():
             outcome, message = state.outcome or Status.FAILED, state.error or state.note
             for job_id in ids:
-                run_id = state.runs.get(job_id, state.run_id if job_id == process.first else None)
+                run_id = state.runs.get(job_id)  # its own run: never the run of another it trained with
                 if run_id is None and outcome != Status.FAILED and state.epochs_done:
                     queue.finish(job_id, self.server, Status.FAILED, state.epochs_done, None,
                                  "its run could not be saved (the line gave the job to another)", progress(state, busy))

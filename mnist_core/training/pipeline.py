@@ -155,7 +155,7 @@ def train_and_save(
     files = {**model_files(result.model, _temperature(result.model, data, config), novelty),
              FILM_FILE: watcher.film(result.model, result.epochs_done).to_bytes(),
              REPORT_FILE: scored(_test_readings(result.model, data), data).to_bytes()}  # pages never score again
-    staying, saved = group.staying(), {}
+    staying, saved = group.unsaved(), {}
     if not staying:  # everyone left: each has their run already
         raise NothingTrained("everyone left before the end: their runs were saved as they left")
     for member in staying:
@@ -189,6 +189,11 @@ class _Group:
         self._leavers += [m for m in self.members if m.job and m.job[0] in gone]
         self.members = [m for m in self.members if m not in self._leavers]
         return self.members
+
+    def unsaved(self) -> list[Member]:
+        """At the end: those staying, and those who asked to leave after the last epoch's end
+        (the network at the end of their epoch is the final one: theirs too)."""
+        return self.staying() + self._leavers
 
     def watch(self, epoch: int, model: Any, history: dict[str, list[float]]) -> None:
         self.staying()
