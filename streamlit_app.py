@@ -20,7 +20,7 @@ from app_pages.common import app_secrets, classifier, model_file
 from mnist_core.deployment import Deployment, DeploymentError
 from mnist_core.http_api import Limits, no_delay_on_listeners, routes
 from mnist_core.reading.classifier import Classifier
-from mnist_core.websocket_limits import WebSocketLimits
+from mnist_core.websocket_limits import PER_ADDRESS, WebSocketLimits
 
 
 def resolve(name: str | None) -> Classifier:
@@ -29,13 +29,15 @@ def resolve(name: str | None) -> Classifier:
     return classifier(model_file(name or "default", fresh=True))
 
 
-def http_limits() -> Limits:
-    """The HTTP API's limits, from the deployment read as the server starts (`[http]`); with wrong
-    secrets the defaults, and the pages say in one line what is wrong."""
+def doors() -> tuple[Limits, int]:
+    """The HTTP API's limits and the websockets an address may hold, from the deployment read as
+    the server starts (`[http]`); with wrong secrets the defaults, and the pages say in one line
+    what is wrong."""
     try:
-        return Deployment.from_secrets(app_secrets()).http
+        deployment = Deployment.from_secrets(app_secrets())
     except DeploymentError:
-        return Limits()
+        return Limits(), PER_ADDRESS
+    return deployment.http, deployment.sessions_per_address
 
 
 @contextlib.asynccontextmanager
@@ -60,5 +62,6 @@ def rerun_kind(frame: bytes) -> str | None:
     return f"fragment {fragment}" if fragment else "rerun"
 
 
-app = st.App("navigation.py", routes=routes(resolve, http_limits()), lifespan=listening,
-             middleware=[Middleware(WebSocketLimits, kind=rerun_kind)])
+limits, per_address = doors()
+app = st.App("navigation.py", routes=routes(resolve, limits), lifespan=listening,
+             middleware=[Middleware(WebSocketLimits, kind=rerun_kind, per_address=per_address)])

@@ -14,6 +14,7 @@ Cloud), every one optional:
     [admins] emails = ["teacher@school.org"], password = "..."
     [identity] secret = "..."                       else $MNIST_IDENTITY_SECRET, else the database's own
     [http] images = 20000, bytes = ..., pixels = ...  the HTTP API's work in flight (http_api.Limits.read)
+    [http] sessions_per_address = 60                else $MNIST_SESSIONS_PER_ADDRESS (websocket_limits)
     [auth] ...                                      Streamlit's login (st.login): its presence offers "Log in"
 
 A wrong setting raises DeploymentError, one line that names it. The app server reads it once as
@@ -23,20 +24,22 @@ it starts, for the HTTP API's limits (streamlit_app.py), and the pages once a ch
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mnist_core.errors import UserError
-from mnist_core.http_api import Limits
+from mnist_core.http_api import Limits, whole
 from mnist_core.jobs.pace import training_slots
 from mnist_core.store.database import database_url
 from mnist_core.training.budget import Budget, running_on_community_cloud
+from mnist_core.websocket_limits import PER_ADDRESS
 
 DATABASE = ("connections", "mnist")  # the secrets' table of the database's URL
 # what from_secrets reads besides the secrets (store.database, budget.running_on_community_cloud),
 # and the working folder: a deployment read once stays right while these stay the same
 VARIABLES = ("MNIST_DATABASE_URL", "MNIST_DATA_DIR", "MNIST_SHARED", "MNIST_HTTP_MAX_IMAGES", "MNIST_HTTP_MAX_BYTES",
-             "MNIST_HTTP_MAX_PIXELS")
+             "MNIST_HTTP_MAX_PIXELS", "MNIST_SESSIONS_PER_ADDRESS")
 
 
 class DeploymentError(UserError):
@@ -63,6 +66,7 @@ class Deployment:
     identity_secret: str = field(default="", repr=False)  # "": $MNIST_IDENTITY_SECRET or the database's (Keys.of)
     login: bool = False  # `[auth]` is set: visitors may log in
     http: Limits = field(default_factory=Limits)  # what the HTTP API's requests may have in flight together
+    sessions_per_address: int = PER_ADDRESS  # the app's websockets one client address may hold at once
 
     @property
     def trains_here(self) -> bool:
@@ -84,8 +88,11 @@ class Deployment:
             slots = int(training.get("slots") or training_slots())
         except (TypeError, ValueError) as e:
             raise DeploymentError(f"`[budget]` and `[training] slots` take numbers ({str(e)[:80]})") from None
+        table = _table(secrets, "http")
         try:
-            http = Limits.read(_table(secrets, "http"))
+            http = Limits.read(table)
+            sessions = whole("sessions_per_address", table.get("sessions_per_address")
+                             or os.environ.get("MNIST_SESSIONS_PER_ADDRESS") or PER_ADDRESS)
         except ValueError as e:
             name, why = str(e).split(" ", 1)  # "images must be ..."
             raise DeploymentError(f"`[http] {name}` {why[:100]}") from None
@@ -94,7 +101,7 @@ class Deployment:
                    admins=tuple(str(e).strip().lower() for e in emails),
                    admin_password=str(admins.get("password") or ""),
                    identity_secret=str(_table(secrets, "identity").get("secret") or ""),
-                   login=bool(_table(secrets, "auth")), http=http)
+                   login=bool(_table(secrets, "auth")), http=http, sessions_per_address=sessions)
 
 
 def _table(secrets: Mapping, *keys: str) -> Mapping:

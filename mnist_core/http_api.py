@@ -122,12 +122,18 @@ class Limits:
         $MNIST_HTTP_MAX_IMAGES, $MNIST_HTTP_MAX_BYTES, $MNIST_HTTP_MAX_PIXELS, else the defaults;
         ValueError for one that is not a positive whole number."""
         def one(name: str) -> int:
-            value = table.get(name) or os.environ.get(f"MNIST_HTTP_MAX_{name.upper()}") or getattr(cls, name)
-            if isinstance(value, bool | float) or not str(value).strip().isdigit() or int(value) == 0:
-                raise ValueError(f"{name} must be a whole number over 0, not {str(value)[:20]!r}")
-            return int(value)
+            variable = f"MNIST_HTTP_MAX_{name.upper()}"
+            return whole(name, table.get(name) or os.environ.get(variable) or getattr(cls, name))
 
         return cls(one("images"), one("bytes"), one("pixels"))
+
+
+def whole(name: str, value: object) -> int:
+    """A setting that must be a whole number over 0 (an int, or its digits as text); ValueError
+    "NAME must be ..." otherwise."""
+    if isinstance(value, bool | float) or not str(value).strip().isdigit() or int(str(value)) == 0:
+        raise ValueError(f"{name} must be a whole number over 0, not {str(value)[:20]!r}")
+    return int(str(value))
 
 Resolver = Callable[[str | None], Classifier]  # model name (None: the default) -> loaded model
 

@@ -10,7 +10,7 @@ page's script 3,104 times (Streamlit's fast reruns stop a run for each newer one
 thousand sessions from one machine each ran the page. Here:
 
 - an address holds at most `per_address` websockets at once (Streamlit's sessions; a class
-  behind one school address fits; `$MNIST_SESSIONS_PER_ADDRESS`); one more is refused at the
+  behind one school address fits; the deployment's `[http] sessions_per_address`); one more is refused at the
   handshake (HTTP 403), and the browser's page retries. Loopback addresses are not counted: a proxy in front, or this
   machine (tests, benchmarks), where every visitor would share one address;
 - a connection's messages of a superseding kind pass at `rate` a second (a burst of `burst`):
@@ -26,7 +26,6 @@ The core of neither Streamlit nor this app: `kind` says what a message is.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -39,7 +38,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PER_ADDRESS = 60  # websockets one address may hold: a class of 30 with two tabs each
-PER_ADDRESS_VARIABLE = "MNIST_SESSIONS_PER_ADDRESS"  # the deployer's own number instead
 RATE, BURST = 5.0, 10  # superseding messages a second a connection, and a burst: a stroke a second is 1
 # bytes a second read from a connection, and a burst: a stroke's frame is 10-50 KB, the most a
 # message may be 2 MB (server.maxWidgetStateSize)
@@ -50,10 +48,10 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 class WebSocketLimits:
     """ASGI middleware: websockets per client address, and superseding messages per connection."""
 
-    def __init__(self, app: ASGIApp, kind: Callable[[bytes], str | None], per_address: int | None = None,
+    def __init__(self, app: ASGIApp, kind: Callable[[bytes], str | None], per_address: int = PER_ADDRESS,
                  rate: float = RATE, burst: int = BURST) -> None:
         self.app, self.kind, self.rate, self.burst = app, kind, rate, burst
-        self.per_address = per_address or int(os.environ.get(PER_ADDRESS_VARIABLE) or PER_ADDRESS)
+        self.per_address = per_address
         self.open: Counter[str] = Counter()  # address -> websockets open (one event loop: no lock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

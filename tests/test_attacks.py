@@ -37,10 +37,9 @@ SESSIONS_PER_ADDRESS = 20  # this server's (the app's own is 60): a test opens t
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as env:  # what the server process inherits
-        env.setenv("MNIST_SESSIONS_PER_ADDRESS", str(SESSIONS_PER_ADDRESS))
-        server = app_server(tmp_path_factory.mktemp("data"), secrets={"admins": {"password": PASSWORD}})
-        url, process, _ = server.__enter__()
+    secrets = {"admins": {"password": PASSWORD}, "http": {"sessions_per_address": SESSIONS_PER_ADDRESS}}
+    server = app_server(tmp_path_factory.mktemp("data"), secrets=secrets)
+    url, process, _ = server.__enter__()
     yield url, process
     server.__exit__(None, None, None)
 

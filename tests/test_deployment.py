@@ -17,7 +17,7 @@ def test_no_secrets_is_ones_own_machine(monkeypatch):
     assert d.database_url.startswith("sqlite:///") and d.budget == Budget() and not d.shared
     assert d.training == Training.SERVER and d.trains_here and d.slots >= 1
     assert (d.admins, d.admin_password, d.identity_secret, d.login) == ((), "", "", False)
-    assert d.http == Limits()
+    assert d.http == Limits() and d.sessions_per_address == 60
 
 
 def test_every_table_is_read_once_into_one_type():
@@ -28,13 +28,14 @@ def test_every_table_is_read_once_into_one_type():
         "admins": {"emails": [" Teacher@School.org"], "password": "correct horse"},
         "identity": {"secret": "s3cret"},
         "auth": {"redirect_uri": "http://x"},
-        "http": {"images": 300, "bytes": "1000000"},
+        "http": {"images": 300, "bytes": "1000000", "sessions_per_address": 90},
     })
     assert d.database_url == "postgresql://db/x" and d.shared and d.budget.seconds == 120
     assert d.budget.max_waiting == SHARED.max_waiting  # a class's defaults under what is given
     assert d.training == Training.WORKERS and not d.trains_here and d.slots == 3
     assert d.admins == ("teacher@school.org",) and d.login
     assert (d.http.images, d.http.bytes, d.http.pixels) == (300, 1_000_000, Limits.pixels)
+    assert d.sessions_per_address == 90
     assert "correct horse" not in repr(d) and "s3cret" not in repr(d)  # a log line leaks no secret
 
 
@@ -46,6 +47,7 @@ def test_every_table_is_read_once_into_one_type():
     ({"http": {"images": "many"}}, "`[http] images` must be a whole number over 0"),
     ({"http": {"pixels": -5}}, "`[http] pixels` must be"),
     ({"http": {"bytes": 1.5}}, "`[http] bytes` must be"),
+    ({"http": {"sessions_per_address": "all"}}, "`[http] sessions_per_address` must be"),
 ])
 def test_a_wrong_setting_is_one_line_that_names_it(secrets, names):
     with pytest.raises(DeploymentError, match="^.*$") as e:
@@ -53,13 +55,14 @@ def test_a_wrong_setting_is_one_line_that_names_it(secrets, names):
     assert names in str(e.value) and "\n" not in str(e.value)
 
 
-def test_the_http_limits_come_from_the_secrets_else_the_environment(monkeypatch):
+def test_the_doors_limits_come_from_the_secrets_else_the_environment(monkeypatch):
     monkeypatch.setenv("MNIST_HTTP_MAX_IMAGES", "50")
+    monkeypatch.setenv("MNIST_SESSIONS_PER_ADDRESS", "7")
     monkeypatch.setenv("MNIST_HTTP_MAX_PIXELS", "0")  # a wrong one, where the secrets do not say
     with pytest.raises(DeploymentError, match="pixels` must be a whole number over 0, not '0'"):
         Deployment.from_secrets({})
     d = Deployment.from_secrets({"http": {"pixels": 1_000_000}})
-    assert (d.http.images, d.http.pixels) == (50, 1_000_000)
+    assert (d.http.images, d.http.pixels, d.sessions_per_address) == (50, 1_000_000, 7)
 
 
 @pytest.mark.slow
