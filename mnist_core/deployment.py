@@ -17,8 +17,8 @@ Cloud), every one optional:
     [http] sessions_per_address = 60                else $MNIST_SESSIONS_PER_ADDRESS (websocket_limits)
     [auth] ...                                      Streamlit's login (st.login): its presence offers "Log in"
 
-A wrong setting raises DeploymentError, one line that names it. The app server reads it once as
-it starts, for the HTTP API's limits (streamlit_app.py), and the pages once a change of secrets.
+A wrong setting raises DeploymentError, one line that names it. The app server reads it as it
+starts, for its doors (`[http]`: streamlit_app.py), and the pages again only when the secrets change.
 """
 
 from __future__ import annotations
