@@ -31,13 +31,15 @@ def resolve(name: str | None) -> Classifier:
 
 def doors() -> tuple[Limits, int]:
     """The HTTP API's limits and the websockets an address may hold, from the deployment read as
-    the server starts (`[http]`); with wrong secrets the defaults, and the pages say in one line
-    what is wrong."""
-    try:
-        deployment = Deployment.from_secrets(app_secrets())
-    except DeploymentError:
-        return Limits(), PER_ADDRESS
-    return deployment.http, deployment.sessions_per_address
+    the server starts (`[http]`); with wrong secrets the environment's, else the defaults, and the
+    pages say in one line what is wrong."""
+    for secrets in (app_secrets(), {}):
+        try:
+            deployment = Deployment.from_secrets(secrets)
+        except DeploymentError:
+            continue
+        return deployment.http, deployment.sessions_per_address
+    return Limits(), PER_ADDRESS
 
 
 @contextlib.asynccontextmanager

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
+import re
+import sqlite3
 import sys
 import tempfile
 import time
@@ -145,7 +148,7 @@ async def start_training(browser, url: str, epochs: int) -> None:
     await page.get_by_role("spinbutton", name="Epochs").fill(str(epochs))
     await page.get_by_role("spinbutton", name="Epochs").press("Tab")
     await page.get_by_role("button", name="Start training").click()
-    await page.get_by_text("Epoch ").first.wait_for(timeout=120_000)
+    await page.get_by_text(re.compile(r"^Epoch \d+ of \d+")).first.wait_for(timeout=120_000)  # training now
     await page.close()
 
 
@@ -162,6 +165,12 @@ def training_process_alive(server_pid: int) -> bool:
     return False
 
 
+def jobs_now(data_dir: Path) -> str:
+    """The line's jobs as the server's database has them: status and message (SQLite's file)."""
+    with contextlib.closing(sqlite3.connect(data_dir / "mnist.db")) as db:
+        return "; ".join(f"{status} {message!r}" for status, message in db.execute("SELECT status, message FROM jobs"))
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
@@ -174,6 +183,7 @@ class Results:
     soak: Tally
     seconds: float
     training_throughout: bool  # the training process was still running when the load ended
+    jobs: str = ""  # the line's jobs then, as the database has them
     memory_mb: tuple[float, float] = (0.0, 0.0)  # the server's, at the soak's start and end
 
     @property
@@ -202,7 +212,7 @@ async def run(args: argparse.Namespace) -> Results:
                   for _ in range(args.browsers)),
             )
             results = Results(protocol, browsers, Tally(), time.perf_counter() - start,
-                              training_throughout=training_process_alive(server.pid))
+                              training_throughout=training_process_alive(server.pid), jobs=jobs_now(Path(tmp) / "data"))
             await browser.close()
 
         if args.soak_seconds:
@@ -235,6 +245,8 @@ def main() -> None:
     r = asyncio.run(run(args))
     still = "still running at the end" if r.training_throughout else "which ended before the load did"
     print(f"load, {r.seconds:.0f} s, during a {args.train_epochs}-epoch training run ({still}):")
+    if not r.training_throughout:
+        print(f"  the line's jobs then: {r.jobs}")
     print("  " + r.protocol.summary(f"{args.sessions} websocket sessions x {args.drawings} drawings"))
     print("  " + r.browsers.summary(f"{args.browsers} browsers x {args.drawings} drawings") +
           f"; {r.browsers.redraws} drags redrawn")

@@ -17,15 +17,15 @@ import time
 from pathlib import Path
 
 
-def _record(kind: str, nodeid: str) -> None:
+def _record(kind: str, nodeid: str, mode: str = "a") -> None:
     folder = Path(os.environ.get("SUITE_TIMELINE") or "/tmp/suite-timeline")
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.tsv", "a") as f:
+    with open(folder / f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.tsv", mode) as f:
         f.write(f"{kind}\t{time.time():.2f}\t{nodeid}\n")
 
 
 def pytest_sessionstart(session) -> None:
-    _record("session", "-")
+    _record("session", "-", "w")  # a run's file starts afresh
 
 
 def pytest_runtest_logstart(nodeid, location) -> None:

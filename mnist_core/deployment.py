@@ -36,8 +36,8 @@ from mnist_core.training.budget import Budget, running_on_community_cloud
 from mnist_core.websocket_limits import PER_ADDRESS
 
 DATABASE = ("connections", "mnist")  # the secrets' table of the database's URL
-# what from_secrets reads besides the secrets (store.database, budget.running_on_community_cloud),
-# and the working folder: a deployment read once stays right while these stay the same
+# what from_secrets reads besides the secrets (store.database, budget.running_on_community_cloud,
+# the doors' limits), and the working folder: a deployment read once stays right while these stay the same
 VARIABLES = ("MNIST_DATABASE_URL", "MNIST_DATA_DIR", "MNIST_SHARED", "MNIST_HTTP_MAX_IMAGES", "MNIST_HTTP_MAX_BYTES",
              "MNIST_HTTP_MAX_PIXELS", "MNIST_SESSIONS_PER_ADDRESS")
 
@@ -91,8 +91,8 @@ class Deployment:
         table = _table(secrets, "http")
         try:
             http = Limits.read(table)
-            sessions = whole("sessions_per_address", table.get("sessions_per_address")
-                             or os.environ.get("MNIST_SESSIONS_PER_ADDRESS") or PER_ADDRESS)
+            sessions = whole("sessions_per_address", table["sessions_per_address"] if "sessions_per_address" in table
+                             else os.environ.get("MNIST_SESSIONS_PER_ADDRESS") or PER_ADDRESS)
         except ValueError as e:
             name, why = str(e).split(" ", 1)  # "images must be ..."
             raise DeploymentError(f"`[http] {name}` {why[:100]}") from None

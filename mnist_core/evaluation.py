@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,9 +62,11 @@ class Evaluation:
         Each array's header is checked before its data is read (declared.read_npy)."""
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                found = [declared.read_npy(archive, key, MOST_MISTAKES * 28 * 28, "a report's size")
-                         for key in ("confusion", "images", "true", "predicted", "confidence")]
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+                found = [declared.read_npy(archive, key, MOST_MISTAKES * 28 * 28, "a report's size", kinds)
+                         for key, kinds in (("confusion", "iu"), ("images", "u"), ("true", "iu"), ("predicted", "iu"),
+                                            ("confidence", "f"))]
+        # a damaged member: zlib's error; another compression or a password: zipfile's
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as e:
             raise ValueError(f"not a test report: {e}") from e
         if any(a is None for a in found):
             raise ValueError("not a test report: an array is missing")
@@ -72,6 +75,10 @@ class Evaluation:
         if k < 0 or confusion.shape != (10, 10) or images.shape != (k, 28, 28) or images.dtype != np.uint8 \
                 or predicted.shape != (k,) or confidence.shape != (k,) or k > MOST_MISTAKES:
             raise ValueError("not a test report: its arrays have other shapes")
+        labels = np.concatenate([true, predicted])
+        if (confusion < 0).any() or confusion.max() > 10**9 or ((labels < 0) | (labels > 9)).any() \
+                or not ((confidence >= 0) & (confidence <= 1)).all():
+            raise ValueError("not a test report: its numbers are out of range")
         total = int(confusion.sum())
         return cls(float(np.trace(confusion) / total) if total else 0.0, confusion.astype(np.int64),
                    [Mistake(images[i], int(true[i]), int(predicted[i]), float(confidence[i])) for i in range(k)])

@@ -35,7 +35,7 @@ runs cannot be reached. No answer says where things are (a host, a database, a f
 server's log keeps the detail.
 
 What is in flight is bounded for all requests together (`Limits`: 20,000 images, 64 MB and 128
-megapixels to decode by default; the deployment's `[http] images, bytes, pixels`, else
+megapixels to decode by default; in the app server the deployment's `[http] images, bytes, pixels`, else
 `$MNIST_HTTP_MAX_IMAGES`, `$MNIST_HTTP_MAX_BYTES`, `$MNIST_HTTP_MAX_PIXELS`), each counted when it
 is known: a body's bytes as they arrive, its images and the pixels its pictures declare in their
 headers once it is read, before anything is decoded. A request that would go over waits up to
@@ -122,8 +122,8 @@ class Limits:
         $MNIST_HTTP_MAX_IMAGES, $MNIST_HTTP_MAX_BYTES, $MNIST_HTTP_MAX_PIXELS, else the defaults;
         ValueError for one that is not a positive whole number."""
         def one(name: str) -> int:
-            variable = f"MNIST_HTTP_MAX_{name.upper()}"
-            return whole(name, table.get(name) or os.environ.get(variable) or getattr(cls, name))
+            return whole(name, table[name] if name in table else
+                         os.environ.get(f"MNIST_HTTP_MAX_{name.upper()}") or getattr(cls, name))
 
         return cls(one("images"), one("bytes"), one("pixels"))
 
@@ -131,9 +131,10 @@ class Limits:
 def whole(name: str, value: object) -> int:
     """A setting that must be a whole number over 0 (an int, or its digits as text); ValueError
     "NAME must be ..." otherwise."""
-    if isinstance(value, bool | float) or not str(value).strip().isdigit() or int(str(value)) == 0:
+    text = str(value).strip()
+    if isinstance(value, bool | float) or not (text.isascii() and text.isdigit()) or int(text) == 0:
         raise ValueError(f"{name} must be a whole number over 0, not {str(value)[:20]!r}")
-    return int(str(value))
+    return int(text)
 
 Resolver = Callable[[str | None], Classifier]  # model name (None: the default) -> loaded model
 

@@ -21,7 +21,7 @@ the server starts (its PYTHONPATH has the hook), and shrinks the check's example
 from __future__ import annotations
 
 import importlib.abc
-import importlib.util
+import importlib.machinery
 import os
 import sys
 import time
@@ -94,7 +94,7 @@ def _check_behind_gate(module: Any) -> None:
 
 
 class _WhenImported(importlib.abc.MetaPathFinder):
-    """Runs `then(module)` once NOVELTY_FIT has been imported, in this process."""
+    """Runs `then(module)` once NOVELTY_FIT has been imported (executed), in this process."""
 
     def __init__(self, then: Callable[[Any], None]) -> None:
         self.then = then
@@ -102,16 +102,29 @@ class _WhenImported(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name != NOVELTY_FIT:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        load, then = spec.loader.exec_module, self.then
-
-        def exec_module(module) -> None:
-            load(module)
-            then(module)
-
-        spec.loader.exec_module = exec_module
+        spec = importlib.machinery.PathFinder.find_spec(name, path)  # the file's own finder, not this one
+        if spec is not None:
+            spec.loader = _Then(spec.loader, self)
         return spec
+
+
+class _Then(importlib.abc.Loader):
+    """A module's loader, and then the finder's `then`: asked for once the module has run."""
+
+    def __init__(self, loader: Any, finder: _WhenImported) -> None:
+        self.loader, self.finder = loader, finder
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self.loader.exec_module(module)
+        if self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
+        self.finder.then(module)
+
+    def __getattr__(self, name: str) -> Any:  # get_source and the rest, for tracebacks
+        return getattr(self.loader, name)
 
 
 def install() -> None:

@@ -48,6 +48,8 @@ def test_every_table_is_read_once_into_one_type():
     ({"http": {"pixels": -5}}, "`[http] pixels` must be"),
     ({"http": {"bytes": 1.5}}, "`[http] bytes` must be"),
     ({"http": {"sessions_per_address": "all"}}, "`[http] sessions_per_address` must be"),
+    ({"http": {"images": 0}}, "`[http] images` must be a whole number over 0, not '0'"),
+    ({"http": {"pixels": "²"}}, "`[http] pixels` must be"),
 ])
 def test_a_wrong_setting_is_one_line_that_names_it(secrets, names):
     with pytest.raises(DeploymentError, match="^.*$") as e:

@@ -4,6 +4,7 @@ synthetic data: invariants, not just "it runs"."""
 from __future__ import annotations
 
 import io
+import zipfile
 
 import numpy as np
 import pytest
@@ -54,19 +55,34 @@ def test_evaluate_reports_the_test_set_and_a_run_keeps_the_report(tiny_mnist):
     assert all(np.array_equal(a.image, b.image) for a, b in zip(kept.mistakes, report.mistakes, strict=True))
 
 
-@pytest.mark.parametrize("data", [b"", b"PK\x03\x04 not a zip", b"\x93NUMPY"], ids=["empty", "a broken zip", "npy"])
-def test_a_damaged_report_is_refused(data):
+def damaged_member(report: bytes) -> bytes:
+    """The report with its pictures' compressed bytes changed past their header: zlib's error."""
+    info = zipfile.ZipFile(io.BytesIO(report)).getinfo("images.npy")
+    middle = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size // 2
+    data = bytearray(report)
+    data[middle:middle + 16] = bytes(16)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("damage", [lambda r: b"", lambda r: b"PK\x03\x04 not a zip", lambda r: b"\x93NUMPY",
+                                    damaged_member], ids=["empty", "a broken zip", "npy", "a damaged member"])
+def test_a_damaged_report_is_refused(tiny_mnist, damage):
+    report = evaluate(load_classifier(SEED_MODEL), tiny_mnist, mistakes=5).to_bytes()
     with pytest.raises(ValueError, match="not a test report"):
-        Evaluation.from_bytes(data)
+        Evaluation.from_bytes(damage(report))
 
 
 @pytest.mark.parametrize("change, message", [
     ({"confusion": np.zeros((3, 3), np.int64)}, "other shapes"),
     ({"true": np.int64(0)}, "other shapes"),
-    ({"images": np.zeros((1, 28, 28), np.float32)}, "other shapes"),
+    ({"images": np.zeros((1, 28, 28), np.float32)}, "not a test report: expected a C-order array of numbers"),
     ({"images": np.zeros((65, 28, 28), np.uint8)}, "over a report's size"),
     ({"confidence": None}, "missing"),
-], ids=["confusion 3x3", "a number for the labels", "float pictures", "65 mistakes", "no confidence"])
+    ({"true": np.array([12])}, "out of range"),
+    ({"confidence": np.array([np.nan])}, "out of range"),
+    ({"confusion": np.full((10, 10), -1, np.int64)}, "out of range"),
+], ids=["confusion 3x3", "a number for the labels", "float pictures", "65 mistakes", "no confidence", "a label 12",
+        "a confidence NaN", "negative counts"])
 def test_a_report_with_other_arrays_is_refused(change, message):
     arrays = {"confusion": np.zeros((10, 10), np.int64), "images": np.zeros((1, 28, 28), np.uint8),
               "true": np.zeros(1, np.int64), "predicted": np.zeros(1, np.int64), "confidence": np.zeros(1), **change}

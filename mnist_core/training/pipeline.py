@@ -108,7 +108,8 @@ def train_and_save(
 ) -> Outcome:
     """Load MNIST, train `config` (for `time_limit` seconds at most), save the run in the
     database at `database_url`, owned by `owner` ("" for the operator); for a job of the line
-    (`job`: its id and its runner), only while that runner holds it (`hold`: jobs.line.hold). `together`:
+    (`job`: its id and its runner), only while that runner holds it (`hold`: jobs.line.hold;
+    without it, as in tests, the job ids only name the members). `together`:
     more jobs of the line with these settings, each saved as its own run; `leaving()`: the ids
     of those that asked to leave since it was last called."""
     from mnist_core.reading.classifier import load_keras  # TensorFlow: imported when there is work for it
@@ -143,6 +144,8 @@ def train_and_save(
                    on_stage=lambda name: announce(Event(name), None), watch=watch)
     if result.epochs_done == 0:
         raise NothingTrained(NOTHING_SAVED)
+    if not group.unsaved():  # everyone left: each has their run already
+        raise NothingTrained("everyone left before the end: their runs were saved as they left")
     report = None
     if base is not None or drawn is not None:
         after = Scores(_scores(result.model, drawn, held, None).held_out, result.test_accuracy)
@@ -155,10 +158,8 @@ def train_and_save(
     files = {**model_files(result.model, _temperature(result.model, data, config), novelty),
              FILM_FILE: watcher.film(result.model, result.epochs_done).to_bytes(),
              REPORT_FILE: scored(_test_readings(result.model, data), data).to_bytes()}  # pages never score again
-    staying, saved = group.unsaved(), {}
-    if not staying:  # everyone left: each has their run already
-        raise NothingTrained("everyone left before the end: their runs were saved as they left")
-    for member in staying:
+    saved = {}
+    for member in group.unsaved():  # one who asked to leave meanwhile gets this final network too
         try:
             saved[member] = store.save(result, preset=member.preset, owner=member.owner, finetune=report,
                                        hold=member.hold(hold), files=files)
@@ -183,23 +184,32 @@ class _Group:
         self.store, self.data, self.config, self.announce = store, data, config, announce
         self.stop = _Either(stop, lambda: not self.staying())  # everyone gone: training stops
         self.started = time.perf_counter()
+        self._lock = threading.Lock()  # the loop's stop is asked on its own thread, the epochs' ends on another
 
     def staying(self) -> list[Member]:
-        gone = set(self._leaving()) if self._leaving is not None else set()
-        self._leavers += [m for m in self.members if m.job and m.job[0] in gone]
-        self.members = [m for m in self.members if m not in self._leavers]
-        return self.members
+        with self._lock:
+            return self._look()
 
     def unsaved(self) -> list[Member]:
         """At the end: those staying, and those who asked to leave after the last epoch's end
         (the network at the end of their epoch is the final one: theirs too)."""
-        return self.staying() + self._leavers
+        with self._lock:
+            return self._look() + self._leavers
 
     def watch(self, epoch: int, model: Any, history: dict[str, list[float]]) -> None:
-        self.staying()
-        leavers, self._leavers = self._leavers, []
+        with self._lock:
+            self._look()
+            leavers, self._leavers = self._leavers, []
         for member in leavers:
             self.announce(Event.LEFT, (member.job[0], self._save_now(member, epoch + 1, model, history)))
+
+    def _look(self) -> list[Member]:
+        """Under the lock: those who asked to leave since the last look go from the members to
+        the leavers; the members staying."""
+        gone = set(self._leaving()) if self._leaving is not None else set()
+        self._leavers += [m for m in self.members if m.job and m.job[0] in gone]
+        self.members = [m for m in self.members if m not in self._leavers]
+        return list(self.members)
 
     def _save_now(self, member: Member, epochs: int, model: Any, history: dict[str, list[float]]) -> str | None:
         """The network as it is now, after `epochs`, saved as the member's run (stopped here) with
