@@ -3,6 +3,7 @@
     shape, dtype = npy_header(stream)       # an .npy's header; the stream is left at its data
     shape, dtype = npy_member_header(archive, "y")   # an .npz member's header, nothing more
     x = read_npy(archive, "x", max_bytes, "the 200 MB limit")   # an .npz member, header checked first
+    arrays = read_arrays(data, {"x": "u", "y": "iu"}, max_bytes, "the file's size")   # an .npz's bytes, all or nothing
     x = read_idx(stream, max_bytes)         # an MNIST-format IDX array, at most max_bytes
     shape = idx_header(stream)              # its shape alone, nothing more read
     zip_bomb(info)                          # a zip entry declaring 1000 times its compressed size
@@ -15,7 +16,10 @@ an allocation. A zip entry declares its size too, and deflates up to 1000:1.
 
 from __future__ import annotations
 
+import io
 import zipfile
+import zlib
+from collections.abc import Mapping
 from typing import BinaryIO
 
 import numpy as np
@@ -70,6 +74,21 @@ def read_npy(archive: zipfile.ZipFile, key: str, max_bytes: int, limit: str, kin
     if len(data) != size:
         raise ValueError(f"{key} does not hold the {shape} it declares")
     return np.frombuffer(data, dtype).reshape(shape)
+
+
+def read_arrays(data: bytes, kinds: Mapping[str, str], max_bytes: int, limit: str) -> dict[str, np.ndarray]:
+    """The arrays `kinds` names (name -> the kinds npy_header takes) of an .npz given as bytes, each
+    read as read_npy reads it; ValueError in one line for one that is missing, or any damage (a
+    broken zip, a damaged member, another compression, a password)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            found = {key: read_npy(archive, key, max_bytes, limit, k) for key, k in kinds.items()}
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as e:
+        raise ValueError(f"{e.__class__.__name__}: {e}") from e
+    missing = [key for key, array in found.items() if array is None]
+    if missing:
+        raise ValueError(f"{missing[0]} is missing")
+    return found
 
 
 def idx_header(stream: BinaryIO) -> tuple[int, ...]:

@@ -29,17 +29,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mnist_core.errors import UserError
-from mnist_core.http_api import Limits, whole
+from mnist_core.http_api import LIMIT_VARIABLES, Limits, whole
 from mnist_core.jobs.pace import training_slots
 from mnist_core.store.database import database_url
 from mnist_core.training.budget import Budget, running_on_community_cloud
-from mnist_core.websocket_limits import PER_ADDRESS
+from mnist_core.websocket_limits import PER_ADDRESS, PER_ADDRESS_VARIABLE
 
 DATABASE = ("connections", "mnist")  # the secrets' table of the database's URL
 # what from_secrets reads besides the secrets (store.database, budget.running_on_community_cloud,
 # the doors' limits), and the working folder: a deployment read once stays right while these stay the same
-VARIABLES = ("MNIST_DATABASE_URL", "MNIST_DATA_DIR", "MNIST_SHARED", "MNIST_HTTP_MAX_IMAGES", "MNIST_HTTP_MAX_BYTES",
-             "MNIST_HTTP_MAX_PIXELS", "MNIST_SESSIONS_PER_ADDRESS")
+VARIABLES = ("MNIST_DATABASE_URL", "MNIST_DATA_DIR", "MNIST_SHARED", *LIMIT_VARIABLES.values(), PER_ADDRESS_VARIABLE)
 
 
 class DeploymentError(UserError):
@@ -92,7 +91,7 @@ class Deployment:
         try:
             http = Limits.read(table)
             sessions = whole("sessions_per_address", table["sessions_per_address"] if "sessions_per_address" in table
-                             else os.environ.get("MNIST_SESSIONS_PER_ADDRESS") or PER_ADDRESS)
+                             else os.environ.get(PER_ADDRESS_VARIABLE) or PER_ADDRESS)
         except ValueError as e:
             name, why = str(e).split(" ", 1)  # "images must be ..."
             raise DeploymentError(f"`[http] {name}` {why[:100]}") from None

@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import io
-import zipfile
-import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,6 +35,7 @@ class Mistake:
 
 REPORT_FILE = "test_report.npz"  # a run's file: its Evaluation, scored by the training process
 MOST_MISTAKES = 64  # a report read back keeps at most this many
+REPORT_ARRAYS = {"confusion": "iu", "images": "u", "true": "iu", "predicted": "iu", "confidence": "f"}  # its kinds
 
 
 @dataclass(frozen=True)
@@ -61,16 +60,10 @@ class Evaluation:
         """A report `to_bytes` wrote; ValueError for anything else (a damaged file, other shapes).
         Each array's header is checked before its data is read (declared.read_npy)."""
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                found = [declared.read_npy(archive, key, MOST_MISTAKES * 28 * 28, "a report's size", kinds)
-                         for key, kinds in (("confusion", "iu"), ("images", "u"), ("true", "iu"), ("predicted", "iu"),
-                                            ("confidence", "f"))]
-        # a damaged member: zlib's error; another compression or a password: zipfile's
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as e:
+            found = declared.read_arrays(data, REPORT_ARRAYS, MOST_MISTAKES * 28 * 28, "a report's size")
+        except ValueError as e:
             raise ValueError(f"not a test report: {e}") from e
-        if any(a is None for a in found):
-            raise ValueError("not a test report: an array is missing")
-        confusion, images, true, predicted, confidence = found
+        confusion, images, true, predicted, confidence = (found[key] for key in REPORT_ARRAYS)
         k = len(true) if true.ndim == 1 else -1
         if k < 0 or confusion.shape != (10, 10) or images.shape != (k, 28, 28) or images.dtype != np.uint8 \
                 or predicted.shape != (k,) or confidence.shape != (k,) or k > MOST_MISTAKES:

@@ -102,6 +102,9 @@ BACKGROUND_NICE = 10  # CFS then gives a request's thread about a tenth of a cor
 log = logging.getLogger(__name__)
 
 
+LIMIT_VARIABLES = {name: f"MNIST_HTTP_MAX_{name.upper()}" for name in ("images", "bytes", "pixels")}  # Limits.read's
+
+
 @dataclass(frozen=True)
 class Limits:
     """What all requests together may have in flight, and how long one waits for room."""
@@ -123,9 +126,9 @@ class Limits:
         ValueError for one that is not a positive whole number."""
         def one(name: str) -> int:
             return whole(name, table[name] if name in table else
-                         os.environ.get(f"MNIST_HTTP_MAX_{name.upper()}") or getattr(cls, name))
+                         os.environ.get(LIMIT_VARIABLES[name]) or getattr(cls, name))
 
-        return cls(one("images"), one("bytes"), one("pixels"))
+        return cls(*(one(name) for name in LIMIT_VARIABLES))
 
 
 def whole(name: str, value: object) -> int:

@@ -38,6 +38,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PER_ADDRESS = 60  # websockets one address may hold: a class of 30 with two tabs each
+PER_ADDRESS_VARIABLE = "MNIST_SESSIONS_PER_ADDRESS"  # the deployer's own number (deployment.py reads it)
 RATE, BURST = 5.0, 10  # superseding messages a second a connection, and a burst: a stroke a second is 1
 # bytes a second read from a connection, and a burst: a stroke's frame is 10-50 KB, the most a
 # message may be 2 MB (server.maxWidgetStateSize)

@@ -37,7 +37,6 @@ ink whose longer side spans fewer than BLOB_STROKES stroke widths is a blob (`is
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
@@ -368,22 +367,19 @@ class NoveltyStats:
 
     @classmethod
     def from_bytes(cls, data: bytes, features: int | None = None) -> NoveltyStats:
-        """Statistics from to_bytes' .npz; ValueError (or zipfile.BadZipFile) when they are not
-        whole or not consistent, or (`features`) are not for a network whose head reads that
-        many features. No array may declare more bytes than the file holds: each header is
-        checked before its data is read (declared.read_npy)."""
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            def read(key: str, kinds: str = "uif") -> np.ndarray:
-                found = declared.read_npy(archive, key, len(data), "the file's size", kinds)
-                if found is None:
-                    raise ValueError(f"no {key}")
-                return found
-
-            head = Head(**{x.name: read(f"head_{x.name}") for x in fields(Head) if x.name != "kinds"},
-                        kinds=tuple(str(k) for k in read("head_kinds", "U")))
-            stats = cls(float(read("temperature")), head,
-                        PixelSubspace(**{x.name: read(f"pixels_{x.name}") for x in fields(PixelSubspace)}),
-                        read("centre"), read("spread"), float(read("threshold")))
+        """Statistics from to_bytes' .npz; ValueError when they are not whole or not consistent,
+        or (`features`) are not for a network whose head reads that many features. No array may
+        declare more bytes than the file holds: each header is checked before its data is read
+        (declared.read_arrays)."""
+        names = ["temperature", "centre", "spread", "threshold", *(f"head_{x.name}" for x in fields(Head)),
+                 *(f"pixels_{x.name}" for x in fields(PixelSubspace))]  # _arrays' keys
+        kinds = {key: "U" if key == "head_kinds" else "uif" for key in names}
+        a = declared.read_arrays(data, kinds, len(data), "the file's size")
+        head = Head(**{x.name: a[f"head_{x.name}"] for x in fields(Head) if x.name != "kinds"},
+                    kinds=tuple(str(k) for k in a["head_kinds"]))
+        stats = cls(float(a["temperature"]), head,
+                    PixelSubspace(**{x.name: a[f"pixels_{x.name}"] for x in fields(PixelSubspace)}),
+                    a["centre"], a["spread"], float(a["threshold"]))
         _check(stats, features)
         return stats
 
