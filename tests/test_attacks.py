@@ -186,10 +186,11 @@ def test_a_flood_of_canvas_frames_is_read_at_a_pace_and_an_honest_visitor_draws_
     frames = ["data:image/png;base64," + base64.b64encode(png(Image.fromarray(
         np.random.default_rng(i).integers(0, 256, (280, 280, 4), dtype=np.uint8)))).decode() for i in range(4)]
 
-    async def attack() -> tuple[int, list[float], float]:
+    async def attack() -> tuple[int, list[float], float, float]:
         honest = await DrawSession.open(url, address="10.0.1.1")
         flooder = await DrawSession.open(url, address="10.0.1.2")
         before = pss_mb(process.pid)
+        start = time.perf_counter()
         flood = asyncio.create_task(flooder.flood([frames[i % 4] for i in range(400)]))  # 420 KB each
         counting = asyncio.create_task(flooder.runs_until_quiet(quiet=60))
         strokes = []
@@ -199,14 +200,15 @@ def test_a_flood_of_canvas_frames_is_read_at_a_pace_and_an_honest_visitor_draws_
         grown = pss_mb(process.pid) - before
         for task in (flood, counting):
             task.cancel()
+        seconds = time.perf_counter() - start  # the runs were counted this long (4 s, and the reading of memory)
         await flooder.close()
         await honest.close()
-        return flooder.runs_started, strokes, grown
+        return flooder.runs_started, strokes, grown, seconds
 
-    started, strokes, grown = run_coroutine(attack())
-    print(f"frames of 420 KB for 4 s: {started} runs started for them; the honest strokes "
+    started, strokes, grown, seconds = run_coroutine(attack())
+    print(f"frames of 420 KB for {seconds:.1f} s: {started} runs started for them; the honest strokes "
           f"{[round(s, 2) for s in strokes]}; the server grew {grown:.0f} MB")
-    assert started <= 5 * 6 + 10 and grown < 100  # at most 5 a second and a burst of 10, over 4-6 s
+    assert started <= 5 * seconds + 10 and grown < 100  # at most 5 a second and a burst of 10
 
 
 def test_an_address_holds_at_most_its_sessions(server):
